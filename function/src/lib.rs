@@ -1,0 +1,1 @@
+//! The orders API and its idempotency library (placeholder until the handler issue lands).
