@@ -1,0 +1,206 @@
+//! Configuration: the idempotency options and reading them (plus the table name) from the environment.
+
+use std::time::Duration;
+
+/// Where the client's idempotency key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// A request header (default `Idempotency-Key`); required, 1..255 printable ASCII.
+    Header(String),
+    /// Named fields of the JSON body (e.g. `["userId", "productId"]`): the key is the canonical
+    /// JSON array of their values. Each field must be present and non-null.
+    BodyFields(Vec<String>),
+}
+
+/// Options of the idempotency layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyConfig {
+    /// Scopes every key (with method and route); `AWS_LAMBDA_FUNCTION_NAME` in Lambda.
+    pub function_name: String,
+    /// Where the key comes from.
+    pub key_source: KeySource,
+    /// How long a completed record is replayed (the TTL attribute is set to now + this).
+    pub expires_after: Duration,
+    /// Capacity of the per-process LRU cache of COMPLETED records; 0 turns it off.
+    pub local_cache_items: usize,
+    /// Name of the table's TTL attribute (epoch seconds).
+    pub ttl_attribute: String,
+    /// The in-progress deadline used when the invocation has no Lambda deadline (tests, local runs).
+    pub fallback_deadline: Duration,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        IdempotencyConfig {
+            function_name: "oncely".to_string(),
+            key_source: KeySource::Header(DEFAULT_HEADER.to_string()),
+            expires_after: Duration::from_secs(DEFAULT_EXPIRES_AFTER_S),
+            local_cache_items: DEFAULT_CACHE_ITEMS,
+            ttl_attribute: DEFAULT_TTL_ATTRIBUTE.to_string(),
+            fallback_deadline: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Default of `IDEMPOTENCY_HEADER`.
+pub const DEFAULT_HEADER: &str = "Idempotency-Key";
+/// Default of `IDEMPOTENCY_EXPIRES_AFTER_S` (24 h).
+pub const DEFAULT_EXPIRES_AFTER_S: u64 = 86_400;
+/// Default of `IDEMPOTENCY_LOCAL_CACHE_ITEMS`.
+pub const DEFAULT_CACHE_ITEMS: usize = 256;
+/// Default of `IDEMPOTENCY_TTL_ATTRIBUTE`.
+pub const DEFAULT_TTL_ATTRIBUTE: &str = "expiration";
+
+/// An environment variable that is missing or malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is not set: set it to the DynamoDB table that holds idempotency records and orders")]
+    Missing { name: &'static str },
+    #[error("{name}={value:?} is invalid: {expected}")]
+    Invalid { name: &'static str, value: String, expected: &'static str },
+}
+
+/// Everything the `bootstrap` binary reads from its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `TABLE_NAME` (required).
+    pub table_name: String,
+    /// The idempotency options from `IDEMPOTENCY_*` and `AWS_LAMBDA_FUNCTION_NAME`.
+    pub idempotency: IdempotencyConfig,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (a testable stand-in for the environment).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let table_name = lookup("TABLE_NAME").filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing { name: "TABLE_NAME" })?;
+        if !is_table_name(&table_name) {
+            return Err(ConfigError::Invalid { name: "TABLE_NAME", value: table_name, expected: "3 to 255 characters of a-z, A-Z, 0-9, '_', '-' and '.'" });
+        }
+        let expires = match lookup("IDEMPOTENCY_EXPIRES_AFTER_S") {
+            None => DEFAULT_EXPIRES_AFTER_S,
+            Some(v) => v.trim().parse::<u64>().ok().filter(|s| (1..=366 * 86_400).contains(s)).ok_or(ConfigError::Invalid {
+                name: "IDEMPOTENCY_EXPIRES_AFTER_S",
+                value: v,
+                expected: "a whole number of seconds from 1 to 31622400 (366 days)",
+            })?,
+        };
+        let header = match lookup("IDEMPOTENCY_HEADER") {
+            None => DEFAULT_HEADER.to_string(),
+            Some(v) => {
+                let ok = !v.is_empty() && v.len() <= 128 && lambda_http::http::HeaderName::from_bytes(v.as_bytes()).is_ok();
+                if !ok {
+                    return Err(ConfigError::Invalid { name: "IDEMPOTENCY_HEADER", value: v, expected: "a valid HTTP header name such as Idempotency-Key" });
+                }
+                v
+            }
+        };
+        let cache = match lookup("IDEMPOTENCY_LOCAL_CACHE_ITEMS") {
+            None => DEFAULT_CACHE_ITEMS,
+            Some(v) => v.trim().parse::<usize>().ok().filter(|n| *n <= 1_000_000).ok_or(ConfigError::Invalid {
+                name: "IDEMPOTENCY_LOCAL_CACHE_ITEMS",
+                value: v,
+                expected: "a whole number from 0 (cache off) to 1000000",
+            })?,
+        };
+        let ttl_attribute = match lookup("IDEMPOTENCY_TTL_ATTRIBUTE") {
+            None => DEFAULT_TTL_ATTRIBUTE.to_string(),
+            Some(v) => {
+                let reserved = ["id", "status", "in_progress_expiration", "fingerprint", "claim", "response_status", "response_headers", "response_body"];
+                if v.is_empty() || v.len() > 255 || reserved.contains(&v.as_str()) {
+                    return Err(ConfigError::Invalid {
+                        name: "IDEMPOTENCY_TTL_ATTRIBUTE",
+                        value: v,
+                        expected: "a DynamoDB attribute name (1 to 255 bytes) not used by the records (id, status, fingerprint, ...)",
+                    });
+                }
+                v
+            }
+        };
+        let function_name = lookup("AWS_LAMBDA_FUNCTION_NAME").filter(|v| !v.is_empty()).unwrap_or_else(|| "oncely".to_string());
+        Ok(Settings {
+            table_name,
+            idempotency: IdempotencyConfig {
+                function_name,
+                key_source: KeySource::Header(header),
+                expires_after: Duration::from_secs(expires),
+                local_cache_items: cache,
+                ttl_attribute,
+                ..IdempotencyConfig::default()
+            },
+        })
+    }
+}
+
+fn is_table_name(name: &str) -> bool {
+    (3..=255).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let s = settings(&[("TABLE_NAME", "oncely-orders")]).unwrap();
+        assert_eq!(s.table_name, "oncely-orders");
+        assert_eq!(s.idempotency.key_source, KeySource::Header("Idempotency-Key".into()));
+        assert_eq!(s.idempotency.expires_after, Duration::from_secs(86_400));
+        assert_eq!(s.idempotency.local_cache_items, 256);
+        assert_eq!(s.idempotency.ttl_attribute, "expiration");
+    }
+
+    #[test]
+    fn overrides() {
+        let s = settings(&[
+            ("TABLE_NAME", "t_1"),
+            ("IDEMPOTENCY_EXPIRES_AFTER_S", "3600"),
+            ("IDEMPOTENCY_HEADER", "X-Request-Key"),
+            ("IDEMPOTENCY_LOCAL_CACHE_ITEMS", "0"),
+            ("IDEMPOTENCY_TTL_ATTRIBUTE", "ttl"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "orders-fn"),
+        ])
+        .unwrap();
+        assert_eq!(s.idempotency.expires_after, Duration::from_secs(3600));
+        assert_eq!(s.idempotency.key_source, KeySource::Header("X-Request-Key".into()));
+        assert_eq!(s.idempotency.local_cache_items, 0);
+        assert_eq!(s.idempotency.ttl_attribute, "ttl");
+        assert_eq!(s.idempotency.function_name, "orders-fn");
+    }
+
+    #[test]
+    fn missing_table_is_a_clear_error() {
+        let err = settings(&[]).unwrap_err();
+        assert_eq!(err, ConfigError::Missing { name: "TABLE_NAME" });
+        assert!(err.to_string().contains("TABLE_NAME is not set"));
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        for (name, value) in [
+            ("IDEMPOTENCY_EXPIRES_AFTER_S", "soon"),
+            ("IDEMPOTENCY_EXPIRES_AFTER_S", "0"),
+            ("IDEMPOTENCY_HEADER", "bad header"),
+            ("IDEMPOTENCY_LOCAL_CACHE_ITEMS", "-1"),
+            ("IDEMPOTENCY_TTL_ATTRIBUTE", "status"),
+            ("TABLE_NAME", "a b"),
+        ] {
+            let mut vars = vec![("TABLE_NAME", "orders")];
+            vars.retain(|(k, _)| *k != name);
+            vars.push((name, value));
+            let err = settings(&vars).unwrap_err();
+            assert!(matches!(&err, ConfigError::Invalid { name: n, .. } if *n == name), "{name}={value}: {err:?}");
+            assert!(err.to_string().starts_with(name), "{err}");
+        }
+    }
+}

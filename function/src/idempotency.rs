@@ -1,0 +1,337 @@
+//! The idempotency wrapper for any `lambda_http` handler: key → claim → execute → complete
+//! (atomically with the handler's writes) or release, with replay, conflict and mismatch answers.
+
+use crate::cache::RecordCache;
+use crate::config::{IdempotencyConfig, KeySource};
+use crate::fingerprint::fingerprint;
+use crate::key::{KeyError, key_from_body_fields, key_from_headers, key_hash};
+use crate::persistence::{ClaimOutcome, Persistence, PersistenceError};
+use crate::problem::Problem;
+use crate::record::{Decision, IdempotencyRecord, Status, StoredResponse};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+use std::any::Any;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The error a handler returns; the execution is then not stored and the claim is released.
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A handler's successful result: the response to store and replay, plus writes that commit in the
+/// same transaction as the record's move to COMPLETED (for DynamoDB, `TransactWriteItem`s).
+#[derive(Debug)]
+pub struct Completion<W> {
+    pub response: Response<Body>,
+    pub writes: Vec<W>,
+}
+
+impl<W> Completion<W> {
+    /// A completion without writes.
+    pub fn new(response: Response<Body>) -> Self {
+        Completion { response, writes: Vec::new() }
+    }
+    /// Adds a write to the completion transaction.
+    pub fn with_write(mut self, write: W) -> Self {
+        self.writes.push(write);
+        self
+    }
+}
+
+/// What happened to one request (logged as `outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The handler ran and its result was stored.
+    Executed,
+    /// A stored response was replayed (`cached`: from the local cache, no DynamoDB call).
+    Replayed { cached: bool },
+    /// Another execution holds the key: 409.
+    Conflict,
+    /// The key was used with another payload: 422.
+    Mismatch,
+    /// The handler or the store failed: nothing stored, the claim released where possible.
+    Failed,
+    /// The request was refused before any claim (bad key, validation error): nothing recorded.
+    Rejected,
+}
+
+impl Outcome {
+    /// The log name: executed, replayed, conflict, mismatch, failed, rejected.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Executed => "executed",
+            Outcome::Replayed { .. } => "replayed",
+            Outcome::Conflict => "conflict",
+            Outcome::Mismatch => "mismatch",
+            Outcome::Failed => "failed",
+            Outcome::Rejected => "rejected",
+        }
+    }
+}
+
+/// Makes handlers idempotent over a [`Persistence`], with an optional LRU cache of COMPLETED records.
+pub struct Idempotency<P: Persistence> {
+    config: IdempotencyConfig,
+    persistence: P,
+    cache: RecordCache,
+}
+
+/// The current time in epoch milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl<P: Persistence> Idempotency<P> {
+    /// A wrapper with `config` over `persistence`.
+    pub fn new(config: IdempotencyConfig, persistence: P) -> Self {
+        let cache = RecordCache::new(config.local_cache_items);
+        Idempotency { config, persistence, cache }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &IdempotencyConfig {
+        &self.config
+    }
+
+    /// The persistence layer.
+    pub fn persistence(&self) -> &P {
+        &self.persistence
+    }
+
+    /// The record id for `client_key` on `method` + `route` (what is stored instead of the key).
+    pub fn key_hash(&self, method: &str, route: &str, client_key: &str) -> String {
+        key_hash(&self.config.function_name, method, route, client_key)
+    }
+
+    /// Runs `execute` at most once per key on `route` and returns the response.
+    /// See [`Idempotency::handle_with_outcome`].
+    pub async fn handle<T, V, F, Fut>(&self, request: &Request, route: &str, validate: V, execute: F) -> Response<Body>
+    where
+        V: FnOnce(&Request) -> Result<T, Response<Body>>,
+        F: FnOnce(T) -> Fut,
+        Fut: Future<Output = Result<Completion<P::Write>, HandlerError>>,
+    {
+        self.handle_with_outcome(request, route, validate, execute).await.0
+    }
+
+    /// Like [`Idempotency::handle`], also returning what happened.
+    ///
+    /// 1. The key is read (header or body fields); a missing or invalid key → 400.
+    /// 2. `validate` parses the request; its error response is returned as is and nothing is recorded.
+    /// 3. The local cache may replay a COMPLETED record (no DynamoDB call).
+    /// 4. One conditional write claims the key; a live record answers: replay, 409 or 422.
+    /// 5. `execute` runs; on success its response and writes commit in one transaction with the
+    ///    record's move to COMPLETED. On an error, a panic or a 5xx, the claim is released.
+    pub async fn handle_with_outcome<T, V, F, Fut>(&self, request: &Request, route: &str, validate: V, execute: F) -> (Response<Body>, Outcome)
+    where
+        V: FnOnce(&Request) -> Result<T, Response<Body>>,
+        F: FnOnce(T) -> Fut,
+        Fut: Future<Output = Result<Completion<P::Write>, HandlerError>>,
+    {
+        let context = request.lambda_context_ref();
+        let request_id = context.map(|c| c.request_id.clone()).unwrap_or_default();
+        let started_ms = now_ms();
+        let deadline_ms = match context.map(|c| c.deadline) {
+            Some(d) if d > 0 => d,
+            _ => started_ms + self.config.fallback_deadline.as_millis() as u64,
+        };
+
+        let client_key = match self.client_key(request) {
+            Ok(key) => key,
+            Err(err) => {
+                tracing::info!(request_id = %request_id, outcome = "rejected", reason = %err, "idempotency key refused");
+                return (key_problem(&err).into_response(), Outcome::Rejected);
+            }
+        };
+        let input = match validate(request) {
+            Ok(input) => input,
+            Err(response) => {
+                tracing::info!(request_id = %request_id, outcome = "rejected", status = response.status().as_u16(), "request refused before any claim");
+                return (response, Outcome::Rejected);
+            }
+        };
+        let hash = self.key_hash(request.method().as_str(), route, &client_key);
+        drop(client_key);
+        let fingerprint = fingerprint(request.body().as_ref());
+
+        let (response, outcome) = self.run(&hash, fingerprint, started_ms, deadline_ms, input, execute).await;
+        tracing::info!(request_id = %request_id, key_hash = %hash, outcome = outcome.as_str(), cached = matches!(outcome, Outcome::Replayed { cached: true }), status = response.status().as_u16(), "idempotent request");
+        (response, outcome)
+    }
+
+    fn client_key(&self, request: &Request) -> Result<String, KeyError> {
+        match &self.config.key_source {
+            KeySource::Header(name) => key_from_headers(request.headers(), name),
+            KeySource::BodyFields(fields) => {
+                let body = serde_json::from_slice::<serde_json::Value>(request.body().as_ref()).ok().filter(|v| v.is_object());
+                let Some(body) = body else {
+                    return Err(KeyError::MissingField { field: fields.first().cloned().unwrap_or_default() });
+                };
+                key_from_body_fields(&body, fields)
+            }
+        }
+    }
+
+    async fn run<T, F, Fut>(&self, hash: &str, fingerprint: String, now: u64, deadline_ms: u64, input: T, execute: F) -> (Response<Body>, Outcome)
+    where
+        F: FnOnce(T) -> Fut,
+        Fut: Future<Output = Result<Completion<P::Write>, HandlerError>>,
+    {
+        if let Some(record) = self.cache.get(hash, now) {
+            match record.decide(&fingerprint, now) {
+                Decision::Replay => return (record.response.as_ref().expect("cached records are completed").replay(), Outcome::Replayed { cached: true }),
+                Decision::Mismatch => return (mismatch(), Outcome::Mismatch),
+                _ => self.cache.remove(hash),
+            }
+        }
+
+        let mut record = IdempotencyRecord {
+            key_hash: hash.to_string(),
+            status: Status::InProgress,
+            expiration_s: now / 1000 + self.config.expires_after.as_secs(),
+            in_progress_expiration_ms: deadline_ms,
+            fingerprint,
+            claim: uuid::Uuid::new_v4().to_string(),
+            response: None,
+        };
+        match self.persistence.claim(&record, now).await {
+            Ok(ClaimOutcome::Claimed) => {}
+            Ok(ClaimOutcome::Existing(existing)) => return self.answer_existing(existing, &record.fingerprint, now),
+            Err(PersistenceError::Busy) => return (in_progress(1), Outcome::Conflict),
+            Err(err) => {
+                tracing::error!(key_hash = %hash, error = %err, "claim failed");
+                return (unavailable(), Outcome::Failed);
+            }
+        }
+
+        let result = CatchUnwind(Box::pin(execute(input))).await;
+        let completion = match result {
+            Ok(Ok(completion)) if !completion.response.status().is_server_error() => completion,
+            Ok(Ok(completion)) => {
+                tracing::warn!(key_hash = %hash, status = completion.response.status().as_u16(), "handler answered with a server error; not stored");
+                self.release(&record).await;
+                return (completion.response, Outcome::Failed);
+            }
+            Ok(Err(err)) => {
+                tracing::error!(key_hash = %hash, error = %err, "handler failed; not stored");
+                self.release(&record).await;
+                return (internal_error(), Outcome::Failed);
+            }
+            Err(panic) => {
+                tracing::error!(key_hash = %hash, panic = panic_message(&panic), "handler panicked; not stored");
+                self.release(&record).await;
+                return (internal_error(), Outcome::Failed);
+            }
+        };
+
+        record.status = Status::Completed;
+        record.expiration_s = now_ms() / 1000 + self.config.expires_after.as_secs();
+        record.response = Some(StoredResponse::capture(&completion.response));
+        match self.persistence.complete(&record, completion.writes).await {
+            Ok(()) => {
+                self.cache.put(record);
+                (completion.response, Outcome::Executed)
+            }
+            Err(PersistenceError::ClaimLost) => {
+                tracing::warn!(key_hash = %hash, "claim lost before completion; nothing was written");
+                (
+                    Problem::new(StatusCode::CONFLICT, "claim-lost", "This request ran past its deadline and another request took over its key: retry with the same key")
+                        .with_retry_after(1)
+                        .into_response(),
+                    Outcome::Conflict,
+                )
+            }
+            Err(PersistenceError::WriteRejected { index, reason }) => {
+                tracing::warn!(key_hash = %hash, index, reason = %reason, "a write of the handler was rejected; nothing was written");
+                self.release(&record).await;
+                (
+                    Problem::new(StatusCode::CONFLICT, "write-conflict", "The operation conflicts with the current state of the resource: check it and retry")
+                        .into_response(),
+                    Outcome::Failed,
+                )
+            }
+            Err(err) => {
+                tracing::error!(key_hash = %hash, error = %err, "completion failed; nothing was written");
+                self.release(&record).await;
+                (unavailable(), Outcome::Failed)
+            }
+        }
+    }
+
+    fn answer_existing(&self, existing: IdempotencyRecord, fingerprint: &str, now: u64) -> (Response<Body>, Outcome) {
+        match existing.decide(fingerprint, now) {
+            Decision::Replay => {
+                let response = existing.response.as_ref().expect("replayable records have a response").replay();
+                self.cache.put(existing);
+                (response, Outcome::Replayed { cached: false })
+            }
+            Decision::Mismatch => (mismatch(), Outcome::Mismatch),
+            Decision::InProgress { retry_after_s } => (in_progress(retry_after_s), Outcome::Conflict),
+            // The store saw a live record that our clock calls dead (clock skew): ask for a retry.
+            Decision::Absent => (in_progress(1), Outcome::Conflict),
+        }
+    }
+
+    async fn release(&self, record: &IdempotencyRecord) {
+        if let Err(err) = self.persistence.release(record).await {
+            tracing::error!(key_hash = %record.key_hash, error = %err, "could not release the claim; it expires at its deadline");
+        }
+    }
+}
+
+fn key_problem(err: &KeyError) -> Problem {
+    let slug = match err {
+        KeyError::Missing { .. } => "missing-idempotency-key",
+        KeyError::MissingField { .. } => "missing-idempotency-field",
+        KeyError::Repeated { .. } | KeyError::Invalid { .. } => "invalid-idempotency-key",
+    };
+    let title = err.to_string();
+    let mut title_chars = title.chars();
+    let title = match title_chars.next() {
+        Some(first) => first.to_uppercase().chain(title_chars).collect(),
+        None => title,
+    };
+    Problem::new(StatusCode::BAD_REQUEST, slug, title)
+}
+
+fn mismatch() -> Response<Body> {
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency-key-reused", "This idempotency key was used with a different payload: use a new key for a new request")
+        .into_response()
+}
+
+fn in_progress(retry_after_s: u64) -> Response<Body> {
+    Problem::new(StatusCode::CONFLICT, "request-in-progress", "A request with this idempotency key is still being processed: retry later with the same key")
+        .with_retry_after(retry_after_s)
+        .into_response()
+}
+
+fn unavailable() -> Response<Body> {
+    Problem::new(StatusCode::SERVICE_UNAVAILABLE, "store-unavailable", "The idempotency store is unavailable: retry later with the same key")
+        .with_retry_after(1)
+        .into_response()
+}
+
+fn internal_error() -> Response<Body> {
+    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal-error", "The request failed and was not recorded: retry with the same key").into_response()
+}
+
+fn panic_message(panic: &Box<dyn Any + Send>) -> &str {
+    panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str)).unwrap_or("(non-string panic)")
+}
+
+/// Turns a panic while polling the future into an error value.
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn Any + Send>>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.get_mut().0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Idempotency keys: parsing and validating the client's key, deriving one from body fields,
+//! and the scoped hash that is the record's `id` (the raw key is never stored or logged).
+
+use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
+
+/// The longest key accepted, in characters.
+pub const MAX_KEY_LEN: usize = 255;
+
+/// Why a client's key was refused (each becomes a 400 problem).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("the `{header}` header is required on this request: send a unique key (1 to 255 printable ASCII characters) per operation")]
+    Missing { header: String },
+    #[error("send the `{header}` header exactly once")]
+    Repeated { header: String },
+    #[error("the `{header}` header must be 1 to 255 printable ASCII characters, bare or as a quoted structured-header string")]
+    Invalid { header: String },
+    #[error("the request body must be a JSON object that contains `{field}`, which is used as the idempotency key")]
+    MissingField { field: String },
+}
+
+/// Parses one header value into the client key.
+///
+/// Accepted: 1..=255 printable ASCII characters (0x20..=0x7E), bare (`abc`) or as a structured
+/// header string (`"abc"`, with `\"` and `\\` escapes), which is the same key as `abc`.
+pub fn parse_key(raw: &[u8]) -> Option<String> {
+    let key = if raw.first() == Some(&b'"') {
+        parse_sf_string(raw)?
+    } else {
+        if raw.iter().any(|b| !(0x20..=0x7e).contains(b)) {
+            return None;
+        }
+        String::from_utf8(raw.to_vec()).ok()?
+    };
+    if key.is_empty() || key.len() > MAX_KEY_LEN || key.bytes().any(|b| !(0x20..=0x7e).contains(&b)) {
+        return None;
+    }
+    Some(key)
+}
+
+/// RFC 8941 sf-string: `"` *( unescaped / `\` ( `"` / `\` ) ) `"`, nothing after it.
+fn parse_sf_string(raw: &[u8]) -> Option<String> {
+    let mut out = String::new();
+    let mut i = 1;
+    while i < raw.len() {
+        match raw[i] {
+            b'\\' => {
+                let next = *raw.get(i + 1)?;
+                if next != b'"' && next != b'\\' {
+                    return None;
+                }
+                out.push(next as char);
+                i += 2;
+            }
+            b'"' => return (i == raw.len() - 1).then_some(out),
+            b @ 0x20..=0x7e => {
+                out.push(b as char);
+                i += 1;
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Reads the key from the request headers: missing, repeated or invalid → [`KeyError`].
+pub fn key_from_headers(headers: &lambda_http::http::HeaderMap, header: &str) -> Result<String, KeyError> {
+    let mut values = headers.get_all(header).iter();
+    let Some(value) = values.next() else {
+        return Err(KeyError::Missing { header: header.to_string() });
+    };
+    if values.next().is_some() {
+        return Err(KeyError::Repeated { header: header.to_string() });
+    }
+    parse_key(value.as_bytes()).ok_or_else(|| KeyError::Invalid { header: header.to_string() })
+}
+
+/// Derives the key from named fields of a JSON object body: the canonical JSON array of their
+/// values, so `{"userId":"u1","productId":"p1"}` keys on `["u1","p1"]`. A missing or null field → error.
+pub fn key_from_body_fields(body: &serde_json::Value, fields: &[String]) -> Result<String, KeyError> {
+    let mut values = Vec::with_capacity(fields.len());
+    for field in fields {
+        match body.get(field) {
+            Some(v) if !v.is_null() => values.push(v.clone()),
+            _ => return Err(KeyError::MissingField { field: field.clone() }),
+        }
+    }
+    Ok(crate::fingerprint::canonical_json(&serde_json::Value::Array(values)))
+}
+
+/// The record id: hex SHA-256 over the length-prefixed function name, method, route and client
+/// key, so one client key on two routes (or two functions) never collides.
+pub fn key_hash(function_name: &str, method: &str, route: &str, client_key: &str) -> String {
+    let mut hasher = Sha256::new();
+    for part in [function_name, method, route, client_key] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    let digest = hasher.finalize();
+    let mut hex = String::with_capacity(64);
+    for b in digest {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn bare_and_quoted_forms_are_the_same_key() {
+        assert_eq!(parse_key(b"abc").as_deref(), Some("abc"));
+        assert_eq!(parse_key(b"\"abc\"").as_deref(), Some("abc"));
+        assert_eq!(parse_key(br#""a\"b\\c""#).as_deref(), Some("a\"b\\c"));
+        assert_eq!(parse_key(b"8e03978e-40d5-43e8-bc93-6894a57f9324").as_deref(), Some("8e03978e-40d5-43e8-bc93-6894a57f9324"));
+    }
+
+    #[test]
+    fn length_limits() {
+        assert_eq!(parse_key(b""), None);
+        assert_eq!(parse_key(b"\"\""), None);
+        let max = "k".repeat(255);
+        assert_eq!(parse_key(max.as_bytes()).as_deref(), Some(max.as_str()));
+        assert_eq!(parse_key("k".repeat(256).as_bytes()), None);
+        assert_eq!(parse_key(format!("\"{}\"", "k".repeat(256)).as_bytes()), None);
+    }
+
+    #[test]
+    fn rejects_non_printable_and_malformed_quotes() {
+        assert_eq!(parse_key(b"ab\tc"), None);
+        assert_eq!(parse_key("caf\u{e9}".as_bytes()), None);
+        assert_eq!(parse_key(b"a\x7f"), None);
+        assert_eq!(parse_key(b"\"abc"), None);
+        assert_eq!(parse_key(b"\"abc\"x"), None);
+        assert_eq!(parse_key(br#""a\nb""#), None);
+    }
+
+    #[test]
+    fn header_missing_repeated_invalid() {
+        let mut headers = HeaderMap::new();
+        assert!(matches!(key_from_headers(&headers, "idempotency-key"), Err(KeyError::Missing { .. })));
+        headers.append("idempotency-key", HeaderValue::from_static("a"));
+        assert_eq!(key_from_headers(&headers, "Idempotency-Key").unwrap(), "a");
+        headers.append("idempotency-key", HeaderValue::from_static("b"));
+        assert!(matches!(key_from_headers(&headers, "idempotency-key"), Err(KeyError::Repeated { .. })));
+        let mut headers = HeaderMap::new();
+        headers.insert("idempotency-key", HeaderValue::from_bytes(b"\"open").unwrap());
+        assert!(matches!(key_from_headers(&headers, "idempotency-key"), Err(KeyError::Invalid { .. })));
+    }
+
+    #[test]
+    fn body_fields_key_ignores_order_and_other_fields() {
+        let fields = vec!["userId".to_string(), "productId".to_string()];
+        let a = serde_json::json!({"userId": "u1", "productId": "p1", "amount": 3});
+        let b = serde_json::json!({"amount": 4, "productId": "p1", "userId": "u1"});
+        assert_eq!(key_from_body_fields(&a, &fields).unwrap(), key_from_body_fields(&b, &fields).unwrap());
+        let c = serde_json::json!({"userId": "u1", "productId": "p2"});
+        assert_ne!(key_from_body_fields(&a, &fields).unwrap(), key_from_body_fields(&c, &fields).unwrap());
+        let missing = serde_json::json!({"userId": "u1", "productId": null});
+        assert_eq!(key_from_body_fields(&missing, &fields), Err(KeyError::MissingField { field: "productId".into() }));
+    }
+
+    #[test]
+    fn hash_is_scoped_and_hides_the_key() {
+        let h = key_hash("fn", "POST", "/orders", "k1");
+        assert_eq!(h.len(), 64);
+        assert!(!h.contains("k1"));
+        assert_eq!(h, key_hash("fn", "POST", "/orders", "k1"));
+        assert_ne!(h, key_hash("fn", "POST", "/payments", "k1"));
+        assert_ne!(h, key_hash("fn", "PUT", "/orders", "k1"));
+        assert_ne!(h, key_hash("other", "POST", "/orders", "k1"));
+        // Length prefixes: moving a boundary changes the hash.
+        assert_ne!(key_hash("a", "b", "c", "de"), key_hash("a", "b", "cd", "e"));
+    }
+}

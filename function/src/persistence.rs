@@ -1,0 +1,297 @@
+//! The persistence layer: the [`Persistence`] trait and its DynamoDB implementation
+//! (one conditional PutItem to claim, one TransactWriteItems to complete, one DeleteItem to release).
+
+use crate::record::{IdempotencyRecord, Status, StoredResponse};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use std::collections::HashMap;
+use std::future::Future;
+
+/// What can go wrong in the persistence layer.
+#[derive(Debug, thiserror::Error)]
+pub enum PersistenceError {
+    /// The store could not be reached or failed (network, throttling, 5xx, permissions).
+    #[error("the idempotency store is unavailable: {0}")]
+    Unavailable(String),
+    /// The record was no longer our claim when we tried to complete it (taken over after the deadline).
+    #[error("the in-progress claim was lost before completion")]
+    ClaimLost,
+    /// One of the handler's own writes in the completion transaction was rejected by its condition.
+    #[error("write {index} of the handler was rejected: {reason}")]
+    WriteRejected { index: usize, reason: String },
+    /// Another writer holds the record right now (a transaction in flight on it).
+    #[error("another request is writing this record")]
+    Busy,
+    /// A stored record could not be read.
+    #[error("malformed idempotency record: {0}")]
+    Corrupt(String),
+}
+
+/// The result of a claim attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// The record is ours: execute.
+    Claimed,
+    /// A live record exists (returned by the failed condition, no extra read).
+    Existing(IdempotencyRecord),
+}
+
+/// Where idempotency records live. `Write` is the type of the extra writes a handler contributes
+/// to the completion, committed atomically with the record's move to COMPLETED.
+pub trait Persistence: Send + Sync + 'static {
+    /// A write the handler wants committed together with the completion.
+    type Write: Send + 'static;
+
+    /// Creates `record` (INPROGRESS) if no live record exists: absent, expired, or in progress
+    /// past its deadline at `now_ms`. Otherwise returns the existing record.
+    fn claim(&self, record: &IdempotencyRecord, now_ms: u64) -> impl Future<Output = Result<ClaimOutcome, PersistenceError>> + Send;
+
+    /// Stores `record` (COMPLETED) and `writes` atomically, only if the record is still our claim.
+    fn complete(&self, record: &IdempotencyRecord, writes: Vec<Self::Write>) -> impl Future<Output = Result<(), PersistenceError>> + Send;
+
+    /// Deletes our in-progress record (only if it is still our claim), so a retry runs again.
+    fn release(&self, record: &IdempotencyRecord) -> impl Future<Output = Result<(), PersistenceError>> + Send;
+}
+
+/// Records in a DynamoDB table with hash key `id` (S) and TTL on `ttl_attribute`.
+#[derive(Debug, Clone)]
+pub struct DynamoDbPersistence {
+    client: Client,
+    table: String,
+    ttl_attribute: String,
+}
+
+/// How often a completion that hit a `TransactionConflict` is tried again.
+const COMPLETE_ATTEMPTS: usize = 4;
+
+impl DynamoDbPersistence {
+    /// A persistence layer over `table`, whose TTL attribute is `ttl_attribute`.
+    pub fn new(client: Client, table: impl Into<String>, ttl_attribute: impl Into<String>) -> Self {
+        DynamoDbPersistence { client, table: table.into(), ttl_attribute: ttl_attribute.into() }
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The DynamoDB client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The item that stores `record`.
+    pub fn to_item(&self, record: &IdempotencyRecord) -> HashMap<String, AttributeValue> {
+        let mut item = HashMap::from([
+            ("id".to_string(), AttributeValue::S(record.key_hash.clone())),
+            ("status".to_string(), AttributeValue::S(record.status.as_str().to_string())),
+            (self.ttl_attribute.clone(), AttributeValue::N(record.expiration_s.to_string())),
+            ("in_progress_expiration".to_string(), AttributeValue::N(record.in_progress_expiration_ms.to_string())),
+            ("fingerprint".to_string(), AttributeValue::S(record.fingerprint.clone())),
+            ("claim".to_string(), AttributeValue::S(record.claim.clone())),
+        ]);
+        if let Some(response) = &record.response {
+            item.insert("response_status".into(), AttributeValue::N(response.status.to_string()));
+            let headers = response
+                .headers
+                .iter()
+                .map(|(name, value)| AttributeValue::L(vec![AttributeValue::S(name.clone()), AttributeValue::B(Blob::new(value.clone()))]))
+                .collect();
+            item.insert("response_headers".into(), AttributeValue::L(headers));
+            item.insert("response_body".into(), AttributeValue::B(Blob::new(response.body.clone())));
+        }
+        item
+    }
+
+    /// Reads a record from its item.
+    pub fn from_item(&self, item: &HashMap<String, AttributeValue>) -> Result<IdempotencyRecord, PersistenceError> {
+        let s = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().ok_or_else(|| PersistenceError::Corrupt(format!("`{name}` is missing or not a string")));
+        let n = |name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or_else(|| PersistenceError::Corrupt(format!("`{name}` is missing or not a number")))
+        };
+        let status = Status::parse(&s("status")?).ok_or_else(|| PersistenceError::Corrupt("unknown `status`".into()))?;
+        let response = match status {
+            Status::InProgress => None,
+            Status::Completed => {
+                let code = n("response_status")?;
+                let mut headers = Vec::new();
+                if let Some(AttributeValue::L(list)) = item.get("response_headers") {
+                    for pair in list {
+                        match pair.as_l().map(|p| p.as_slice()) {
+                            Ok([AttributeValue::S(name), AttributeValue::B(value)]) => headers.push((name.clone(), value.as_ref().to_vec())),
+                            _ => return Err(PersistenceError::Corrupt("`response_headers` entry is not [name, bytes]".into())),
+                        }
+                    }
+                }
+                let body = match item.get("response_body") {
+                    Some(AttributeValue::B(b)) => b.as_ref().to_vec(),
+                    None => Vec::new(),
+                    Some(_) => return Err(PersistenceError::Corrupt("`response_body` is not binary".into())),
+                };
+                Some(StoredResponse { status: u16::try_from(code).map_err(|_| PersistenceError::Corrupt("bad `response_status`".into()))?, headers, body })
+            }
+        };
+        Ok(IdempotencyRecord {
+            key_hash: s("id")?,
+            status,
+            expiration_s: n(&self.ttl_attribute)?,
+            in_progress_expiration_ms: n("in_progress_expiration")?,
+            fingerprint: s("fingerprint")?,
+            claim: s("claim")?,
+            response,
+        })
+    }
+}
+
+fn unavailable<E, R>(err: SdkError<E, R>) -> PersistenceError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    PersistenceError::Unavailable(DisplayErrorContext(&err).to_string())
+}
+
+impl Persistence for DynamoDbPersistence {
+    type Write = TransactWriteItem;
+
+    async fn claim(&self, record: &IdempotencyRecord, now_ms: u64) -> Result<ClaimOutcome, PersistenceError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.to_item(record)))
+            .condition_expression("attribute_not_exists(id) OR #ttl <= :now_s OR (#status = :inprogress AND in_progress_expiration <= :now_ms)")
+            .expression_attribute_names("#ttl", &self.ttl_attribute)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":now_s", AttributeValue::N((now_ms / 1000).to_string()))
+            .expression_attribute_values(":now_ms", AttributeValue::N(now_ms.to_string()))
+            .expression_attribute_values(":inprogress", AttributeValue::S(Status::InProgress.as_str().into()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(ClaimOutcome::Claimed),
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(e)) => match e.item() {
+                    Some(item) => Ok(ClaimOutcome::Existing(self.from_item(item)?)),
+                    None => Err(PersistenceError::Busy),
+                },
+                Some(PutItemError::TransactionConflictException(_)) => Err(PersistenceError::Busy),
+                _ => Err(unavailable(err)),
+            },
+        }
+    }
+
+    async fn complete(&self, record: &IdempotencyRecord, writes: Vec<TransactWriteItem>) -> Result<(), PersistenceError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(self.to_item(record)))
+            .condition_expression("#status = :inprogress AND claim = :claim")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":inprogress", AttributeValue::S(Status::InProgress.as_str().into()))
+            .expression_attribute_values(":claim", AttributeValue::S(record.claim.clone()))
+            .build()
+            .map_err(|e| PersistenceError::Unavailable(e.to_string()))?;
+        let mut items = Vec::with_capacity(writes.len() + 1);
+        items.push(TransactWriteItem::builder().put(put).build());
+        items.extend(writes);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                // The claim token makes an SDK retry of a committed transaction a no-op success.
+                .client_request_token(&record.claim)
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(err) => err,
+            };
+            let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) = err.as_service_error() else {
+                if matches!(err.as_service_error(), Some(e) if e.code() == Some("TransactionInProgressException")) && attempt < COMPLETE_ATTEMPTS {
+                    continue;
+                }
+                return Err(unavailable(err));
+            };
+            let reasons = canceled.cancellation_reasons();
+            let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
+            if code(0) == "ConditionalCheckFailed" {
+                return Err(PersistenceError::ClaimLost);
+            }
+            if let Some(index) = (1..reasons.len()).find(|&i| code(i) == "ConditionalCheckFailed") {
+                let reason = reasons[index].message().unwrap_or("ConditionalCheckFailed").to_string();
+                return Err(PersistenceError::WriteRejected { index: index - 1, reason });
+            }
+            if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) && attempt < COMPLETE_ATTEMPTS {
+                tokio::time::sleep(std::time::Duration::from_millis(20 * attempt as u64)).await;
+                continue;
+            }
+            return Err(unavailable(err));
+        }
+    }
+
+    async fn release(&self, record: &IdempotencyRecord) -> Result<(), PersistenceError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(record.key_hash.clone()))
+            .condition_expression("claim = :claim")
+            .expression_attribute_values(":claim", AttributeValue::S(record.claim.clone()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn persistence() -> DynamoDbPersistence {
+        let config = aws_sdk_dynamodb::Config::builder().behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest()).build();
+        DynamoDbPersistence::new(Client::from_conf(config), "t", "ttl")
+    }
+
+    #[test]
+    fn items_round_trip() {
+        let p = persistence();
+        let mut record = IdempotencyRecord {
+            key_hash: "abc".into(),
+            status: Status::InProgress,
+            expiration_s: 10,
+            in_progress_expiration_ms: 20,
+            fingerprint: "json:x".into(),
+            claim: "c1".into(),
+            response: None,
+        };
+        let item = p.to_item(&record);
+        assert_eq!(item["ttl"], AttributeValue::N("10".into()));
+        assert!(!item.contains_key("response_body"));
+        assert_eq!(p.from_item(&item).unwrap(), record);
+        record.status = Status::Completed;
+        record.response = Some(StoredResponse { status: 201, headers: vec![("location".into(), b"/x".to_vec()), ("x".into(), vec![])], body: vec![0, 159, 146, 150] });
+        assert_eq!(p.from_item(&p.to_item(&record)).unwrap(), record);
+    }
+
+    #[test]
+    fn corrupt_items_are_reported() {
+        let p = persistence();
+        let item = HashMap::from([("id".to_string(), AttributeValue::S("a".into())), ("status".to_string(), AttributeValue::S("WEIRD".into()))]);
+        assert!(matches!(p.from_item(&item), Err(PersistenceError::Corrupt(_))));
+    }
+}

@@ -1,0 +1,206 @@
+//! Idempotency records and their state machine: what an existing record means for a new request.
+
+use lambda_http::http::{HeaderName, HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
+
+/// The header added to every replayed response.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// A record's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Claimed by an execution that has not finished (or died before its deadline passed).
+    InProgress,
+    /// Finished; the stored response is replayed.
+    Completed,
+}
+
+impl Status {
+    /// The stored form: `INPROGRESS` or `COMPLETED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::InProgress => "INPROGRESS",
+            Status::Completed => "COMPLETED",
+        }
+    }
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "INPROGRESS" => Some(Status::InProgress),
+            "COMPLETED" => Some(Status::Completed),
+            _ => None,
+        }
+    }
+}
+
+/// A response as stored: status, headers (in order, repeated names kept) and body bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+}
+
+impl StoredResponse {
+    /// Captures a response (its body is read as bytes: text and binary alike).
+    pub fn capture(response: &Response<Body>) -> Self {
+        StoredResponse {
+            status: response.status().as_u16(),
+            headers: response.headers().iter().map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec())).collect(),
+            body: response.body().as_ref().to_vec(),
+        }
+    }
+
+    /// Rebuilds the response byte for byte and adds `Idempotent-Replayed: true`.
+    pub fn replay(&self) -> Response<Body> {
+        let body = match String::from_utf8(self.body.clone()) {
+            Ok(text) if !self.body.is_empty() => Body::Text(text),
+            Ok(_) => Body::Empty,
+            Err(_) => Body::Binary(self.body.clone()),
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
+        for (name, value) in &self.headers {
+            if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_bytes(value)) {
+                response.headers_mut().append(n, v);
+            }
+        }
+        response.headers_mut().insert(HeaderName::from_static(REPLAYED_HEADER), HeaderValue::from_static("true"));
+        response
+    }
+}
+
+/// One idempotency record (its `id` is the scoped key hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub key_hash: String,
+    pub status: Status,
+    /// Epoch seconds after which the record is treated as absent (the table's TTL attribute).
+    pub expiration_s: u64,
+    /// Epoch milliseconds: the claiming invocation's deadline.
+    pub in_progress_expiration_ms: u64,
+    /// The payload fingerprint of the request that created it.
+    pub fingerprint: String,
+    /// A random token naming the claim: completion and release are conditioned on it.
+    pub claim: String,
+    /// The response (COMPLETED only).
+    pub response: Option<StoredResponse>,
+}
+
+/// What an existing record means for a request with `fingerprint` at `now_ms`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Expired, or in progress past its deadline: the request may claim it.
+    Absent,
+    /// Completed with the same payload: replay the stored response.
+    Replay,
+    /// Same key, different payload: 422.
+    Mismatch,
+    /// Still running: 409, retry after this many seconds.
+    InProgress { retry_after_s: u64 },
+}
+
+impl IdempotencyRecord {
+    /// Whether the record is past its expiration at `now_ms` (treated as absent).
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expiration_s.saturating_mul(1000) <= now_ms
+    }
+
+    /// The state machine: expired → absent; a different payload → mismatch; completed → replay;
+    /// in progress before its deadline → in progress; past it → absent (the claimer died).
+    pub fn decide(&self, fingerprint: &str, now_ms: u64) -> Decision {
+        if self.is_expired(now_ms) {
+            return Decision::Absent;
+        }
+        let live = match self.status {
+            Status::Completed => true,
+            Status::InProgress => self.in_progress_expiration_ms > now_ms,
+        };
+        if !live {
+            return Decision::Absent;
+        }
+        if self.fingerprint != fingerprint {
+            return Decision::Mismatch;
+        }
+        match self.status {
+            Status::Completed if self.response.is_some() => Decision::Replay,
+            // A completed record without a response cannot be replayed: treat it as still settling.
+            Status::Completed => Decision::InProgress { retry_after_s: 1 },
+            Status::InProgress => Decision::InProgress { retry_after_s: (self.in_progress_expiration_ms - now_ms).div_ceil(1000).max(1) },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(status: Status) -> IdempotencyRecord {
+        IdempotencyRecord {
+            key_hash: "h".into(),
+            status,
+            expiration_s: 1_000,
+            in_progress_expiration_ms: 500_000,
+            fingerprint: "fp".into(),
+            claim: "c".into(),
+            response: (status == Status::Completed).then(|| StoredResponse { status: 201, headers: vec![], body: b"{}".to_vec() }),
+        }
+    }
+
+    #[test]
+    fn completed_replays_same_payload_and_refuses_another() {
+        let r = record(Status::Completed);
+        assert_eq!(r.decide("fp", 600_000), Decision::Replay);
+        assert_eq!(r.decide("other", 600_000), Decision::Mismatch);
+    }
+
+    #[test]
+    fn in_progress_before_deadline_conflicts_with_retry_after() {
+        let r = record(Status::InProgress);
+        assert_eq!(r.decide("fp", 497_500), Decision::InProgress { retry_after_s: 3 });
+        assert_eq!(r.decide("fp", 499_999), Decision::InProgress { retry_after_s: 1 });
+        assert_eq!(r.decide("other", 499_000), Decision::Mismatch);
+    }
+
+    #[test]
+    fn in_progress_past_deadline_is_absent() {
+        let r = record(Status::InProgress);
+        assert_eq!(r.decide("fp", 500_000), Decision::Absent);
+        assert_eq!(r.decide("other", 700_000), Decision::Absent);
+    }
+
+    #[test]
+    fn expired_records_are_absent() {
+        let r = record(Status::Completed);
+        assert!(!r.is_expired(999_999));
+        assert!(r.is_expired(1_000_000));
+        assert_eq!(r.decide("fp", 1_000_000), Decision::Absent);
+        assert_eq!(r.decide("other", 2_000_000), Decision::Absent);
+    }
+
+    #[test]
+    fn stored_response_replays_byte_for_byte() {
+        let mut response = Response::new(Body::from("{\"id\":\"1\"}"));
+        *response.status_mut() = StatusCode::CREATED;
+        response.headers_mut().insert("location", HeaderValue::from_static("/orders/1"));
+        response.headers_mut().append("set-cookie", HeaderValue::from_static("a=1"));
+        response.headers_mut().append("set-cookie", HeaderValue::from_static("b=2"));
+        let stored = StoredResponse::capture(&response);
+        let replay = stored.replay();
+        assert_eq!(replay.status(), StatusCode::CREATED);
+        assert_eq!(replay.headers()["location"], "/orders/1");
+        assert_eq!(replay.headers().get_all("set-cookie").iter().collect::<Vec<_>>(), ["a=1", "b=2"]);
+        assert_eq!(replay.headers()[REPLAYED_HEADER], "true");
+        assert_eq!(replay.body().as_ref(), b"{\"id\":\"1\"}");
+        let binary = StoredResponse { status: 200, headers: vec![], body: vec![0xff, 0x00, 0x80] };
+        assert_eq!(binary.replay().body().as_ref(), &[0xff, 0x00, 0x80]);
+    }
+
+    #[test]
+    fn status_round_trips() {
+        for s in [Status::InProgress, Status::Completed] {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Status::parse("DONE"), None);
+    }
+}
