@@ -120,9 +120,7 @@ impl OrdersApi {
 
     /// Routes one request and reports the idempotency outcome of a POST (`None` for other routes).
     pub async fn handle_with_outcome(&self, request: Request) -> (Response<Body>, Option<Outcome>) {
-        let raw = request.raw_http_path();
-        let path = if raw.is_empty() { request.uri().path().to_string() } else { raw.to_string() };
-        let path = if path.len() > 1 { path.trim_end_matches('/').to_string() } else { path };
+        let path = route_path(&request);
         let segments: Vec<&str> = path.split('/').skip(1).collect();
         let method = request.method().clone();
         match segments.as_slice() {
@@ -188,6 +186,26 @@ impl OrdersApi {
         }
         response
     }
+}
+
+/// The path to route on: API Gateway's raw path without a named stage's leading segment
+/// (HTTP API payload 2.0 puts `/prod` in `rawPath` for a stage `prod`, never `$default`),
+/// without a trailing slash; the URI path for requests that did not come from API Gateway.
+pub fn route_path(request: &Request) -> String {
+    let raw = request.raw_http_path();
+    let mut path = if raw.is_empty() { request.uri().path().to_string() } else { raw.to_string() };
+    if let Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) = request.request_context_ref() {
+        if let Some(stage) = context.stage.as_deref().filter(|s| !s.is_empty() && *s != "$default") {
+            let prefix = format!("/{stage}");
+            if path == prefix || path.starts_with(&format!("{prefix}/")) {
+                path = path[prefix.len()..].to_string();
+            }
+        }
+    }
+    if path.is_empty() {
+        path.push('/');
+    }
+    if path.len() > 1 { path.trim_end_matches('/').to_string() } else { path }
 }
 
 fn method_not_allowed(allow: &str) -> Response<Body> {
