@@ -258,6 +258,63 @@ impl Persistence for DynamoDbPersistence {
     }
 }
 
+/// An in-process store with the same semantics, for unit tests of handlers and local runs.
+/// Its writes are `(key, value)` pairs committed atomically with the completion.
+#[derive(Debug, Default)]
+pub struct InMemoryPersistence {
+    state: std::sync::Mutex<(HashMap<String, IdempotencyRecord>, HashMap<String, String>)>,
+}
+
+impl InMemoryPersistence {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// The record with this key hash.
+    pub fn record(&self, key_hash: &str) -> Option<IdempotencyRecord> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).0.get(key_hash).cloned()
+    }
+    /// A value written by a completion.
+    pub fn value(&self, key: &str) -> Option<String> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).1.get(key).cloned()
+    }
+}
+
+impl Persistence for InMemoryPersistence {
+    type Write = (String, String);
+
+    async fn claim(&self, record: &IdempotencyRecord, now_ms: u64) -> Result<ClaimOutcome, PersistenceError> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(existing) = state.0.get(&record.key_hash) {
+            let dead = existing.is_expired(now_ms) || (existing.status == Status::InProgress && existing.in_progress_expiration_ms <= now_ms);
+            if !dead {
+                return Ok(ClaimOutcome::Existing(existing.clone()));
+            }
+        }
+        state.0.insert(record.key_hash.clone(), record.clone());
+        Ok(ClaimOutcome::Claimed)
+    }
+
+    async fn complete(&self, record: &IdempotencyRecord, writes: Vec<(String, String)>) -> Result<(), PersistenceError> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match state.0.get(&record.key_hash) {
+            Some(current) if current.status == Status::InProgress && current.claim == record.claim => {}
+            _ => return Err(PersistenceError::ClaimLost),
+        }
+        state.0.insert(record.key_hash.clone(), record.clone());
+        state.1.extend(writes);
+        Ok(())
+    }
+
+    async fn release(&self, record: &IdempotencyRecord) -> Result<(), PersistenceError> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.0.get(&record.key_hash).is_some_and(|r| r.claim == record.claim) {
+            state.0.remove(&record.key_hash);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,6 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use common::*;
 use lambda_http::{Body, Response};
 use oncely_function::{Completion, DynamoDbPersistence, HandlerError, Idempotency, IdempotencyConfig, KeySource, Outcome};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 type Result = std::result::Result<Completion<TransactWriteItem>, HandlerError>;
@@ -178,39 +177,3 @@ async fn a_lost_claim_commits_nothing() {
     assert_eq!((record["status"].as_s().unwrap().as_str(), record["claim"].as_s().unwrap().as_str()), ("INPROGRESS", "someone-else"), "the other claim is left alone");
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn logs_are_json_with_request_id_key_hash_and_outcome_but_never_the_key() {
-    let table = Table::new().await;
-    let (idem, _) = wrapper(&table, table.config());
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt().json().with_writer(move || writer.clone()).finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let key = "super-secret-client-key";
-    let request = post(Some(key), BODY);
-    let request_id = lambda_http::RequestExt::lambda_context(&request).request_id;
-    idem.handle(&request, "/orders", |_| Ok(()), |_| async { Result::Ok(Completion::new(created("a"))) }).await;
-    idem.handle(&post(Some(key), BODY), "/orders", |_| Ok(()), |_| async { Result::Ok(Completion::new(created("b"))) }).await;
-    idem.handle(&post(Some(key), r#"{"other":1}"#), "/orders", |_| Ok(()), |_| async { Result::Ok(Completion::new(created("c"))) }).await;
-
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(!text.contains(key), "the raw key is never logged:\n{text}");
-    let hash = idem.key_hash("POST", "/orders", key);
-    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).expect("JSON log lines")).collect();
-    let outcomes: Vec<&str> = lines.iter().filter(|l| l["fields"]["key_hash"] == hash.as_str()).filter_map(|l| l["fields"]["outcome"].as_str()).collect();
-    assert_eq!(outcomes, ["executed", "replayed", "mismatch"], "{text}");
-    assert!(lines.iter().any(|l| l["fields"]["request_id"] == request_id.as_str() && l["fields"]["outcome"] == "executed"));
-}
