@@ -109,7 +109,7 @@ impl<P: Persistence> Idempotency<P> {
     /// See [`Idempotency::handle_with_outcome`].
     pub async fn handle<T, V, F, Fut>(&self, request: &Request, route: &str, validate: V, execute: F) -> Response<Body>
     where
-        V: FnOnce(&Request) -> Result<T, Response<Body>>,
+        V: FnOnce(&Request) -> Result<T, Problem>,
         F: FnOnce(T) -> Fut,
         Fut: Future<Output = Result<Completion<P::Write>, HandlerError>>,
     {
@@ -119,14 +119,14 @@ impl<P: Persistence> Idempotency<P> {
     /// Like [`Idempotency::handle`], also returning what happened.
     ///
     /// 1. The key is read (header or body fields); a missing or invalid key → 400.
-    /// 2. `validate` parses the request; its error response is returned as is and nothing is recorded.
+    /// 2. `validate` parses the request; its [`Problem`] (e.g. a 400) is returned and nothing is recorded.
     /// 3. The local cache may replay a COMPLETED record (no DynamoDB call).
     /// 4. One conditional write claims the key; a live record answers: replay, 409 or 422.
     /// 5. `execute` runs; on success its response and writes commit in one transaction with the
     ///    record's move to COMPLETED. On an error, a panic or a 5xx, the claim is released.
     pub async fn handle_with_outcome<T, V, F, Fut>(&self, request: &Request, route: &str, validate: V, execute: F) -> (Response<Body>, Outcome)
     where
-        V: FnOnce(&Request) -> Result<T, Response<Body>>,
+        V: FnOnce(&Request) -> Result<T, Problem>,
         F: FnOnce(T) -> Fut,
         Fut: Future<Output = Result<Completion<P::Write>, HandlerError>>,
     {
@@ -147,9 +147,9 @@ impl<P: Persistence> Idempotency<P> {
         };
         let input = match validate(request) {
             Ok(input) => input,
-            Err(response) => {
-                tracing::info!(request_id = %request_id, outcome = "rejected", status = response.status().as_u16(), "request refused before any claim");
-                return (response, Outcome::Rejected);
+            Err(problem) => {
+                tracing::info!(request_id = %request_id, outcome = "rejected", status = problem.status, "request refused before any claim");
+                return (problem.into_response(), Outcome::Rejected);
             }
         };
         let hash = self.key_hash(request.method().as_str(), route, &client_key);

@@ -4,7 +4,8 @@
 //! # Making a handler idempotent
 //!
 //! ```no_run
-//! use oncely_function::{Completion, DynamoDbPersistence, Idempotency, IdempotencyConfig, KeySource};
+//! use oncely_function::{Completion, DynamoDbPersistence, Idempotency, IdempotencyConfig, KeySource, Problem};
+//! use lambda_http::http::StatusCode;
 //! use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 //! use lambda_http::{Body, Request, Response, service_fn};
 //! use std::sync::Arc;
@@ -28,7 +29,7 @@
 //!                 "/payments",
 //!                 // Validation runs before anything is recorded: a 400 here can be fixed and retried.
 //!                 |r| serde_json::from_slice::<serde_json::Value>(r.body().as_ref())
-//!                     .map_err(|_| Response::builder().status(400).body(Body::from("bad json")).unwrap()),
+//!                     .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-json", "Send a JSON body").with_detail(e.to_string())),
 //!                 // Runs at most once per key; its write commits with the idempotency record.
 //!                 |payment| async move {
 //!                     let put = Put::builder()

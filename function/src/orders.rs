@@ -143,7 +143,7 @@ impl OrdersApi {
     async fn create(&self, request: &Request) -> (Response<Body>, Outcome) {
         let table = self.table.clone();
         self.idempotency
-            .handle_with_outcome(request, ORDERS_ROUTE, |r| parse_new_order(r.body().as_ref()).map_err(Problem::into_response), move |order| async move {
+            .handle_with_outcome(request, ORDERS_ROUTE, |r| parse_new_order(r.body().as_ref()), move |order| async move {
                 create_order(&table, order)
             })
             .await
@@ -194,12 +194,12 @@ impl OrdersApi {
 pub fn route_path(request: &Request) -> String {
     let raw = request.raw_http_path();
     let mut path = if raw.is_empty() { request.uri().path().to_string() } else { raw.to_string() };
-    if let Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) = request.request_context_ref() {
-        if let Some(stage) = context.stage.as_deref().filter(|s| !s.is_empty() && *s != "$default") {
-            let prefix = format!("/{stage}");
-            if path == prefix || path.starts_with(&format!("{prefix}/")) {
-                path = path[prefix.len()..].to_string();
-            }
+    if let Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) = request.request_context_ref()
+        && let Some(stage) = context.stage.as_deref().filter(|s| !s.is_empty() && *s != "$default")
+    {
+        let prefix = format!("/{stage}");
+        if path == prefix || path.starts_with(&format!("{prefix}/")) {
+            path = path[prefix.len()..].to_string();
         }
     }
     if path.is_empty() {
