@@ -335,3 +335,88 @@ impl<F: Future> Future for CatchUnwind<F> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persistence::InMemoryPersistence;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn request(key: Option<&str>, body: &str) -> Request {
+        let mut builder = lambda_http::http::Request::builder().method("POST").uri("/orders");
+        if let Some(key) = key {
+            builder = builder.header("Idempotency-Key", key);
+        }
+        builder.body(Body::from(body.to_string())).unwrap()
+    }
+
+    fn ok(text: &str) -> Result<Completion<(String, String)>, HandlerError> {
+        let response = Response::builder().status(201).body(Body::from(text.to_string())).unwrap();
+        Ok(Completion::new(response).with_write(("effect".to_string(), text.to_string())))
+    }
+
+    #[tokio::test]
+    async fn executes_once_then_replays_from_the_cache() {
+        let idem = Idempotency::new(IdempotencyConfig::default(), InMemoryPersistence::new());
+        let runs = AtomicUsize::new(0);
+        for expected in [Outcome::Executed, Outcome::Replayed { cached: true }, Outcome::Replayed { cached: true }] {
+            let (response, outcome) = idem
+                .handle_with_outcome(&request(Some("k"), "{\"a\":1}"), "/orders", |_| Ok(()), |_| async {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    ok("one")
+                })
+                .await;
+            assert_eq!(outcome, expected);
+            assert_eq!(response.body().as_ref(), b"one");
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert_eq!(idem.persistence().value("effect").as_deref(), Some("one"));
+        assert_eq!(idem.cache.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn without_a_cache_the_store_replays() {
+        let config = IdempotencyConfig { local_cache_items: 0, ..IdempotencyConfig::default() };
+        let idem = Idempotency::new(config, InMemoryPersistence::new());
+        idem.handle(&request(Some("k"), "{}"), "/orders", |_| Ok(()), |_| async { ok("x") }).await;
+        let (_, outcome) = idem.handle_with_outcome(&request(Some("k"), "{ }"), "/orders", |_| Ok(()), |_| async { ok("y") }).await;
+        assert_eq!(outcome, Outcome::Replayed { cached: false });
+        assert!(idem.cache.is_empty());
+    }
+
+    #[tokio::test]
+    async fn outside_lambda_the_fallback_deadline_applies() {
+        let idem = Idempotency::new(IdempotencyConfig::default(), InMemoryPersistence::new());
+        let hash = idem.key_hash("POST", "/orders", "k");
+        let before = now_ms();
+        idem.handle(&request(Some("k"), "{}"), "/orders", |_| Ok(()), |_| async {
+            let record = idem.persistence().record(&hash).unwrap();
+            assert_eq!(record.status, Status::InProgress);
+            let deadline = record.in_progress_expiration_ms;
+            assert!(deadline >= before + 30_000 && deadline <= now_ms() + 30_000, "{deadline}");
+            ok("x")
+        })
+        .await;
+        let stored = idem.persistence().record(&hash).unwrap();
+        assert_eq!(stored.status, Status::Completed);
+        assert!(stored.expiration_s >= before / 1000 + 86_400);
+    }
+
+    #[tokio::test]
+    async fn rejections_record_nothing() {
+        let idem = Idempotency::new(IdempotencyConfig::default(), InMemoryPersistence::new());
+        let (response, outcome) = idem.handle_with_outcome(&request(None, "{}"), "/orders", |_| Ok(()), |_| async { ok("x") }).await;
+        assert_eq!((response.status(), outcome), (StatusCode::BAD_REQUEST, Outcome::Rejected));
+        let (response, outcome) = idem
+            .handle_with_outcome(&request(Some("k"), "{}"), "/orders", |_| Err::<(), _>(Problem::new(StatusCode::BAD_REQUEST, "bad", "Fix the body")), |_| async { ok("x") })
+            .await;
+        assert_eq!((response.status(), outcome), (StatusCode::BAD_REQUEST, Outcome::Rejected));
+        assert!(idem.persistence().record(&idem.key_hash("POST", "/orders", "k")).is_none());
+    }
+
+    #[test]
+    fn outcome_names() {
+        let names: Vec<&str> = [Outcome::Executed, Outcome::Replayed { cached: true }, Outcome::Conflict, Outcome::Mismatch, Outcome::Failed, Outcome::Rejected].iter().map(|o| o.as_str()).collect();
+        assert_eq!(names, ["executed", "replayed", "conflict", "mismatch", "failed", "rejected"]);
+    }
+}

@@ -295,6 +295,24 @@ mod tests {
     }
 
     #[test]
+    fn route_path_strips_a_named_stage_only() {
+        let event = |stage: &str, raw: &str| {
+            let json = serde_json::json!({
+                "version": "2.0", "routeKey": "$default", "rawPath": raw, "rawQueryString": "", "headers": {},
+                "requestContext": {"accountId": "1", "apiId": "a", "domainName": "a.example", "http": {"method": "GET", "path": raw, "protocol": "HTTP/1.1", "sourceIp": "1.2.3.4", "userAgent": "t"},
+                    "requestId": "r", "routeKey": "$default", "stage": stage, "time": "10/Mar/2024:16:40:04 +0000", "timeEpoch": 0},
+                "isBase64Encoded": false
+            });
+            lambda_http::request::from_str(&json.to_string()).unwrap()
+        };
+        assert_eq!(route_path(&event("$default", "/orders")), "/orders");
+        assert_eq!(route_path(&event("prod", "/prod/orders/abc")), "/orders/abc");
+        assert_eq!(route_path(&event("prod", "/production/orders")), "/production/orders");
+        assert_eq!(route_path(&event("$default", "/orders/")), "/orders");
+        assert_eq!(route_path(&event("prod", "/prod")), "/");
+    }
+
+    #[test]
     fn order_items_round_trip() {
         let item = HashMap::from([
             ("order_id".to_string(), AttributeValue::S("1".into())),
