@@ -177,3 +177,21 @@ async fn a_lost_claim_commits_nothing() {
     assert_eq!((record["status"].as_s().unwrap().as_str(), record["claim"].as_s().unwrap().as_str()), ("INPROGRESS", "someone-else"), "the other claim is left alone");
 }
 
+
+#[tokio::test]
+async fn a_failed_completion_releases_the_claim_and_the_retry_runs_again() {
+    let table = Table::new().await;
+    let (idem, calls) = wrapper(&table, table.config());
+    // The handler's write targets a table that does not exist: the whole transaction fails.
+    let (response, outcome) = idem
+        .handle_with_outcome(&post(Some("k"), BODY), "/orders", |_| Ok(()), |_| async {
+            Result::Ok(Completion::new(created("x")).with_write(put("no-such-table", "effect#1")))
+        })
+        .await;
+    assert_eq!(outcome, Outcome::Failed);
+    assert_problem(&response, 503);
+    assert_eq!(calls.take(), ["PutItem", "TransactWriteItems", "DeleteItem"]);
+    assert!(table.items().await.is_empty(), "no record and no effect");
+    let (response, outcome) = idem.handle_with_outcome(&post(Some("k"), BODY), "/orders", |_| Ok(()), |_| async { Result::Ok(Completion::new(created("ok"))) }).await;
+    assert_eq!((response.status().as_u16(), outcome), (201, Outcome::Executed));
+}

@@ -293,6 +293,7 @@ async fn fifty_concurrent_requests_through_eight_instances_create_one_order() {
     }
     assert!(!created.is_empty());
     assert!(created.iter().all(|b| *b == created[0]), "every 201 is the same order (original or replay)");
+    eprintln!("50 concurrent requests: {} × 201, {conflicts} × 409", created.len());
     assert_eq!(created.len() + conflicts, 50);
     assert_eq!(table.orders().await.len(), 1, "exactly one order");
     // Once settled, everyone gets the replay.
