@@ -1,0 +1,84 @@
+//! Command-line arguments (clap). Kept apart from the YAML config structs.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Converge an idempotent HTTP API on AWS Lambda from one YAML file.
+///
+/// The stack is a DynamoDB table (TTL on), a least-privilege IAM role, a log group, the Lambda
+/// function (provided.al2023, built from the `function` crate) and an API Gateway HTTP API.
+/// Every resource is named `{app}-{stage}` and tagged `managed-by=oncely`.
+///
+/// AWS access comes from the usual places: AWS_PROFILE, AWS_REGION, AWS_ACCESS_KEY_ID/
+/// AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL (e.g. an emulator).
+#[derive(Debug, Parser)]
+#[command(name = "deployer", version, propagate_version = true, after_help = "Examples:\n  cargo run -- plan                 show what `up` would change\n  cargo run -- up                   deploy or update the stack\n  cargo run -- up --output json     the result as JSON\n  cargo run -- down --yes           delete the stack (keeps a table holding orders)\n  cargo run -- package              build and zip the function only")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The stack's YAML file.
+    #[arg(long, short, global = true, env = "ONCELY_CONFIG", default_value = "config/stack.yaml", value_name = "PATH")]
+    pub config: PathBuf,
+    /// How to print the result.
+    #[arg(long, short, global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// Print no progress, only the result and warnings.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Human-readable text.
+    Text,
+    /// One JSON document on stdout (progress stays on stderr).
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or update the stack so it matches the config; changes only what differs.
+    Up(UpArgs),
+    /// Show what `up` would create, update or delete; changes nothing.
+    Plan(PlanArgs),
+    /// Delete the stack's resources (only those tagged as this app/stage's), in dependency order.
+    Down(DownArgs),
+    /// Look up the deployed endpoint and write VITE_API_URL into the frontend's env file.
+    SyncEndpoint,
+    /// Build the function as `bootstrap` for provided.al2023 and zip it.
+    Package,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Deploy this prebuilt zip instead of building the function.
+    #[arg(long, value_name = "ZIP")]
+    pub zip: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Compare against this prebuilt zip instead of building the function.
+    #[arg(long, value_name = "ZIP")]
+    pub zip: Option<PathBuf>,
+    /// Do not build: report the code as unknown rather than comparing its SHA-256.
+    #[arg(long, conflicts_with = "zip")]
+    pub skip_build: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Do not ask for confirmation (needed when there is no terminal to ask on).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Also delete a table that still holds orders.
+    #[arg(long)]
+    pub delete_data: bool,
+}

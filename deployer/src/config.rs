@@ -1,0 +1,736 @@
+//! The stack's YAML config: raw serde structs, then validation into a [`Config`] with every
+//! problem reported at once, each with its YAML path and line:column.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Every problem found in one config file.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigErrors {
+    pub file: PathBuf,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(f, "{} has {n} problem{}; nothing was created:", self.file.display(), if n == 1 { "" } else { "s" })?;
+        for p in &self.problems {
+            write!(f, "\n  {}:{p}", self.file.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// One problem: where (YAML path, 1-based line and column when known) and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    pub path: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "{l}:{c}: ")?,
+            _ => write!(f, " ")?,
+        }
+        if self.path.is_empty() { write!(f, "{}", self.message) } else { write!(f, "`{}`: {}", self.path, self.message) }
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// Raw structs: exactly what the YAML may say.
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    app: Option<String>,
+    stage: Option<String>,
+    region: Option<String>,
+    #[serde(default)]
+    table: RawTable,
+    #[serde(default)]
+    function: RawFunction,
+    #[serde(default)]
+    idempotency: RawIdempotency,
+    #[serde(default)]
+    api: RawApi,
+    #[serde(default)]
+    frontend: RawFrontend,
+    #[serde(default)]
+    local: RawLocal,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTable {
+    ttl_attribute: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFunction {
+    package: Option<String>,
+    architecture: Option<String>,
+    memory_mb: Option<i64>,
+    timeout_s: Option<i64>,
+    log_retention_days: Option<i64>,
+    environment: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdempotency {
+    expires_after_s: Option<i64>,
+    header: Option<String>,
+    local_cache_items: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    routes: Option<Vec<String>>,
+    cors: Option<RawCors>,
+    throttle: Option<RawThrottle>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCors {
+    allow_origins: Option<Vec<String>>,
+    allow_methods: Option<Vec<String>>,
+    allow_headers: Option<Vec<String>>,
+    expose_headers: Option<Vec<String>>,
+    max_age_s: Option<i64>,
+    allow_credentials: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThrottle {
+    burst: Option<i64>,
+    rate: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFrontend {
+    env_file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLocal {
+    concurrency: Option<i64>,
+}
+
+/// The keys each mapping accepts, so that every unknown key is reported, not only the first.
+const SCHEMA: &[(&str, &[&str])] = &[
+    ("", &["app", "stage", "region", "table", "function", "idempotency", "api", "frontend", "local"]),
+    ("table", &["ttl_attribute"]),
+    ("function", &["package", "architecture", "memory_mb", "timeout_s", "log_retention_days", "environment"]),
+    ("idempotency", &["expires_after_s", "header", "local_cache_items"]),
+    ("api", &["routes", "cors", "throttle"]),
+    ("api.cors", &["allow_origins", "allow_methods", "allow_headers", "expose_headers", "max_age_s", "allow_credentials"]),
+    ("api.throttle", &["burst", "rate"]),
+    ("frontend", &["env_file"]),
+    ("local", &["concurrency"]),
+];
+
+// ----------------------------------------------------------------------------------------------
+// The validated config.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    X86_64,
+    Arm64,
+}
+
+impl Architecture {
+    /// The Rust target triple the function is built for.
+    pub fn rust_target(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64-unknown-linux-gnu",
+            Architecture::Arm64 => "aarch64-unknown-linux-gnu",
+        }
+    }
+    /// Lambda's name for it.
+    pub fn lambda_name(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64",
+            Architecture::Arm64 => "arm64",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Config {
+    pub app: String,
+    pub stage: String,
+    pub region: Option<String>,
+    pub table: TableConfig,
+    pub function: FunctionConfig,
+    pub idempotency: IdempotencyConfig,
+    pub api: ApiConfig,
+    pub frontend: FrontendConfig,
+    pub local: LocalConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TableConfig {
+    pub ttl_attribute: String,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FunctionConfig {
+    pub package: String,
+    pub architecture: Architecture,
+    pub memory_mb: i32,
+    pub timeout_s: i32,
+    pub log_retention_days: i32,
+    pub environment: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct IdempotencyConfig {
+    pub expires_after_s: u64,
+    pub header: String,
+    pub local_cache_items: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ApiConfig {
+    pub routes: Vec<String>,
+    pub cors: Option<CorsConfig>,
+    pub throttle: ThrottleConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CorsConfig {
+    pub allow_origins: Vec<String>,
+    pub allow_methods: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub max_age_s: i32,
+    pub allow_credentials: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ThrottleConfig {
+    pub burst: i32,
+    pub rate: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FrontendConfig {
+    pub env_file: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LocalConfig {
+    pub concurrency: u32,
+}
+
+impl Config {
+    /// `{app}-{stage}`: the name of every resource.
+    pub fn name(&self) -> String {
+        format!("{}-{}", self.app, self.stage)
+    }
+
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+            file: path.to_path_buf(),
+            problems: vec![Problem {
+                path: String::new(),
+                line: None,
+                column: None,
+                message: format!("cannot read the file ({e}); pass the stack's YAML file with --config PATH"),
+            }],
+        })?;
+        Config::parse(&text).map_err(|problems| ConfigErrors { file: path.to_path_buf(), problems })
+    }
+
+    /// Parses and validates YAML text; on failure returns every problem found.
+    pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
+        let locator = Locator::new(text);
+        let value: serde_yaml::Value = match serde_yaml::from_str(text) {
+            Ok(v) => v,
+            Err(e) => return Err(vec![serde_problem(&e)]),
+        };
+        let value = if value.is_null() { serde_yaml::Value::Mapping(Default::default()) } else { value };
+        let mut problems = Vec::new();
+        check_keys(&value, "", &locator, &mut problems);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let raw: RawConfig = match serde_yaml::from_value(value) {
+            Ok(raw) => raw,
+            Err(e) => {
+                // `from_value` has no positions; re-run on the text for them.
+                let e = serde_yaml::from_str::<RawConfig>(text).err().unwrap_or(e);
+                return Err(vec![serde_problem(&e)]);
+            }
+        };
+        let mut v = Validator { locator, problems: Vec::new() };
+        let config = v.validate(raw);
+        if v.problems.is_empty() { Ok(config) } else { Err(v.problems) }
+    }
+}
+
+fn serde_problem(e: &serde_yaml::Error) -> Problem {
+    let loc = e.location();
+    let text = e.to_string();
+    // serde_yaml appends " at line L column C"; the position is printed separately.
+    let message = match text.find(" at line ") {
+        Some(i) if loc.is_some() => text[..i].to_string(),
+        _ => text,
+    };
+    let (path, message) = match message.split_once(": ") {
+        Some((p, m)) if !p.contains(' ') => (p.to_string(), m.to_string()),
+        _ => (String::new(), message),
+    };
+    Problem { path, line: loc.as_ref().map(|l| l.line()), column: loc.as_ref().map(|l| l.column()), message: format!("{message} (see README.md, \"Config reference\")") }
+}
+
+fn check_keys(value: &serde_yaml::Value, path: &str, locator: &Locator, problems: &mut Vec<Problem>) {
+    let Some(allowed) = SCHEMA.iter().find(|(p, _)| *p == path).map(|(_, keys)| *keys) else { return };
+    let serde_yaml::Value::Mapping(map) = value else { return };
+    for (k, v) in map {
+        let Some(key) = k.as_str() else { continue };
+        let child = if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
+        if allowed.contains(&key) {
+            check_keys(v, &child, locator, problems);
+        } else {
+            let (line, column) = locator.find(&child);
+            let hint = closest(key, allowed).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
+            problems.push(Problem { path: child, line, column, message: format!("unknown key; {hint}allowed here: {}", allowed.join(", ")) });
+        }
+    }
+}
+
+fn closest<'a>(key: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut cur = vec![i + 1];
+            for (j, cb) in b.iter().enumerate() {
+                cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+    candidates.iter().map(|c| (distance(key, c), *c)).filter(|(d, _)| *d <= 3).min().map(|(_, c)| c)
+}
+
+/// Finds the line:column of a dotted YAML path in the source text. It understands the block and
+/// flow mappings a hand-written config uses; when it cannot tell, it answers (None, None).
+struct Locator {
+    lines: Vec<String>,
+}
+
+impl Locator {
+    fn new(text: &str) -> Self {
+        Locator { lines: text.lines().map(str::to_string).collect() }
+    }
+
+    fn find(&self, path: &str) -> (Option<usize>, Option<usize>) {
+        let mut start_line = 0;
+        let mut min_indent: Option<usize> = None;
+        let mut inline_from: Option<(usize, usize)> = None; // (line, column) inside a flow mapping
+        let mut found = (None, None);
+        for part in path.split('.') {
+            let part = part.split('[').next().unwrap_or(part);
+            let mut hit = None;
+            if let Some((l, c)) = inline_from {
+                if let Some(i) = find_key(&self.lines[l][c..], part) {
+                    hit = Some((l, c + i));
+                }
+            } else {
+                for (l, line) in self.lines.iter().enumerate().skip(start_line) {
+                    let trimmed = line.trim_start();
+                    if trimmed.is_empty() || trimmed.starts_with('#') {
+                        continue;
+                    }
+                    let indent = line.len() - trimmed.len();
+                    if let Some(min) = min_indent {
+                        if indent < min {
+                            break;
+                        }
+                    }
+                    if key_at(trimmed, part) && min_indent.is_none_or(|m| indent >= m) {
+                        hit = Some((l, indent));
+                        break;
+                    }
+                }
+            }
+            let Some((l, c)) = hit else { return found };
+            found = (Some(l + 1), Some(c + 1));
+            // Where do this key's children live?
+            let after = &self.lines[l][c + part.len()..];
+            let rest = after.trim_start_matches([':', ' ', '"', '\'']);
+            if rest.starts_with('{') {
+                inline_from = Some((l, self.lines[l].len() - rest.len()));
+            } else {
+                inline_from = None;
+                start_line = l + 1;
+                min_indent = Some(c + 1);
+            }
+        }
+        found
+    }
+}
+
+fn key_at(text: &str, key: &str) -> bool {
+    let unquoted = text.strip_prefix(key).map(|r| r.trim_start().starts_with(':')).unwrap_or(false);
+    let quoted = [format!("\"{key}\""), format!("'{key}'")].iter().any(|q| text.strip_prefix(q.as_str()).is_some_and(|r| r.trim_start().starts_with(':')));
+    unquoted || quoted
+}
+
+fn find_key(text: &str, key: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = text[from..].find(key) {
+        let at = from + i;
+        let before_ok = at == 0 || matches!(text.as_bytes()[at - 1], b' ' | b'{' | b',' | b'"' | b'\'');
+        if before_ok && key_at(text[at..].trim_start_matches(['"', '\'']), key) {
+            return Some(at);
+        }
+        from = at + key.len();
+    }
+    None
+}
+
+// ----------------------------------------------------------------------------------------------
+// Validation.
+
+/// Names Lambda reserves or the deployer sets itself.
+pub const RESERVED_ENV: &[&str] = &[
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV", "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "TABLE_NAME", "IDEMPOTENCY_EXPIRES_AFTER_S",
+    "IDEMPOTENCY_HEADER", "IDEMPOTENCY_LOCAL_CACHE_ITEMS", "IDEMPOTENCY_TTL_ATTRIBUTE",
+];
+
+/// The retention periods CloudWatch Logs accepts.
+pub const LOG_RETENTION_DAYS: &[i64] = &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"];
+
+struct Validator {
+    locator: Locator,
+    problems: Vec<Problem>,
+}
+
+impl Validator {
+    fn problem(&mut self, path: &str, message: impl Into<String>) {
+        let (line, column) = self.locator.find(path);
+        self.problems.push(Problem { path: path.to_string(), line, column, message: message.into() });
+    }
+
+    fn name_part(&mut self, path: &str, value: Option<String>, max: usize) -> String {
+        let Some(value) = value else {
+            self.problem(path, format!("is required: 1..{max} characters of a-z, 0-9 and -"));
+            return String::new();
+        };
+        let ok = !value.is_empty()
+            && value.len() <= max
+            && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !value.starts_with('-')
+            && !value.ends_with('-');
+        if !ok {
+            self.problem(path, format!("{value:?} is not a valid name: use 1..{max} characters of a-z, 0-9 and - (not at either end)"));
+        }
+        value
+    }
+
+    fn int(&mut self, path: &str, value: Option<i64>, default: i64, min: i64, max: i64, unit: &str) -> i64 {
+        let v = value.unwrap_or(default);
+        if v < min || v > max {
+            self.problem(path, format!("{v} is out of range: use {min}..{max}{unit}"));
+        }
+        v
+    }
+
+    fn validate(&mut self, raw: RawConfig) -> Config {
+        let app = self.name_part("app", raw.app, 32);
+        let stage = self.name_part("stage", raw.stage, 16);
+        if let Some(region) = &raw.region {
+            let ok = region.split('-').count() >= 3 && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !ok {
+                self.problem("region", format!("{region:?} is not an AWS region name such as us-east-1"));
+            }
+        }
+
+        let ttl_attribute = raw.table.ttl_attribute.unwrap_or_else(|| "expiration".into());
+        if ttl_attribute.is_empty() || ttl_attribute.len() > 255 || ttl_attribute == "id" {
+            self.problem("table.ttl_attribute", "must be 1..255 characters and not `id` (the table's key)");
+        }
+
+        let f = raw.function;
+        let package = f.package.unwrap_or_else(|| "function".into());
+        if package.is_empty() {
+            self.problem("function.package", "must name a workspace package, e.g. `function`");
+        }
+        let architecture = match f.architecture.as_deref().unwrap_or("x86_64") {
+            "x86_64" => Architecture::X86_64,
+            "arm64" => Architecture::Arm64,
+            other => {
+                self.problem("function.architecture", format!("{other:?} is not supported: use x86_64 or arm64"));
+                Architecture::X86_64
+            }
+        };
+        let memory_mb = self.int("function.memory_mb", f.memory_mb, 256, 128, 10240, " MB");
+        let timeout_s = self.int("function.timeout_s", f.timeout_s, 15, 1, 29, " seconds (an HTTP API waits at most 30 s for its integration)");
+        let log_retention_days = f.log_retention_days.unwrap_or(14);
+        if !LOG_RETENTION_DAYS.contains(&log_retention_days) {
+            let allowed: Vec<String> = LOG_RETENTION_DAYS.iter().map(i64::to_string).collect();
+            self.problem("function.log_retention_days", format!("{log_retention_days} is not a retention CloudWatch Logs accepts: use one of {}", allowed.join(", ")));
+        }
+        let environment = f.environment.unwrap_or_default();
+        for name in environment.keys() {
+            let path = format!("function.environment.{name}");
+            let valid = name.len() >= 2 && name.as_bytes()[0].is_ascii_alphabetic() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if RESERVED_ENV.contains(&name.as_str()) {
+                self.problem(&path, format!("{name} is reserved (set by Lambda or by the deployer); choose another name"));
+            } else if !valid {
+                self.problem(&path, format!("{name:?} is not a valid variable name: start with a letter, then letters, digits and _"));
+            }
+        }
+
+        let i = raw.idempotency;
+        let expires_after_s = self.int("idempotency.expires_after_s", i.expires_after_s, 86_400, 1, 31_536_000, " seconds");
+        let header = i.header.unwrap_or_else(|| "Idempotency-Key".into());
+        let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        if header.is_empty() || !header.bytes().all(token) {
+            self.problem("idempotency.header", format!("{header:?} is not an HTTP header name (letters, digits and - such as Idempotency-Key)"));
+        }
+        let local_cache_items = self.int("idempotency.local_cache_items", i.local_cache_items, 256, 0, 1_000_000, " items (0 turns the cache off)");
+
+        let a = raw.api;
+        let routes = a.routes.unwrap_or_else(|| vec!["POST /orders".into(), "GET /orders/{id}".into()]);
+        if routes.is_empty() {
+            self.problem("api.routes", "needs at least one route such as \"POST /orders\"");
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (n, route) in routes.iter().enumerate() {
+            if let Err(why) = check_route_key(route) {
+                self.problem(&format!("api.routes[{n}]"), format!("{route:?}: {why}"));
+            } else if !seen.insert(route.clone()) {
+                self.problem(&format!("api.routes[{n}]"), format!("{route:?} is listed twice"));
+            }
+        }
+        let cors = a.cors.map(|c| {
+            let allow_origins = c.allow_origins.unwrap_or_default();
+            if allow_origins.is_empty() {
+                self.problem("api.cors.allow_origins", "list at least one origin such as http://localhost:5173, or remove `cors`");
+            }
+            for o in &allow_origins {
+                if !is_origin(o) {
+                    self.problem("api.cors.allow_origins", format!("{o:?} is not an origin: use scheme://host[:port] with no path, or \"*\""));
+                }
+            }
+            let allow_credentials = c.allow_credentials.unwrap_or(false);
+            if allow_credentials && allow_origins.iter().any(|o| o == "*") {
+                self.problem("api.cors.allow_credentials", "cannot be true while allow_origins contains \"*\"; list the origins instead");
+            }
+            let mut methods = c.allow_methods.unwrap_or_else(|| {
+                let mut m: Vec<String> = routes.iter().filter_map(|r| r.split_once(' ').map(|(m, _)| m.to_string())).filter(|m| m != "ANY").collect();
+                m.push("OPTIONS".into());
+                m
+            });
+            methods.sort();
+            methods.dedup();
+            for m in &methods {
+                if m != "*" && !METHODS.contains(&m.as_str()) {
+                    self.problem("api.cors.allow_methods", format!("{m:?} is not an HTTP method"));
+                }
+            }
+            let mut allow_headers = c.allow_headers.unwrap_or_else(|| vec!["content-type".into(), header.to_ascii_lowercase(), "if-none-match".into()]);
+            allow_headers.iter_mut().for_each(|h| *h = h.to_ascii_lowercase());
+            let mut expose_headers = c.expose_headers.unwrap_or_else(|| vec!["location".into(), "etag".into(), "idempotent-replayed".into(), "retry-after".into()]);
+            expose_headers.iter_mut().for_each(|h| *h = h.to_ascii_lowercase());
+            let max_age_s = self.int("api.cors.max_age_s", c.max_age_s, 600, 0, 86_400, " seconds");
+            CorsConfig { allow_origins, allow_methods: methods, allow_headers, expose_headers, max_age_s: max_age_s as i32, allow_credentials }
+        });
+        let t = a.throttle.unwrap_or_default();
+        let burst = self.int("api.throttle.burst", t.burst, 100, 0, 5000, " requests");
+        let rate = t.rate.unwrap_or(50.0);
+        if !(0.0..=10_000.0).contains(&rate) || !rate.is_finite() {
+            self.problem("api.throttle.rate", format!("{rate} is out of range: use 0..10000 requests per second"));
+        }
+
+        let env_file = raw.frontend.env_file.unwrap_or_else(|| "frontend/.env.local".into());
+        if env_file.is_empty() || env_file.ends_with('/') {
+            self.problem("frontend.env_file", "must be a file path such as frontend/.env.local");
+        }
+        let concurrency = self.int("local.concurrency", raw.local.concurrency, 4, 1, 64, " execution environments");
+
+        Config {
+            app,
+            stage,
+            region: raw.region,
+            table: TableConfig { ttl_attribute },
+            function: FunctionConfig {
+                package,
+                architecture,
+                memory_mb: memory_mb as i32,
+                timeout_s: timeout_s as i32,
+                log_retention_days: log_retention_days as i32,
+                environment,
+            },
+            idempotency: IdempotencyConfig { expires_after_s: expires_after_s as u64, header, local_cache_items: local_cache_items as u32 },
+            api: ApiConfig { routes, cors, throttle: ThrottleConfig { burst: burst as i32, rate } },
+            frontend: FrontendConfig { env_file: PathBuf::from(env_file) },
+            local: LocalConfig { concurrency: concurrency as u32 },
+        }
+    }
+}
+
+/// `*`, or `scheme://host[:port]` with no path.
+fn is_origin(o: &str) -> bool {
+    if o == "*" {
+        return true;
+    }
+    let Some(rest) = o.strip_prefix("http://").or_else(|| o.strip_prefix("https://")) else { return false };
+    !rest.is_empty() && !rest.contains(['/', ' ', '?', '#'])
+}
+
+/// Checks an API Gateway HTTP API route key: `$default`, or `METHOD /path` where a segment may be
+/// `{name}`, and the last may be `{name+}`.
+pub fn check_route_key(route: &str) -> Result<(), String> {
+    if route == "$default" {
+        return Ok(());
+    }
+    let Some((method, path)) = route.split_once(' ') else {
+        return Err("use \"METHOD /path\" (e.g. \"POST /orders\") or \"$default\"".into());
+    };
+    if !METHODS.contains(&method) {
+        return Err(format!("{method:?} is not one of {}", METHODS.join(", ")));
+    }
+    if !path.starts_with('/') {
+        return Err("the path must start with /".into());
+    }
+    if path == "/" {
+        return Ok(());
+    }
+    let segments: Vec<&str> = path[1..].split('/').collect();
+    for (i, seg) in segments.iter().enumerate() {
+        if seg.is_empty() {
+            return Err("the path has an empty segment (//) or a trailing /".into());
+        }
+        if let Some(inner) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            let (name, greedy) = match inner.strip_suffix('+') {
+                Some(n) => (n, true),
+                None => (inner, false),
+            };
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                return Err(format!("{seg:?} is not a valid path parameter such as {{id}}"));
+            }
+            if greedy && i + 1 != segments.len() {
+                return Err("a greedy parameter {name+} must be the last segment".into());
+            }
+        } else if seg.contains(['{', '}', ' ']) {
+            return Err(format!("{seg:?} is not a valid path segment"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = include_str!("../../config/stack.yaml");
+
+    #[test]
+    fn the_shipped_config_is_valid() {
+        let c = Config::parse(SAMPLE).unwrap();
+        assert_eq!(c.name(), "oncely-dev");
+        assert_eq!(c.function.memory_mb, 256);
+        assert_eq!(c.api.routes, vec!["POST /orders", "GET /orders/{id}"]);
+        let cors = c.api.cors.unwrap();
+        assert_eq!(cors.allow_origins, vec!["http://localhost:5173"]);
+        assert!(cors.expose_headers.contains(&"idempotent-replayed".to_string()));
+        assert!(cors.allow_headers.contains(&"idempotency-key".to_string()));
+    }
+
+    #[test]
+    fn defaults_cover_everything_but_app_and_stage() {
+        let c = Config::parse("app: shop\nstage: prod\n").unwrap();
+        assert_eq!(c.table.ttl_attribute, "expiration");
+        assert_eq!(c.function.timeout_s, 15);
+        assert_eq!(c.function.architecture, Architecture::X86_64);
+        assert_eq!(c.idempotency.expires_after_s, 86_400);
+        assert_eq!(c.idempotency.header, "Idempotency-Key");
+        assert_eq!(c.api.throttle, ThrottleConfig { burst: 100, rate: 50.0 });
+        assert_eq!(c.frontend.env_file, PathBuf::from("frontend/.env.local"));
+        assert_eq!(c.local.concurrency, 4);
+        let missing = Config::parse("table: {}\n").unwrap_err();
+        assert_eq!(missing.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(), vec!["app", "stage"]);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_position() {
+        let yaml = "app: Bad_Name\nstage: dev\nfunction:\n  memory_mb: 64\n  timeout_s: 60\n  environment:\n    AWS_REGION: x\napi:\n  routes: [\"FETCH /x\", \"GET orders\"]\n";
+        let problems = Config::parse(yaml).unwrap_err();
+        let summary: Vec<(String, Option<usize>, Option<usize>)> = problems.iter().map(|p| (p.path.clone(), p.line, p.column)).collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("app".into(), Some(1), Some(1)),
+                ("function.memory_mb".into(), Some(4), Some(3)),
+                ("function.timeout_s".into(), Some(5), Some(3)),
+                ("function.environment.AWS_REGION".into(), Some(7), Some(5)),
+                ("api.routes[0]".into(), Some(9), Some(3)),
+                ("api.routes[1]".into(), Some(9), Some(3)),
+            ]
+        );
+        assert!(problems[1].message.contains("128..10240"), "{}", problems[1].message);
+        assert!(problems[3].message.contains("reserved"));
+    }
+
+    #[test]
+    fn all_unknown_keys_are_reported_with_a_suggestion() {
+        let yaml = "app: a\nstage: b\nfunction:\n  memory: 512\napi:\n  cors: { allow_origin: [\"*\"] }\nextra: 1\n";
+        let problems = Config::parse(yaml).unwrap_err();
+        let summary: Vec<(&str, Option<usize>, Option<usize>)> = problems.iter().map(|p| (p.path.as_str(), p.line, p.column)).collect();
+        assert_eq!(summary, vec![("function.memory", Some(4), Some(3)), ("api.cors.allow_origin", Some(6), Some(11)), ("extra", Some(7), Some(1))]);
+        assert!(problems[0].message.contains("did you mean `memory_mb`"), "{}", problems[0].message);
+        assert!(problems[1].message.contains("did you mean `allow_origins`"));
+    }
+
+    #[test]
+    fn type_and_syntax_errors_carry_a_position() {
+        let p = Config::parse("app: a\nstage: b\nfunction:\n  memory_mb: lots\n").unwrap_err();
+        assert_eq!((p[0].line, p[0].column), (Some(4), Some(14)), "{:?}", p[0]);
+        assert!(p[0].message.contains("invalid type"), "{}", p[0].message);
+        let p = Config::parse("app: [unclosed\n").unwrap_err();
+        assert!(p[0].line.is_some());
+    }
+
+    #[test]
+    fn route_keys_follow_api_gateway_rules() {
+        for ok in ["$default", "GET /", "POST /orders", "GET /orders/{id}", "ANY /{proxy+}", "DELETE /a/{b}/c"] {
+            assert_eq!(check_route_key(ok), Ok(()), "{ok}");
+        }
+        for bad in ["POST", "post /orders", "GET orders", "GET /a//b", "GET /{proxy+}/x", "GET /{}", "GET /a/"] {
+            assert!(check_route_key(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cors_origins_are_checked() {
+        let p = Config::parse("app: a\nstage: b\napi:\n  cors:\n    allow_origins: [\"localhost:5173\", \"http://ok.example\", \"https://x.example/path\"]\n").unwrap_err();
+        assert_eq!(p.len(), 2, "{p:?}");
+    }
+}

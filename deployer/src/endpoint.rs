@@ -1,0 +1,66 @@
+//! Writes the API endpoint where the frontend reads it: `VITE_API_URL=<endpoint>` in the
+//! configured env file, keeping every other line of that file.
+
+use std::path::Path;
+
+/// The variable Vite exposes to the page.
+pub const VARIABLE: &str = "VITE_API_URL";
+
+/// Replaces (or appends) the `VITE_API_URL=` line of `path`, creating the file and its folder.
+pub fn write(path: &Path, endpoint: &str) -> std::io::Result<()> {
+    let existing = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    let text = with_endpoint(&existing, endpoint);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, text)
+}
+
+/// The new file content: other lines kept in order, ours replaced in place or appended.
+pub fn with_endpoint(existing: &str, endpoint: &str) -> String {
+    let line = format!("{VARIABLE}={endpoint}");
+    let mut replaced = false;
+    let mut out: Vec<String> = Vec::new();
+    for l in existing.lines() {
+        let key = l.trim_start().strip_prefix("export ").unwrap_or(l.trim_start());
+        if key.split('=').next().map(str::trim) == Some(VARIABLE) {
+            if !replaced {
+                out.push(line.clone());
+                replaced = true;
+            }
+        } else {
+            out.push(l.to_string());
+        }
+    }
+    if !replaced {
+        out.push(line);
+    }
+    out.join("\n") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_other_lines_and_replaces_ours() {
+        let before = "# local settings\nVITE_FLAG=1\nVITE_API_URL=http://old\nOTHER=x\nVITE_API_URL=http://dup\n";
+        assert_eq!(with_endpoint(before, "http://new"), "# local settings\nVITE_FLAG=1\nVITE_API_URL=http://new\nOTHER=x\n");
+        assert_eq!(with_endpoint("", "http://a"), "VITE_API_URL=http://a\n");
+        assert_eq!(with_endpoint("A=1", "http://a"), "A=1\nVITE_API_URL=http://a\n");
+    }
+
+    #[test]
+    fn writes_the_file_and_its_folder() {
+        let dir = std::env::temp_dir().join(format!("oncely-endpoint-{}", std::process::id()));
+        let path = dir.join("nested/.env.local");
+        write(&path, "http://127.0.0.1:3000").unwrap();
+        write(&path, "http://127.0.0.1:3001").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "VITE_API_URL=http://127.0.0.1:3001\n");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,156 @@
+//! The reconcile loop behind `plan`, `up` and `down`: read every resource's live state, diff it
+//! against the desired stack, then apply in dependency order (or destroy in reverse).
+
+use serde_json::Value;
+
+use crate::context::Context;
+use crate::error::{DeployError, Result};
+use crate::package::Artifact;
+use crate::report::{Action, Change, Report};
+use crate::resources::function::Backoff;
+use crate::resources::{function, http_api, log_group, role, table};
+use crate::stack::Stack;
+
+/// The live state of the whole stack.
+#[derive(Debug, Clone)]
+pub struct LiveStack {
+    pub table: Option<table::Live>,
+    pub log_group: Option<log_group::Live>,
+    pub role: Option<role::Live>,
+    pub function: Option<function::Live>,
+    pub permission: Vec<Value>,
+    pub api: Option<http_api::Live>,
+}
+
+impl LiveStack {
+    pub fn is_empty(&self) -> bool {
+        self.table.is_none() && self.log_group.is_none() && self.role.is_none() && self.function.is_none() && self.api.is_none()
+    }
+}
+
+/// Reads every resource (concurrently: reads are free of side effects).
+pub async fn read(ctx: &Context, stack: &Stack) -> Result<LiveStack> {
+    let step = ctx.progress.step(format!("reading the live state of {} in {}", stack.name, stack.region));
+    let (table, log_group, role, function, permission, api) = tokio::try_join!(
+        table::read(ctx, stack),
+        log_group::read(ctx, stack),
+        role::read(ctx, stack),
+        function::read(ctx, stack),
+        function::read_permission(ctx, stack),
+        http_api::read(ctx, stack),
+    )?;
+    step.done("read");
+    Ok(LiveStack { table, log_group, role, function, permission, api })
+}
+
+/// Every change `up` would make, in the order it makes them.
+pub fn diff(stack: &Stack, live: &LiveStack, code: Option<&Artifact>) -> Vec<Change> {
+    let mut out = vec![table::diff(stack, live.table.as_ref()), log_group::diff(stack, live.log_group.as_ref())];
+    out.extend(role::diff(stack, live.role.as_ref()));
+    out.push(function::diff(stack, live.function.as_ref(), code));
+    out.extend(http_api::diff(stack, live.api.as_ref()));
+    let owned_api = live.api.as_ref().filter(|a| stack.owns(&a.tags)).map(|a| a.api_id.as_str());
+    out.push(function::diff_permission(stack, owned_api, &live.permission));
+    out
+}
+
+/// Refuses to touch a stack where a resource with our name is not ours.
+fn check_adoptable(stack: &Stack, changes: &[Change]) -> Result<()> {
+    if let Some(foreign) = changes.iter().find(|c| c.action == Action::Foreign) {
+        let kind = match foreign.resource.as_str() {
+            "table" => "table",
+            "log group" => "log group",
+            "role" => "role",
+            "function" => "function",
+            _ => "HTTP API",
+        };
+        return Err(DeployError::Foreign { kind, name: foreign.name.clone(), app: stack.config.app.clone(), stage: stack.config.stage.clone() });
+    }
+    Ok(())
+}
+
+/// `plan`: what `up` would do; changes nothing.
+pub async fn plan(ctx: &Context, stack: &Stack, code: Option<&Artifact>) -> Result<Report> {
+    let live = read(ctx, stack).await?;
+    let mut report = Report::new("plan", diff(stack, &live, code));
+    report.warnings = report.changes.iter().filter(|c| c.action == Action::Foreign).map(|c| format!("{} {} exists without oncely's tags: `up` will refuse to adopt it", c.resource, c.name)).collect();
+    report.endpoint = live.api.as_ref().filter(|a| stack.owns(&a.tags)).map(|a| a.endpoint.clone());
+    Ok(report)
+}
+
+/// `up`: plan, then converge; makes no mutating call when nothing differs.
+pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff) -> Result<Report> {
+    let live = read(ctx, stack).await?;
+    let changes = diff(stack, &live, Some(code));
+    check_adoptable(stack, &changes)?;
+    let mut report = Report::new("up", changes);
+    report.function_name = Some(stack.function_name().to_string());
+    report.table_name = Some(stack.table_name().to_string());
+    if !report.has_changes() {
+        ctx.progress.info("everything is up to date: no changes made");
+        report.endpoint = live.api.as_ref().map(|a| a.endpoint.clone());
+        return Ok(report);
+    }
+    ctx.progress.info(format!("plan: {}", report.summary()));
+    let find = |kind: &str| report.changes.iter().find(|c| c.resource == kind).cloned();
+    let rows = |kinds: &[&str]| -> Vec<Change> { report.changes.iter().filter(|c| kinds.contains(&c.resource.as_str())).cloned().collect() };
+
+    if let Some(c) = find("table") {
+        table::apply(ctx, stack, live.table.as_ref(), &c).await?;
+    }
+    if let Some(c) = find("log group") {
+        log_group::apply(ctx, stack, &c).await?;
+    }
+    role::apply(ctx, stack, &rows(&["role", "role policy", "managed policy"])).await?;
+    if let Some(c) = find("function") {
+        function::apply(ctx, stack, live.function.as_ref(), &c, code, backoff).await?;
+    }
+    let (api_id, endpoint) = http_api::apply(ctx, stack, live.api.as_ref(), &rows(&["http api", "integration", "route", "stage"])).await?;
+    // The permission's source ARN needs the API id, known only now for a new API.
+    let permission = function::diff_permission(stack, Some(&api_id), &live.permission);
+    function::apply_permission(ctx, stack, &api_id, &permission, live.permission.len()).await?;
+    report.endpoint = Some(endpoint);
+    report.applied = true;
+    Ok(report)
+}
+
+/// What `down` would delete: the resources that exist and carry our tags.
+pub fn deletable(stack: &Stack, live: &LiveStack) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(a) = live.api.as_ref().filter(|a| stack.owns(&a.tags)) {
+        out.push(format!("HTTP API {} ({}) with its routes, integration and stage", stack.api_name(), a.api_id));
+    }
+    let function_owned = live.function.as_ref().is_some_and(|f| stack.owns(&f.tags));
+    if function_owned && !live.permission.is_empty() {
+        out.push(format!("permission {} on the function", stack.permission_sid()));
+    }
+    if function_owned {
+        out.push(format!("function {}", stack.function_name()));
+    }
+    if live.log_group.as_ref().is_some_and(|l| stack.owns(&l.tags)) {
+        out.push(format!("log group {}", stack.log_group_name()));
+    }
+    if let Some(r) = live.role.as_ref().filter(|r| stack.owns(&r.tags)) {
+        out.push(format!("role {} and its {} policies", stack.role_name(), r.inline.len() + r.attached.len()));
+    }
+    if live.table.as_ref().is_some_and(|t| stack.owns(&t.tags)) {
+        out.push(format!("table {} (kept if it holds orders, unless --delete-data)", stack.table_name()));
+    }
+    out
+}
+
+/// `down`: deletes what we own in dependency order; absent is success, foreign is left alone.
+pub async fn down(ctx: &Context, stack: &Stack, live: &LiveStack, delete_data: bool) -> Result<Report> {
+    let mut changes = vec![http_api::destroy(ctx, stack, live.api.as_ref()).await?];
+    let function_owned = live.function.as_ref().is_some_and(|f| stack.owns(&f.tags));
+    changes.push(function::destroy_permission(ctx, stack, function_owned, &live.permission).await?);
+    changes.push(function::destroy(ctx, stack, live.function.as_ref()).await?);
+    changes.push(log_group::destroy(ctx, stack, live.log_group.as_ref()).await?);
+    changes.extend(role::destroy(ctx, stack, live.role.as_ref()).await?);
+    changes.push(table::destroy(ctx, stack, live.table.as_ref(), delete_data).await?);
+    let mut report = Report::new("down", changes);
+    report.applied = report.delete > 0;
+    report.warnings = report.changes.iter().filter(|c| c.action == Action::Foreign).map(|c| format!("{} {} was left alone: it exists without oncely's tags", c.resource, c.name)).collect();
+    report.warnings.extend(report.changes.iter().filter(|c| c.resource == "table" && c.action == Action::Unchanged && c.note.as_deref().is_some_and(|n| n.starts_with("kept"))).map(|c| format!("table {} {}", c.name, c.note.clone().unwrap_or_default())));
+    Ok(report)
+}

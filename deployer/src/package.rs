@@ -1,0 +1,339 @@
+//! `package`: builds the function crate as `bootstrap` for `provided.al2023`, proves from the
+//! binary's symbol versions that it runs on AL2023's glibc (2.34), and zips it deterministically.
+
+use std::io::{Cursor, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use crate::config::Architecture;
+use crate::progress::Progress;
+
+/// The glibc of Amazon Linux 2023, the newest a `provided.al2023` binary may need.
+pub const MAX_GLIBC: (u32, u32) = (2, 34);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    #[error("`{command}` failed ({status}); the end of its output:\n{output}")]
+    BuildFailed { command: String, status: String, output: String },
+    #[error("could not run `{program}`: {source}")]
+    Spawn { program: String, #[source] source: std::io::Error },
+    #[error("the Rust target {target} is not installed: run `rustup target add {target}`{extra}")]
+    TargetMissing { target: String, extra: &'static str },
+    #[error("the build finished but {0} is missing")]
+    BinaryMissing(PathBuf),
+    #[error("{path} is not a 64-bit little-endian ELF executable ({why})")]
+    NotElf { path: PathBuf, why: &'static str },
+    #[error(
+        "{path} needs glibc {found} but provided.al2023 has glibc 2.34: install cargo-zigbuild and zig (`pip install cargo-zigbuild ziglang`) so the deployer builds against glibc 2.34"
+    )]
+    GlibcTooNew { path: PathBuf, found: String },
+    #[error("I/O error {doing}: {source}")]
+    Io { doing: String, #[source] source: std::io::Error },
+    #[error("zipping {0}: {1}")]
+    Zip(PathBuf, String),
+}
+
+type Result<T> = std::result::Result<T, PackageError>;
+
+fn io(doing: impl Into<String>) -> impl FnOnce(std::io::Error) -> PackageError {
+    let doing = doing.into();
+    move |source| PackageError::Io { doing, source }
+}
+
+/// A built deployment package.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Artifact {
+    /// The zip file.
+    pub path: PathBuf,
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+    /// Base64 SHA-256 of the zip, as Lambda's CodeSha256.
+    pub sha256: String,
+    /// The newest glibc symbol version the binary needs (e.g. "2.34"), if it links glibc.
+    pub glibc: Option<String>,
+    /// How it was built, e.g. "cargo zigbuild --target x86_64-unknown-linux-gnu.2.34".
+    pub built_with: String,
+}
+
+impl std::fmt::Display for Artifact {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "package:    {}", self.path.display())?;
+        writeln!(f, "size:       {} bytes", self.bytes.len())?;
+        writeln!(f, "sha256:     {}", self.sha256)?;
+        writeln!(f, "glibc:      {} (provided.al2023 has 2.34)", self.glibc.as_deref().unwrap_or("not linked"))?;
+        write!(f, "built with: {}", self.built_with)
+    }
+}
+
+impl Artifact {
+    /// Reads an existing zip (e.g. `up --zip`).
+    pub fn from_zip(path: &Path) -> Result<Artifact> {
+        let bytes = std::fs::read(path).map_err(io(format!("reading {}", path.display())))?;
+        Ok(Artifact { path: path.to_path_buf(), sha256: sha256_b64(&bytes), bytes, glibc: None, built_with: "a prebuilt zip".into() })
+    }
+}
+
+pub fn sha256_b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
+}
+
+/// What to build and where.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub package: String,
+    pub architecture: Architecture,
+    /// Directory of the workspace's Cargo.toml.
+    pub workspace: PathBuf,
+    /// Cargo's target dir for the function build (kept apart from the deployer's own).
+    pub target_dir: PathBuf,
+    /// Where the zip goes.
+    pub out_dir: PathBuf,
+    /// `Some(true)` forces cargo-zigbuild, `Some(false)` forces a native build; `None` picks
+    /// cargo-zigbuild when it is installed.
+    pub zigbuild: Option<bool>,
+}
+
+impl BuildOptions {
+    /// Defaults for the current workspace: `<target>/lambda` for the build and the zip.
+    pub fn for_workspace(package: &str, architecture: Architecture) -> Result<BuildOptions> {
+        let out = Command::new("cargo")
+            .args(["metadata", "--no-deps", "--format-version", "1"])
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|source| PackageError::Spawn { program: "cargo metadata".into(), source })?;
+        if !out.status.success() {
+            return Err(PackageError::BuildFailed { command: "cargo metadata".into(), status: out.status.to_string(), output: String::new() });
+        }
+        let meta: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| PackageError::Io { doing: "reading cargo metadata".into(), source: e.into() })?;
+        let workspace = PathBuf::from(meta["workspace_root"].as_str().unwrap_or("."));
+        let target = PathBuf::from(meta["target_directory"].as_str().unwrap_or("target"));
+        Ok(BuildOptions {
+            package: package.to_string(),
+            architecture,
+            workspace,
+            target_dir: target.join("lambda"),
+            out_dir: target.join("lambda").join("package"),
+            zigbuild: std::env::var("ONCELY_ZIGBUILD").ok().map(|v| v != "0" && v != "false"),
+        })
+    }
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+}
+
+fn installed_targets() -> Vec<String> {
+    Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+fn host_arch() -> &'static str {
+    std::env::consts::ARCH
+}
+
+/// Builds, checks and zips the function.
+pub fn build(opts: &BuildOptions, progress: &Progress) -> Result<Artifact> {
+    let triple = opts.architecture.rust_target();
+    let zig = opts.zigbuild.unwrap_or_else(|| on_path("cargo-zigbuild"));
+    let native_arch = match opts.architecture {
+        Architecture::X86_64 => "x86_64",
+        Architecture::Arm64 => "aarch64",
+    };
+    let cross = host_arch() != native_arch;
+    if cross && !installed_targets().iter().any(|t| t == triple) {
+        return Err(PackageError::TargetMissing {
+            target: triple.to_string(),
+            extra: if zig { "" } else { ", and install cargo-zigbuild and zig (`pip install cargo-zigbuild ziglang`) to link for it" },
+        });
+    }
+    let mut cmd = Command::new("cargo");
+    let built_with;
+    if zig {
+        let target = format!("{triple}.{}.{}", MAX_GLIBC.0, MAX_GLIBC.1);
+        cmd.args(["zigbuild", "--target", &target]);
+        built_with = format!("cargo zigbuild --release --target {target}");
+    } else {
+        cmd.args(["build", "--target", triple]);
+        built_with = format!("cargo build --release --target {triple} (native toolchain)");
+    }
+    cmd.args(["--release", "--locked", "-p", &opts.package, "--bin", "bootstrap"]).arg("--target-dir").arg(&opts.target_dir).current_dir(&opts.workspace);
+    let step = progress.step(format!("building {} as bootstrap ({built_with})", opts.package));
+    let out = cmd.stdin(Stdio::null()).output().map_err(|source| PackageError::Spawn { program: "cargo".into(), source })?;
+    if !out.status.success() {
+        let text = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = text.lines().collect();
+        return Err(PackageError::BuildFailed {
+            command: built_with,
+            status: out.status.to_string(),
+            output: lines[lines.len().saturating_sub(40)..].join("\n"),
+        });
+    }
+    let binary = opts.target_dir.join(triple).join("release").join("bootstrap");
+    if !binary.is_file() {
+        return Err(PackageError::BinaryMissing(binary));
+    }
+    step.done("built");
+    let bin = std::fs::read(&binary).map_err(io(format!("reading {}", binary.display())))?;
+    let glibc = max_glibc(&binary, &bin)?;
+    if let Some((major, minor)) = glibc {
+        if (major, minor) > MAX_GLIBC {
+            return Err(PackageError::GlibcTooNew { path: binary, found: format!("{major}.{minor}") });
+        }
+    }
+    let zip = zip_bootstrap(&bin).map_err(|e| PackageError::Zip(binary.clone(), e.to_string()))?;
+    std::fs::create_dir_all(&opts.out_dir).map_err(io(format!("creating {}", opts.out_dir.display())))?;
+    let path = opts.out_dir.join(format!("{}-{}.zip", opts.package, opts.architecture.lambda_name()));
+    std::fs::write(&path, &zip).map_err(io(format!("writing {}", path.display())))?;
+    Ok(Artifact { path, sha256: sha256_b64(&zip), bytes: zip, glibc: glibc.map(|(a, b)| format!("{a}.{b}")), built_with })
+}
+
+/// A zip with one entry, `bootstrap` (mode 0755), with fixed timestamps: the same binary always
+/// gives the same bytes, so an unchanged function is never uploaded again.
+pub fn zip_bootstrap(binary: &[u8]) -> zip::result::ZipResult<Vec<u8>> {
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(9))
+        .unix_permissions(0o755)
+        .last_modified_time(zip::DateTime::default());
+    writer.start_file("bootstrap", options)?;
+    writer.write_all(binary)?;
+    Ok(writer.finish()?.into_inner())
+}
+
+// ----------------------------------------------------------------------------------------------
+// Reading the glibc symbol versions an ELF binary needs (its .gnu.version_r section).
+
+const SHT_GNU_VERNEED: u32 = 0x6fff_fffe;
+
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    b.get(at..at + 2).map(|s| u16::from_le_bytes([s[0], s[1]]))
+}
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    b.get(at..at + 4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+fn u64_at(b: &[u8], at: usize) -> Option<u64> {
+    b.get(at..at + 8).map(|s| u64::from_le_bytes(s.try_into().unwrap_or([0; 8])))
+}
+
+/// Every version name the binary requires from shared libraries, e.g. `GLIBC_2.17`.
+pub fn required_versions(path: &Path, elf: &[u8]) -> Result<Vec<String>> {
+    let bad = |why| PackageError::NotElf { path: path.to_path_buf(), why };
+    if elf.get(0..4) != Some(b"\x7fELF") {
+        return Err(bad("no ELF magic"));
+    }
+    if elf[4] != 2 || elf[5] != 1 {
+        return Err(bad("not ELF64 little-endian"));
+    }
+    let shoff = u64_at(elf, 0x28).ok_or(bad("truncated header"))? as usize;
+    let shentsize = u16_at(elf, 0x3a).ok_or(bad("truncated header"))? as usize;
+    let shnum = u16_at(elf, 0x3c).ok_or(bad("truncated header"))? as usize;
+    let section = |i: usize| -> Option<(u32, usize, usize, u32, u32)> {
+        let at = shoff + i * shentsize;
+        Some((u32_at(elf, at + 4)?, u64_at(elf, at + 24)? as usize, u64_at(elf, at + 32)? as usize, u32_at(elf, at + 40)?, u32_at(elf, at + 44)?))
+    };
+    let mut names = Vec::new();
+    for i in 0..shnum {
+        let Some((kind, offset, _size, link, count)) = section(i) else { return Err(bad("truncated section table")) };
+        if kind != SHT_GNU_VERNEED {
+            continue;
+        }
+        let (_, str_off, str_size, _, _) = section(link as usize).ok_or(bad("bad string table link"))?;
+        let strings = elf.get(str_off..str_off + str_size).ok_or(bad("string table out of bounds"))?;
+        let name_at = |off: u32| -> Option<String> {
+            let rest = strings.get(off as usize..)?;
+            let end = rest.iter().position(|&b| b == 0)?;
+            Some(String::from_utf8_lossy(&rest[..end]).into_owned())
+        };
+        let mut entry = offset;
+        for _ in 0..count {
+            let cnt = u16_at(elf, entry + 2).ok_or(bad("truncated verneed"))?;
+            let aux = u32_at(elf, entry + 8).ok_or(bad("truncated verneed"))? as usize;
+            let next = u32_at(elf, entry + 12).ok_or(bad("truncated verneed"))? as usize;
+            let mut a = entry + aux;
+            for _ in 0..cnt {
+                let name = u32_at(elf, a + 8).ok_or(bad("truncated vernaux"))?;
+                if let Some(n) = name_at(name) {
+                    names.push(n);
+                }
+                let anext = u32_at(elf, a + 12).ok_or(bad("truncated vernaux"))? as usize;
+                if anext == 0 {
+                    break;
+                }
+                a += anext;
+            }
+            if next == 0 {
+                break;
+            }
+            entry += next;
+        }
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// The newest `GLIBC_x.y` the binary needs, or None when it needs no glibc symbol versions.
+pub fn max_glibc(path: &Path, elf: &[u8]) -> Result<Option<(u32, u32)>> {
+    let versions = required_versions(path, elf)?;
+    Ok(versions
+        .iter()
+        .filter_map(|v| v.strip_prefix("GLIBC_"))
+        .filter_map(|v| {
+            let mut parts = v.split('.');
+            Some((parts.next()?.parse().ok()?, parts.next().and_then(|p| p.parse().ok()).unwrap_or(0)))
+        })
+        .max())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_zip_is_deterministic_and_executable() {
+        let a = zip_bootstrap(b"#!/bin/sh\necho hi\n").unwrap();
+        let b = zip_bootstrap(b"#!/bin/sh\necho hi\n").unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, zip_bootstrap(b"#!/bin/sh\necho bye\n").unwrap());
+        let mut archive = zip::ZipArchive::new(Cursor::new(a)).unwrap();
+        assert_eq!(archive.len(), 1);
+        let entry = archive.by_index(0).unwrap();
+        assert_eq!(entry.name().unwrap(), "bootstrap");
+        assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
+    }
+
+    #[test]
+    fn reads_glibc_versions_of_a_real_binary() {
+        // The test binary itself is a glibc-linked ELF.
+        let me = std::env::current_exe().unwrap();
+        let bytes = std::fs::read(&me).unwrap();
+        let versions = required_versions(&me, &bytes).unwrap();
+        assert!(versions.iter().any(|v| v.starts_with("GLIBC_2.")), "{versions:?}");
+        let (major, minor) = max_glibc(&me, &bytes).unwrap().unwrap();
+        assert_eq!(major, 2);
+        assert!(minor >= 2);
+        // Cross-check against binutils when it is there.
+        if let Ok(out) = Command::new("objdump").arg("-T").arg(&me).output() {
+            let text = String::from_utf8_lossy(&out.stdout);
+            let mut theirs: Vec<&str> = text.split(|c: char| c.is_whitespace() || c == '(' || c == ')').filter(|w| w.starts_with("GLIBC_2.")).collect();
+            theirs.sort();
+            theirs.dedup();
+            let ours: Vec<&str> = versions.iter().map(String::as_str).filter(|v| v.starts_with("GLIBC_2.")).collect();
+            if !theirs.is_empty() {
+                assert_eq!(ours, theirs);
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_what_is_not_elf() {
+        assert!(matches!(required_versions(Path::new("x"), b"MZ\x90\x00"), Err(PackageError::NotElf { .. })));
+    }
+}

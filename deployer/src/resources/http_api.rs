@@ -1,0 +1,442 @@
+//! The API Gateway HTTP API (v2): the API with its CORS, one AWS_PROXY integration (payload 2.0)
+//! to the function, one route per configured route key, and the `$default` stage with auto-deploy
+//! and the throttle. Routes no longer in the config are removed.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_apigatewayv2::types::{Cors, IntegrationType, ProtocolType, RouteSettings};
+
+use crate::config::CorsConfig;
+use crate::context::Context;
+use crate::error::{DeployError, Result, aws};
+use crate::report::{Action, AttrDiff, Change, diff_attr};
+use crate::stack::Stack;
+
+const KIND: &str = "http api";
+const INTEGRATION_KIND: &str = "integration";
+const ROUTE_KIND: &str = "route";
+const STAGE_KIND: &str = "stage";
+const STAGE: &str = "$default";
+const PAYLOAD_FORMAT: &str = "2.0";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    pub api_id: String,
+    pub endpoint: String,
+    /// Normalised CORS, rendered as text (None: no CORS configuration).
+    pub cors: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub integrations: Vec<IntegrationLive>,
+    pub routes: Vec<RouteLive>,
+    pub stage: Option<StageLive>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrationLive {
+    pub id: String,
+    pub integration_type: String,
+    pub uri: String,
+    pub payload_format_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteLive {
+    pub id: String,
+    pub key: String,
+    pub target: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageLive {
+    pub auto_deploy: bool,
+    pub burst: Option<i32>,
+    pub rate: Option<f64>,
+}
+
+fn sorted(items: &[String], lower: bool) -> Vec<String> {
+    let mut v: Vec<String> = items.iter().map(|s| if lower { s.to_ascii_lowercase() } else { s.clone() }).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// One text form for configured and live CORS, so the two compare equal when they mean the same.
+fn render_cors(origins: &[String], methods: &[String], headers: &[String], expose: &[String], max_age: Option<i32>, credentials: Option<bool>) -> String {
+    format!(
+        "origins={:?} methods={:?} headers={:?} expose={:?} max_age={} credentials={}",
+        sorted(origins, false),
+        sorted(&methods.iter().map(|m| m.to_ascii_uppercase()).collect::<Vec<_>>(), false),
+        sorted(headers, true),
+        sorted(expose, true),
+        max_age.unwrap_or(0),
+        credentials.unwrap_or(false)
+    )
+}
+
+fn want_cors(c: &CorsConfig) -> String {
+    render_cors(&c.allow_origins, &c.allow_methods, &c.allow_headers, &c.expose_headers, Some(c.max_age_s), Some(c.allow_credentials))
+}
+
+fn live_cors(c: &Cors) -> String {
+    render_cors(c.allow_origins(), c.allow_methods(), c.allow_headers(), c.expose_headers(), c.max_age(), c.allow_credentials())
+}
+
+/// Finds our API by name. Several APIs may share a name; the one with our tags is ours.
+pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
+    let name = stack.api_name();
+    let mut candidates = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let out = ctx.apigw.get_apis().set_next_token(next.take()).send().await.map_err(|e| aws("GetApis", format!("http api {name}"), e))?;
+        candidates.extend(out.items().iter().filter(|a| a.name() == Some(name)).cloned());
+        match out.next_token() {
+            Some(t) if !t.is_empty() => next = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    let tags_of = |a: &aws_sdk_apigatewayv2::types::Api| -> BTreeMap<String, String> { a.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default() };
+    let owned: Vec<_> = candidates.iter().filter(|a| stack.owns(&tags_of(a))).collect();
+    let api = match (owned.as_slice(), candidates.first()) {
+        ([one], _) => *one,
+        ([], None) => return Ok(None),
+        ([], Some(foreign)) => foreign,
+        (many, _) => {
+            let ids: Vec<&str> = many.iter().filter_map(|a| a.api_id()).collect();
+            return Err(DeployError::Conflict(format!(
+                "{} HTTP APIs named {name} carry oncely's tags ({}); delete all but one (`aws apigatewayv2 delete-api --api-id ID`) and run again",
+                many.len(),
+                ids.join(", ")
+            )));
+        }
+    };
+    let api_id = api.api_id().unwrap_or_default().to_string();
+    let tags = tags_of(api);
+    let mut live = Live {
+        api_id: api_id.clone(),
+        endpoint: api.api_endpoint().unwrap_or_default().to_string(),
+        cors: api.cors_configuration().map(live_cors),
+        tags,
+        integrations: Vec::new(),
+        routes: Vec::new(),
+        stage: None,
+    };
+    if !stack.owns(&live.tags) {
+        return Ok(Some(live));
+    }
+    let ints = ctx.apigw.get_integrations().api_id(&api_id).send().await.map_err(|e| aws("GetIntegrations", format!("http api {name}"), e))?;
+    live.integrations = ints
+        .items()
+        .iter()
+        .map(|i| IntegrationLive {
+            id: i.integration_id().unwrap_or_default().to_string(),
+            integration_type: i.integration_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+            uri: i.integration_uri().unwrap_or_default().to_string(),
+            payload_format_version: i.payload_format_version().unwrap_or_default().to_string(),
+        })
+        .collect();
+    let mut next: Option<String> = None;
+    loop {
+        let routes =
+            ctx.apigw.get_routes().api_id(&api_id).set_next_token(next.take()).send().await.map_err(|e| aws("GetRoutes", format!("http api {name}"), e))?;
+        live.routes.extend(routes.items().iter().map(|r| RouteLive {
+            id: r.route_id().unwrap_or_default().to_string(),
+            key: r.route_key().unwrap_or_default().to_string(),
+            target: r.target().map(str::to_string),
+        }));
+        match routes.next_token() {
+            Some(t) if !t.is_empty() => next = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    let stages = ctx.apigw.get_stages().api_id(&api_id).send().await.map_err(|e| aws("GetStages", format!("http api {name}"), e))?;
+    live.stage = stages.items().iter().find(|s| s.stage_name() == Some(STAGE)).map(|s| StageLive {
+        auto_deploy: s.auto_deploy().unwrap_or(false),
+        burst: s.default_route_settings().and_then(|r| r.throttling_burst_limit()),
+        rate: s.default_route_settings().and_then(|r| r.throttling_rate_limit()),
+    });
+    Ok(Some(live))
+}
+
+/// The integration we route to: the AWS_PROXY one for our function, else the first one.
+fn our_integration<'a>(stack: &Stack, live: &'a Live) -> Option<&'a IntegrationLive> {
+    live.integrations.iter().find(|i| i.uri == stack.function_arn()).or_else(|| live.integrations.first())
+}
+
+/// What `up` would do: rows for the API, the integration, every route and the stage.
+pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
+    let c = &stack.config.api;
+    let name = stack.api_name();
+    let want_cors = c.cors.as_ref().map(want_cors);
+    let integration_name = format!("AWS_PROXY -> {}", stack.function_name());
+    let Some(live) = live else {
+        let mut out = vec![Change::create(
+            KIND,
+            name,
+            vec![("protocol", "HTTP".into()), ("cors", want_cors.unwrap_or_else(|| "(none)".into())), ("tags", super::table::fmt_tags(&stack.tags()))],
+        )];
+        out.push(Change::create(INTEGRATION_KIND, integration_name, vec![("uri", stack.function_arn()), ("payload_format_version", PAYLOAD_FORMAT.into())]));
+        for route in &c.routes {
+            out.push(Change::create(ROUTE_KIND, route.clone(), vec![("target", "integrations/<new>".into())]));
+        }
+        out.push(Change::create(
+            STAGE_KIND,
+            STAGE,
+            vec![("auto_deploy", "true".into()), ("throttling_burst_limit", c.throttle.burst.to_string()), ("throttling_rate_limit", c.throttle.rate.to_string())],
+        ));
+        return out;
+    };
+    if !stack.owns(&live.tags) {
+        return vec![Change::new(KIND, name, Action::Foreign)];
+    }
+    let mut out = Vec::new();
+    let mut d = Vec::new();
+    diff_attr(&mut d, "cors", live.cors.as_ref(), want_cors.as_ref());
+    out.push(Change::compare(KIND, name, d));
+
+    let integration = our_integration(stack, live);
+    let target = match integration {
+        None => {
+            out.push(Change::create(INTEGRATION_KIND, integration_name, vec![("uri", stack.function_arn()), ("payload_format_version", PAYLOAD_FORMAT.into())]));
+            "integrations/<new>".to_string()
+        }
+        Some(i) => {
+            let mut d = Vec::new();
+            diff_attr(&mut d, "type", Some(&i.integration_type), Some(&"AWS_PROXY".to_string()));
+            diff_attr(&mut d, "uri", Some(&i.uri), Some(&stack.function_arn()));
+            diff_attr(&mut d, "payload_format_version", Some(&i.payload_format_version), Some(&PAYLOAD_FORMAT.to_string()));
+            out.push(Change::compare(INTEGRATION_KIND, integration_name, d));
+            format!("integrations/{}", i.id)
+        }
+    };
+    for route in &c.routes {
+        match live.routes.iter().find(|r| &r.key == route) {
+            None => out.push(Change::create(ROUTE_KIND, route.clone(), vec![("target", target.clone())])),
+            Some(r) => {
+                let mut d = Vec::new();
+                diff_attr(&mut d, "target", r.target.as_ref(), Some(&target));
+                out.push(Change::compare(ROUTE_KIND, route.clone(), d));
+            }
+        }
+    }
+    for r in live.routes.iter().filter(|r| !c.routes.contains(&r.key)) {
+        out.push(Change::new(ROUTE_KIND, r.key.clone(), Action::Delete).with_note("no longer in the config"));
+    }
+    match &live.stage {
+        None => out.push(Change::create(
+            STAGE_KIND,
+            STAGE,
+            vec![("auto_deploy", "true".into()), ("throttling_burst_limit", c.throttle.burst.to_string()), ("throttling_rate_limit", c.throttle.rate.to_string())],
+        )),
+        Some(s) => {
+            let mut d: Vec<AttrDiff> = Vec::new();
+            diff_attr(&mut d, "auto_deploy", Some(&s.auto_deploy), Some(&true));
+            diff_attr(&mut d, "throttling_burst_limit", s.burst.as_ref(), Some(&c.throttle.burst));
+            diff_attr(&mut d, "throttling_rate_limit", s.rate.as_ref(), Some(&c.throttle.rate));
+            out.push(Change::compare(STAGE_KIND, STAGE, d));
+        }
+    }
+    out
+}
+
+fn cors_of(c: &CorsConfig) -> Cors {
+    Cors::builder()
+        .set_allow_origins(Some(c.allow_origins.clone()))
+        .set_allow_methods(Some(c.allow_methods.clone()))
+        .set_allow_headers(Some(c.allow_headers.clone()))
+        .set_expose_headers(Some(c.expose_headers.clone()))
+        .max_age(c.max_age_s)
+        .allow_credentials(c.allow_credentials)
+        .build()
+}
+
+fn stage_settings(stack: &Stack) -> RouteSettings {
+    let t = &stack.config.api.throttle;
+    RouteSettings::builder().throttling_burst_limit(t.burst).throttling_rate_limit(t.rate).build()
+}
+
+/// Converges the API as `changes` (from [`diff`]) say. Returns the API id and endpoint.
+pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, changes: &[Change]) -> Result<(String, String)> {
+    let name = stack.api_name();
+    let cfg = &stack.config.api;
+    let row = |kind: &str| changes.iter().find(|c| c.resource == kind);
+    // The API itself.
+    let (api_id, endpoint) = match (live, row(KIND)) {
+        (None, _) => {
+            let step = ctx.progress.step(format!("creating HTTP API {name}"));
+            let out = ctx
+                .apigw
+                .create_api()
+                .name(name)
+                .protocol_type(ProtocolType::Http)
+                .set_cors_configuration(cfg.cors.as_ref().map(cors_of))
+                .set_tags(Some(stack.tags().into_iter().collect()))
+                .send()
+                .await
+                .map_err(|e| aws("CreateApi", format!("http api {name}"), e))?;
+            step.done("created");
+            (out.api_id().unwrap_or_default().to_string(), out.api_endpoint().unwrap_or_default().to_string())
+        }
+        (Some(live), Some(change)) => {
+            if change.touches("cors") {
+                let step = ctx.progress.step(format!("updating CORS of HTTP API {name}"));
+                match &cfg.cors {
+                    Some(c) => {
+                        ctx.apigw
+                            .update_api()
+                            .api_id(&live.api_id)
+                            .cors_configuration(cors_of(c))
+                            .send()
+                            .await
+                            .map_err(|e| aws("UpdateApi", format!("http api {name}"), e))?;
+                    }
+                    None => {
+                        ctx.apigw
+                            .delete_cors_configuration()
+                            .api_id(&live.api_id)
+                            .send()
+                            .await
+                            .map_err(|e| aws("DeleteCorsConfiguration", format!("http api {name}"), e))?;
+                    }
+                }
+                step.done("updated");
+            }
+            (live.api_id.clone(), live.endpoint.clone())
+        }
+        (Some(live), None) => (live.api_id.clone(), live.endpoint.clone()),
+    };
+
+    // The integration.
+    let integration = live.and_then(|l| our_integration(stack, l));
+    let integration_id = match (integration, row(INTEGRATION_KIND)) {
+        (Some(i), Some(change)) if change.action == Action::Update => {
+            let step = ctx.progress.step(format!("updating the integration of HTTP API {name}"));
+            ctx.apigw
+                .update_integration()
+                .api_id(&api_id)
+                .integration_id(&i.id)
+                .integration_type(IntegrationType::AwsProxy)
+                .integration_uri(stack.function_arn())
+                .payload_format_version(PAYLOAD_FORMAT)
+                .send()
+                .await
+                .map_err(|e| aws("UpdateIntegration", format!("http api {name}"), e))?;
+            step.done("updated");
+            i.id.clone()
+        }
+        (Some(i), _) => i.id.clone(),
+        (None, _) => {
+            let step = ctx.progress.step(format!("connecting HTTP API {name} to function {}", stack.function_name()));
+            let out = ctx
+                .apigw
+                .create_integration()
+                .api_id(&api_id)
+                .integration_type(IntegrationType::AwsProxy)
+                .integration_uri(stack.function_arn())
+                .integration_method("POST")
+                .payload_format_version(PAYLOAD_FORMAT)
+                .timeout_in_millis(30_000)
+                .send()
+                .await
+                .map_err(|e| aws("CreateIntegration", format!("http api {name}"), e))?;
+            step.done("created");
+            out.integration_id().unwrap_or_default().to_string()
+        }
+    };
+    let target = format!("integrations/{integration_id}");
+
+    // Routes: create, retarget, delete.
+    let live_routes: &[RouteLive] = live.map(|l| l.routes.as_slice()).unwrap_or(&[]);
+    for change in changes.iter().filter(|c| c.resource == ROUTE_KIND && !c.is_noop()) {
+        let key = &change.name;
+        match change.action {
+            Action::Create => {
+                let step = ctx.progress.step(format!("adding route {key}"));
+                ctx.apigw
+                    .create_route()
+                    .api_id(&api_id)
+                    .route_key(key)
+                    .target(&target)
+                    .send()
+                    .await
+                    .map_err(|e| aws("CreateRoute", format!("route {key} of http api {name}"), e))?;
+                step.done("added");
+            }
+            Action::Update | Action::Delete => {
+                for r in live_routes.iter().filter(|r| &r.key == key) {
+                    if change.action == Action::Update {
+                        let step = ctx.progress.step(format!("pointing route {key} at the function"));
+                        ctx.apigw
+                            .update_route()
+                            .api_id(&api_id)
+                            .route_id(&r.id)
+                            .target(&target)
+                            .send()
+                            .await
+                            .map_err(|e| aws("UpdateRoute", format!("route {key} of http api {name}"), e))?;
+                        step.done("updated");
+                    } else {
+                        let step = ctx.progress.step(format!("removing route {key}"));
+                        match ctx.apigw.delete_route().api_id(&api_id).route_id(&r.id).send().await {
+                            Ok(_) => {}
+                            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => {}
+                            Err(e) => return Err(aws("DeleteRoute", format!("route {key} of http api {name}"), e)),
+                        }
+                        step.done("removed");
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // The $default stage.
+    match (live.and_then(|l| l.stage.as_ref()), row(STAGE_KIND)) {
+        (None, _) => {
+            let step = ctx.progress.step(format!("creating stage {STAGE} (auto-deploy)"));
+            ctx.apigw
+                .create_stage()
+                .api_id(&api_id)
+                .stage_name(STAGE)
+                .auto_deploy(true)
+                .default_route_settings(stage_settings(stack))
+                .set_tags(Some(stack.tags().into_iter().collect()))
+                .send()
+                .await
+                .map_err(|e| aws("CreateStage", format!("stage {STAGE} of http api {name}"), e))?;
+            step.done("created");
+        }
+        (Some(_), Some(change)) if change.action == Action::Update => {
+            let step = ctx.progress.step(format!("updating stage {STAGE}"));
+            ctx.apigw
+                .update_stage()
+                .api_id(&api_id)
+                .stage_name(STAGE)
+                .auto_deploy(true)
+                .default_route_settings(stage_settings(stack))
+                .send()
+                .await
+                .map_err(|e| aws("UpdateStage", format!("stage {STAGE} of http api {name}"), e))?;
+            step.done("updated");
+        }
+        _ => {}
+    }
+    Ok((api_id, endpoint))
+}
+
+/// Deletes the API (with its integration, routes and stage) if it is ours.
+pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Result<Change> {
+    let name = stack.api_name();
+    let Some(live) = live else { return Ok(Change::new(KIND, name, Action::Unchanged).with_note("not found")) };
+    if !stack.owns(&live.tags) {
+        ctx.progress.warn(format!("HTTP API {name} ({}) exists but is not tagged as oncely's: left alone", live.api_id));
+        return Ok(Change::new(KIND, name, Action::Foreign).with_note("exists without oncely's tags; left alone"));
+    }
+    let step = ctx.progress.step(format!("deleting HTTP API {name} ({})", live.api_id));
+    match ctx.apigw.delete_api().api_id(&live.api_id).send().await {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => {}
+        Err(e) => return Err(aws("DeleteApi", format!("http api {name}"), e)),
+    }
+    step.done("deleted");
+    Ok(Change::new(KIND, name, Action::Delete).with_note(format!("api id {}", live.api_id)))
+}

@@ -1,0 +1,266 @@
+//! The DynamoDB table: on-demand, hash key `id` (S), TTL on the configured attribute. Holds the
+//! idempotency records and the orders.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::client::Waiters;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, Tag, TimeToLiveSpecification,
+    TimeToLiveStatus,
+};
+
+use crate::context::Context;
+use crate::error::{DeployError, Result, aws};
+use crate::report::{Action, AttrDiff, Change, diff_attr};
+use crate::stack::Stack;
+
+const KIND: &str = "table";
+const WAIT: Duration = Duration::from_secs(300);
+
+/// What the table looks like now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    pub arn: String,
+    pub billing_mode: String,
+    /// `id:S` when the key is what we need.
+    pub key: String,
+    /// TTL status (ENABLED, ENABLING, DISABLED, DISABLING) and attribute.
+    pub ttl_status: String,
+    pub ttl_attribute: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
+    let name = stack.table_name();
+    let out = match ctx.dynamodb.describe_table().table_name(name).send().await {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => return Ok(None),
+        Err(e) => return Err(aws("DescribeTable", format!("table {name}"), e)),
+    };
+    let Some(t) = out.table() else { return Ok(None) };
+    let arn = t.table_arn().unwrap_or_default().to_string();
+    let billing_mode = t.billing_mode_summary().and_then(|b| b.billing_mode()).map(|b| b.as_str().to_string()).unwrap_or_else(|| "PROVISIONED".into());
+    let types: BTreeMap<&str, &str> = t.attribute_definitions().iter().map(|a| (a.attribute_name(), a.attribute_type().as_str())).collect();
+    let key = t
+        .key_schema()
+        .iter()
+        .map(|k| format!("{}:{}{}", k.attribute_name(), types.get(k.attribute_name()).unwrap_or(&"?"), if k.key_type() == &KeyType::Range { " (range)" } else { "" }))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let ttl = ctx.dynamodb.describe_time_to_live().table_name(name).send().await.map_err(|e| aws("DescribeTimeToLive", format!("table {name}"), e))?;
+    let ttl = ttl.time_to_live_description();
+    let ttl_status = ttl.and_then(|d| d.time_to_live_status()).map(|s| s.as_str().to_string()).unwrap_or_else(|| "DISABLED".into());
+    let ttl_attribute = ttl.and_then(|d| d.attribute_name()).map(str::to_string);
+    let tags = ctx
+        .dynamodb
+        .list_tags_of_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .map_err(|e| aws("ListTagsOfResource", format!("table {name}"), e))?
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    Ok(Some(Live { arn, billing_mode, key, ttl_status, ttl_attribute, tags }))
+}
+
+fn ttl_on(live: &Live) -> Option<String> {
+    matches!(live.ttl_status.as_str(), "ENABLED" | "ENABLING").then(|| live.ttl_attribute.clone().unwrap_or_default())
+}
+
+/// What `up` would do to the table.
+pub fn diff(stack: &Stack, live: Option<&Live>) -> Change {
+    let name = stack.table_name();
+    let want_ttl = stack.config.table.ttl_attribute.clone();
+    let Some(live) = live else {
+        return Change::create(
+            KIND,
+            name,
+            vec![("billing_mode", "PAY_PER_REQUEST".into()), ("key", "id:S".into()), ("ttl_attribute", want_ttl), ("tags", fmt_tags(&stack.tags()))],
+        );
+    };
+    if !stack.owns(&live.tags) {
+        return Change::new(KIND, name, Action::Foreign);
+    }
+    let mut d: Vec<AttrDiff> = Vec::new();
+    diff_attr(&mut d, "billing_mode", Some(&live.billing_mode), Some(&"PAY_PER_REQUEST".to_string()));
+    diff_attr(&mut d, "ttl_attribute", ttl_on(live).as_ref(), Some(&want_ttl));
+    let mut change = Change::compare(KIND, name, d);
+    if live.key != "id:S" {
+        change = change.with_note(format!("its key is {} but the function needs id:S; a key cannot be changed in place: delete the table (`down --delete-data`) and run `up` again", live.key));
+    }
+    change
+}
+
+pub fn fmt_tags(tags: &BTreeMap<String, String>) -> String {
+    tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}
+
+/// Creates or updates the table as `change` says; sends nothing for an unchanged table.
+pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, change: &Change) -> Result<()> {
+    let name = stack.table_name();
+    if let Some(note) = &change.note {
+        return Err(DeployError::Conflict(format!("table {name}: {note}")));
+    }
+    match change.action {
+        Action::Create => {
+            let step = ctx.progress.step(format!("creating table {name}"));
+            let key = |n: &str| KeySchemaElement::builder().attribute_name(n).key_type(KeyType::Hash).build();
+            let attr = AttributeDefinition::builder().attribute_name("id").attribute_type(ScalarAttributeType::S).build();
+            let tags: Vec<Tag> = stack.tags().into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect::<std::result::Result<_, _>>().map_err(build_err)?;
+            ctx.dynamodb
+                .create_table()
+                .table_name(name)
+                .billing_mode(BillingMode::PayPerRequest)
+                .attribute_definitions(attr.map_err(build_err)?)
+                .key_schema(key("id").map_err(build_err)?)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(|e| aws("CreateTable", format!("table {name}"), e))?;
+            wait_active(ctx, name).await?;
+            step.done("created");
+            ensure_ttl(ctx, stack, None).await
+        }
+        Action::Update => {
+            if change.touches("billing_mode") {
+                let step = ctx.progress.step(format!("switching table {name} to on-demand"));
+                ctx.dynamodb
+                    .update_table()
+                    .table_name(name)
+                    .billing_mode(BillingMode::PayPerRequest)
+                    .send()
+                    .await
+                    .map_err(|e| aws("UpdateTable", format!("table {name}"), e))?;
+                wait_active(ctx, name).await?;
+                step.done("updated");
+            }
+            if change.touches("ttl_attribute") {
+                ensure_ttl(ctx, stack, live).await?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> DeployError {
+    DeployError::Other(format!("building a DynamoDB request: {e}"))
+}
+
+async fn wait_active(ctx: &Context, name: &str) -> Result<()> {
+    ctx.dynamodb.wait_until_table_exists().table_name(name).wait(WAIT).await.map_err(|_| DeployError::Timeout {
+        what: format!("table {name} to become ACTIVE"),
+        waited_s: WAIT.as_secs(),
+    })?;
+    Ok(())
+}
+
+/// Turns TTL on for the configured attribute. Reads the TTL state first (UpdateTimeToLive is not
+/// idempotent and may run once per hour per table).
+async fn ensure_ttl(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Result<()> {
+    let name = stack.table_name();
+    let want = &stack.config.table.ttl_attribute;
+    let (status, current) = match live {
+        Some(l) => (l.ttl_status.clone(), l.ttl_attribute.clone()),
+        None => {
+            let d = ctx.dynamodb.describe_time_to_live().table_name(name).send().await.map_err(|e| aws("DescribeTimeToLive", format!("table {name}"), e))?;
+            let d = d.time_to_live_description();
+            (
+                d.and_then(|d| d.time_to_live_status()).map(|s| s.as_str().to_string()).unwrap_or_else(|| "DISABLED".into()),
+                d.and_then(|d| d.attribute_name()).map(str::to_string),
+            )
+        }
+    };
+    let on = matches!(status.as_str(), "ENABLED" | "ENABLING");
+    if on && current.as_ref() == Some(want) {
+        return Ok(());
+    }
+    let step = ctx.progress.step(format!("enabling TTL on {name}.{want}"));
+    let send = |enabled: bool, attribute: String| {
+        let spec = TimeToLiveSpecification::builder().enabled(enabled).attribute_name(attribute).build();
+        let client = ctx.dynamodb.clone();
+        async move {
+            client
+                .update_time_to_live()
+                .table_name(name)
+                .time_to_live_specification(spec.map_err(build_err)?)
+                .send()
+                .await
+                .map_err(|e| {
+                    let mut err = aws("UpdateTimeToLive", format!("table {name}"), e);
+                    if let DeployError::Aws { code: Some(c), detail, .. } = &mut err {
+                        if c == "ValidationException" {
+                            detail.push_str("; DynamoDB allows one TTL change per table per hour: if TTL changed recently, wait and run `up` again");
+                        }
+                    }
+                    err
+                })
+        }
+    };
+    if on && status != TimeToLiveStatus::Disabling.as_str() {
+        // Another attribute has TTL: turn that off first.
+        send(false, current.unwrap_or_default()).await?;
+    }
+    send(true, want.clone()).await?;
+    step.done("enabled");
+    Ok(())
+}
+
+/// Counts the items and the orders (`id` starting with `order#`) in the table.
+pub async fn count_items(ctx: &Context, name: &str) -> Result<(u64, u64)> {
+    let mut items = 0u64;
+    let mut orders = 0u64;
+    let mut start: Option<std::collections::HashMap<String, AttributeValue>> = None;
+    loop {
+        let out = ctx
+            .dynamodb
+            .scan()
+            .table_name(name)
+            .projection_expression("id")
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(|e| aws("Scan", format!("table {name}"), e))?;
+        for item in out.items() {
+            items += 1;
+            if item.get("id").and_then(|v| v.as_s().ok()).is_some_and(|id| id.starts_with("order#")) {
+                orders += 1;
+            }
+        }
+        match out.last_evaluated_key() {
+            Some(k) if !k.is_empty() => start = Some(k.clone()),
+            _ => break,
+        }
+    }
+    Ok((items, orders))
+}
+
+/// Deletes the table if it is ours. Keeps one that still holds orders unless `delete_data`.
+pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>, delete_data: bool) -> Result<Change> {
+    let name = stack.table_name();
+    let Some(live) = live else { return Ok(Change::new(KIND, name, Action::Unchanged).with_note("not found")) };
+    if !stack.owns(&live.tags) {
+        ctx.progress.warn(format!("table {name} exists but is not tagged as oncely's {}/{}: left alone", stack.config.app, stack.config.stage));
+        return Ok(Change::new(KIND, name, Action::Foreign).with_note("exists without oncely's tags; left alone"));
+    }
+    let (items, orders) = count_items(ctx, name).await?;
+    if orders > 0 && !delete_data {
+        return Ok(Change::new(KIND, name, Action::Unchanged)
+            .with_note(format!("kept: it still holds {items} items ({orders} orders); pass --delete-data to delete it with its data")));
+    }
+    let step = ctx.progress.step(format!("deleting table {name}"));
+    match ctx.dynamodb.delete_table().table_name(name).send().await {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {}
+        Err(e) => return Err(aws("DeleteTable", format!("table {name}"), e)),
+    }
+    ctx.dynamodb.wait_until_table_not_exists().table_name(name).wait(WAIT).await.map_err(|_| DeployError::Timeout {
+        what: format!("table {name} to be deleted"),
+        waited_s: WAIT.as_secs(),
+    })?;
+    step.done(&format!("deleted ({items} items)"));
+    Ok(Change::new(KIND, name, Action::Delete).with_note(format!("{items} items deleted")))
+}

@@ -1,0 +1,94 @@
+//! The desired stack: names, ARNs and tags derived from a validated config, the account and the
+//! region. Pure data, shared by every resource file.
+
+use std::collections::BTreeMap;
+
+use crate::config::Config;
+use crate::context::Context;
+
+pub const TAG_MANAGED_BY: &str = "managed-by";
+pub const TAG_APP: &str = "oncely:app";
+pub const TAG_STAGE: &str = "oncely:stage";
+
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub config: Config,
+    /// `{app}-{stage}`: the name of every resource.
+    pub name: String,
+    pub region: String,
+    pub account: String,
+    pub partition: String,
+}
+
+impl Stack {
+    pub fn new(config: &Config, ctx: &Context) -> Stack {
+        Stack { config: config.clone(), name: config.name(), region: ctx.region.clone(), account: ctx.account.clone(), partition: ctx.partition().to_string() }
+    }
+
+    /// The tags every taggable resource carries.
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (TAG_MANAGED_BY.to_string(), "oncely".to_string()),
+            (TAG_APP.to_string(), self.config.app.clone()),
+            (TAG_STAGE.to_string(), self.config.stage.clone()),
+        ])
+    }
+
+    /// Whether live tags mark a resource as ours (extra tags are fine).
+    pub fn owns(&self, tags: &BTreeMap<String, String>) -> bool {
+        self.tags().iter().all(|(k, v)| tags.get(k) == Some(v))
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.name
+    }
+    pub fn table_arn(&self) -> String {
+        format!("arn:{}:dynamodb:{}:{}:table/{}", self.partition, self.region, self.account, self.name)
+    }
+    pub fn log_group_name(&self) -> String {
+        format!("/aws/lambda/{}", self.name)
+    }
+    pub fn log_group_arn(&self) -> String {
+        format!("arn:{}:logs:{}:{}:log-group:{}", self.partition, self.region, self.account, self.log_group_name())
+    }
+    pub fn role_name(&self) -> &str {
+        &self.name
+    }
+    pub fn role_arn(&self) -> String {
+        format!("arn:{}:iam::{}:role/{}", self.partition, self.account, self.name)
+    }
+    /// The one inline policy of the role.
+    pub fn policy_name(&self) -> String {
+        format!("{}-access", self.name)
+    }
+    pub fn function_name(&self) -> &str {
+        &self.name
+    }
+    pub fn function_arn(&self) -> String {
+        format!("arn:{}:lambda:{}:{}:function:{}", self.partition, self.region, self.account, self.name)
+    }
+    pub fn api_name(&self) -> &str {
+        &self.name
+    }
+    /// The Lambda permission's statement id.
+    pub fn permission_sid(&self) -> String {
+        format!("{}-apigateway-invoke", self.name)
+    }
+    pub fn execute_api_source_arn(&self, api_id: &str) -> String {
+        format!("arn:{}:execute-api:{}:{}:{}/*/*", self.partition, self.region, self.account, api_id)
+    }
+
+    /// The function's environment: ours, then the config's extra variables.
+    pub fn function_environment(&self) -> BTreeMap<String, String> {
+        let c = &self.config;
+        let mut env = BTreeMap::from([
+            ("TABLE_NAME".to_string(), self.name.clone()),
+            ("IDEMPOTENCY_EXPIRES_AFTER_S".to_string(), c.idempotency.expires_after_s.to_string()),
+            ("IDEMPOTENCY_HEADER".to_string(), c.idempotency.header.clone()),
+            ("IDEMPOTENCY_LOCAL_CACHE_ITEMS".to_string(), c.idempotency.local_cache_items.to_string()),
+            ("IDEMPOTENCY_TTL_ATTRIBUTE".to_string(), c.table.ttl_attribute.clone()),
+        ]);
+        env.extend(c.function.environment.clone());
+        env
+    }
+}
