@@ -59,8 +59,17 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct UpArgs {
     /// Deploy this prebuilt zip instead of building the function.
-    #[arg(long, value_name = "ZIP")]
+    #[arg(long, value_name = "ZIP", conflicts_with = "local")]
     pub zip: Option<PathBuf>,
+    /// Run the whole stack on this machine instead of AWS (no account needed), until Ctrl-C.
+    #[arg(long)]
+    pub local: bool,
+    /// With --local: the port of the local HTTP API on 127.0.0.1.
+    #[arg(long, default_value_t = 3000, requires = "local")]
+    pub port: u16,
+    /// With --local: use this DynamoDB endpoint instead of starting DynamoDB Local.
+    #[arg(long, value_name = "URL", requires = "local")]
+    pub dynamodb_endpoint: Option<String>,
 }
 
 #[derive(Debug, Args)]

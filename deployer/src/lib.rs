@@ -7,6 +7,7 @@ pub mod context;
 pub mod endpoint;
 pub mod engine;
 pub mod error;
+pub mod local;
 pub mod package;
 pub mod progress;
 pub mod report;
@@ -44,6 +45,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (ctx, stack) = connect(&config, &progress).await?;
             let report = engine::plan(&ctx, &stack, code.as_ref()).await.with_context(|| format!("planning stack {}", stack.name))?;
             print(output, &report)
+        }
+        Command::Up(args) if args.local => {
+            let opts = local::LocalOptions { port: args.port, dynamodb_endpoint: args.dynamodb_endpoint };
+            local::run(&config, opts, &progress).await
         }
         Command::Up(args) => {
             // Build first: a failed build leaves nothing half-created.

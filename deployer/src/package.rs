@@ -137,8 +137,8 @@ fn host_arch() -> &'static str {
     std::env::consts::ARCH
 }
 
-/// Builds, checks and zips the function.
-pub fn build(opts: &BuildOptions, progress: &Progress) -> Result<Artifact> {
+/// Compiles the function as `bootstrap` and returns the binary's path and how it was built.
+pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, String)> {
     let triple = opts.architecture.rust_target();
     let zig = opts.zigbuild.unwrap_or_else(|| on_path("cargo-zigbuild"));
     let native_arch = match opts.architecture {
@@ -179,6 +179,12 @@ pub fn build(opts: &BuildOptions, progress: &Progress) -> Result<Artifact> {
         return Err(PackageError::BinaryMissing(binary));
     }
     step.done("built");
+    Ok((binary, built_with))
+}
+
+/// Builds, checks (glibc <= 2.34) and zips the function.
+pub fn build(opts: &BuildOptions, progress: &Progress) -> Result<Artifact> {
+    let (binary, built_with) = compile(opts, progress)?;
     let bin = std::fs::read(&binary).map_err(io(format!("reading {}", binary.display())))?;
     let glibc = max_glibc(&binary, &bin)?;
     if let Some((major, minor)) = glibc {
