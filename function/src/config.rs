@@ -67,6 +67,10 @@ pub struct Settings {
     pub table_name: String,
     /// The idempotency options from `IDEMPOTENCY_*` and `AWS_LAMBDA_FUNCTION_NAME`.
     pub idempotency: IdempotencyConfig,
+    /// `ORDERS_SIMULATED_WORK_MAX_MS` (default 0 = off): the most a request may ask, with the
+    /// `X-Simulate-Work-Ms` header, to have `POST /orders` work before it completes (demos of
+    /// races, retries and timeouts).
+    pub simulated_work_max: Duration,
 }
 
 impl Settings {
@@ -121,9 +125,18 @@ impl Settings {
                 v
             }
         };
+        let simulated_work_max_ms = match lookup("ORDERS_SIMULATED_WORK_MAX_MS") {
+            None => 0,
+            Some(v) => v.trim().parse::<u64>().ok().filter(|n| *n <= 900_000).ok_or(ConfigError::Invalid {
+                name: "ORDERS_SIMULATED_WORK_MAX_MS",
+                value: v,
+                expected: "a whole number of milliseconds from 0 (off) to 900000",
+            })?,
+        };
         let function_name = lookup("AWS_LAMBDA_FUNCTION_NAME").filter(|v| !v.is_empty()).unwrap_or_else(|| "oncely".to_string());
         Ok(Settings {
             table_name,
+            simulated_work_max: Duration::from_millis(simulated_work_max_ms),
             idempotency: IdempotencyConfig {
                 function_name,
                 key_source: KeySource::Header(header),
@@ -148,6 +161,15 @@ mod tests {
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn simulated_work_is_off_by_default_and_bounded() {
+        assert_eq!(settings(&[("TABLE_NAME", "orders")]).unwrap().simulated_work_max, Duration::ZERO);
+        let s = settings(&[("TABLE_NAME", "orders"), ("ORDERS_SIMULATED_WORK_MAX_MS", "2500")]).unwrap();
+        assert_eq!(s.simulated_work_max, Duration::from_millis(2500));
+        let err = settings(&[("TABLE_NAME", "orders"), ("ORDERS_SIMULATED_WORK_MAX_MS", "soon")]).unwrap_err();
+        assert!(err.to_string().contains("ORDERS_SIMULATED_WORK_MAX_MS"), "{err}");
     }
 
     #[test]

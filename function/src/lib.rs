@@ -77,5 +77,5 @@ pub async fn orders_api_from_env() -> Result<OrdersApi, ConfigError> {
     let settings = Settings::from_env()?;
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
-    Ok(OrdersApi::new(client, settings.table_name, settings.idempotency))
+    Ok(OrdersApi::new(client, settings.table_name, settings.idempotency).with_simulated_work_max(settings.simulated_work_max))
 }

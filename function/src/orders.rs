@@ -18,6 +18,9 @@ use std::collections::HashMap;
 pub const ORDER_CACHE_CONTROL: &str = "private, max-age=60";
 /// The route that POSTs are scoped to in the key hash.
 pub const ORDERS_ROUTE: &str = "/orders";
+/// Request header asking `POST /orders` to work this many milliseconds after its claim (honoured
+/// only up to `ORDERS_SIMULATED_WORK_MAX_MS`, which is 0, off, by default).
+pub const SIMULATE_WORK_HEADER: &str = "x-simulate-work-ms";
 
 /// A validated `POST /orders` body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +101,7 @@ pub struct OrdersApi {
     idempotency: Idempotency<DynamoDbPersistence>,
     client: Client,
     table: String,
+    simulated_work_max: std::time::Duration,
 }
 
 impl OrdersApi {
@@ -105,7 +109,19 @@ impl OrdersApi {
     pub fn new(client: Client, table: impl Into<String>, config: IdempotencyConfig) -> Self {
         let table = table.into();
         let persistence = DynamoDbPersistence::new(client.clone(), table.clone(), config.ttl_attribute.clone());
-        OrdersApi { idempotency: Idempotency::new(config, persistence), client, table }
+        OrdersApi { idempotency: Idempotency::new(config, persistence), client, table, simulated_work_max: std::time::Duration::ZERO }
+    }
+
+    /// Lets requests ask for up to `max` of simulated work with the `X-Simulate-Work-Ms` header.
+    pub fn with_simulated_work_max(mut self, max: std::time::Duration) -> Self {
+        self.simulated_work_max = max;
+        self
+    }
+
+    /// The simulated work a request asks for, capped at the configured maximum.
+    fn simulated_work(&self, request: &Request) -> std::time::Duration {
+        let asked = request.headers().get(SIMULATE_WORK_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
+        std::time::Duration::from_millis(asked).min(self.simulated_work_max)
     }
 
     /// The idempotency layer (for its key hash and configuration).
@@ -142,8 +158,12 @@ impl OrdersApi {
 
     async fn create(&self, request: &Request) -> (Response<Body>, Outcome) {
         let table = self.table.clone();
+        let work = self.simulated_work(request);
         self.idempotency
             .handle_with_outcome(request, ORDERS_ROUTE, |r| parse_new_order(r.body().as_ref()), move |order| async move {
+                if !work.is_zero() {
+                    tokio::time::sleep(work).await;
+                }
                 create_order(&table, order)
             })
             .await

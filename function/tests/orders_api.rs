@@ -300,3 +300,36 @@ async fn fifty_concurrent_requests_through_eight_instances_create_one_order() {
     let settled = apis[3].handle(post(Some("race"), BODY)).await;
     assert_eq!(body(&settled), created[0]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_work_holds_the_claim_so_a_concurrent_duplicate_gets_409() {
+    let table = Table::new().await;
+    let (api, _) = table.api();
+    let api = std::sync::Arc::new(api.with_simulated_work_max(std::time::Duration::from_secs(30)));
+    let key = "slow-key";
+    let slow = {
+        let api = api.clone();
+        let mut event = post_event(Some(key), BODY);
+        event["headers"]["x-simulate-work-ms"] = serde_json::json!("1500");
+        tokio::spawn(async move { api.handle(request(&event)).await })
+    };
+    // Wait until the first request's claim is stored, then send the duplicate.
+    let hash = api.idempotency().key_hash("POST", "/orders", key);
+    while table.item(&hash).await.is_none() {
+        tokio::task::yield_now().await;
+    }
+    let (other, _) = table.api();
+    let duplicate = other.handle(post(Some(key), BODY)).await;
+    assert_problem(&duplicate, 409);
+    assert!(header(&duplicate, "retry-after").is_some());
+    let first = slow.await.unwrap();
+    assert_eq!(first.status(), 201);
+    assert_eq!(table.orders().await.len(), 1);
+
+    // Without a configured maximum the header is ignored: the request completes at once and a
+    // duplicate right after it is a replay, never a 409.
+    let (plain, _) = table.api();
+    let mut event = post_event(Some("other-key"), BODY);
+    event["headers"]["x-simulate-work-ms"] = serde_json::json!("600000");
+    assert_eq!(plain.handle(request(&event)).await.status(), 201);
+}
