@@ -239,7 +239,7 @@ export function App({ apiUrl }: { apiUrl: string }) {
           </thead>
           <tbody data-testid="attempts">
             {log.map((l) => (
-              <tr key={l.n} data-status={l.status === 0 ? (l.source === 'queue' ? 'queued' : 'network-error') : String(l.status)} data-source={l.source} data-replayed={String(l.replayed)} data-key={l.key} className={`src-${l.source}`}>
+              <tr key={l.n} data-status={l.status === 0 ? (l.source === 'queue' ? 'queued' : 'network-error') : String(l.status)} data-source={l.source} data-replayed={String(l.replayed)} data-key={l.key} data-latency={l.latencyMs.toFixed(1)} className={`src-${l.source}`}>
                 <td>{l.n}</td>
                 <td>{l.at}</td>
                 <td title={l.key}>

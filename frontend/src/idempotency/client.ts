@@ -206,11 +206,11 @@ export class IdempotencyClient {
         await this.clock.sleep(delay);
         continue;
       }
-      this.emit({ ...base, status, replayed, latencyMs, attempt });
       if (status >= 200 && status < 300) {
         await this.opts.cache.put({ key: intent.key, fingerprint: intent.fingerprint, response, replayed, sentAt }).catch(() => false);
       }
       if (source === 'queue') await this.opts.queue.remove(intent.key);
+      this.emit({ ...base, status, replayed, latencyMs, attempt });
       return { ...base, status, replayed, queued: false, response, latencyMs: this.clock.now() - start, attempts: attempt };
     }
   }

