@@ -78,8 +78,8 @@ where
             let mut detail = match (e.code(), e.message()) {
                 (Some(c), Some(m)) => format!("{c}: {m}"),
                 (Some(c), None) => c.to_string(),
-                (None, Some(m)) => m.to_string(),
-                (None, None) => "the service returned an error with no code".to_string(),
+                // A modeled error without metadata still names its type in its Display.
+                (None, _) => aws_smithy_types::error::display::DisplayErrorContext(e).to_string(),
             };
             if let Some(h) = code.as_deref().and_then(hint) {
                 detail.push_str("; ");
@@ -97,13 +97,5 @@ where
             ),
         },
         _ => DeployError::Aws { operation, resource, code: None, detail: aws_smithy_types::error::display::DisplayErrorContext(&err).to_string() },
-    }
-}
-
-/// The error code of an SDK error, if the service sent one.
-pub fn code_of<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
-    match err {
-        SdkError::ServiceError(s) => s.err().code(),
-        _ => None,
     }
 }

@@ -10,7 +10,7 @@ use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, Runtime};
 use serde_json::Value;
 
 use crate::context::Context;
-use crate::error::{DeployError, Result, aws, code_of};
+use crate::error::{DeployError, Result, aws};
 use crate::package::Artifact;
 use crate::report::{Action, AttrDiff, Change, diff_attr};
 use crate::stack::Stack;
@@ -176,8 +176,8 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, change: &C
 }
 
 /// CreateFunction, retried while IAM has not propagated the new role yet. Lambda reports that as
-/// InvalidParameterValueException; every other parameter was validated before, so the code is
-/// enough to recognise it. Gives up after `backoff.attempts` with the service's own message.
+/// InvalidParameterValueException; every other parameter was validated before, so the error type
+/// is enough to recognise it. Gives up after `backoff.attempts` with the service's own message.
 pub async fn create(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff) -> Result<()> {
     let name = stack.function_name();
     let f = &stack.config.function;
@@ -202,7 +202,7 @@ pub async fn create(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Back
             .await;
         match result {
             Ok(_) => break,
-            Err(e) if code_of(&e) == Some("InvalidParameterValueException") => {
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_invalid_parameter_value_exception()) => {
                 attempt += 1;
                 if attempt >= backoff.attempts {
                     let err = aws("CreateFunction", format!("function {name}"), e);
