@@ -154,3 +154,137 @@ pub async fn down(ctx: &Context, stack: &Stack, live: &LiveStack, delete_data: b
     report.warnings.extend(report.changes.iter().filter(|c| c.resource == "table" && c.action == Action::Unchanged && c.note.as_deref().is_some_and(|n| n.starts_with("kept"))).map(|c| format!("table {} {}", c.name, c.note.clone().unwrap_or_default())));
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::progress::Progress;
+
+    /// A context whose every client points at a closed port: any call it sent would fail.
+    fn unreachable_ctx() -> Context {
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .endpoint_url("http://127.0.0.1:1")
+            .build();
+        Context::from_sdk_config(&sdk, "eu-west-1".into(), "111122223333".into(), Progress::silent())
+    }
+
+    /// The live state of a stack that matches `stack` exactly.
+    fn converged(stack: &Stack, code: &Artifact) -> LiveStack {
+        let c = &stack.config;
+        let tags = stack.tags();
+        let cors = c.api.cors.as_ref().unwrap();
+        let live_cors = aws_sdk_apigatewayv2::types::Cors::builder()
+            .set_allow_origins(Some(cors.allow_origins.clone()))
+            .set_allow_methods(Some(cors.allow_methods.iter().rev().cloned().collect()))
+            .set_allow_headers(Some(cors.allow_headers.iter().map(|h| h.to_uppercase()).collect()))
+            .set_expose_headers(Some(cors.expose_headers.clone()))
+            .max_age(cors.max_age_s)
+            .allow_credentials(false)
+            .build();
+        LiveStack {
+            table: Some(table::Live {
+                arn: stack.table_arn(),
+                billing_mode: "PAY_PER_REQUEST".into(),
+                key: "id:S".into(),
+                ttl_status: "ENABLED".into(),
+                ttl_attribute: Some(c.table.ttl_attribute.clone()),
+                tags: tags.clone(),
+            }),
+            log_group: Some(log_group::Live { retention_days: Some(c.function.log_retention_days), tags: tags.clone() }),
+            role: Some(role::Live {
+                arn: stack.role_arn(),
+                trust_policy: role::trust_policy(),
+                tags: tags.clone(),
+                inline: BTreeMap::from([(stack.policy_name(), role::access_policy(stack))]),
+                attached: vec![],
+            }),
+            function: Some(function::Live {
+                arn: stack.function_arn(),
+                state: Some("Active".into()),
+                last_update_status: Some("Successful".into()),
+                code_sha256: code.sha256.clone(),
+                memory_size: c.function.memory_mb,
+                timeout: c.function.timeout_s,
+                environment: stack.function_environment(),
+                role: stack.role_arn(),
+                runtime: "provided.al2023".into(),
+                handler: "bootstrap".into(),
+                architecture: "x86_64".into(),
+                tags: tags.clone(),
+            }),
+            permission: vec![serde_json::json!({
+                "Sid": stack.permission_sid(),
+                "Principal": {"Service": "apigateway.amazonaws.com"},
+                "Condition": {"ArnLike": {"AWS:SourceArn": stack.execute_api_source_arn("abc123")}}
+            })],
+            api: Some(http_api::Live {
+                api_id: "abc123".into(),
+                endpoint: "https://abc123.execute-api.eu-west-1.amazonaws.com".into(),
+                cors: Some(http_api::live_cors(&live_cors)),
+                tags,
+                integrations: vec![http_api::IntegrationLive {
+                    id: "int1".into(),
+                    integration_type: "AWS_PROXY".into(),
+                    uri: stack.function_arn(),
+                    payload_format_version: "2.0".into(),
+                }],
+                routes: c.api.routes.iter().enumerate().map(|(i, k)| http_api::RouteLive { id: format!("r{i}"), key: k.clone(), target: Some("integrations/int1".into()) }).collect(),
+                stage: Some(http_api::StageLive { auto_deploy: true, burst: Some(c.api.throttle.burst), rate: Some(c.api.throttle.rate) }),
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_up_to_date_stack_diffs_unchanged_and_apply_sends_zero_calls() {
+        let ctx = unreachable_ctx();
+        let config = Config::parse(include_str!("../../config/stack.yaml")).unwrap();
+        let stack = Stack::new(&config, &ctx);
+        let bytes = crate::package::zip_bootstrap(b"code").unwrap();
+        let code = Artifact { path: "x.zip".into(), sha256: crate::package::sha256_b64(&bytes), bytes, glibc: None, built_with: "test".into() };
+        let live = converged(&stack, &code);
+        let changes = diff(&stack, &live, Some(&code));
+        let changed: Vec<&Change> = changes.iter().filter(|c| c.action != Action::Unchanged).collect();
+        assert!(changed.is_empty(), "{changed:#?}");
+        assert_eq!(changes.len(), 11);
+
+        // Every apply is a no-op: a single call would fail against the closed port.
+        for c in &changes {
+            match c.resource.as_str() {
+                "table" => table::apply(&ctx, &stack, live.table.as_ref(), c).await.unwrap(),
+                "log group" => log_group::apply(&ctx, &stack, c).await.unwrap(),
+                "function" => {
+                    function::apply(&ctx, &stack, live.function.as_ref(), c, &code, Backoff::default()).await.unwrap();
+                }
+                "permission" => function::apply_permission(&ctx, &stack, "abc123", c, 1).await.unwrap(),
+                _ => {}
+            }
+        }
+        role::apply(&ctx, &stack, &changes).await.unwrap();
+        let api_rows: Vec<Change> = changes.iter().filter(|c| ["http api", "integration", "route", "stage"].contains(&c.resource.as_str())).cloned().collect();
+        let (api_id, _) = http_api::apply(&ctx, &stack, live.api.as_ref(), &api_rows).await.unwrap();
+        assert_eq!(api_id, "abc123");
+    }
+
+    #[tokio::test]
+    async fn one_drifted_attribute_is_the_only_change() {
+        let ctx = unreachable_ctx();
+        let config = Config::parse(include_str!("../../config/stack.yaml")).unwrap();
+        let stack = Stack::new(&config, &ctx);
+        let bytes = crate::package::zip_bootstrap(b"code").unwrap();
+        let code = Artifact { path: "x.zip".into(), sha256: crate::package::sha256_b64(&bytes), bytes, glibc: None, built_with: "test".into() };
+        let mut live = converged(&stack, &code);
+        live.function.as_mut().unwrap().timeout = 3;
+        live.api.as_mut().unwrap().routes.push(http_api::RouteLive { id: "old".into(), key: "GET /legacy".into(), target: Some("integrations/int1".into()) });
+        let report = Report::new("plan", diff(&stack, &live, Some(&code)));
+        assert_eq!((report.create, report.update, report.delete, report.unchanged), (0, 1, 1, 10));
+        let f = report.changes.iter().find(|c| c.action == Action::Update).unwrap();
+        assert_eq!(f.attributes, vec![crate::report::AttrDiff { attribute: "timeout".into(), from: Some("3".into()), to: Some("15".into()) }]);
+        let d = report.changes.iter().find(|c| c.action == Action::Delete).unwrap();
+        assert_eq!((d.resource.as_str(), d.name.as_str()), ("route", "GET /legacy"));
+    }
+}

@@ -77,7 +77,7 @@ fn want_cors(c: &CorsConfig) -> String {
     render_cors(&c.allow_origins, &c.allow_methods, &c.allow_headers, &c.expose_headers, Some(c.max_age_s), Some(c.allow_credentials))
 }
 
-fn live_cors(c: &Cors) -> String {
+pub fn live_cors(c: &Cors) -> String {
     render_cors(c.allow_origins(), c.allow_methods(), c.allow_headers(), c.expose_headers(), c.max_age(), c.allow_credentials())
 }
 
