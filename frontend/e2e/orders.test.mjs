@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
-import { resultsDir, startStack } from './harness.mjs';
+import { resultsDir, startStack, stopAll } from './harness.mjs';
 
 const run = Date.now().toString(36);
 let stack;
@@ -14,6 +14,7 @@ before(async () => {
 
 after(async () => {
   await stack?.close();
+  await stopAll(); // also when the stack failed half-way up
 });
 
 /** A fresh browser context (empty IndexedDB) on the page, recording every POST /orders. */
