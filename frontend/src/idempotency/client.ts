@@ -98,18 +98,9 @@ export class IdempotencyClient {
   /** Sends an intent (or answers it from the cache, or queues it). Never throws for HTTP or network trouble. */
   async send(intent: Intent, options: SendOptions = {}): Promise<SendResult> {
     const start = this.clock.now();
-    const sentAt = this.clock.wallNow();
     const { useCache = true, shareInFlight = true } = options;
 
-    if (useCache) {
-      const hit = await this.opts.cache.get(intent.key, intent.fingerprint);
-      if (hit) {
-        const latencyMs = this.clock.now() - start;
-        this.emit({ key: intent.key, source: 'cache', status: hit.response.status, replayed: hit.replayed, latencyMs, attempt: 0, note: 'answered from the client cache, no request sent' });
-        return { key: intent.key, source: 'cache', status: hit.response.status, replayed: hit.replayed, queued: false, response: hit.response, latencyMs, attempts: 0 };
-      }
-    }
-
+    // Checked and registered synchronously, so two calls in the same tick cannot both miss.
     if (shareInFlight) {
       const pending = this.inFlight.get(intent.key);
       if (pending) {
@@ -119,15 +110,28 @@ export class IdempotencyClient {
         return { ...r, source: 'shared', latencyMs, attempts: 0 };
       }
     }
-
-    const run = this.deliver(intent, 'network', sentAt, start, options.headers);
+    const run = this.answer(intent, useCache, start, options.headers);
     if (shareInFlight) {
       this.inFlight.set(intent.key, run);
-      run.finally(() => {
+      void run.finally(() => {
         if (this.inFlight.get(intent.key) === run) this.inFlight.delete(intent.key);
-      });
+      }).catch(() => undefined); // the caller sees any rejection through `run`
     }
     return run;
+  }
+
+  /** From the client cache when allowed and present, else over the network. */
+  private async answer(intent: Intent, useCache: boolean, start: number, headers?: Record<string, string>): Promise<SendResult> {
+    const sentAt = this.clock.wallNow();
+    if (useCache) {
+      const hit = await this.opts.cache.get(intent.key, intent.fingerprint);
+      if (hit) {
+        const latencyMs = this.clock.now() - start;
+        this.emit({ key: intent.key, source: 'cache', status: hit.response.status, replayed: hit.replayed, latencyMs, attempt: 0, note: 'answered from the client cache, no request sent' });
+        return { key: intent.key, source: 'cache', status: hit.response.status, replayed: hit.replayed, queued: false, response: hit.response, latencyMs, attempts: 0 };
+      }
+    }
+    return this.deliver(intent, 'network', sentAt, start, headers);
   }
 
   /** Replays the offline queue in order (one flush at a time); stops at the first request that fails on the network again. */
