@@ -107,14 +107,18 @@ function dynamodbLocalJar() {
   return null;
 }
 
-/** A DynamoDB JSON call; DynamoDB Local wants an Authorization header but does not check signatures. */
+/**
+ * A DynamoDB JSON call. DynamoDB Local wants an Authorization header but does not check
+ * signatures; ours runs with -sharedDb so every access key sees the same tables (the stack uses
+ * the key id oncely-local).
+ */
 export async function dynamo(endpoint, target, body) {
   const res = await fetch(endpoint, {
     method: 'POST',
     headers: {
       'Content-Type': 'application/x-amz-json-1.0',
       'X-Amz-Target': `DynamoDB_20120810.${target}`,
-      Authorization: 'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+      Authorization: 'AWS4-HMAC-SHA256 Credential=oncely-local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
     },
     body: JSON.stringify(body),
   });
@@ -139,7 +143,7 @@ export async function startStack() {
     const jarDir = dynamodbLocalJar();
     if (jarDir) {
       const port = await freePort();
-      const ddb = start('dynamodb-local', 'java', [`-Djava.library.path=${join(jarDir, 'DynamoDBLocal_lib')}`, '-jar', join(jarDir, 'DynamoDBLocal.jar'), '-inMemory', '-port', String(port)], { cwd: jarDir });
+      const ddb = start('dynamodb-local', 'java', [`-Djava.library.path=${join(jarDir, 'DynamoDBLocal_lib')}`, '-jar', join(jarDir, 'DynamoDBLocal.jar'), '-inMemory', '-sharedDb', '-port', String(port)], { cwd: jarDir });
       dynamoEndpoint = `http://127.0.0.1:${port}`;
       await waitFor('DynamoDB Local to answer', ddb, 60_000, async () => (await dynamo(dynamoEndpoint, 'ListTables', {})).TableNames !== undefined);
     }
