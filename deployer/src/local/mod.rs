@@ -1,8 +1,44 @@
-//! `up --local`: the whole stack on this machine (DynamoDB Local, the real `bootstrap` behind an
-//! embedded Lambda Runtime API, an HTTP API emulator). Being written (issue 4).
+//! `up --local`: the whole stack on this machine, no AWS account: DynamoDB Local (or the server
+//! given with `--dynamodb-endpoint`) with the table made by `up`'s own table code, the function
+//! built natively and run unmodified as N `bootstrap` execution environments behind an embedded
+//! Lambda Runtime API, and an HTTP API emulator on 127.0.0.1 in front. Runs until Ctrl-C.
+//!
+//! Order of start: the API port first (a taken port fails before anything starts), then
+//! DynamoDB, the table, the build, the environments, and last the API. Every child process is
+//! owned by a value whose drop stops it, so an error at any step stops what already runs.
 
-use crate::config::Config;
+pub mod cors;
+pub mod event;
+pub mod http_api;
+pub mod pool;
+pub mod response;
+pub mod routes;
+pub mod runtime_api;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+
+use crate::config::{Architecture, Config};
+use crate::context::Context;
+use crate::package::{self, BuildOptions};
 use crate::progress::Progress;
+use crate::resources::table;
+use crate::stack::Stack;
+
+/// The account id of the local stack (in ARNs and `requestContext.accountId`).
+pub const LOCAL_ACCOUNT: &str = "000000000000";
+/// The static credentials of the local stack. DynamoDB Local keeps a separate set of tables per
+/// access key id and region, so anything that wants to see the stack's table (a test, the AWS
+/// CLI) must use this key id and the stack's region.
+pub const LOCAL_ACCESS_KEY_ID: &str = "oncely-local";
+pub const LOCAL_SECRET_ACCESS_KEY: &str = "oncely-local";
+/// The region when the config names none.
+pub const DEFAULT_REGION: &str = "us-east-1";
 
 /// Options of `up --local` beyond the config.
 #[derive(Debug, Clone)]
@@ -13,7 +49,134 @@ pub struct LocalOptions {
     pub dynamodb_endpoint: Option<String>,
 }
 
-/// Runs the local stack in the foreground until Ctrl-C.
-pub async fn run(_config: &Config, _opts: LocalOptions, _progress: &Progress) -> anyhow::Result<()> {
-    anyhow::bail!("`up --local` is not available yet")
+/// The architecture of this machine (the function is built natively, whatever the config says).
+fn host_architecture() -> Architecture {
+    if cfg!(target_arch = "aarch64") { Architecture::Arm64 } else { Architecture::X86_64 }
+}
+
+/// The process environment of `bootstrap`: what Lambda sets, then what the deployer sets in AWS
+/// (`Stack::function_environment`, which includes `function.environment`), then the local
+/// DynamoDB's endpoint and credentials. `RUST_LOG` and `RUST_BACKTRACE` pass through.
+pub fn function_environment(stack: &Stack, dynamodb_endpoint: &str, task_root: &str) -> BTreeMap<String, String> {
+    let c = &stack.config;
+    let mut env: BTreeMap<String, String> = [
+        ("AWS_LAMBDA_FUNCTION_NAME", stack.function_name().to_string()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", c.function.memory_mb.to_string()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_string()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", stack.log_group_name()),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_string()),
+        ("AWS_REGION", stack.region.clone()),
+        ("AWS_DEFAULT_REGION", stack.region.clone()),
+        ("_HANDLER", "bootstrap".to_string()),
+        ("LAMBDA_TASK_ROOT", task_root.to_string()),
+        ("LAMBDA_RUNTIME_DIR", task_root.to_string()),
+        ("LANG", "en_US.UTF-8".to_string()),
+        ("TZ", ":UTC".to_string()),
+        ("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    env.extend(stack.function_environment());
+    env.insert("AWS_ACCESS_KEY_ID".into(), LOCAL_ACCESS_KEY_ID.into());
+    env.insert("AWS_SECRET_ACCESS_KEY".into(), LOCAL_SECRET_ACCESS_KEY.into());
+    env.insert("AWS_ENDPOINT_URL_DYNAMODB".into(), dynamodb_endpoint.to_string());
+    for name in ["RUST_LOG", "RUST_BACKTRACE"] {
+        if let Ok(v) = std::env::var(name) {
+            env.insert(name.into(), v);
+        }
+    }
+    env
+}
+
+/// Runs the local stack in the foreground until Ctrl-C (SIGINT) or SIGTERM.
+pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> anyhow::Result<()> {
+    let listener = http_api::bind(opts.port)?;
+    let port = listener.local_addr()?.port();
+
+    // DynamoDB: the given server, or DynamoDB Local (stopped when `_dynamodb` drops).
+    let (_dynamodb, dynamodb_endpoint) = match opts.dynamodb_endpoint {
+        Some(url) => (None, url),
+        None => {
+            let step = progress.step("starting DynamoDB Local (in memory)");
+            let p = progress.clone();
+            let emulator = tokio::task::spawn_blocking(move || emulators::start_dynamodb_local(None, |m| p.info(m)))
+                .await
+                .context("starting DynamoDB Local")?
+                .context("starting DynamoDB Local")?;
+            let url = emulator.endpoint();
+            step.done(&url);
+            (Some(emulator), url)
+        }
+    };
+
+    // The table, with the same code as `up`.
+    let region = config.region.clone().unwrap_or_else(|| DEFAULT_REGION.to_string());
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.clone()))
+        .credentials_provider(Credentials::new(LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, None, None, "oncely-local"))
+        .endpoint_url(&dynamodb_endpoint)
+        .load()
+        .await;
+    let ctx = Context::from_sdk_config(&sdk, region, LOCAL_ACCOUNT.to_string(), progress.clone());
+    let stack = Stack::new(config, &ctx);
+    let live = table::read(&ctx, &stack)
+        .await
+        .with_context(|| format!("DynamoDB at {dynamodb_endpoint} is not reachable (check the URL, or leave out --dynamodb-endpoint to start DynamoDB Local)"))?;
+    let change = table::diff(&stack, live.as_ref());
+    table::apply(&ctx, &stack, live.as_ref(), &change).await.with_context(|| format!("creating table {} in DynamoDB at {dynamodb_endpoint}", stack.table_name()))?;
+    if live.is_some() {
+        progress.info(format!("table {} exists in DynamoDB at {dynamodb_endpoint}", stack.table_name()));
+    }
+
+    // The function, built natively.
+    let arch = host_architecture();
+    if arch != config.function.architecture {
+        progress.info(format!("building for this machine ({}) instead of the configured {}", arch.lambda_name(), config.function.architecture.lambda_name()));
+    }
+    let mut build = BuildOptions::for_workspace(&config.function.package, arch)?;
+    build.zigbuild = Some(false);
+    let p = progress.clone();
+    let (binary, _how) = tokio::task::spawn_blocking(move || package::compile(&build, &p))
+        .await
+        .context("building the function")?
+        .with_context(|| format!("building the `{}` crate as bootstrap", config.function.package))?;
+
+    // The execution environments.
+    let task_root = binary.parent().map(|d| d.display().to_string()).unwrap_or_default();
+    let spec = pool::Spec {
+        env: function_environment(&stack, &dynamodb_endpoint, &task_root),
+        binary,
+        timeout: Duration::from_secs(config.function.timeout_s.max(1) as u64),
+        function_arn: stack.function_arn(),
+    };
+    let step = progress.step(format!("starting {} execution environments", config.local.concurrency));
+    let pool = Arc::new(pool::Pool::start(spec, config.local.concurrency as usize).await?);
+    step.done("ready");
+
+    // The HTTP API.
+    let router = routes::Router::new(&config.api.routes).map_err(anyhow::Error::msg)?;
+    let api = Arc::new(http_api::Api { router, cors: config.api.cors.clone(), pool: pool.clone(), port, account_id: LOCAL_ACCOUNT.into(), api_id: "local".into() });
+    let server = tokio::spawn(http_api::serve(listener, api));
+    let endpoint = format!("http://127.0.0.1:{port}");
+    crate::write_endpoint(config, &endpoint, progress)?;
+    println!("Local stack {} is up: {endpoint} (routes: {}; DynamoDB: {dynamodb_endpoint}, table {}). Ctrl-C stops it.", stack.name, config.api.routes.join(", "), stack.table_name());
+
+    wait_for_stop_signal().await?;
+    println!("Stopping the local stack ...");
+    server.abort();
+    pool.shutdown().await;
+    println!("Stopped.");
+    Ok(())
+}
+
+async fn wait_for_stop_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
 }

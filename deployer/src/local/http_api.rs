@@ -1,0 +1,198 @@
+//! The HTTP API emulator on 127.0.0.1: CORS preflight, route matching, payload 2.0 events, one
+//! Lambda invocation per request through the pool, API Gateway's response mapping, and one log
+//! line per request (method, path, status, route, environment, replayed or not, duration).
+//!
+//! Status codes the gateway itself produces: `404 {"message":"Not Found"}` for no route,
+//! `413 {"message":"Request Entity Too Large"}` above 10 MB (the HTTP API payload quota), and
+//! `500 {"message":"Internal Server Error"}` for a function error, an invalid response, a crash
+//! and a function timeout: Lambda reports a timeout as a function error ("Task timed out after
+//! N seconds"), which an HTTP API answers with that 500 (API Gateway developer guide,
+//! "Troubleshooting issues with HTTP API Lambda integrations"). The HTTP API's own 30 s
+//! integration timeout (`503 {"message":"Service Unavailable"}`) cannot happen first, because
+//! the config limits `function.timeout_s` to 29.
+
+use std::convert::Infallible;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+
+use super::cors;
+use super::event::{self, Gateway};
+use super::pool::{Outcome, Pool, trace_id};
+use super::response::{self, Answer};
+use super::routes::Router;
+use crate::config::CorsConfig;
+
+/// The HTTP API payload quota.
+pub const MAX_REQUEST_BODY: usize = 10 * 1024 * 1024;
+
+/// Everything a request needs.
+pub struct Api {
+    pub router: Router,
+    pub cors: Option<CorsConfig>,
+    pub pool: Arc<Pool>,
+    pub port: u16,
+    pub account_id: String,
+    pub api_id: String,
+}
+
+/// Binds the API's port on 127.0.0.1, with a clear error when it is taken.
+pub fn bind(port: u16) -> anyhow::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!("port {port} on 127.0.0.1 is already in use: stop what listens there, or choose another port with `--port N`")
+        } else {
+            anyhow::anyhow!("cannot listen on 127.0.0.1:{port}: {e}")
+        }
+    })?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// Serves until the task is aborted.
+pub async fn serve(listener: std::net::TcpListener, api: Arc<Api>) {
+    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let api = api.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let api = api.clone();
+                async move { Ok::<_, Infallible>(handle(&api, req, peer).await) }
+            });
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+/// What the log line says about a request besides its answer.
+struct Served {
+    route: Option<String>,
+    env: usize,
+}
+
+async fn handle(api: &Api, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+    let started = Instant::now();
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let request_id = gateway_request_id();
+    let request_headers = req.headers().clone();
+    let (mut answer, served) = answer(api, req, peer, &request_id).await;
+    if let Some(c) = &api.cors {
+        if served.route.as_deref() != Some("(CORS preflight)") {
+            cors::decorate(c, &request_headers, &mut answer);
+        }
+    }
+    answer.headers.push(("apigw-requestid".into(), request_id));
+    let replayed = answer.header("idempotent-replayed").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    println!(
+        "[api] {method} {path} -> {} ({}, {}, replayed: {}, {:.0} ms)",
+        answer.status,
+        served.route.map(|r| format!("route \"{r}\"")).unwrap_or_else(|| "no route".into()),
+        if served.env > 0 { format!("env {}", served.env) } else { "gateway".into() },
+        if replayed { "yes" } else { "no" },
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    into_response(answer)
+}
+
+async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id: &str) -> (Answer, Served) {
+    let method = req.method().as_str().to_string();
+    if let Some(c) = &api.cors {
+        if cors::is_preflight(&method, req.headers()) {
+            return (cors::preflight(c, req.headers()), Served { route: Some("(CORS preflight)".into()), env: 0 });
+        }
+    }
+    let raw_path = req.uri().path().to_string();
+    let Some(matched) = api.router.find(&method, &raw_path) else {
+        return (Answer::not_found(), Served { route: None, env: 0 });
+    };
+    let route_key = matched.route.key.clone();
+    let path_parameters = matched.path_parameters;
+    let raw_query = req.uri().query().unwrap_or("").to_string();
+    let protocol = format!("{:?}", req.version());
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return (Answer::too_large(), Served { route: Some(route_key), env: 0 }),
+    };
+    let time_epoch_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let trace = trace_id();
+    let domain_name = parts.headers.get("host").and_then(|h| h.to_str().ok()).map(str::to_string).unwrap_or_else(|| format!("127.0.0.1:{}", api.port));
+    let gateway = Gateway {
+        account_id: api.account_id.clone(),
+        api_id: api.api_id.clone(),
+        domain_name,
+        port: api.port,
+        request_id: request_id.to_string(),
+        trace_id: trace.clone(),
+        time_epoch_ms,
+    };
+    let incoming = event::Incoming {
+        method: &method,
+        raw_path: &raw_path,
+        raw_query: &raw_query,
+        headers: &parts.headers,
+        body: &body,
+        source_ip: peer.ip().to_string(),
+        protocol: &protocol,
+    };
+    let event = event::build(&incoming, &route_key, &path_parameters, &gateway);
+    let invoked = api.pool.invoke(Bytes::from(event.to_string()), trace).await;
+    let env = invoked.env;
+    let say = |why: &str| println!("[api] {method} {raw_path}: Lambda request {} failed: {why}", invoked.request_id);
+    let answer = match invoked.outcome {
+        Outcome::Response(payload) => match response::from_function(&payload) {
+            Ok(a) => a,
+            Err(why) => {
+                say(&format!("invalid response: {why}"));
+                Answer::internal_error()
+            }
+        },
+        Outcome::Error { error_type, payload } => {
+            say(&format!("function error {}: {}", error_type.unwrap_or_else(|| "unhandled".into()), String::from_utf8_lossy(&payload)));
+            Answer::internal_error()
+        }
+        Outcome::TimedOut => {
+            say("the function timed out");
+            Answer::internal_error()
+        }
+        Outcome::Crashed(why) => {
+            say(&why);
+            Answer::internal_error()
+        }
+    };
+    (answer, Served { route: Some(route_key), env })
+}
+
+fn into_response(answer: Answer) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(answer.body));
+    *r.status_mut() = hyper::StatusCode::from_u16(answer.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    let h = r.headers_mut();
+    for (name, value) in answer.headers {
+        if let (Ok(n), Ok(v)) = (hyper::header::HeaderName::from_bytes(name.as_bytes()), hyper::header::HeaderValue::from_str(&value)) {
+            h.append(n, v);
+        }
+    }
+    r
+}
+
+/// An API Gateway style request id (`UaJ8niKpoAMEbVQ=`).
+fn gateway_request_id() -> String {
+    base64::engine::general_purpose::STANDARD.encode(&uuid::Uuid::new_v4().as_bytes()[..10])
+}

@@ -1,0 +1,190 @@
+//! The Lambda Runtime API (version 2018-06-01) one execution environment's `bootstrap` talks to,
+//! as the Lambda developer guide ("Using the Lambda runtime API for custom runtimes") defines it:
+//!
+//! - `GET  /2018-06-01/runtime/invocation/next`: blocks until there is an invocation; answers the
+//!   event with `Lambda-Runtime-Aws-Request-Id`, `-Deadline-Ms`, `-Invoked-Function-Arn`, `-Trace-Id`;
+//! - `POST /2018-06-01/runtime/invocation/{id}/response` and `.../{id}/error`: `202`, or `400`
+//!   for an unknown request id; payloads above 6 MB (Lambda's synchronous limit) get `413`;
+//! - `POST /2018-06-01/runtime/init/error`: `202`.
+//!
+//! Each environment has its own listener (its own `AWS_LAMBDA_RUNTIME_API`), so every call is
+//! known to come from that environment; the environment's supervisor (`pool.rs`) answers them.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+/// Lambda's limit for a synchronous response payload.
+pub const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
+
+const PREFIX: &str = "/2018-06-01/runtime/";
+
+/// An invocation as handed to the runtime.
+#[derive(Debug, Clone)]
+pub struct NextInvocation {
+    pub request_id: String,
+    pub deadline_ms: u64,
+    pub function_arn: String,
+    pub trace_id: String,
+    pub event: Bytes,
+}
+
+/// A call of the runtime, for the environment's supervisor to answer.
+#[derive(Debug)]
+pub enum Call {
+    /// The runtime is idle and waits for an invocation.
+    Next(oneshot::Sender<NextInvocation>),
+    /// The result of invocation `request_id`; the reply says whether that id is the current one.
+    Response { request_id: String, payload: Bytes, reply: oneshot::Sender<bool> },
+    Error { request_id: String, error_type: Option<String>, payload: Bytes, reply: oneshot::Sender<bool> },
+    InitError { error_type: Option<String>, payload: Bytes },
+}
+
+type Answer = Response<Full<Bytes>>;
+
+fn json(status: StatusCode, body: String) -> Answer {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert("content-type", "application/json".parse().expect("static header"));
+    r
+}
+
+fn error(status: StatusCode, error_type: &str, message: &str) -> Answer {
+    json(status, serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string())
+}
+
+fn accepted() -> Answer {
+    json(StatusCode::ACCEPTED, r#"{"status":"OK"}"#.to_string())
+}
+
+/// What a request path asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route<'a> {
+    Next,
+    Response(&'a str),
+    Error(&'a str),
+    InitError,
+}
+
+pub fn route<'a>(method: &Method, path: &'a str) -> Option<Route<'a>> {
+    let rest = path.strip_prefix(PREFIX)?;
+    match (method, rest) {
+        (&Method::GET, "invocation/next") => Some(Route::Next),
+        (&Method::POST, "init/error") => Some(Route::InitError),
+        (&Method::POST, r) => {
+            let r = r.strip_prefix("invocation/")?;
+            if let Some(id) = r.strip_suffix("/response").filter(|id| !id.is_empty() && !id.contains('/')) {
+                Some(Route::Response(id))
+            } else {
+                r.strip_suffix("/error").filter(|id| !id.is_empty() && !id.contains('/')).map(Route::Error)
+            }
+        }
+        _ => None,
+    }
+}
+
+async fn handle(calls: mpsc::Sender<Call>, req: Request<Incoming>) -> Answer {
+    let path = req.uri().path().to_string();
+    let Some(route) = route(req.method(), &path) else {
+        return error(StatusCode::NOT_FOUND, "NotFound", &format!("no such Runtime API endpoint: {} {path}", req.method()));
+    };
+    let error_type = req.headers().get("lambda-runtime-function-error-type").and_then(|v| v.to_str().ok()).map(str::to_string);
+    if route == Route::Next {
+        let (tx, rx) = oneshot::channel();
+        if calls.send(Call::Next(tx)).await.is_err() {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "Runtime.ExitError", "the execution environment is shutting down");
+        }
+        return match rx.await {
+            Ok(inv) => {
+                let mut r = Response::new(Full::new(inv.event));
+                let h = r.headers_mut();
+                let mut set = |name: &'static str, value: &str| {
+                    if let Ok(v) = value.parse() {
+                        h.insert(name, v);
+                    }
+                };
+                set("content-type", "application/json");
+                set("lambda-runtime-aws-request-id", &inv.request_id);
+                set("lambda-runtime-deadline-ms", &inv.deadline_ms.to_string());
+                set("lambda-runtime-invoked-function-arn", &inv.function_arn);
+                set("lambda-runtime-trace-id", &inv.trace_id);
+                r
+            }
+            Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "Runtime.ExitError", "the execution environment is shutting down"),
+        };
+    }
+    let payload = match Limited::new(req.into_body(), MAX_PAYLOAD).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            let (request_id, is_invocation) = match route {
+                Route::Response(id) | Route::Error(id) => (id.to_string(), true),
+                _ => (String::new(), false),
+            };
+            if is_invocation {
+                // The invocation fails as in Lambda when a response is too large.
+                let (reply, _) = oneshot::channel();
+                let payload = Bytes::from(r#"{"errorType":"Function.ResponseSizeTooLarge","errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes)."}"#);
+                let _ = calls.send(Call::Error { request_id, error_type: Some("Function.ResponseSizeTooLarge".into()), payload, reply }).await;
+            }
+            return error(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", "payloads are limited to 6291556 bytes");
+        }
+        Err(e) => return error(StatusCode::BAD_REQUEST, "InvalidRequest", &format!("reading the body: {e}")),
+    };
+    let (reply, known) = oneshot::channel();
+    let call = match route {
+        Route::Response(id) => Call::Response { request_id: id.to_string(), payload, reply },
+        Route::Error(id) => Call::Error { request_id: id.to_string(), error_type, payload, reply },
+        Route::InitError => {
+            let _ = calls.send(Call::InitError { error_type, payload }).await;
+            return accepted();
+        }
+        Route::Next => unreachable!("handled above"),
+    };
+    if calls.send(call).await.is_err() {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "Runtime.ExitError", "the execution environment is shutting down");
+    }
+    match known.await {
+        Ok(true) => accepted(),
+        _ => error(StatusCode::BAD_REQUEST, "InvalidRequestID", "no invocation with this request id is in progress in this environment"),
+    }
+}
+
+/// Serves the Runtime API on `listener` until the task is aborted.
+pub async fn serve(listener: TcpListener, calls: mpsc::Sender<Call>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let calls = calls.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let calls = calls.clone();
+                async move { Ok::<_, Infallible>(handle(calls, req).await) }
+            });
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_of_the_runtime_api() {
+        assert_eq!(route(&Method::GET, "/2018-06-01/runtime/invocation/next"), Some(Route::Next));
+        assert_eq!(route(&Method::POST, "/2018-06-01/runtime/invocation/abc-1/response"), Some(Route::Response("abc-1")));
+        assert_eq!(route(&Method::POST, "/2018-06-01/runtime/invocation/abc-1/error"), Some(Route::Error("abc-1")));
+        assert_eq!(route(&Method::POST, "/2018-06-01/runtime/init/error"), Some(Route::InitError));
+        assert_eq!(route(&Method::POST, "/2018-06-01/runtime/invocation/next"), None);
+        assert_eq!(route(&Method::GET, "/2018-06-01/runtime/invocation/abc/response"), None);
+        assert_eq!(route(&Method::POST, "/2018-06-01/runtime/invocation//response"), None);
+        assert_eq!(route(&Method::GET, "/other"), None);
+    }
+}
