@@ -84,16 +84,17 @@ export async function stopAll() {
 
 async function waitFor(what, proc, timeoutMs, check) {
   const deadline = Date.now() + timeoutMs;
+  let last = '';
   while (Date.now() < deadline) {
     if (proc?.exited) throw new Error(`${proc.name} exited (${JSON.stringify(proc.exited)}) before ${what}. Its output ends:\n${proc.output.slice(-4000)}`);
     try {
       if (await check()) return;
-    } catch {
-      /* not yet */
+    } catch (e) {
+      last = e instanceof Error ? e.message : String(e); // not yet
     }
     await sleep(250);
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${proc ? `; ${proc.name} said:\n${proc.output.slice(-4000)}` : ''}`);
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${last})` : ''}${proc ? `; ${proc.name} said:\n${proc.output.slice(-4000)}` : ''}`);
 }
 
 // --- DynamoDB Local ---------------------------------------------------------------------------
@@ -109,8 +110,8 @@ function dynamodbLocalJar() {
 
 /**
  * A DynamoDB JSON call. DynamoDB Local wants an Authorization header but does not check
- * signatures; ours runs with -sharedDb so every access key sees the same tables (the stack uses
- * the key id oncely-local).
+ * signatures (v2+ does want a key id of letters and digits only); ours runs with -sharedDb, so
+ * every access key sees the same tables, whatever key id the stack uses.
  */
 export async function dynamo(endpoint, target, body) {
   const res = await fetch(endpoint, {
@@ -118,7 +119,7 @@ export async function dynamo(endpoint, target, body) {
     headers: {
       'Content-Type': 'application/x-amz-json-1.0',
       'X-Amz-Target': `DynamoDB_20120810.${target}`,
-      Authorization: 'AWS4-HMAC-SHA256 Credential=oncely-local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+      Authorization: 'AWS4-HMAC-SHA256 Credential=oncelye2e/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
     },
     body: JSON.stringify(body),
   });
