@@ -34,9 +34,10 @@ use crate::stack::Stack;
 pub const LOCAL_ACCOUNT: &str = "000000000000";
 /// The static credentials of the local stack. DynamoDB Local keeps a separate set of tables per
 /// access key id and region, so anything that wants to see the stack's table (a test, the AWS
-/// CLI) must use this key id and the stack's region.
-pub const LOCAL_ACCESS_KEY_ID: &str = "oncely-local";
-pub const LOCAL_SECRET_ACCESS_KEY: &str = "oncely-local";
+/// CLI) must use this key id and the stack's region. (DynamoDB Local accepts only letters and
+/// digits in a key id.)
+pub const LOCAL_ACCESS_KEY_ID: &str = "oncelylocal";
+pub const LOCAL_SECRET_ACCESS_KEY: &str = "oncelylocal";
 /// The region when the config names none.
 pub const DEFAULT_REGION: &str = "us-east-1";
 

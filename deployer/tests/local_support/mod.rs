@@ -1,0 +1,258 @@
+//! Harness for the `up --local` tests: runs the real `deployer up --local` as a subprocess on a
+//! free port with a temporary config, waits for the printed endpoint, and talks HTTP to it.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{HeaderMap, Method, Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+/// One DynamoDB Local per test binary (stopped by its watchdog when the binary exits).
+pub fn dynamodb() -> &'static emulators::Emulator {
+    static DDB: OnceLock<emulators::Emulator> = OnceLock::new();
+    DDB.get_or_init(|| emulators::start_dynamodb_local(None, |m| eprintln!("{m}")).expect("starting DynamoDB Local"))
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+/// Output lines collected from a pipe, with a condition variable to wait on.
+#[derive(Default)]
+pub struct Lines {
+    lines: Mutex<Vec<String>>,
+    changed: Condvar,
+    closed: Mutex<bool>,
+}
+
+impl Lines {
+    fn collect(stream: impl std::io::Read + Send + 'static, echo: &'static str) -> Arc<Lines> {
+        let lines = Arc::new(Lines::default());
+        let l = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines() {
+                let Ok(line) = line else { break };
+                if std::env::var_os("ONCELY_TEST_ECHO").is_some() {
+                    eprintln!("{echo} {line}");
+                }
+                l.lines.lock().unwrap().push(line);
+                l.changed.notify_all();
+            }
+            *l.closed.lock().unwrap() = true;
+            l.changed.notify_all();
+        });
+        lines
+    }
+
+    pub fn all(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    pub fn text(&self) -> String {
+        self.all().join("\n")
+    }
+
+    /// Waits for a line satisfying `pred`; `None` when the stream closed or `limit` passed.
+    pub fn wait_for(&self, limit: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+        let deadline = Instant::now() + limit;
+        let mut guard = self.lines.lock().unwrap();
+        loop {
+            if let Some(l) = guard.iter().find(|l| pred(l)) {
+                return Some(l.clone());
+            }
+            if *self.closed.lock().unwrap() || Instant::now() > deadline {
+                return None;
+            }
+            guard = self.changed.wait_timeout(guard, Duration::from_millis(200)).unwrap().0;
+        }
+    }
+}
+
+/// Options of one local stack.
+pub struct StackOptions {
+    pub app: &'static str,
+    pub concurrency: u32,
+    pub timeout_s: u32,
+    /// Pass `--dynamodb-endpoint` (the shared DynamoDB Local) instead of letting it start its own.
+    pub shared_dynamodb: bool,
+}
+
+/// A running `deployer up --local`.
+pub struct LocalStack {
+    pub child: Child,
+    pub stdout: Arc<Lines>,
+    pub stderr: Arc<Lines>,
+    pub endpoint: String,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub env_file: PathBuf,
+    pub client: Client<HttpConnector, Full<Bytes>>,
+}
+
+/// The config every test stack uses (concurrency, timeout and app vary).
+pub fn config_yaml(o: &StackOptions, env_file: &Path) -> String {
+    format!(
+        r#"app: {app}
+stage: test
+region: us-east-1
+function:
+  timeout_s: {timeout}
+  environment:
+    ORDERS_SIMULATED_WORK_MAX_MS: "10000"
+api:
+  routes: ["POST /orders", "GET /orders/{{id}}"]
+  cors: {{ allow_origins: ["http://localhost:5173"] }}
+frontend:
+  env_file: {env_file}
+local:
+  concurrency: {concurrency}
+"#,
+        app = o.app,
+        timeout = o.timeout_s,
+        concurrency = o.concurrency,
+        env_file = env_file.display()
+    )
+}
+
+/// The deployer binary with `args`, run from the workspace root.
+pub fn deployer(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deployer"));
+    cmd.args(args).current_dir(workspace_root()).stdin(Stdio::null());
+    cmd
+}
+
+impl LocalStack {
+    pub fn start(o: StackOptions) -> LocalStack {
+        let dir = std::env::temp_dir().join(format!("oncely-local-{}-{}", o.app, std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let env_file = dir.join("frontend").join(".env.local");
+        let config = dir.join("stack.yaml");
+        std::fs::write(&config, config_yaml(&o, &env_file)).unwrap();
+        let port = emulators::free_port().unwrap();
+        let port_s = port.to_string();
+        let config_s = config.display().to_string();
+        let mut args = vec!["up", "--local", "--port", &port_s, "--config", &config_s];
+        let ddb;
+        if o.shared_dynamodb {
+            ddb = dynamodb().endpoint();
+            args.extend(["--dynamodb-endpoint", &ddb]);
+        }
+        let mut child = deployer(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("running the deployer");
+        let stdout = Lines::collect(child.stdout.take().unwrap(), "[out]");
+        let stderr = Lines::collect(child.stderr.take().unwrap(), "[err]");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        // The first run builds the function in release: allow for it.
+        let up = stdout.wait_for(Duration::from_secs(1500), |l| l.contains(" is up: ") && l.contains(&endpoint));
+        if up.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`up --local` did not come up.\nstdout:\n{}\nstderr:\n{}", stdout.text(), stderr.text());
+        }
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        LocalStack { child, stdout, stderr, endpoint, port, dir, env_file, client }
+    }
+
+    pub async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (StatusCode, HeaderMap, Bytes) {
+        let mut builder = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(format!("{}{path}", self.endpoint));
+        for (n, v) in headers {
+            builder = builder.header(*n, *v);
+        }
+        let req = builder.body(Full::new(Bytes::from(body.to_string()))).unwrap();
+        let resp = self.client.request(req).await.unwrap_or_else(|e| panic!("{method} {path}: {e}\nstderr:\n{}", self.stderr.text()));
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await.unwrap().to_bytes();
+        (parts.status, parts.headers, body)
+    }
+
+    /// Process ids of the `bootstrap` processes it reported starting.
+    pub fn bootstrap_pids(&self) -> Vec<i32> {
+        self.stdout
+            .all()
+            .iter()
+            .filter(|l| l.starts_with("[env ") && l.contains("bootstrap (pid "))
+            .filter_map(|l| l.rsplit("(pid ").next()?.trim_end_matches(')').parse().ok())
+            .collect()
+    }
+
+    /// Sends SIGINT (as Ctrl-C does) and waits for the exit.
+    pub fn interrupt(&mut self) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGINT);
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "`up --local` did not exit within 60s of SIGINT");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            // SIGINT first, so it stops its children; SIGKILL if it hangs.
+            unsafe {
+                libc::kill(self.child.id() as i32, libc::SIGINT);
+            }
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Whether a process exists and is not a zombie.
+pub fn process_alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next()) != Some("Z"),
+        Err(_) => false,
+    }
+}
+
+/// Process ids whose command line contains every one of `needles`.
+pub fn pids_with_cmdline(needles: &[&str]) -> Vec<i32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let args: Vec<String> = cmdline.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        if needles.iter().all(|n| args.iter().any(|a| a == n)) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// A DynamoDB client for the table the stack uses (the local stack's key id and region).
+pub fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let creds = aws_sdk_dynamodb::config::Credentials::new(deployer::local::LOCAL_ACCESS_KEY_ID, deployer::local::LOCAL_SECRET_ACCESS_KEY, None, None, "tests");
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(creds)
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+pub fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
