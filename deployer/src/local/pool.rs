@@ -467,3 +467,144 @@ fn describe(status: std::io::Result<std::process::ExitStatus>) -> String {
         Err(e) => format!("its status is unknown: {e}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The pool against a tiny Python runtime client speaking the Runtime API (so crashes,
+    //! errors and timeouts can be provoked on demand).
+    use super::*;
+
+    const CLIENT: &str = r#"
+import json, os, sys, time, urllib.request, urllib.error
+base = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
+if os.environ.get("FAIL_INIT"):
+    print("cannot start: FAIL_INIT is set", file=sys.stderr, flush=True)
+    sys.exit(2)
+def post(path, body, headers={}):
+    req = urllib.request.Request(base + path, data=body, method="POST", headers=headers)
+    try:
+        return urllib.request.urlopen(req).status
+    except urllib.error.HTTPError as e:
+        return e.code
+while True:
+    with urllib.request.urlopen(base + "/invocation/next") as r:
+        h = r.headers
+        rid = h["Lambda-Runtime-Aws-Request-Id"]
+        event = json.loads(r.read())
+    action = event.get("action")
+    if action == "crash":
+        sys.exit(3)
+    if action == "sleep":
+        time.sleep(60)
+    if action == "error":
+        post("/invocation/" + rid + "/error", b'{"errorType":"Boom","errorMessage":"boom"}', {"Lambda-Runtime-Function-Error-Type": "Boom"})
+        continue
+    wrong = post("/invocation/not-" + rid + "/response", b"{}") if action == "wrong-id" else None
+    out = {"rid": rid, "deadline": h["Lambda-Runtime-Deadline-Ms"], "arn": h["Lambda-Runtime-Invoked-Function-Arn"], "trace": h["Lambda-Runtime-Trace-Id"], "pid": os.getpid(), "wrong": wrong}
+    print("handled", rid, flush=True)
+    post("/invocation/" + rid + "/response", json.dumps(out).encode())
+"#;
+
+    /// Writes the client as an executable with an absolute interpreter path (the environment
+    /// of an execution environment has Lambda's PATH only). `None` without python3.
+    fn client() -> Option<PathBuf> {
+        let out = std::process::Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output().ok()?;
+        let python = String::from_utf8(out.stdout).ok()?.trim().to_string();
+        if python.is_empty() {
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("oncely-pool-test-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).ok()?;
+        let path = dir.join("bootstrap");
+        std::fs::write(&path, format!("#!{python}\n{CLIENT}")).ok()?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).ok()?;
+        Some(path)
+    }
+
+    fn spec(binary: PathBuf, extra: &[(&str, &str)]) -> Spec {
+        let mut env = BTreeMap::from([("AWS_LAMBDA_FUNCTION_NAME".to_string(), "t".to_string())]);
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Spec { binary, env, timeout: Duration::from_secs(2), function_arn: "arn:aws:lambda:us-east-1:000000000000:function:t".into() }
+    }
+
+    fn response(invoked: &Invoked) -> serde_json::Value {
+        match &invoked.outcome {
+            Outcome::Response(p) => serde_json::from_slice(p).unwrap(),
+            other => panic!("expected a response, got {other:?}"),
+        }
+    }
+
+    async fn invoke(pool: &Pool, action: &str) -> Invoked {
+        pool.invoke(Bytes::from(format!(r#"{{"action":"{action}"}}"#)), trace_id()).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn invocations_errors_crashes_and_timeouts() {
+        let Some(binary) = client() else {
+            eprintln!("skipped: python3 is not available");
+            return;
+        };
+        let pool = Pool::start(spec(binary, &[]), 1).await.unwrap();
+
+        let first = invoke(&pool, "echo").await;
+        let r = response(&first);
+        assert_eq!(first.env, 1);
+        assert_eq!(r["rid"], first.request_id.as_str());
+        assert_eq!(r["arn"], "arn:aws:lambda:us-east-1:000000000000:function:t");
+        assert!(r["trace"].as_str().unwrap().starts_with("Root=1-"));
+        assert!(r["deadline"].as_str().unwrap().parse::<u64>().unwrap() > now_ms());
+        let pid = r["pid"].clone();
+
+        // A response for another request id is refused with 400.
+        assert_eq!(response(&invoke(&pool, "wrong-id").await)["wrong"], 400);
+
+        let err = invoke(&pool, "error").await;
+        assert_eq!(err.outcome, Outcome::Error { error_type: Some("Boom".into()), payload: Bytes::from_static(br#"{"errorType":"Boom","errorMessage":"boom"}"#) });
+        assert_eq!(response(&invoke(&pool, "echo").await)["pid"], pid, "an error does not restart the process");
+
+        assert!(matches!(invoke(&pool, "crash").await.outcome, Outcome::Crashed(_)));
+        let after_crash = response(&invoke(&pool, "echo").await);
+        assert_ne!(after_crash["pid"], pid, "a new process serves after the crash");
+
+        assert_eq!(invoke(&pool, "sleep").await.outcome, Outcome::TimedOut);
+        let after_timeout = response(&invoke(&pool, "echo").await);
+        assert_ne!(after_timeout["pid"], after_crash["pid"], "a new process serves after the timeout");
+        let timed_out_pid = after_crash["pid"].as_i64().unwrap() as i32;
+        // SAFETY: signal 0 only checks for existence.
+        assert!(unsafe { libc::kill(timed_out_pid, 0) } != 0, "the timed-out process was killed");
+
+        let live = pool.pids();
+        assert_eq!(live.len(), 1);
+        pool.shutdown().await;
+        assert!(pool.pids().is_empty());
+        assert!(unsafe { libc::kill(live[0] as i32, 0) } != 0, "shutdown kills the process");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn invocations_wait_for_an_idle_environment() {
+        let Some(binary) = client() else { return };
+        let pool = Arc::new(Pool::start(spec(binary, &[]), 2).await.unwrap());
+        let runs = (0..6).map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move { invoke(&pool, "echo").await })
+        });
+        let mut envs = BTreeSet::new();
+        for run in runs {
+            let invoked = run.await.unwrap();
+            response(&invoked);
+            envs.insert(invoked.env);
+        }
+        assert!(envs.is_subset(&BTreeSet::from([1, 2])));
+        pool.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_runtime_that_dies_at_init_is_a_clear_error() {
+        let Some(binary) = client() else { return };
+        let err = Pool::start(spec(binary, &[("FAIL_INIT", "1")]), 2).await.err().expect("the start fails").to_string();
+        assert!(err.contains("exited during its init") && err.contains("cannot start: FAIL_INIT is set"), "{err}");
+    }
+
+    use std::collections::BTreeSet;
+}
