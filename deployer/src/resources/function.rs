@@ -236,10 +236,8 @@ async fn wait_updated(ctx: &Context, name: &str) -> Result<()> {
 
 pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Result<Change> {
     let name = stack.function_name();
-    let Some(live) = live else { return Ok(Change::new(KIND, name, Action::Unchanged).with_note("not found")) };
-    if !stack.owns(&live.tags) {
-        ctx.progress.warn(format!("function {name} exists but is not tagged as oncely's: left alone"));
-        return Ok(Change::new(KIND, name, Action::Foreign).with_note("exists without oncely's tags; left alone"));
+    if let Err(skip) = super::ours(ctx, stack, KIND, &name, live, |l| &l.tags) {
+        return Ok(skip);
     }
     let step = ctx.progress.step(format!("deleting function {name}"));
     match ctx.lambda.delete_function().function_name(name).send().await {

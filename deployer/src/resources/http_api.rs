@@ -426,11 +426,10 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, changes: &
 /// Deletes the API (with its integration, routes and stage) if it is ours.
 pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Result<Change> {
     let name = stack.api_name();
-    let Some(live) = live else { return Ok(Change::new(KIND, name, Action::Unchanged).with_note("not found")) };
-    if !stack.owns(&live.tags) {
-        ctx.progress.warn(format!("HTTP API {name} ({}) exists but is not tagged as oncely's: left alone", live.api_id));
-        return Ok(Change::new(KIND, name, Action::Foreign).with_note("exists without oncely's tags; left alone"));
-    }
+    let live = match super::ours(ctx, stack, KIND, &name, live, |l| &l.tags) {
+        Ok(live) => live,
+        Err(skip) => return Ok(skip),
+    };
     let step = ctx.progress.step(format!("deleting HTTP API {name} ({})", live.api_id));
     match ctx.apigw.delete_api().api_id(&live.api_id).send().await {
         Ok(_) => {}

@@ -90,10 +90,8 @@ pub async fn apply(ctx: &Context, stack: &Stack, change: &Change) -> Result<()> 
 
 pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Result<Change> {
     let name = stack.log_group_name();
-    let Some(live) = live else { return Ok(Change::new(KIND, name, Action::Unchanged).with_note("not found")) };
-    if !stack.owns(&live.tags) {
-        ctx.progress.warn(format!("log group {name} exists but is not tagged as oncely's: left alone"));
-        return Ok(Change::new(KIND, name, Action::Foreign).with_note("exists without oncely's tags; left alone"));
+    if let Err(skip) = super::ours(ctx, stack, KIND, &name, live, |l| &l.tags) {
+        return Ok(skip);
     }
     let step = ctx.progress.step(format!("deleting log group {name}"));
     match ctx.logs.delete_log_group().log_group_name(&name).send().await {

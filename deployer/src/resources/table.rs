@@ -241,10 +241,8 @@ pub async fn count_items(ctx: &Context, name: &str) -> Result<(u64, u64)> {
 /// Deletes the table if it is ours. Keeps one that still holds orders unless `delete_data`.
 pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>, delete_data: bool) -> Result<Change> {
     let name = stack.table_name();
-    let Some(live) = live else { return Ok(Change::new(KIND, name, Action::Unchanged).with_note("not found")) };
-    if !stack.owns(&live.tags) {
-        ctx.progress.warn(format!("table {name} exists but is not tagged as oncely's {}/{}: left alone", stack.config.app, stack.config.stage));
-        return Ok(Change::new(KIND, name, Action::Foreign).with_note("exists without oncely's tags; left alone"));
+    if let Err(skip) = super::ours(ctx, stack, KIND, name, live, |l| &l.tags) {
+        return Ok(skip);
     }
     let (items, orders) = count_items(ctx, name).await?;
     if orders > 0 && !delete_data {
