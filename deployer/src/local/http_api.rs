@@ -35,6 +35,9 @@ use crate::config::CorsConfig;
 /// The HTTP API payload quota.
 pub const MAX_REQUEST_BODY: usize = 10 * 1024 * 1024;
 
+/// What the request log says for a preflight answered by the gateway.
+const PREFLIGHT: &str = "(CORS preflight)";
+
 /// Everything a request needs.
 pub struct Api {
     pub router: Router,
@@ -93,10 +96,10 @@ async fn handle(api: &Api, req: Request<Incoming>, peer: SocketAddr) -> Response
     let request_id = gateway_request_id();
     let request_headers = req.headers().clone();
     let (mut answer, served) = answer(api, req, peer, &request_id).await;
-    if let Some(c) = &api.cors {
-        if served.route.as_deref() != Some("(CORS preflight)") {
-            cors::decorate(c, &request_headers, &mut answer);
-        }
+    if let Some(c) = &api.cors
+        && served.route.as_deref() != Some(PREFLIGHT)
+    {
+        cors::decorate(c, &request_headers, &mut answer);
     }
     answer.headers.push(("apigw-requestid".into(), request_id));
     let replayed = answer.header("idempotent-replayed").is_some_and(|v| v.eq_ignore_ascii_case("true"));
@@ -113,10 +116,10 @@ async fn handle(api: &Api, req: Request<Incoming>, peer: SocketAddr) -> Response
 
 async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id: &str) -> (Answer, Served) {
     let method = req.method().as_str().to_string();
-    if let Some(c) = &api.cors {
-        if cors::is_preflight(&method, req.headers()) {
-            return (cors::preflight(c, req.headers()), Served { route: Some("(CORS preflight)".into()), env: 0 });
-        }
+    if let Some(c) = &api.cors
+        && cors::is_preflight(&method, req.headers())
+    {
+        return (cors::preflight(c, req.headers()), Served { route: Some(PREFLIGHT.into()), env: 0 });
     }
     let raw_path = req.uri().path().to_string();
     let Some(matched) = api.router.find(&method, &raw_path) else {
