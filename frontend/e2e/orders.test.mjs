@@ -90,6 +90,7 @@ describe('the page against up --local', () => {
     assert.ok(s.posts.length >= 20, `20 requests sent (${s.posts.length} with retries)`);
     assert.equal(new Set(s.posts).size, 1, 'all with one key');
     const log = await attempts(s.page);
+    assert.ok(log.some((a) => a.status === '409'), 'the requests overlapped on the server (some got 409 + Retry-After)');
     const finals = log.filter((a) => a.source === 'network' && a.status !== '409');
     assert.ok(finals.every((a) => a.status === '201'), `final statuses: ${finals.map((a) => a.status)}`);
     assert.equal(finals.filter((a) => a.replayed === 'false').length, 1, 'one created, the rest replayed');
