@@ -362,11 +362,10 @@ impl Locator {
                         continue;
                     }
                     let indent = line.len() - trimmed.len();
-                    if let Some(min) = min_indent {
-                        if indent < min {
+                    if let Some(min) = min_indent
+                        && indent < min {
                             break;
                         }
-                    }
                     if key_at(trimmed, part) && min_indent.is_none_or(|m| indent >= m) {
                         hit = Some((l, indent));
                         break;

@@ -153,15 +153,14 @@ pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, Str
         });
     }
     let mut cmd = Command::new("cargo");
-    let built_with;
-    if zig {
+    let built_with = if zig {
         let target = format!("{triple}.{}.{}", MAX_GLIBC.0, MAX_GLIBC.1);
         cmd.args(["zigbuild", "--target", &target]);
-        built_with = format!("cargo zigbuild --release --target {target}");
+        format!("cargo zigbuild --release --target {target}")
     } else {
         cmd.args(["build", "--target", triple]);
-        built_with = format!("cargo build --release --target {triple} (native toolchain)");
-    }
+        format!("cargo build --release --target {triple} (native toolchain)")
+    };
     cmd.args(["--release", "--locked", "-p", &opts.package, "--bin", "bootstrap"]).arg("--target-dir").arg(&opts.target_dir).current_dir(&opts.workspace);
     let step = progress.step(format!("building {} as bootstrap ({built_with})", opts.package));
     let out = cmd.stdin(Stdio::null()).output().map_err(|source| PackageError::Spawn { program: "cargo".into(), source })?;
@@ -187,11 +186,10 @@ pub fn build(opts: &BuildOptions, progress: &Progress) -> Result<Artifact> {
     let (binary, built_with) = compile(opts, progress)?;
     let bin = std::fs::read(&binary).map_err(io(format!("reading {}", binary.display())))?;
     let glibc = max_glibc(&binary, &bin)?;
-    if let Some((major, minor)) = glibc {
-        if (major, minor) > MAX_GLIBC {
+    if let Some((major, minor)) = glibc
+        && (major, minor) > MAX_GLIBC {
             return Err(PackageError::GlibcTooNew { path: binary, found: format!("{major}.{minor}") });
         }
-    }
     let zip = zip_bootstrap(&bin).map_err(|e| PackageError::Zip(binary.clone(), e.to_string()))?;
     std::fs::create_dir_all(&opts.out_dir).map_err(io(format!("creating {}", opts.out_dir.display())))?;
     let path = opts.out_dir.join(format!("{}-{}.zip", opts.package, opts.architecture.lambda_name()));

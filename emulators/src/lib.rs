@@ -131,7 +131,8 @@ fn spawn(what: &'static str, port: u16, program: &Path, args: &[String], env: &[
     let out = std::fs::File::create(&log).map_err(io(format!("creating {}", log.display())))?;
     let err = out.try_clone().map_err(io("opening the emulator log"))?;
     let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(WATCHDOG).arg("sh").arg(program).args(args);
+    // Run in the log folder: DynamoDB Local writes a metadata file into its working directory.
+    cmd.arg("-c").arg(WATCHDOG).arg("sh").arg(program).args(args).current_dir(log.parent().unwrap_or(Path::new(".")));
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -238,6 +239,7 @@ pub fn start_dynamodb_local(port: Option<u16>, progress: impl FnOnce(&str)) -> R
         "-jar".to_string(),
         jar.display().to_string(),
         "-inMemory".to_string(),
+        "-disableTelemetry".to_string(),
         "-port".to_string(),
         port.to_string(),
     ];

@@ -236,7 +236,7 @@ async fn wait_updated(ctx: &Context, name: &str) -> Result<()> {
 
 pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Result<Change> {
     let name = stack.function_name();
-    if let Err(skip) = super::ours(ctx, stack, KIND, &name, live, |l| &l.tags) {
+    if let Err(skip) = super::ours(ctx, stack, KIND, name, live, |l| &l.tags) {
         return Ok(skip);
     }
     let step = ctx.progress.step(format!("deleting function {name}"));

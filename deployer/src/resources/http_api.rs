@@ -426,7 +426,7 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, changes: &
 /// Deletes the API (with its integration, routes and stage) if it is ours.
 pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Result<Change> {
     let name = stack.api_name();
-    let live = match super::ours(ctx, stack, KIND, &name, live, |l| &l.tags) {
+    let live = match super::ours(ctx, stack, KIND, name, live, |l| &l.tags) {
         Ok(live) => live,
         Err(skip) => return Ok(skip),
     };

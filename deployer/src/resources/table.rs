@@ -191,11 +191,10 @@ async fn ensure_ttl(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Result
                 .await
                 .map_err(|e| {
                     let mut err = aws("UpdateTimeToLive", format!("table {name}"), e);
-                    if let DeployError::Aws { code: Some(c), detail, .. } = &mut err {
-                        if c == "ValidationException" {
+                    if let DeployError::Aws { code: Some(c), detail, .. } = &mut err
+                        && c == "ValidationException" {
                             detail.push_str("; DynamoDB allows one TTL change per table per hour: if TTL changed recently, wait and run `up` again");
                         }
-                    }
                     err
                 })
         }
