@@ -192,7 +192,7 @@ export function App({ apiUrl }: { apiUrl: string }) {
           <button type="button" data-testid="race" onClick={race} disabled={!client}>
             Race
           </button>
-          <label title="Asks the server to work this long before completing (X-Simulate-Work-Ms; honoured only when the server enables it)">
+          <label title="Asks the server to work this long before completing, with X-Simulate-Work-Ms. Needs ORDERS_SIMULATED_WORK_MAX_MS in function.environment and x-simulate-work-ms in api.cors.allow_headers; otherwise the browser's CORS check fails and the request looks like a network error.">
             server work <input data-testid="work-ms" type="number" min={0} max={10000} value={workMs} onChange={(e) => setWorkMs(e.target.value)} /> ms
           </label>
         </div>

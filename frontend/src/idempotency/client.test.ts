@@ -177,6 +177,20 @@ describe('offline queue', () => {
     expect(calls).toHaveLength(1);
   });
 
+  it('autoReplay replays what an earlier page load queued, at once when online', async () => {
+    const queueStore = new MemoryStore<QueuedItem>();
+    const first = setup([order], { isOnline: () => false, queueStore });
+    const i = await first.client.createIntent(req(), 'uuid');
+    await first.client.send(i);
+    const results: SendResult[] = [];
+    const second = setup([order], { queueStore, onQueueResult: (r) => results.push(r) });
+    const stop = second.client.autoReplay(new EventTarget());
+    await second.client.flushQueue();
+    expect(second.calls.map((c) => c.headers['Idempotency-Key'])).toEqual([i.key]);
+    expect(results.map((r) => r.status)).toEqual([201]);
+    stop();
+  });
+
   it('network failures past the retry budget queue the request; it survives a reload (IndexedDB)', async () => {
     const idb = new IDBFactory();
     const s1 = await openStores<CacheEntry, QueuedItem>({ indexedDB: idb });
