@@ -161,7 +161,9 @@ pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, Str
         cmd.args(["build", "--target", triple]);
         format!("cargo build --release --target {triple} (native toolchain)")
     };
-    cmd.args(["--release", "--locked", "-p", &opts.package, "--bin", "bootstrap"]).arg("--target-dir").arg(&opts.target_dir).current_dir(&opts.workspace);
+    // Zig-linked and natively linked builds keep apart, so neither invalidates the other.
+    let target_dir = opts.target_dir.join(if zig { "zig" } else { "native" });
+    cmd.args(["--release", "--locked", "-p", &opts.package, "--bin", "bootstrap"]).arg("--target-dir").arg(&target_dir).current_dir(&opts.workspace);
     let step = progress.step(format!("building {} as bootstrap ({built_with})", opts.package));
     let out = cmd.stdin(Stdio::null()).output().map_err(|source| PackageError::Spawn { program: "cargo".into(), source })?;
     if !out.status.success() {
@@ -173,7 +175,7 @@ pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, Str
             output: lines[lines.len().saturating_sub(40)..].join("\n"),
         });
     }
-    let binary = opts.target_dir.join(triple).join("release").join("bootstrap");
+    let binary = target_dir.join(triple).join("release").join("bootstrap");
     if !binary.is_file() {
         return Err(PackageError::BinaryMissing(binary));
     }
