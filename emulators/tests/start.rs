@@ -23,3 +23,26 @@ fn moto_starts_and_stops() {
     drop(moto);
     assert!(!answers(port), "moto still listens after drop");
 }
+
+#[test]
+fn concurrent_first_uses_install_once() {
+    let dir = std::env::temp_dir().join(format!("oncely-ddb-install-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    static DOWNLOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let jars: Vec<_> = (0..3)
+        .map(|_| {
+            let dir = dir.clone();
+            std::thread::spawn(move || {
+                emulators::ensure_dynamodb_local(&dir, |_| {
+                    DOWNLOADS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                })
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap().expect("installs"))
+        .collect();
+    assert!(jars.iter().all(|j| j == &jars[0] && j.is_file()), "{jars:?}");
+    assert_eq!(DOWNLOADS.load(std::sync::atomic::Ordering::SeqCst), 1, "one download for three first uses");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
