@@ -139,7 +139,7 @@ describe('the page against up --local', () => {
     const last = (await attempts(s.page)).at(-1);
     assert.equal(last.source, 'cache');
     assert.equal(last.status, '201');
-    assert.ok(Number(last.latency) < 500, `cached answer in ${last.latency} ms`);
+    // Its latency is measured by `npm run bench`, not asserted here.
     await s.page.waitForTimeout(300);
     assert.equal(s.posts.length, postsBefore, 'no network request for the cached answer');
     await assertOneOrder(item, s);
