@@ -173,6 +173,16 @@ mod tests {
         Context::from_sdk_config(&sdk, "eu-west-1".into(), "111122223333".into(), Progress::silent())
     }
 
+    /// The shipped config's stack, seen through an unreachable context, and a code zip.
+    fn shipped_stack() -> (Context, Stack, Artifact) {
+        let ctx = unreachable_ctx();
+        let config = Config::parse(include_str!("../../config/stack.yaml")).unwrap();
+        let stack = Stack::new(&config, &ctx);
+        let bytes = crate::package::zip_bootstrap(b"code").unwrap();
+        let code = Artifact { path: "x.zip".into(), sha256: crate::package::sha256_b64(&bytes), bytes, glibc: None, built_with: "test".into() };
+        (ctx, stack, code)
+    }
+
     /// The live state of a stack that matches `stack` exactly.
     fn converged(stack: &Stack, code: &Artifact) -> LiveStack {
         let c = &stack.config;
@@ -241,11 +251,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_up_to_date_stack_diffs_unchanged_and_apply_sends_zero_calls() {
-        let ctx = unreachable_ctx();
-        let config = Config::parse(include_str!("../../config/stack.yaml")).unwrap();
-        let stack = Stack::new(&config, &ctx);
-        let bytes = crate::package::zip_bootstrap(b"code").unwrap();
-        let code = Artifact { path: "x.zip".into(), sha256: crate::package::sha256_b64(&bytes), bytes, glibc: None, built_with: "test".into() };
+        let (ctx, stack, code) = shipped_stack();
         let live = converged(&stack, &code);
         let changes = diff(&stack, &live, Some(&code));
         let changed: Vec<&Change> = changes.iter().filter(|c| c.action != Action::Unchanged).collect();
@@ -272,11 +278,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_drifted_attribute_is_the_only_change() {
-        let ctx = unreachable_ctx();
-        let config = Config::parse(include_str!("../../config/stack.yaml")).unwrap();
-        let stack = Stack::new(&config, &ctx);
-        let bytes = crate::package::zip_bootstrap(b"code").unwrap();
-        let code = Artifact { path: "x.zip".into(), sha256: crate::package::sha256_b64(&bytes), bytes, glibc: None, built_with: "test".into() };
+        let (ctx, stack, code) = shipped_stack();
         let mut live = converged(&stack, &code);
         live.function.as_mut().unwrap().timeout = 3;
         live.api.as_mut().unwrap().routes.push(http_api::RouteLive { id: "old".into(), key: "GET /legacy".into(), target: Some("integrations/int1".into()) });
