@@ -278,7 +278,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_drifted_attribute_is_the_only_change() {
-        let (ctx, stack, code) = shipped_stack();
+        let (_ctx, stack, code) = shipped_stack();
         let mut live = converged(&stack, &code);
         live.function.as_mut().unwrap().timeout = 3;
         live.api.as_mut().unwrap().routes.push(http_api::RouteLive { id: "old".into(), key: "GET /legacy".into(), target: Some("integrations/int1".into()) });
