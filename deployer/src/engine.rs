@@ -57,14 +57,7 @@ pub fn diff(stack: &Stack, live: &LiveStack, code: Option<&Artifact>) -> Vec<Cha
 /// Refuses to touch a stack where a resource with our name is not ours.
 fn check_adoptable(stack: &Stack, changes: &[Change]) -> Result<()> {
     if let Some(foreign) = changes.iter().find(|c| c.action == Action::Foreign) {
-        let kind = match foreign.resource.as_str() {
-            "table" => "table",
-            "log group" => "log group",
-            "role" => "role",
-            "function" => "function",
-            _ => "HTTP API",
-        };
-        return Err(DeployError::Foreign { kind, name: foreign.name.clone(), app: stack.config.app.clone(), stage: stack.config.stage.clone() });
+        return Err(DeployError::Foreign { kind: foreign.resource.clone(), name: foreign.name.clone(), app: stack.config.app.clone(), stage: stack.config.stage.clone() });
     }
     Ok(())
 }

@@ -21,7 +21,7 @@ pub enum DeployError {
     NoRegion,
 
     #[error("{kind} {name} exists but is not managed by oncely (it lacks the tags managed-by=oncely, oncely:app={app}, oncely:stage={stage}); refusing to adopt it. Delete or rename it, or choose another app/stage in the config")]
-    Foreign { kind: &'static str, name: String, app: String, stage: String },
+    Foreign { kind: String, name: String, app: String, stage: String },
 
     #[error("{0}")]
     Conflict(String),

@@ -121,10 +121,6 @@ impl BuildOptions {
     }
 }
 
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-}
-
 fn installed_targets() -> Vec<String> {
     Command::new("rustup")
         .args(["target", "list", "--installed"])
@@ -140,7 +136,7 @@ fn host_arch() -> &'static str {
 /// Compiles the function as `bootstrap` and returns the binary's path and how it was built.
 pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, String)> {
     let triple = opts.architecture.rust_target();
-    let zig = opts.zigbuild.unwrap_or_else(|| on_path("cargo-zigbuild"));
+    let zig = opts.zigbuild.unwrap_or_else(|| emulators::which("cargo-zigbuild").is_some());
     let native_arch = match opts.architecture {
         Architecture::X86_64 => "x86_64",
         Architecture::Arm64 => "aarch64",

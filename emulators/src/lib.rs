@@ -94,7 +94,8 @@ pub fn free_port() -> Result<u16> {
     Ok(listener.local_addr().map_err(io("looking for a free port"))?.port())
 }
 
-fn which(program: &str) -> Option<PathBuf> {
+/// The first `program` on PATH.
+pub fn which(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
 }

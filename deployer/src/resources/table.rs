@@ -48,10 +48,7 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
         .map(|k| format!("{}:{}{}", k.attribute_name(), types.get(k.attribute_name()).unwrap_or(&"?"), if k.key_type() == &KeyType::Range { " (range)" } else { "" }))
         .collect::<Vec<_>>()
         .join(", ");
-    let ttl = ctx.dynamodb.describe_time_to_live().table_name(name).send().await.map_err(|e| aws("DescribeTimeToLive", format!("table {name}"), e))?;
-    let ttl = ttl.time_to_live_description();
-    let ttl_status = ttl.and_then(|d| d.time_to_live_status()).map(|s| s.as_str().to_string()).unwrap_or_else(|| "DISABLED".into());
-    let ttl_attribute = ttl.and_then(|d| d.attribute_name()).map(str::to_string);
+    let (ttl_status, ttl_attribute) = read_ttl(ctx, name).await?;
     let tags = ctx
         .dynamodb
         .list_tags_of_resource()
@@ -64,6 +61,14 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
         .map(|t| (t.key().to_string(), t.value().to_string()))
         .collect();
     Ok(Some(Live { arn, billing_mode, key, ttl_status, ttl_attribute, tags }))
+}
+
+/// The table's TTL status (DISABLED when never set) and attribute.
+async fn read_ttl(ctx: &Context, name: &str) -> Result<(String, Option<String>)> {
+    let out = ctx.dynamodb.describe_time_to_live().table_name(name).send().await.map_err(|e| aws("DescribeTimeToLive", format!("table {name}"), e))?;
+    let d = out.time_to_live_description();
+    let status = d.and_then(|d| d.time_to_live_status()).map(|s| s.as_str().to_string()).unwrap_or_else(|| "DISABLED".into());
+    Ok((status, d.and_then(|d| d.attribute_name()).map(str::to_string)))
 }
 
 fn ttl_on(live: &Live) -> Option<String> {
@@ -165,14 +170,7 @@ async fn ensure_ttl(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Result
     let want = &stack.config.table.ttl_attribute;
     let (status, current) = match live {
         Some(l) => (l.ttl_status.clone(), l.ttl_attribute.clone()),
-        None => {
-            let d = ctx.dynamodb.describe_time_to_live().table_name(name).send().await.map_err(|e| aws("DescribeTimeToLive", format!("table {name}"), e))?;
-            let d = d.time_to_live_description();
-            (
-                d.and_then(|d| d.time_to_live_status()).map(|s| s.as_str().to_string()).unwrap_or_else(|| "DISABLED".into()),
-                d.and_then(|d| d.attribute_name()).map(str::to_string),
-            )
-        }
+        None => read_ttl(ctx, name).await?,
     };
     let on = matches!(status.as_str(), "ENABLED" | "ENABLING");
     if on && current.as_ref() == Some(want) {
