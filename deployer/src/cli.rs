@@ -13,7 +13,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// AWS access comes from the usual places: AWS_PROFILE, AWS_REGION, AWS_ACCESS_KEY_ID/
 /// AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL (e.g. an emulator).
 #[derive(Debug, Parser)]
-#[command(name = "deployer", version, propagate_version = true, after_help = "Examples:\n  cargo run -- up --local           the whole stack on this machine, no AWS account\n  cargo run -- plan                 show what `up` would change\n  cargo run -- up                   deploy or update the stack\n  cargo run -- up --output json     the result as JSON\n  cargo run -- down --yes           delete the stack (keeps a table holding orders)\n  cargo run -- package              build and zip the function only")]
+#[command(
+    name = "deployer",
+    version,
+    propagate_version = true,
+    after_help = "Examples:\n  cargo run -- up --local           the whole stack on this machine, no AWS account\n  cargo run -- plan                 show what `up` would change\n  cargo run -- up                   deploy or update the stack\n  cargo run -- up --output json     the result as JSON\n  cargo run -- down --yes           delete the stack (keeps a table holding orders)\n  cargo run -- package              build and zip the function only"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -24,7 +29,14 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// The stack's YAML file.
-    #[arg(long, short, global = true, env = "ONCELY_CONFIG", default_value = "config/stack.yaml", value_name = "PATH")]
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "ONCELY_CONFIG",
+        default_value = "config/stack.yaml",
+        value_name = "PATH"
+    )]
     pub config: PathBuf,
     /// How to print the result.
     #[arg(long, short, global = true, value_enum, default_value_t = Output::Text)]

@@ -17,7 +17,12 @@ pub struct ConfigErrors {
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.problems.len();
-        write!(f, "{} has {n} problem{}; nothing was created:", self.file.display(), if n == 1 { "" } else { "s" })?;
+        write!(
+            f,
+            "{} has {n} problem{}; nothing was created:",
+            self.file.display(),
+            if n == 1 { "" } else { "s" }
+        )?;
         for p in &self.problems {
             write!(f, "\n  {}:{p}", self.file.display())?;
         }
@@ -40,7 +45,11 @@ impl fmt::Display for Problem {
             (Some(l), Some(c)) => write!(f, "{l}:{c}: ")?,
             _ => write!(f, " ")?,
         }
-        if self.path.is_empty() { write!(f, "{}", self.message) } else { write!(f, "`{}`: {}", self.path, self.message) }
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "`{}`: {}", self.path, self.message)
+        }
     }
 }
 
@@ -132,12 +141,45 @@ struct RawLocal {
 
 /// The keys each mapping accepts, so that every unknown key is reported, not only the first.
 const SCHEMA: &[(&str, &[&str])] = &[
-    ("", &["app", "stage", "region", "table", "function", "idempotency", "api", "frontend", "local"]),
+    (
+        "",
+        &[
+            "app",
+            "stage",
+            "region",
+            "table",
+            "function",
+            "idempotency",
+            "api",
+            "frontend",
+            "local",
+        ],
+    ),
     ("table", &["ttl_attribute"]),
-    ("function", &["package", "architecture", "memory_mb", "timeout_s", "log_retention_days", "environment"]),
+    (
+        "function",
+        &[
+            "package",
+            "architecture",
+            "memory_mb",
+            "timeout_s",
+            "log_retention_days",
+            "environment",
+        ],
+    ),
     ("idempotency", &["expires_after_s", "header", "local_cache_items"]),
     ("api", &["routes", "cors", "throttle"]),
-    ("api.cors", &["allow_origins", "allow_methods", "allow_headers", "expose_headers", "max_age_s", "allow_credentials"]),
+    (
+        "api.cors",
+        &[
+            "allow_origins",
+            "allow_methods",
+            "allow_headers",
+            "expose_headers",
+            "max_age_s",
+            "allow_credentials",
+        ],
+    ),
     ("api.throttle", &["burst", "rate"]),
     ("frontend", &["env_file"]),
     ("local", &["concurrency"]),
@@ -255,7 +297,10 @@ impl Config {
                 message: format!("cannot read the file ({e}); pass the stack's YAML file with --config PATH"),
             }],
         })?;
-        Config::parse(&text).map_err(|problems| ConfigErrors { file: path.to_path_buf(), problems })
+        Config::parse(&text).map_err(|problems| ConfigErrors {
+            file: path.to_path_buf(),
+            problems,
+        })
     }
 
     /// Parses and validates YAML text; on failure returns every problem found.
@@ -265,7 +310,11 @@ impl Config {
             Ok(v) => v,
             Err(e) => return Err(vec![serde_problem(&e)]),
         };
-        let value = if value.is_null() { serde_yaml::Value::Mapping(Default::default()) } else { value };
+        let value = if value.is_null() {
+            serde_yaml::Value::Mapping(Default::default())
+        } else {
+            value
+        };
         let mut problems = Vec::new();
         check_keys(&value, "", &locator, &mut problems);
         if !problems.is_empty() {
@@ -279,9 +328,16 @@ impl Config {
                 return Err(vec![serde_problem(&e)]);
             }
         };
-        let mut v = Validator { locator, problems: Vec::new() };
+        let mut v = Validator {
+            locator,
+            problems: Vec::new(),
+        };
         let config = v.validate(raw);
-        if v.problems.is_empty() { Ok(config) } else { Err(v.problems) }
+        if v.problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(v.problems)
+        }
     }
 }
 
@@ -297,21 +353,39 @@ fn serde_problem(e: &serde_yaml::Error) -> Problem {
         Some((p, m)) if !p.contains(' ') => (p.to_string(), m.to_string()),
         _ => (String::new(), message),
     };
-    Problem { path, line: loc.as_ref().map(|l| l.line()), column: loc.as_ref().map(|l| l.column()), message: format!("{message} (see README.md, \"Config reference\")") }
+    Problem {
+        path,
+        line: loc.as_ref().map(|l| l.line()),
+        column: loc.as_ref().map(|l| l.column()),
+        message: format!("{message} (see README.md, \"Config reference\")"),
+    }
 }
 
 fn check_keys(value: &serde_yaml::Value, path: &str, locator: &Locator, problems: &mut Vec<Problem>) {
-    let Some(allowed) = SCHEMA.iter().find(|(p, _)| *p == path).map(|(_, keys)| *keys) else { return };
+    let Some(allowed) = SCHEMA.iter().find(|(p, _)| *p == path).map(|(_, keys)| *keys) else {
+        return;
+    };
     let serde_yaml::Value::Mapping(map) = value else { return };
     for (k, v) in map {
         let Some(key) = k.as_str() else { continue };
-        let child = if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
+        let child = if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        };
         if allowed.contains(&key) {
             check_keys(v, &child, locator, problems);
         } else {
             let (line, column) = locator.find(&child);
-            let hint = closest(key, allowed).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
-            problems.push(Problem { path: child, line, column, message: format!("unknown key; {hint}allowed here: {}", allowed.join(", ")) });
+            let hint = closest(key, allowed)
+                .map(|s| format!("did you mean `{s}`? "))
+                .unwrap_or_default();
+            problems.push(Problem {
+                path: child,
+                line,
+                column,
+                message: format!("unknown key; {hint}allowed here: {}", allowed.join(", ")),
+            });
         }
     }
 }
@@ -329,7 +403,12 @@ fn closest<'a>(key: &str, candidates: &[&'a str]) -> Option<&'a str> {
         }
         prev[b.len()]
     }
-    candidates.iter().map(|c| (distance(key, c), *c)).filter(|(d, _)| *d <= 3).min().map(|(_, c)| c)
+    candidates
+        .iter()
+        .map(|c| (distance(key, c), *c))
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map(|(_, c)| c)
 }
 
 /// Finds the line:column of a dotted YAML path in the source text. It understands the block and
@@ -340,7 +419,9 @@ struct Locator {
 
 impl Locator {
     fn new(text: &str) -> Self {
-        Locator { lines: text.lines().map(str::to_string).collect() }
+        Locator {
+            lines: text.lines().map(str::to_string).collect(),
+        }
     }
 
     fn find(&self, path: &str) -> (Option<usize>, Option<usize>) {
@@ -363,9 +444,10 @@ impl Locator {
                     }
                     let indent = line.len() - trimmed.len();
                     if let Some(min) = min_indent
-                        && indent < min {
-                            break;
-                        }
+                        && indent < min
+                    {
+                        break;
+                    }
                     if key_at(trimmed, part) && min_indent.is_none_or(|m| indent >= m) {
                         hit = Some((l, indent));
                         break;
@@ -390,8 +472,14 @@ impl Locator {
 }
 
 fn key_at(text: &str, key: &str) -> bool {
-    let unquoted = text.strip_prefix(key).map(|r| r.trim_start().starts_with(':')).unwrap_or(false);
-    let quoted = [format!("\"{key}\""), format!("'{key}'")].iter().any(|q| text.strip_prefix(q.as_str()).is_some_and(|r| r.trim_start().starts_with(':')));
+    let unquoted = text
+        .strip_prefix(key)
+        .map(|r| r.trim_start().starts_with(':'))
+        .unwrap_or(false);
+    let quoted = [format!("\"{key}\""), format!("'{key}'")].iter().any(|q| {
+        text.strip_prefix(q.as_str())
+            .is_some_and(|r| r.trim_start().starts_with(':'))
+    });
     unquoted || quoted
 }
 
@@ -413,15 +501,35 @@ fn find_key(text: &str, key: &str) -> Option<usize> {
 
 /// Names Lambda reserves or the deployer sets itself.
 pub const RESERVED_ENV: &[&str] = &[
-    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV", "AWS_LAMBDA_FUNCTION_NAME",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME",
-    "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "TABLE_NAME", "IDEMPOTENCY_EXPIRES_AFTER_S",
-    "IDEMPOTENCY_HEADER", "IDEMPOTENCY_LOCAL_CACHE_ITEMS", "IDEMPOTENCY_TTL_ATTRIBUTE",
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+    "TABLE_NAME",
+    "IDEMPOTENCY_EXPIRES_AFTER_S",
+    "IDEMPOTENCY_HEADER",
+    "IDEMPOTENCY_LOCAL_CACHE_ITEMS",
+    "IDEMPOTENCY_TTL_ATTRIBUTE",
 ];
 
 /// The retention periods CloudWatch Logs accepts.
-pub const LOG_RETENTION_DAYS: &[i64] = &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+pub const LOG_RETENTION_DAYS: &[i64] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
 
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"];
 
@@ -433,7 +541,12 @@ struct Validator {
 impl Validator {
     fn problem(&mut self, path: &str, message: impl Into<String>) {
         let (line, column) = self.locator.find(path);
-        self.problems.push(Problem { path: path.to_string(), line, column, message: message.into() });
+        self.problems.push(Problem {
+            path: path.to_string(),
+            line,
+            column,
+            message: message.into(),
+        });
     }
 
     fn name_part(&mut self, path: &str, value: Option<String>, max: usize) -> String {
@@ -443,11 +556,16 @@ impl Validator {
         };
         let ok = !value.is_empty()
             && value.len() <= max
-            && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !value.starts_with('-')
             && !value.ends_with('-');
         if !ok {
-            self.problem(path, format!("{value:?} is not a valid name: use 1..{max} characters of a-z, 0-9 and - (not at either end)"));
+            self.problem(
+                path,
+                format!("{value:?} is not a valid name: use 1..{max} characters of a-z, 0-9 and - (not at either end)"),
+            );
         }
         value
     }
@@ -464,15 +582,24 @@ impl Validator {
         let app = self.name_part("app", raw.app, 32);
         let stage = self.name_part("stage", raw.stage, 16);
         if let Some(region) = &raw.region {
-            let ok = region.split('-').count() >= 3 && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            let ok = region.split('-').count() >= 3
+                && region
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
             if !ok {
-                self.problem("region", format!("{region:?} is not an AWS region name such as us-east-1"));
+                self.problem(
+                    "region",
+                    format!("{region:?} is not an AWS region name such as us-east-1"),
+                );
             }
         }
 
         let ttl_attribute = raw.table.ttl_attribute.unwrap_or_else(|| "expiration".into());
         if ttl_attribute.is_empty() || ttl_attribute.len() > 255 || ttl_attribute == "id" {
-            self.problem("table.ttl_attribute", "must be 1..255 characters and not `id` (the table's key)");
+            self.problem(
+                "table.ttl_attribute",
+                "must be 1..255 characters and not `id` (the table's key)",
+            );
         }
 
         let f = raw.function;
@@ -484,39 +611,82 @@ impl Validator {
             "x86_64" => Architecture::X86_64,
             "arm64" => Architecture::Arm64,
             other => {
-                self.problem("function.architecture", format!("{other:?} is not supported: use x86_64 or arm64"));
+                self.problem(
+                    "function.architecture",
+                    format!("{other:?} is not supported: use x86_64 or arm64"),
+                );
                 Architecture::X86_64
             }
         };
         let memory_mb = self.int("function.memory_mb", f.memory_mb, 256, 128, 10240, " MB");
-        let timeout_s = self.int("function.timeout_s", f.timeout_s, 15, 1, 29, " seconds (an HTTP API waits at most 30 s for its integration)");
+        let timeout_s = self.int(
+            "function.timeout_s",
+            f.timeout_s,
+            15,
+            1,
+            29,
+            " seconds (an HTTP API waits at most 30 s for its integration)",
+        );
         let log_retention_days = f.log_retention_days.unwrap_or(14);
         if !LOG_RETENTION_DAYS.contains(&log_retention_days) {
             let allowed: Vec<String> = LOG_RETENTION_DAYS.iter().map(i64::to_string).collect();
-            self.problem("function.log_retention_days", format!("{log_retention_days} is not a retention CloudWatch Logs accepts: use one of {}", allowed.join(", ")));
+            self.problem(
+                "function.log_retention_days",
+                format!(
+                    "{log_retention_days} is not a retention CloudWatch Logs accepts: use one of {}",
+                    allowed.join(", ")
+                ),
+            );
         }
         let environment = f.environment.unwrap_or_default();
         for name in environment.keys() {
             let path = format!("function.environment.{name}");
-            let valid = name.len() >= 2 && name.as_bytes()[0].is_ascii_alphabetic() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            let valid = name.len() >= 2
+                && name.as_bytes()[0].is_ascii_alphabetic()
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
             if RESERVED_ENV.contains(&name.as_str()) {
-                self.problem(&path, format!("{name} is reserved (set by Lambda or by the deployer); choose another name"));
+                self.problem(
+                    &path,
+                    format!("{name} is reserved (set by Lambda or by the deployer); choose another name"),
+                );
             } else if !valid {
-                self.problem(&path, format!("{name:?} is not a valid variable name: start with a letter, then letters, digits and _"));
+                self.problem(
+                    &path,
+                    format!("{name:?} is not a valid variable name: start with a letter, then letters, digits and _"),
+                );
             }
         }
 
         let i = raw.idempotency;
-        let expires_after_s = self.int("idempotency.expires_after_s", i.expires_after_s, 86_400, 1, 31_536_000, " seconds");
+        let expires_after_s = self.int(
+            "idempotency.expires_after_s",
+            i.expires_after_s,
+            86_400,
+            1,
+            31_536_000,
+            " seconds",
+        );
         let header = i.header.unwrap_or_else(|| "Idempotency-Key".into());
         let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
         if header.is_empty() || !header.bytes().all(token) {
-            self.problem("idempotency.header", format!("{header:?} is not an HTTP header name (letters, digits and - such as Idempotency-Key)"));
+            self.problem(
+                "idempotency.header",
+                format!("{header:?} is not an HTTP header name (letters, digits and - such as Idempotency-Key)"),
+            );
         }
-        let local_cache_items = self.int("idempotency.local_cache_items", i.local_cache_items, 256, 0, 1_000_000, " items (0 turns the cache off)");
+        let local_cache_items = self.int(
+            "idempotency.local_cache_items",
+            i.local_cache_items,
+            256,
+            0,
+            1_000_000,
+            " items (0 turns the cache off)",
+        );
 
         let a = raw.api;
-        let routes = a.routes.unwrap_or_else(|| vec!["POST /orders".into(), "GET /orders/{id}".into()]);
+        let routes = a
+            .routes
+            .unwrap_or_else(|| vec!["POST /orders".into(), "GET /orders/{id}".into()]);
         if routes.is_empty() {
             self.problem("api.routes", "needs at least one route such as \"POST /orders\"");
         }
@@ -531,19 +701,32 @@ impl Validator {
         let cors = a.cors.map(|c| {
             let allow_origins = c.allow_origins.unwrap_or_default();
             if allow_origins.is_empty() {
-                self.problem("api.cors.allow_origins", "list at least one origin such as http://localhost:5173, or remove `cors`");
+                self.problem(
+                    "api.cors.allow_origins",
+                    "list at least one origin such as http://localhost:5173, or remove `cors`",
+                );
             }
             for o in &allow_origins {
                 if !is_origin(o) {
-                    self.problem("api.cors.allow_origins", format!("{o:?} is not an origin: use scheme://host[:port] with no path, or \"*\""));
+                    self.problem(
+                        "api.cors.allow_origins",
+                        format!("{o:?} is not an origin: use scheme://host[:port] with no path, or \"*\""),
+                    );
                 }
             }
             let allow_credentials = c.allow_credentials.unwrap_or(false);
             if allow_credentials && allow_origins.iter().any(|o| o == "*") {
-                self.problem("api.cors.allow_credentials", "cannot be true while allow_origins contains \"*\"; list the origins instead");
+                self.problem(
+                    "api.cors.allow_credentials",
+                    "cannot be true while allow_origins contains \"*\"; list the origins instead",
+                );
             }
             let mut methods = c.allow_methods.unwrap_or_else(|| {
-                let mut m: Vec<String> = routes.iter().filter_map(|r| r.split_once(' ').map(|(m, _)| m.to_string())).filter(|m| m != "ANY").collect();
+                let mut m: Vec<String> = routes
+                    .iter()
+                    .filter_map(|r| r.split_once(' ').map(|(m, _)| m.to_string()))
+                    .filter(|m| m != "ANY")
+                    .collect();
                 m.push("OPTIONS".into());
                 m
             });
@@ -554,25 +737,55 @@ impl Validator {
                     self.problem("api.cors.allow_methods", format!("{m:?} is not an HTTP method"));
                 }
             }
-            let mut allow_headers = c.allow_headers.unwrap_or_else(|| vec!["content-type".into(), header.to_ascii_lowercase(), "if-none-match".into()]);
+            let mut allow_headers = c.allow_headers.unwrap_or_else(|| {
+                vec![
+                    "content-type".into(),
+                    header.to_ascii_lowercase(),
+                    "if-none-match".into(),
+                ]
+            });
             allow_headers.iter_mut().for_each(|h| *h = h.to_ascii_lowercase());
-            let mut expose_headers = c.expose_headers.unwrap_or_else(|| vec!["location".into(), "etag".into(), "idempotent-replayed".into(), "retry-after".into()]);
+            let mut expose_headers = c.expose_headers.unwrap_or_else(|| {
+                vec![
+                    "location".into(),
+                    "etag".into(),
+                    "idempotent-replayed".into(),
+                    "retry-after".into(),
+                ]
+            });
             expose_headers.iter_mut().for_each(|h| *h = h.to_ascii_lowercase());
             let max_age_s = self.int("api.cors.max_age_s", c.max_age_s, 600, 0, 86_400, " seconds");
-            CorsConfig { allow_origins, allow_methods: methods, allow_headers, expose_headers, max_age_s: max_age_s as i32, allow_credentials }
+            CorsConfig {
+                allow_origins,
+                allow_methods: methods,
+                allow_headers,
+                expose_headers,
+                max_age_s: max_age_s as i32,
+                allow_credentials,
+            }
         });
         let t = a.throttle.unwrap_or_default();
         let burst = self.int("api.throttle.burst", t.burst, 100, 0, 5000, " requests");
         let rate = t.rate.unwrap_or(50.0);
         if !(0.0..=10_000.0).contains(&rate) || !rate.is_finite() {
-            self.problem("api.throttle.rate", format!("{rate} is out of range: use 0..10000 requests per second"));
+            self.problem(
+                "api.throttle.rate",
+                format!("{rate} is out of range: use 0..10000 requests per second"),
+            );
         }
 
         let env_file = raw.frontend.env_file.unwrap_or_else(|| "frontend/.env.local".into());
         if env_file.is_empty() || env_file.ends_with('/') {
             self.problem("frontend.env_file", "must be a file path such as frontend/.env.local");
         }
-        let concurrency = self.int("local.concurrency", raw.local.concurrency, 4, 1, 64, " execution environments");
+        let concurrency = self.int(
+            "local.concurrency",
+            raw.local.concurrency,
+            4,
+            1,
+            64,
+            " execution environments",
+        );
 
         Config {
             app,
@@ -587,10 +800,25 @@ impl Validator {
                 log_retention_days: log_retention_days as i32,
                 environment,
             },
-            idempotency: IdempotencyConfig { expires_after_s: expires_after_s as u64, header, local_cache_items: local_cache_items as u32 },
-            api: ApiConfig { routes, cors, throttle: ThrottleConfig { burst: burst as i32, rate } },
-            frontend: FrontendConfig { env_file: PathBuf::from(env_file) },
-            local: LocalConfig { concurrency: concurrency as u32 },
+            idempotency: IdempotencyConfig {
+                expires_after_s: expires_after_s as u64,
+                header,
+                local_cache_items: local_cache_items as u32,
+            },
+            api: ApiConfig {
+                routes,
+                cors,
+                throttle: ThrottleConfig {
+                    burst: burst as i32,
+                    rate,
+                },
+            },
+            frontend: FrontendConfig {
+                env_file: PathBuf::from(env_file),
+            },
+            local: LocalConfig {
+                concurrency: concurrency as u32,
+            },
         }
     }
 }
@@ -600,7 +828,9 @@ fn is_origin(o: &str) -> bool {
     if o == "*" {
         return true;
     }
-    let Some(rest) = o.strip_prefix("http://").or_else(|| o.strip_prefix("https://")) else { return false };
+    let Some(rest) = o.strip_prefix("http://").or_else(|| o.strip_prefix("https://")) else {
+        return false;
+    };
     !rest.is_empty() && !rest.contains(['/', ' ', '?', '#'])
 }
 
@@ -632,7 +862,11 @@ pub fn check_route_key(route: &str) -> Result<(), String> {
                 Some(n) => (n, true),
                 None => (inner, false),
             };
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
                 return Err(format!("{seg:?} is not a valid path parameter such as {{id}}"));
             }
             if greedy && i + 1 != segments.len() {
@@ -675,14 +909,18 @@ mod tests {
         assert_eq!(c.frontend.env_file, PathBuf::from("frontend/.env.local"));
         assert_eq!(c.local.concurrency, 4);
         let missing = Config::parse("table: {}\n").unwrap_err();
-        assert_eq!(missing.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(), vec!["app", "stage"]);
+        assert_eq!(
+            missing.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(),
+            vec!["app", "stage"]
+        );
     }
 
     #[test]
     fn every_problem_is_reported_with_its_position() {
         let yaml = "app: Bad_Name\nstage: dev\nfunction:\n  memory_mb: 64\n  timeout_s: 60\n  environment:\n    AWS_REGION: x\napi:\n  routes: [\"FETCH /x\", \"GET orders\"]\n";
         let problems = Config::parse(yaml).unwrap_err();
-        let summary: Vec<(String, Option<usize>, Option<usize>)> = problems.iter().map(|p| (p.path.clone(), p.line, p.column)).collect();
+        let summary: Vec<(String, Option<usize>, Option<usize>)> =
+            problems.iter().map(|p| (p.path.clone(), p.line, p.column)).collect();
         assert_eq!(
             summary,
             vec![
@@ -702,9 +940,21 @@ mod tests {
     fn all_unknown_keys_are_reported_with_a_suggestion() {
         let yaml = "app: a\nstage: b\nfunction:\n  memory: 512\napi:\n  cors: { allow_origin: [\"*\"] }\nextra: 1\n";
         let problems = Config::parse(yaml).unwrap_err();
-        let summary: Vec<(&str, Option<usize>, Option<usize>)> = problems.iter().map(|p| (p.path.as_str(), p.line, p.column)).collect();
-        assert_eq!(summary, vec![("function.memory", Some(4), Some(3)), ("api.cors.allow_origin", Some(6), Some(11)), ("extra", Some(7), Some(1))]);
-        assert!(problems[0].message.contains("did you mean `memory_mb`"), "{}", problems[0].message);
+        let summary: Vec<(&str, Option<usize>, Option<usize>)> =
+            problems.iter().map(|p| (p.path.as_str(), p.line, p.column)).collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("function.memory", Some(4), Some(3)),
+                ("api.cors.allow_origin", Some(6), Some(11)),
+                ("extra", Some(7), Some(1))
+            ]
+        );
+        assert!(
+            problems[0].message.contains("did you mean `memory_mb`"),
+            "{}",
+            problems[0].message
+        );
         assert!(problems[1].message.contains("did you mean `allow_origins`"));
     }
 
@@ -719,10 +969,25 @@ mod tests {
 
     #[test]
     fn route_keys_follow_api_gateway_rules() {
-        for ok in ["$default", "GET /", "POST /orders", "GET /orders/{id}", "ANY /{proxy+}", "DELETE /a/{b}/c"] {
+        for ok in [
+            "$default",
+            "GET /",
+            "POST /orders",
+            "GET /orders/{id}",
+            "ANY /{proxy+}",
+            "DELETE /a/{b}/c",
+        ] {
             assert_eq!(check_route_key(ok), Ok(()), "{ok}");
         }
-        for bad in ["POST", "post /orders", "GET orders", "GET /a//b", "GET /{proxy+}/x", "GET /{}", "GET /a/"] {
+        for bad in [
+            "POST",
+            "post /orders",
+            "GET orders",
+            "GET /a//b",
+            "GET /{proxy+}/x",
+            "GET /{}",
+            "GET /a/",
+        ] {
             assert!(check_route_key(bad).is_err(), "{bad}");
         }
     }

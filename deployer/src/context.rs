@@ -30,11 +30,24 @@ impl Context {
         }
         let sdk = loader.load().await;
         let region = sdk.region().ok_or(DeployError::NoRegion)?.to_string();
-        let provider = sdk.credentials_provider().ok_or_else(|| DeployError::NoCredentials("no credentials provider is configured".into()))?;
-        provider.provide_credentials().await.map_err(|e| DeployError::NoCredentials(Box::new(e)))?;
+        let provider = sdk
+            .credentials_provider()
+            .ok_or_else(|| DeployError::NoCredentials("no credentials provider is configured".into()))?;
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|e| DeployError::NoCredentials(Box::new(e)))?;
         let mut ctx = Context::from_sdk_config(&sdk, region, String::new(), progress);
-        let who = ctx.sts.get_caller_identity().send().await.map_err(|e| aws("GetCallerIdentity", "the current credentials", e))?;
-        ctx.account = who.account().ok_or_else(|| DeployError::Other("STS GetCallerIdentity returned no account id".into()))?.to_string();
+        let who = ctx
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| aws("GetCallerIdentity", "the current credentials", e))?;
+        ctx.account = who
+            .account()
+            .ok_or_else(|| DeployError::Other("STS GetCallerIdentity returned no account id".into()))?
+            .to_string();
         Ok(ctx)
     }
 

@@ -49,7 +49,10 @@ mod tests {
     #[test]
     fn keeps_other_lines_and_replaces_ours() {
         let before = "# local settings\nVITE_FLAG=1\nVITE_API_URL=http://old\nOTHER=x\nVITE_API_URL=http://dup\n";
-        assert_eq!(with_endpoint(before, "http://new"), "# local settings\nVITE_FLAG=1\nVITE_API_URL=http://new\nOTHER=x\n");
+        assert_eq!(
+            with_endpoint(before, "http://new"),
+            "# local settings\nVITE_FLAG=1\nVITE_API_URL=http://new\nOTHER=x\n"
+        );
         assert_eq!(with_endpoint("", "http://a"), "VITE_API_URL=http://a\n");
         assert_eq!(with_endpoint("A=1", "http://a"), "A=1\nVITE_API_URL=http://a\n");
     }
@@ -60,7 +63,10 @@ mod tests {
         let path = dir.join("nested/.env.local");
         write(&path, "http://127.0.0.1:3000").unwrap();
         write(&path, "http://127.0.0.1:3001").unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "VITE_API_URL=http://127.0.0.1:3001\n");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "VITE_API_URL=http://127.0.0.1:3001\n"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

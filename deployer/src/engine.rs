@@ -24,13 +24,19 @@ pub struct LiveStack {
 
 impl LiveStack {
     pub fn is_empty(&self) -> bool {
-        self.table.is_none() && self.log_group.is_none() && self.role.is_none() && self.function.is_none() && self.api.is_none()
+        self.table.is_none()
+            && self.log_group.is_none()
+            && self.role.is_none()
+            && self.function.is_none()
+            && self.api.is_none()
     }
 }
 
 /// Reads every resource (concurrently: reads are free of side effects).
 pub async fn read(ctx: &Context, stack: &Stack) -> Result<LiveStack> {
-    let step = ctx.progress.step(format!("reading the live state of {} in {}", stack.name, stack.region));
+    let step = ctx
+        .progress
+        .step(format!("reading the live state of {} in {}", stack.name, stack.region));
     let (table, log_group, role, function, permission, api) = tokio::try_join!(
         table::read(ctx, stack),
         log_group::read(ctx, stack),
@@ -40,16 +46,30 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<LiveStack> {
         http_api::read(ctx, stack),
     )?;
     step.done("read");
-    Ok(LiveStack { table, log_group, role, function, permission, api })
+    Ok(LiveStack {
+        table,
+        log_group,
+        role,
+        function,
+        permission,
+        api,
+    })
 }
 
 /// Every change `up` would make, in the order it makes them.
 pub fn diff(stack: &Stack, live: &LiveStack, code: Option<&Artifact>) -> Vec<Change> {
-    let mut out = vec![table::diff(stack, live.table.as_ref()), log_group::diff(stack, live.log_group.as_ref())];
+    let mut out = vec![
+        table::diff(stack, live.table.as_ref()),
+        log_group::diff(stack, live.log_group.as_ref()),
+    ];
     out.extend(role::diff(stack, live.role.as_ref()));
     out.push(function::diff(stack, live.function.as_ref(), code));
     out.extend(http_api::diff(stack, live.api.as_ref()));
-    let owned_api = live.api.as_ref().filter(|a| stack.owns(&a.tags)).map(|a| a.api_id.as_str());
+    let owned_api = live
+        .api
+        .as_ref()
+        .filter(|a| stack.owns(&a.tags))
+        .map(|a| a.api_id.as_str());
     out.push(function::diff_permission(stack, owned_api, &live.permission));
     out
 }
@@ -57,7 +77,12 @@ pub fn diff(stack: &Stack, live: &LiveStack, code: Option<&Artifact>) -> Vec<Cha
 /// Refuses to touch a stack where a resource with our name is not ours.
 fn check_adoptable(stack: &Stack, changes: &[Change]) -> Result<()> {
     if let Some(foreign) = changes.iter().find(|c| c.action == Action::Foreign) {
-        return Err(DeployError::Foreign { kind: foreign.resource.clone(), name: foreign.name.clone(), app: stack.config.app.clone(), stage: stack.config.stage.clone() });
+        return Err(DeployError::Foreign {
+            kind: foreign.resource.clone(),
+            name: foreign.name.clone(),
+            app: stack.config.app.clone(),
+            stage: stack.config.stage.clone(),
+        });
     }
     Ok(())
 }
@@ -66,8 +91,22 @@ fn check_adoptable(stack: &Stack, changes: &[Change]) -> Result<()> {
 pub async fn plan(ctx: &Context, stack: &Stack, code: Option<&Artifact>) -> Result<Report> {
     let live = read(ctx, stack).await?;
     let mut report = Report::new("plan", diff(stack, &live, code));
-    report.warnings = report.changes.iter().filter(|c| c.action == Action::Foreign).map(|c| format!("{} {} exists without oncely's tags: `up` will refuse to adopt it", c.resource, c.name)).collect();
-    report.endpoint = live.api.as_ref().filter(|a| stack.owns(&a.tags)).map(|a| a.endpoint.clone());
+    report.warnings = report
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Foreign)
+        .map(|c| {
+            format!(
+                "{} {} exists without oncely's tags: `up` will refuse to adopt it",
+                c.resource, c.name
+            )
+        })
+        .collect();
+    report.endpoint = live
+        .api
+        .as_ref()
+        .filter(|a| stack.owns(&a.tags))
+        .map(|a| a.endpoint.clone());
     Ok(report)
 }
 
@@ -86,7 +125,14 @@ pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff)
     }
     ctx.progress.info(format!("plan: {}", report.summary()));
     let find = |kind: &str| report.changes.iter().find(|c| c.resource == kind).cloned();
-    let rows = |kinds: &[&str]| -> Vec<Change> { report.changes.iter().filter(|c| kinds.contains(&c.resource.as_str())).cloned().collect() };
+    let rows = |kinds: &[&str]| -> Vec<Change> {
+        report
+            .changes
+            .iter()
+            .filter(|c| kinds.contains(&c.resource.as_str()))
+            .cloned()
+            .collect()
+    };
 
     if let Some(c) = find("table") {
         table::apply(ctx, stack, live.table.as_ref(), &c).await?;
@@ -98,7 +144,13 @@ pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff)
     if let Some(c) = find("function") {
         function::apply(ctx, stack, live.function.as_ref(), &c, code, backoff).await?;
     }
-    let (api_id, endpoint) = http_api::apply(ctx, stack, live.api.as_ref(), &rows(&["http api", "integration", "route", "stage"])).await?;
+    let (api_id, endpoint) = http_api::apply(
+        ctx,
+        stack,
+        live.api.as_ref(),
+        &rows(&["http api", "integration", "route", "stage"]),
+    )
+    .await?;
     // The permission's source ARN needs the API id, known only now for a new API.
     let permission = function::diff_permission(stack, Some(&api_id), &live.permission);
     function::apply_permission(ctx, stack, &api_id, &permission, live.permission.len()).await?;
@@ -111,7 +163,11 @@ pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff)
 pub fn deletable(stack: &Stack, live: &LiveStack) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(a) = live.api.as_ref().filter(|a| stack.owns(&a.tags)) {
-        out.push(format!("HTTP API {} ({}) with its routes, integration and stage", stack.api_name(), a.api_id));
+        out.push(format!(
+            "HTTP API {} ({}) with its routes, integration and stage",
+            stack.api_name(),
+            a.api_id
+        ));
     }
     let function_owned = live.function.as_ref().is_some_and(|f| stack.owns(&f.tags));
     if function_owned && !live.permission.is_empty() {
@@ -124,10 +180,17 @@ pub fn deletable(stack: &Stack, live: &LiveStack) -> Vec<String> {
         out.push(format!("log group {}", stack.log_group_name()));
     }
     if let Some(r) = live.role.as_ref().filter(|r| stack.owns(&r.tags)) {
-        out.push(format!("role {} and its {} policies", stack.role_name(), r.inline.len() + r.attached.len()));
+        out.push(format!(
+            "role {} and its {} policies",
+            stack.role_name(),
+            r.inline.len() + r.attached.len()
+        ));
     }
     if live.table.as_ref().is_some_and(|t| stack.owns(&t.tags)) {
-        out.push(format!("table {} (kept if it holds orders, unless --delete-data)", stack.table_name()));
+        out.push(format!(
+            "table {} (kept if it holds orders, unless --delete-data)",
+            stack.table_name()
+        ));
     }
     out
 }
@@ -143,8 +206,28 @@ pub async fn down(ctx: &Context, stack: &Stack, live: &LiveStack, delete_data: b
     changes.push(table::destroy(ctx, stack, live.table.as_ref(), delete_data).await?);
     let mut report = Report::new("down", changes);
     report.applied = report.delete > 0;
-    report.warnings = report.changes.iter().filter(|c| c.action == Action::Foreign).map(|c| format!("{} {} was left alone: it exists without oncely's tags", c.resource, c.name)).collect();
-    report.warnings.extend(report.changes.iter().filter(|c| c.resource == "table" && c.action == Action::Unchanged && c.note.as_deref().is_some_and(|n| n.starts_with("kept"))).map(|c| format!("table {} {}", c.name, c.note.clone().unwrap_or_default())));
+    report.warnings = report
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Foreign)
+        .map(|c| {
+            format!(
+                "{} {} was left alone: it exists without oncely's tags",
+                c.resource, c.name
+            )
+        })
+        .collect();
+    report.warnings.extend(
+        report
+            .changes
+            .iter()
+            .filter(|c| {
+                c.resource == "table"
+                    && c.action == Action::Unchanged
+                    && c.note.as_deref().is_some_and(|n| n.starts_with("kept"))
+            })
+            .map(|c| format!("table {} {}", c.name, c.note.clone().unwrap_or_default())),
+    );
     Ok(report)
 }
 
@@ -172,7 +255,13 @@ mod tests {
         let config = Config::parse(include_str!("../../config/stack.yaml")).unwrap();
         let stack = Stack::new(&config, &ctx);
         let bytes = crate::package::zip_bootstrap(b"code").unwrap();
-        let code = Artifact { path: "x.zip".into(), sha256: crate::package::sha256_b64(&bytes), bytes, glibc: None, built_with: "test".into() };
+        let code = Artifact {
+            path: "x.zip".into(),
+            sha256: crate::package::sha256_b64(&bytes),
+            bytes,
+            glibc: None,
+            built_with: "test".into(),
+        };
         (ctx, stack, code)
     }
 
@@ -198,7 +287,10 @@ mod tests {
                 ttl_attribute: Some(c.table.ttl_attribute.clone()),
                 tags: tags.clone(),
             }),
-            log_group: Some(log_group::Live { retention_days: Some(c.function.log_retention_days), tags: tags.clone() }),
+            log_group: Some(log_group::Live {
+                retention_days: Some(c.function.log_retention_days),
+                tags: tags.clone(),
+            }),
             role: Some(role::Live {
                 arn: stack.role_arn(),
                 trust_policy: role::trust_policy(),
@@ -236,8 +328,22 @@ mod tests {
                     uri: stack.function_arn(),
                     payload_format_version: "2.0".into(),
                 }],
-                routes: c.api.routes.iter().enumerate().map(|(i, k)| http_api::RouteLive { id: format!("r{i}"), key: k.clone(), target: Some("integrations/int1".into()) }).collect(),
-                stage: Some(http_api::StageLive { auto_deploy: true, burst: Some(c.api.throttle.burst), rate: Some(c.api.throttle.rate) }),
+                routes: c
+                    .api
+                    .routes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| http_api::RouteLive {
+                        id: format!("r{i}"),
+                        key: k.clone(),
+                        target: Some("integrations/int1".into()),
+                    })
+                    .collect(),
+                stage: Some(http_api::StageLive {
+                    auto_deploy: true,
+                    burst: Some(c.api.throttle.burst),
+                    rate: Some(c.api.throttle.rate),
+                }),
             }),
         }
     }
@@ -257,15 +363,23 @@ mod tests {
                 "table" => table::apply(&ctx, &stack, live.table.as_ref(), c).await.unwrap(),
                 "log group" => log_group::apply(&ctx, &stack, c).await.unwrap(),
                 "function" => {
-                    function::apply(&ctx, &stack, live.function.as_ref(), c, &code, Backoff::default()).await.unwrap();
+                    function::apply(&ctx, &stack, live.function.as_ref(), c, &code, Backoff::default())
+                        .await
+                        .unwrap();
                 }
                 "permission" => function::apply_permission(&ctx, &stack, "abc123", c, 1).await.unwrap(),
                 _ => {}
             }
         }
         role::apply(&ctx, &stack, &changes).await.unwrap();
-        let api_rows: Vec<Change> = changes.iter().filter(|c| ["http api", "integration", "route", "stage"].contains(&c.resource.as_str())).cloned().collect();
-        let (api_id, _) = http_api::apply(&ctx, &stack, live.api.as_ref(), &api_rows).await.unwrap();
+        let api_rows: Vec<Change> = changes
+            .iter()
+            .filter(|c| ["http api", "integration", "route", "stage"].contains(&c.resource.as_str()))
+            .cloned()
+            .collect();
+        let (api_id, _) = http_api::apply(&ctx, &stack, live.api.as_ref(), &api_rows)
+            .await
+            .unwrap();
         assert_eq!(api_id, "abc123");
     }
 
@@ -274,11 +388,25 @@ mod tests {
         let (_ctx, stack, code) = shipped_stack();
         let mut live = converged(&stack, &code);
         live.function.as_mut().unwrap().timeout = 3;
-        live.api.as_mut().unwrap().routes.push(http_api::RouteLive { id: "old".into(), key: "GET /legacy".into(), target: Some("integrations/int1".into()) });
+        live.api.as_mut().unwrap().routes.push(http_api::RouteLive {
+            id: "old".into(),
+            key: "GET /legacy".into(),
+            target: Some("integrations/int1".into()),
+        });
         let report = Report::new("plan", diff(&stack, &live, Some(&code)));
-        assert_eq!((report.create, report.update, report.delete, report.unchanged), (0, 1, 1, 10));
+        assert_eq!(
+            (report.create, report.update, report.delete, report.unchanged),
+            (0, 1, 1, 10)
+        );
         let f = report.changes.iter().find(|c| c.action == Action::Update).unwrap();
-        assert_eq!(f.attributes, vec![crate::report::AttrDiff { attribute: "timeout".into(), from: Some("3".into()), to: Some("15".into()) }]);
+        assert_eq!(
+            f.attributes,
+            vec![crate::report::AttrDiff {
+                attribute: "timeout".into(),
+                from: Some("3".into()),
+                to: Some("15".into())
+            }]
+        );
         let d = report.changes.iter().find(|c| c.action == Action::Delete).unwrap();
         assert_eq!((d.resource.as_str(), d.name.as_str()), ("route", "GET /legacy"));
     }

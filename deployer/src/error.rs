@@ -12,16 +12,30 @@ pub enum DeployError {
     Config(#[from] crate::config::ConfigErrors),
 
     #[error("{operation} on {resource} failed: {detail}")]
-    Aws { operation: &'static str, resource: String, code: Option<String>, detail: String },
+    Aws {
+        operation: &'static str,
+        resource: String,
+        code: Option<String>,
+        detail: String,
+    },
 
-    #[error("no AWS credentials were found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), run `aws sso login` for an SSO profile, or try the stack without an account with `cargo run -- up --local`")]
+    #[error(
+        "no AWS credentials were found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), run `aws sso login` for an SSO profile, or try the stack without an account with `cargo run -- up --local`"
+    )]
     NoCredentials(#[source] Box<dyn std::error::Error + Send + Sync>),
 
     #[error("no AWS region is set: add `region:` to the config, set AWS_REGION, or give the profile a region")]
     NoRegion,
 
-    #[error("{kind} {name} exists but is not managed by oncely (it lacks the tags managed-by=oncely, oncely:app={app}, oncely:stage={stage}); refusing to adopt it. Delete or rename it, or choose another app/stage in the config")]
-    Foreign { kind: String, name: String, app: String, stage: String },
+    #[error(
+        "{kind} {name} exists but is not managed by oncely (it lacks the tags managed-by=oncely, oncely:app={app}, oncely:stage={stage}); refusing to adopt it. Delete or rename it, or choose another app/stage in the config"
+    )]
+    Foreign {
+        kind: String,
+        name: String,
+        app: String,
+        stage: String,
+    },
 
     #[error("{0}")]
     Conflict(String),
@@ -29,7 +43,9 @@ pub enum DeployError {
     #[error(transparent)]
     Package(#[from] crate::package::PackageError),
 
-    #[error("timed out after {waited_s}s waiting for {what}; it may still finish: re-run the command to pick up where it stopped")]
+    #[error(
+        "timed out after {waited_s}s waiting for {what}; it may still finish: re-run the command to pick up where it stopped"
+    )]
     Timeout { what: String, waited_s: u64 },
 
     #[error("{0}")]
@@ -51,10 +67,19 @@ impl DeployError {
 /// What to do about an error code that can happen on any call.
 fn hint(code: &str) -> Option<&'static str> {
     Some(match code {
-        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError" | "UnauthorizedException" => {
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "UnauthorizedOperation"
+        | "AuthorizationError"
+        | "UnauthorizedException" => {
             "the credentials in use are not allowed to do this: pick a profile with the permissions listed in README.md (\"Permissions\") via AWS_PROFILE"
         }
-        "UnrecognizedClientException" | "InvalidClientTokenId" | "ExpiredToken" | "ExpiredTokenException" | "InvalidSignatureException" | "SignatureDoesNotMatch" => {
+        "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "ExpiredToken"
+        | "ExpiredTokenException"
+        | "InvalidSignatureException"
+        | "SignatureDoesNotMatch" => {
             "the credentials were rejected (unknown, expired or mistyped): refresh them (`aws sso login`, new keys) or pick another AWS_PROFILE"
         }
         "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "LimitExceededException" => {
@@ -85,7 +110,12 @@ where
                 detail.push_str("; ");
                 detail.push_str(h);
             }
-            DeployError::Aws { operation, resource, code, detail }
+            DeployError::Aws {
+                operation,
+                resource,
+                code,
+                detail,
+            }
         }
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => DeployError::Aws {
             operation,
@@ -96,6 +126,11 @@ where
                 aws_smithy_types::error::display::DisplayErrorContext(&err)
             ),
         },
-        _ => DeployError::Aws { operation, resource, code: None, detail: aws_smithy_types::error::display::DisplayErrorContext(&err).to_string() },
+        _ => DeployError::Aws {
+            operation,
+            resource,
+            code: None,
+            detail: aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+        },
     }
 }

@@ -43,11 +43,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 (None, false) => Some(build_package(&config, &progress)?),
             };
             let (ctx, stack) = connect(&config, &progress).await?;
-            let report = engine::plan(&ctx, &stack, code.as_ref()).await.with_context(|| format!("planning stack {}", stack.name))?;
+            let report = engine::plan(&ctx, &stack, code.as_ref())
+                .await
+                .with_context(|| format!("planning stack {}", stack.name))?;
             print(output, &report)
         }
         Command::Up(args) if args.local => {
-            let opts = local::LocalOptions { port: args.port, dynamodb_endpoint: args.dynamodb_endpoint };
+            let opts = local::LocalOptions {
+                port: args.port,
+                dynamodb_endpoint: args.dynamodb_endpoint,
+            };
             local::run(&config, opts, &progress).await
         }
         Command::Up(args) => {
@@ -59,7 +64,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (ctx, stack) = connect(&config, &progress).await?;
             let report = engine::up(&ctx, &stack, &code, Default::default())
                 .await
-                .with_context(|| format!("deploying stack {} (re-run `up` to continue: it picks up where it stopped)", stack.name))?;
+                .with_context(|| {
+                    format!(
+                        "deploying stack {} (re-run `up` to continue: it picks up where it stopped)",
+                        stack.name
+                    )
+                })?;
             if let Some(endpoint) = &report.endpoint {
                 write_endpoint(&config, endpoint, &progress)?;
             }
@@ -67,29 +77,49 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Down(args) => {
             let (ctx, stack) = connect(&config, &progress).await?;
-            let live = engine::read(&ctx, &stack).await.with_context(|| format!("reading stack {}", stack.name))?;
+            let live = engine::read(&ctx, &stack)
+                .await
+                .with_context(|| format!("reading stack {}", stack.name))?;
             let doomed = engine::deletable(&stack, &live);
             if !doomed.is_empty() && !args.yes {
                 let list: String = doomed.iter().map(|d| format!("\n  - {d}")).collect();
                 if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-                    bail!("`down` would delete, in {} of account {}:{list}\nThere is no terminal to confirm on: pass --yes to go ahead", stack.region, stack.account);
+                    bail!(
+                        "`down` would delete, in {} of account {}:{list}\nThere is no terminal to confirm on: pass --yes to go ahead",
+                        stack.region,
+                        stack.account
+                    );
                 }
-                eprint!("This deletes, in {} of account {}:{list}\nDelete? [y/N] ", stack.region, stack.account);
+                eprint!(
+                    "This deletes, in {} of account {}:{list}\nDelete? [y/N] ",
+                    stack.region, stack.account
+                );
                 std::io::stderr().flush().ok();
                 let mut answer = String::new();
-                std::io::stdin().read_line(&mut answer).context("reading the confirmation")?;
+                std::io::stdin()
+                    .read_line(&mut answer)
+                    .context("reading the confirmation")?;
                 if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES") {
                     bail!("cancelled: nothing was deleted");
                 }
             }
-            let report = engine::down(&ctx, &stack, &live, args.delete_data).await.with_context(|| format!("deleting stack {} (re-run `down` to continue)", stack.name))?;
+            let report = engine::down(&ctx, &stack, &live, args.delete_data)
+                .await
+                .with_context(|| format!("deleting stack {} (re-run `down` to continue)", stack.name))?;
             print(output, &report)
         }
         Command::SyncEndpoint => {
             let (ctx, stack) = connect(&config, &progress).await?;
-            let api = resources::http_api::read(&ctx, &stack).await.with_context(|| format!("looking up the HTTP API of {}", stack.name))?;
+            let api = resources::http_api::read(&ctx, &stack)
+                .await
+                .with_context(|| format!("looking up the HTTP API of {}", stack.name))?;
             let Some(api) = api.filter(|a| stack.owns(&a.tags)) else {
-                bail!("stack {} is not deployed in {} (no HTTP API named {} with oncely's tags): run `cargo run -- up` first, or `cargo run -- up --local` for a local stack", stack.name, stack.region, stack.api_name());
+                bail!(
+                    "stack {} is not deployed in {} (no HTTP API named {} with oncely's tags): run `cargo run -- up` first, or `cargo run -- up --local` for a local stack",
+                    stack.name,
+                    stack.region,
+                    stack.api_name()
+                );
             };
             write_endpoint(&config, &api.endpoint, &progress)?;
             #[derive(Serialize)]
@@ -97,10 +127,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 endpoint: &'a str,
                 env_file: &'a std::path::Path,
             }
-            let synced = Synced { endpoint: &api.endpoint, env_file: &config.frontend.env_file };
+            let synced = Synced {
+                endpoint: &api.endpoint,
+                env_file: &config.frontend.env_file,
+            };
             match output {
                 Output::Json => println!("{}", serde_json::to_string_pretty(&synced)?),
-                Output::Text => println!("{}={} written to {}", endpoint::VARIABLE, api.endpoint, config.frontend.env_file.display()),
+                Output::Text => println!(
+                    "{}={} written to {}",
+                    endpoint::VARIABLE,
+                    api.endpoint,
+                    config.frontend.env_file.display()
+                ),
             }
             Ok(())
         }
@@ -108,15 +146,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn connect(config: &Config, progress: &Progress) -> anyhow::Result<(Context, Stack)> {
-    let ctx = Context::connect(config.region.as_deref(), progress.clone()).await.context("connecting to AWS")?;
+    let ctx = Context::connect(config.region.as_deref(), progress.clone())
+        .await
+        .context("connecting to AWS")?;
     let stack = Stack::new(config, &ctx);
     Ok((ctx, stack))
 }
 
 fn build_package(config: &Config, progress: &Progress) -> anyhow::Result<Artifact> {
     let opts = BuildOptions::for_workspace(&config.function.package, config.function.architecture)?;
-    let artifact = package::build(&opts, progress).with_context(|| format!("packaging the `{}` crate", config.function.package))?;
-    progress.info(format!("package {} (sha256 {})", artifact.path.display(), artifact.sha256));
+    let artifact = package::build(&opts, progress)
+        .with_context(|| format!("packaging the `{}` crate", config.function.package))?;
+    progress.info(format!(
+        "package {} (sha256 {})",
+        artifact.path.display(),
+        artifact.sha256
+    ));
     Ok(artifact)
 }
 

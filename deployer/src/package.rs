@@ -17,9 +17,17 @@ pub const MAX_GLIBC: (u32, u32) = (2, 34);
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
     #[error("`{command}` failed ({status}); the end of its output:\n{output}")]
-    BuildFailed { command: String, status: String, output: String },
+    BuildFailed {
+        command: String,
+        status: String,
+        output: String,
+    },
     #[error("could not run `{program}`: {source}")]
-    Spawn { program: String, #[source] source: std::io::Error },
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the Rust target {target} is not installed: run `rustup target add {target}`{extra}")]
     TargetMissing { target: String, extra: &'static str },
     #[error("the build finished but {0} is missing")]
@@ -31,7 +39,11 @@ pub enum PackageError {
     )]
     GlibcTooNew { path: PathBuf, found: String },
     #[error("I/O error {doing}: {source}")]
-    Io { doing: String, #[source] source: std::io::Error },
+    Io {
+        doing: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("zipping {0}: {1}")]
     Zip(PathBuf, String),
 }
@@ -63,7 +75,11 @@ impl std::fmt::Display for Artifact {
         writeln!(f, "package:    {}", self.path.display())?;
         writeln!(f, "size:       {} bytes", self.bytes.len())?;
         writeln!(f, "sha256:     {}", self.sha256)?;
-        writeln!(f, "glibc:      {} (provided.al2023 has 2.34)", self.glibc.as_deref().unwrap_or("not linked"))?;
+        writeln!(
+            f,
+            "glibc:      {} (provided.al2023 has 2.34)",
+            self.glibc.as_deref().unwrap_or("not linked")
+        )?;
         write!(f, "built with: {}", self.built_with)
     }
 }
@@ -72,7 +88,13 @@ impl Artifact {
     /// Reads an existing zip (e.g. `up --zip`).
     pub fn from_zip(path: &Path) -> Result<Artifact> {
         let bytes = std::fs::read(path).map_err(io(format!("reading {}", path.display())))?;
-        Ok(Artifact { path: path.to_path_buf(), sha256: sha256_b64(&bytes), bytes, glibc: None, built_with: "a prebuilt zip".into() })
+        Ok(Artifact {
+            path: path.to_path_buf(),
+            sha256: sha256_b64(&bytes),
+            bytes,
+            glibc: None,
+            built_with: "a prebuilt zip".into(),
+        })
     }
 }
 
@@ -103,11 +125,21 @@ impl BuildOptions {
             .args(["metadata", "--no-deps", "--format-version", "1"])
             .stderr(Stdio::inherit())
             .output()
-            .map_err(|source| PackageError::Spawn { program: "cargo metadata".into(), source })?;
+            .map_err(|source| PackageError::Spawn {
+                program: "cargo metadata".into(),
+                source,
+            })?;
         if !out.status.success() {
-            return Err(PackageError::BuildFailed { command: "cargo metadata".into(), status: out.status.to_string(), output: String::new() });
+            return Err(PackageError::BuildFailed {
+                command: "cargo metadata".into(),
+                status: out.status.to_string(),
+                output: String::new(),
+            });
         }
-        let meta: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| PackageError::Io { doing: "reading cargo metadata".into(), source: e.into() })?;
+        let meta: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| PackageError::Io {
+            doing: "reading cargo metadata".into(),
+            source: e.into(),
+        })?;
         let workspace = PathBuf::from(meta["workspace_root"].as_str().unwrap_or("."));
         let target = PathBuf::from(meta["target_directory"].as_str().unwrap_or("target"));
         Ok(BuildOptions {
@@ -136,7 +168,9 @@ fn host_arch() -> &'static str {
 /// Compiles the function as `bootstrap` and returns the binary's path and how it was built.
 pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, String)> {
     let triple = opts.architecture.rust_target();
-    let zig = opts.zigbuild.unwrap_or_else(|| emulators::which("cargo-zigbuild").is_some());
+    let zig = opts
+        .zigbuild
+        .unwrap_or_else(|| emulators::which("cargo-zigbuild").is_some());
     let native_arch = match opts.architecture {
         Architecture::X86_64 => "x86_64",
         Architecture::Arm64 => "aarch64",
@@ -145,7 +179,11 @@ pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, Str
     if cross && !installed_targets().iter().any(|t| t == triple) {
         return Err(PackageError::TargetMissing {
             target: triple.to_string(),
-            extra: if zig { "" } else { ", and install cargo-zigbuild and zig (`pip install cargo-zigbuild ziglang`) to link for it" },
+            extra: if zig {
+                ""
+            } else {
+                ", and install cargo-zigbuild and zig (`pip install cargo-zigbuild ziglang`) to link for it"
+            },
         });
     }
     let mut cmd = Command::new("cargo");
@@ -159,9 +197,18 @@ pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, Str
     };
     // Zig-linked and natively linked builds keep apart, so neither invalidates the other.
     let target_dir = opts.target_dir.join(if zig { "zig" } else { "native" });
-    cmd.args(["--release", "--locked", "-p", &opts.package, "--bin", "bootstrap"]).arg("--target-dir").arg(&target_dir).current_dir(&opts.workspace);
+    cmd.args(["--release", "--locked", "-p", &opts.package, "--bin", "bootstrap"])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .current_dir(&opts.workspace);
     let step = progress.step(format!("building {} as bootstrap ({built_with})", opts.package));
-    let out = cmd.stdin(Stdio::null()).output().map_err(|source| PackageError::Spawn { program: "cargo".into(), source })?;
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| PackageError::Spawn {
+            program: "cargo".into(),
+            source,
+        })?;
     if !out.status.success() {
         let text = String::from_utf8_lossy(&out.stderr);
         let lines: Vec<&str> = text.lines().collect();
@@ -185,14 +232,26 @@ pub fn build(opts: &BuildOptions, progress: &Progress) -> Result<Artifact> {
     let bin = std::fs::read(&binary).map_err(io(format!("reading {}", binary.display())))?;
     let glibc = max_glibc(&binary, &bin)?;
     if let Some((major, minor)) = glibc
-        && (major, minor) > MAX_GLIBC {
-            return Err(PackageError::GlibcTooNew { path: binary, found: format!("{major}.{minor}") });
-        }
+        && (major, minor) > MAX_GLIBC
+    {
+        return Err(PackageError::GlibcTooNew {
+            path: binary,
+            found: format!("{major}.{minor}"),
+        });
+    }
     let zip = zip_bootstrap(&bin).map_err(|e| PackageError::Zip(binary.clone(), e.to_string()))?;
     std::fs::create_dir_all(&opts.out_dir).map_err(io(format!("creating {}", opts.out_dir.display())))?;
-    let path = opts.out_dir.join(format!("{}-{}.zip", opts.package, opts.architecture.lambda_name()));
+    let path = opts
+        .out_dir
+        .join(format!("{}-{}.zip", opts.package, opts.architecture.lambda_name()));
     std::fs::write(&path, &zip).map_err(io(format!("writing {}", path.display())))?;
-    Ok(Artifact { path, sha256: sha256_b64(&zip), bytes: zip, glibc: glibc.map(|(a, b)| format!("{a}.{b}")), built_with })
+    Ok(Artifact {
+        path,
+        sha256: sha256_b64(&zip),
+        bytes: zip,
+        glibc: glibc.map(|(a, b)| format!("{a}.{b}")),
+        built_with,
+    })
 }
 
 /// A zip with one entry, `bootstrap` (mode 0755), with fixed timestamps: the same binary always
@@ -221,12 +280,16 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     b.get(at..at + 4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
 }
 fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    b.get(at..at + 8).map(|s| u64::from_le_bytes(s.try_into().unwrap_or([0; 8])))
+    b.get(at..at + 8)
+        .map(|s| u64::from_le_bytes(s.try_into().unwrap_or([0; 8])))
 }
 
 /// Every version name the binary requires from shared libraries, e.g. `GLIBC_2.17`.
 pub fn required_versions(path: &Path, elf: &[u8]) -> Result<Vec<String>> {
-    let bad = |why| PackageError::NotElf { path: path.to_path_buf(), why };
+    let bad = |why| PackageError::NotElf {
+        path: path.to_path_buf(),
+        why,
+    };
     if elf.get(0..4) != Some(b"\x7fELF") {
         return Err(bad("no ELF magic"));
     }
@@ -238,16 +301,26 @@ pub fn required_versions(path: &Path, elf: &[u8]) -> Result<Vec<String>> {
     let shnum = u16_at(elf, 0x3c).ok_or(bad("truncated header"))? as usize;
     let section = |i: usize| -> Option<(u32, usize, usize, u32, u32)> {
         let at = shoff + i * shentsize;
-        Some((u32_at(elf, at + 4)?, u64_at(elf, at + 24)? as usize, u64_at(elf, at + 32)? as usize, u32_at(elf, at + 40)?, u32_at(elf, at + 44)?))
+        Some((
+            u32_at(elf, at + 4)?,
+            u64_at(elf, at + 24)? as usize,
+            u64_at(elf, at + 32)? as usize,
+            u32_at(elf, at + 40)?,
+            u32_at(elf, at + 44)?,
+        ))
     };
     let mut names = Vec::new();
     for i in 0..shnum {
-        let Some((kind, offset, _size, link, count)) = section(i) else { return Err(bad("truncated section table")) };
+        let Some((kind, offset, _size, link, count)) = section(i) else {
+            return Err(bad("truncated section table"));
+        };
         if kind != SHT_GNU_VERNEED {
             continue;
         }
         let (_, str_off, str_size, _, _) = section(link as usize).ok_or(bad("bad string table link"))?;
-        let strings = elf.get(str_off..str_off + str_size).ok_or(bad("string table out of bounds"))?;
+        let strings = elf
+            .get(str_off..str_off + str_size)
+            .ok_or(bad("string table out of bounds"))?;
         let name_at = |off: u32| -> Option<String> {
             let rest = strings.get(off as usize..)?;
             let end = rest.iter().position(|&b| b == 0)?;
@@ -289,7 +362,10 @@ pub fn max_glibc(path: &Path, elf: &[u8]) -> Result<Option<(u32, u32)>> {
         .filter_map(|v| v.strip_prefix("GLIBC_"))
         .filter_map(|v| {
             let mut parts = v.split('.');
-            Some((parts.next()?.parse().ok()?, parts.next().and_then(|p| p.parse().ok()).unwrap_or(0)))
+            Some((
+                parts.next()?.parse().ok()?,
+                parts.next().and_then(|p| p.parse().ok()).unwrap_or(0),
+            ))
         })
         .max())
 }
@@ -324,10 +400,17 @@ mod tests {
         // Cross-check against binutils when it is there.
         if let Ok(out) = Command::new("objdump").arg("-T").arg(&me).output() {
             let text = String::from_utf8_lossy(&out.stdout);
-            let mut theirs: Vec<&str> = text.split(|c: char| c.is_whitespace() || c == '(' || c == ')').filter(|w| w.starts_with("GLIBC_2.")).collect();
+            let mut theirs: Vec<&str> = text
+                .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+                .filter(|w| w.starts_with("GLIBC_2."))
+                .collect();
             theirs.sort();
             theirs.dedup();
-            let ours: Vec<&str> = versions.iter().map(String::as_str).filter(|v| v.starts_with("GLIBC_2.")).collect();
+            let ours: Vec<&str> = versions
+                .iter()
+                .map(String::as_str)
+                .filter(|v| v.starts_with("GLIBC_2."))
+                .collect();
             if !theirs.is_empty() {
                 assert_eq!(ours, theirs);
             }
@@ -336,6 +419,9 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_elf() {
-        assert!(matches!(required_versions(Path::new("x"), b"MZ\x90\x00"), Err(PackageError::NotElf { .. })));
+        assert!(matches!(
+            required_versions(Path::new("x"), b"MZ\x90\x00"),
+            Err(PackageError::NotElf { .. })
+        ));
     }
 }

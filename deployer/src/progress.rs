@@ -25,7 +25,13 @@ impl Progress {
     }
 
     pub fn with_terminal(quiet: bool, tty: bool) -> Self {
-        Progress { inner: Arc::new(Inner { tty, quiet, started: Instant::now() }) }
+        Progress {
+            inner: Arc::new(Inner {
+                tty,
+                quiet,
+                started: Instant::now(),
+            }),
+        }
     }
 
     /// Prints nothing (tests, `--quiet`).
@@ -63,7 +69,11 @@ impl Progress {
                     let frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
                     let mut i = 0;
                     while running2.load(Ordering::Relaxed) {
-                        eprint!("\r\x1b[2K{} {msg2} ({:.0}s)", frames[i % frames.len()], started.elapsed().as_secs_f64());
+                        eprint!(
+                            "\r\x1b[2K{} {msg2} ({:.0}s)",
+                            frames[i % frames.len()],
+                            started.elapsed().as_secs_f64()
+                        );
                         let _ = std::io::stderr().flush();
                         i += 1;
                         std::thread::sleep(Duration::from_millis(100));
@@ -73,7 +83,13 @@ impl Progress {
                 eprintln!("{} {msg} ...", self.stamp());
             }
         }
-        Step { progress: self.clone(), msg, started, running, spinner }
+        Step {
+            progress: self.clone(),
+            msg,
+            started,
+            running,
+            spinner,
+        }
     }
 }
 
@@ -103,7 +119,11 @@ impl Step {
         if self.progress.inner.tty {
             eprintln!("\r\x1b[2K{mark} {}{sep}{result} ({took:.1}s)", self.msg);
         } else {
-            eprintln!("{} {mark} {}{sep}{result} ({took:.1}s)", self.progress.stamp(), self.msg);
+            eprintln!(
+                "{} {mark} {}{sep}{result} ({took:.1}s)",
+                self.progress.stamp(),
+                self.msg
+            );
         }
     }
 }

@@ -59,19 +59,36 @@ pub struct Change {
 
 impl Change {
     pub fn new(resource: &str, name: impl Into<String>, action: Action) -> Self {
-        Change { resource: resource.to_string(), name: name.into(), action, attributes: Vec::new(), note: None }
+        Change {
+            resource: resource.to_string(),
+            name: name.into(),
+            action,
+            attributes: Vec::new(),
+            note: None,
+        }
     }
 
     /// A create, listing the attributes it sets.
     pub fn create(resource: &str, name: impl Into<String>, attrs: Vec<(&str, String)>) -> Self {
         let mut c = Change::new(resource, name, Action::Create);
-        c.attributes = attrs.into_iter().map(|(a, v)| AttrDiff { attribute: a.to_string(), from: None, to: Some(v) }).collect();
+        c.attributes = attrs
+            .into_iter()
+            .map(|(a, v)| AttrDiff {
+                attribute: a.to_string(),
+                from: None,
+                to: Some(v),
+            })
+            .collect();
         c
     }
 
     /// An update when any attribute differs, else unchanged.
     pub fn compare(resource: &str, name: impl Into<String>, diffs: Vec<AttrDiff>) -> Self {
-        let action = if diffs.is_empty() { Action::Unchanged } else { Action::Update };
+        let action = if diffs.is_empty() {
+            Action::Unchanged
+        } else {
+            Action::Update
+        };
         let mut c = Change::new(resource, name, action);
         c.attributes = diffs;
         c
@@ -84,7 +101,9 @@ impl Change {
 
     /// Whether this change touches the named attribute (or one under it, `environment.X`).
     pub fn touches(&self, attribute: &str) -> bool {
-        self.attributes.iter().any(|a| a.attribute == attribute || a.attribute.strip_prefix(attribute).is_some_and(|r| r.starts_with('.')))
+        self.attributes.iter().any(|a| {
+            a.attribute == attribute || a.attribute.strip_prefix(attribute).is_some_and(|r| r.starts_with('.'))
+        })
     }
 
     pub fn is_noop(&self) -> bool {
@@ -93,9 +112,18 @@ impl Change {
 }
 
 /// Pushes an [`AttrDiff`] when `live` and `want` differ.
-pub fn diff_attr<T: PartialEq + fmt::Display>(out: &mut Vec<AttrDiff>, attribute: &str, live: Option<&T>, want: Option<&T>) {
+pub fn diff_attr<T: PartialEq + fmt::Display>(
+    out: &mut Vec<AttrDiff>,
+    attribute: &str,
+    live: Option<&T>,
+    want: Option<&T>,
+) {
     if live != want {
-        out.push(AttrDiff { attribute: attribute.to_string(), from: live.map(ToString::to_string), to: want.map(ToString::to_string) });
+        out.push(AttrDiff {
+            attribute: attribute.to_string(),
+            from: live.map(ToString::to_string),
+            to: want.map(ToString::to_string),
+        });
     }
 }
 
@@ -143,13 +171,23 @@ impl Report {
     }
 
     pub fn summary(&self) -> String {
-        format!("{} to create, {} to update, {} to delete, {} unchanged", self.create, self.update, self.delete, self.unchanged)
+        format!(
+            "{} to create, {} to update, {} to delete, {} unchanged",
+            self.create, self.update, self.delete, self.unchanged
+        )
     }
 }
 
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "  {} {} {} ({})", self.action.symbol(), self.resource, self.name, self.action.verb())?;
+        write!(
+            f,
+            "  {} {} {} ({})",
+            self.action.symbol(),
+            self.resource,
+            self.name,
+            self.action.verb()
+        )?;
         if let Some(note) = &self.note {
             write!(f, ": {note}")?;
         }
@@ -171,7 +209,10 @@ impl fmt::Display for Report {
         }
         let line = match (self.command, self.applied) {
             ("plan", _) => format!("Plan: {}", self.summary()),
-            ("up", true) => format!("Done: {} created, {} updated, {} deleted, {} unchanged", self.create, self.update, self.delete, self.unchanged),
+            ("up", true) => format!(
+                "Done: {} created, {} updated, {} deleted, {} unchanged",
+                self.create, self.update, self.delete, self.unchanged
+            ),
             ("up", false) => format!("No changes: the stack is up to date ({} unchanged)", self.unchanged),
             ("down", true) => format!("Done: {} deleted", self.delete),
             _ => "Nothing to delete: no resources of this stack were found".to_string(),
@@ -222,7 +263,15 @@ mod tests {
 
     #[test]
     fn touches_matches_nested_attributes() {
-        let c = Change::compare("function", "f", vec![AttrDiff { attribute: "environment.FOO".into(), from: None, to: Some("1".into()) }]);
+        let c = Change::compare(
+            "function",
+            "f",
+            vec![AttrDiff {
+                attribute: "environment.FOO".into(),
+                from: None,
+                to: Some("1".into()),
+            }],
+        );
         assert!(c.touches("environment"));
         assert!(!c.touches("env"));
     }

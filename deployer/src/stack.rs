@@ -22,7 +22,13 @@ pub struct Stack {
 
 impl Stack {
     pub fn new(config: &Config, ctx: &Context) -> Stack {
-        Stack { config: config.clone(), name: config.name(), region: ctx.region.clone(), account: ctx.account.clone(), partition: ctx.partition().to_string() }
+        Stack {
+            config: config.clone(),
+            name: config.name(),
+            region: ctx.region.clone(),
+            account: ctx.account.clone(),
+            partition: ctx.partition().to_string(),
+        }
     }
 
     /// The tags every taggable resource carries.
@@ -43,13 +49,22 @@ impl Stack {
         &self.name
     }
     pub fn table_arn(&self) -> String {
-        format!("arn:{}:dynamodb:{}:{}:table/{}", self.partition, self.region, self.account, self.name)
+        format!(
+            "arn:{}:dynamodb:{}:{}:table/{}",
+            self.partition, self.region, self.account, self.name
+        )
     }
     pub fn log_group_name(&self) -> String {
         format!("/aws/lambda/{}", self.name)
     }
     pub fn log_group_arn(&self) -> String {
-        format!("arn:{}:logs:{}:{}:log-group:{}", self.partition, self.region, self.account, self.log_group_name())
+        format!(
+            "arn:{}:logs:{}:{}:log-group:{}",
+            self.partition,
+            self.region,
+            self.account,
+            self.log_group_name()
+        )
     }
     pub fn role_name(&self) -> &str {
         &self.name
@@ -65,7 +80,10 @@ impl Stack {
         &self.name
     }
     pub fn function_arn(&self) -> String {
-        format!("arn:{}:lambda:{}:{}:function:{}", self.partition, self.region, self.account, self.name)
+        format!(
+            "arn:{}:lambda:{}:{}:function:{}",
+            self.partition, self.region, self.account, self.name
+        )
     }
     pub fn api_name(&self) -> &str {
         &self.name
@@ -75,7 +93,10 @@ impl Stack {
         format!("{}-apigateway-invoke", self.name)
     }
     pub fn execute_api_source_arn(&self, api_id: &str) -> String {
-        format!("arn:{}:execute-api:{}:{}:{}/*/*", self.partition, self.region, self.account, api_id)
+        format!(
+            "arn:{}:execute-api:{}:{}:{}/*/*",
+            self.partition, self.region, self.account, api_id
+        )
     }
 
     /// The function's environment: ours, then the config's extra variables.
@@ -83,9 +104,15 @@ impl Stack {
         let c = &self.config;
         let mut env = BTreeMap::from([
             ("TABLE_NAME".to_string(), self.name.clone()),
-            ("IDEMPOTENCY_EXPIRES_AFTER_S".to_string(), c.idempotency.expires_after_s.to_string()),
+            (
+                "IDEMPOTENCY_EXPIRES_AFTER_S".to_string(),
+                c.idempotency.expires_after_s.to_string(),
+            ),
             ("IDEMPOTENCY_HEADER".to_string(), c.idempotency.header.clone()),
-            ("IDEMPOTENCY_LOCAL_CACHE_ITEMS".to_string(), c.idempotency.local_cache_items.to_string()),
+            (
+                "IDEMPOTENCY_LOCAL_CACHE_ITEMS".to_string(),
+                c.idempotency.local_cache_items.to_string(),
+            ),
             ("IDEMPOTENCY_TTL_ATTRIBUTE".to_string(), c.table.ttl_attribute.clone()),
         ]);
         env.extend(c.function.environment.clone());

@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use support::*;
 
 fn tags_ok(tags: &BTreeMap<String, String>, app: &str) -> bool {
-    tags.get("managed-by").map(String::as_str) == Some("oncely") && tags.get("oncely:app").map(String::as_str) == Some(app) && tags.get("oncely:stage").map(String::as_str) == Some("test")
+    tags.get("managed-by").map(String::as_str) == Some("oncely")
+        && tags.get("oncely:app").map(String::as_str) == Some(app)
+        && tags.get("oncely:stage").map(String::as_str) == Some("test")
 }
 
 #[tokio::test]
@@ -20,46 +22,128 @@ async fn fresh_up_creates_all_five_resources_with_every_property() {
     let zip = w.zip("v1");
     let report = w.json(&["up", "--zip", zip.to_str().unwrap()]);
     assert_eq!(report["create"], 11, "{report:#}");
-    assert_eq!((report["update"].as_u64(), report["delete"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (report["update"].as_u64(), report["delete"].as_u64()),
+        (Some(0), Some(0))
+    );
     let ctx = w.ctx();
     let name = w.name();
 
     // 1. Table: on-demand, key id (S), TTL on `expiration`, tagged.
     let t = ctx.dynamodb.describe_table().table_name(&name).send().await.unwrap();
     let t = t.table().unwrap();
-    assert_eq!(t.billing_mode_summary().unwrap().billing_mode().unwrap().as_str(), "PAY_PER_REQUEST");
+    assert_eq!(
+        t.billing_mode_summary().unwrap().billing_mode().unwrap().as_str(),
+        "PAY_PER_REQUEST"
+    );
     assert_eq!(t.key_schema().len(), 1);
-    assert_eq!((t.key_schema()[0].attribute_name(), t.key_schema()[0].key_type().as_str()), ("id", "HASH"));
+    assert_eq!(
+        (
+            t.key_schema()[0].attribute_name(),
+            t.key_schema()[0].key_type().as_str()
+        ),
+        ("id", "HASH")
+    );
     assert_eq!(t.attribute_definitions()[0].attribute_type().as_str(), "S");
-    let ttl = ctx.dynamodb.describe_time_to_live().table_name(&name).send().await.unwrap();
+    let ttl = ctx
+        .dynamodb
+        .describe_time_to_live()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap();
     let ttl = ttl.time_to_live_description().unwrap();
-    assert_eq!((ttl.time_to_live_status().unwrap().as_str(), ttl.attribute_name()), ("ENABLED", Some("expiration")));
-    let tags: BTreeMap<String, String> = ctx.dynamodb.list_tags_of_resource().resource_arn(t.table_arn().unwrap()).send().await.unwrap().tags().iter().map(|t| (t.key().into(), t.value().into())).collect();
+    assert_eq!(
+        (ttl.time_to_live_status().unwrap().as_str(), ttl.attribute_name()),
+        ("ENABLED", Some("expiration"))
+    );
+    let tags: BTreeMap<String, String> = ctx
+        .dynamodb
+        .list_tags_of_resource()
+        .resource_arn(t.table_arn().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .iter()
+        .map(|t| (t.key().into(), t.value().into()))
+        .collect();
     assert!(tags_ok(&tags, "fresh"), "{tags:?}");
 
     // 2. Log group with retention and tags.
-    let groups = ctx.logs.describe_log_groups().log_group_name_prefix(format!("/aws/lambda/{name}")).send().await.unwrap();
+    let groups = ctx
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(format!("/aws/lambda/{name}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(groups.log_groups().len(), 1);
     assert_eq!(groups.log_groups()[0].retention_in_days(), Some(14));
 
     // 3. Role: trusted by Lambda only, one inline least-privilege policy, nothing attached.
     let role = ctx.iam.get_role().role_name(&name).send().await.unwrap().role.unwrap();
     let trust = deployer::resources::role::decode_document(role.assume_role_policy_document().unwrap());
-    assert_eq!(trust["Statement"][0]["Principal"], json!({"Service": "lambda.amazonaws.com"}));
+    assert_eq!(
+        trust["Statement"][0]["Principal"],
+        json!({"Service": "lambda.amazonaws.com"})
+    );
     assert_eq!(trust["Statement"][0]["Action"], "sts:AssumeRole");
     let inline = ctx.iam.list_role_policies().role_name(&name).send().await.unwrap();
     assert_eq!(inline.policy_names(), [format!("{name}-access")]);
-    let doc = ctx.iam.get_role_policy().role_name(&name).policy_name(format!("{name}-access")).send().await.unwrap();
+    let doc = ctx
+        .iam
+        .get_role_policy()
+        .role_name(&name)
+        .policy_name(format!("{name}-access"))
+        .send()
+        .await
+        .unwrap();
     let doc = deployer::resources::role::decode_document(doc.policy_document());
     let statements = doc["Statement"].as_array().unwrap();
     assert_eq!(statements.len(), 2);
-    assert_eq!(statements[0]["Resource"], format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"));
-    let actions: Vec<&str> = statements[0]["Action"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
-    assert_eq!(actions, ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]);
-    assert_eq!(statements[1]["Action"], json!(["logs:CreateLogStream", "logs:PutLogEvents"]));
-    assert_eq!(statements[1]["Resource"], format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{name}:*"));
-    assert!(!doc.to_string().contains("\"*\""), "no wildcard action or resource: {doc}");
-    assert!(ctx.iam.list_attached_role_policies().role_name(&name).send().await.unwrap().attached_policies().is_empty());
+    assert_eq!(
+        statements[0]["Resource"],
+        format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}")
+    );
+    let actions: Vec<&str> = statements[0]["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem"
+        ]
+    );
+    assert_eq!(
+        statements[1]["Action"],
+        json!(["logs:CreateLogStream", "logs:PutLogEvents"])
+    );
+    assert_eq!(
+        statements[1]["Resource"],
+        format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{name}:*")
+    );
+    assert!(
+        !doc.to_string().contains("\"*\""),
+        "no wildcard action or resource: {doc}"
+    );
+    assert!(
+        ctx.iam
+            .list_attached_role_policies()
+            .role_name(&name)
+            .send()
+            .await
+            .unwrap()
+            .attached_policies()
+            .is_empty()
+    );
 
     // 4. Function: provided.al2023, bootstrap, x86_64, memory, timeout, environment, role, code.
     let f = ctx.lambda.get_function().function_name(&name).send().await.unwrap();
@@ -71,17 +155,33 @@ async fn fresh_up_creates_all_five_resources_with_every_property() {
     assert_eq!(c.role(), Some(format!("arn:aws:iam::{ACCOUNT}:role/{name}").as_str()));
     let env = c.environment().unwrap().variables().unwrap();
     assert_eq!(env.get("TABLE_NAME"), Some(&name));
-    assert_eq!(env.get("IDEMPOTENCY_EXPIRES_AFTER_S").map(String::as_str), Some("86400"));
-    assert_eq!(env.get("IDEMPOTENCY_HEADER").map(String::as_str), Some("Idempotency-Key"));
-    assert_eq!(env.get("IDEMPOTENCY_LOCAL_CACHE_ITEMS").map(String::as_str), Some("256"));
+    assert_eq!(
+        env.get("IDEMPOTENCY_EXPIRES_AFTER_S").map(String::as_str),
+        Some("86400")
+    );
+    assert_eq!(
+        env.get("IDEMPOTENCY_HEADER").map(String::as_str),
+        Some("Idempotency-Key")
+    );
+    assert_eq!(
+        env.get("IDEMPOTENCY_LOCAL_CACHE_ITEMS").map(String::as_str),
+        Some("256")
+    );
     assert_eq!(env.get("GREETING").map(String::as_str), Some("hello"));
     let zip_sha = deployer::package::sha256_b64(&std::fs::read(&zip).unwrap());
     assert_eq!(c.code_sha256(), Some(zip_sha.as_str()));
-    assert!(tags_ok(&f.tags().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect(), "fresh"));
+    assert!(tags_ok(
+        &f.tags().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        "fresh"
+    ));
 
     // 5. HTTP API: CORS, one AWS_PROXY 2.0 integration, the routes, $default stage, permission.
     let apis = ctx.apigw.get_apis().send().await.unwrap();
-    let api = apis.items().iter().find(|a| a.name() == Some(name.as_str())).expect("the API");
+    let api = apis
+        .items()
+        .iter()
+        .find(|a| a.name() == Some(name.as_str()))
+        .expect("the API");
     let api_id = api.api_id().unwrap();
     let cors = api.cors_configuration().unwrap();
     assert_eq!(cors.allow_origins(), ["http://localhost:5173"]);
@@ -90,28 +190,59 @@ async fn fresh_up_creates_all_five_resources_with_every_property() {
     assert_eq!(ints.items().len(), 1);
     let i = &ints.items()[0];
     assert_eq!(i.integration_type().unwrap().as_str(), "AWS_PROXY");
-    assert_eq!(i.integration_uri(), Some(format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}").as_str()));
+    assert_eq!(
+        i.integration_uri(),
+        Some(format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}").as_str())
+    );
     assert_eq!(i.payload_format_version(), Some("2.0"));
     let routes = ctx.apigw.get_routes().api_id(api_id).send().await.unwrap();
     let mut keys: Vec<&str> = routes.items().iter().map(|r| r.route_key().unwrap()).collect();
     keys.sort();
     assert_eq!(keys, ["GET /orders/{id}", "POST /orders"]);
-    assert!(routes.items().iter().all(|r| r.target() == Some(format!("integrations/{}", i.integration_id().unwrap()).as_str())));
+    assert!(
+        routes
+            .items()
+            .iter()
+            .all(|r| r.target() == Some(format!("integrations/{}", i.integration_id().unwrap()).as_str()))
+    );
     let stages = ctx.apigw.get_stages().api_id(api_id).send().await.unwrap();
-    let stage = stages.items().iter().find(|s| s.stage_name() == Some("$default")).expect("$default stage");
+    let stage = stages
+        .items()
+        .iter()
+        .find(|s| s.stage_name() == Some("$default"))
+        .expect("$default stage");
     assert_eq!(stage.auto_deploy(), Some(true));
     let settings = stage.default_route_settings().unwrap();
-    assert_eq!((settings.throttling_burst_limit(), settings.throttling_rate_limit()), (Some(100), Some(50.0)));
-    let policy: Value = serde_json::from_str(&ctx.lambda.get_policy().function_name(&name).send().await.unwrap().policy.unwrap()).unwrap();
+    assert_eq!(
+        (settings.throttling_burst_limit(), settings.throttling_rate_limit()),
+        (Some(100), Some(50.0))
+    );
+    let policy: Value = serde_json::from_str(
+        &ctx.lambda
+            .get_policy()
+            .function_name(&name)
+            .send()
+            .await
+            .unwrap()
+            .policy
+            .unwrap(),
+    )
+    .unwrap();
     let statements = policy["Statement"].as_array().unwrap();
     assert_eq!(statements.len(), 1);
     assert_eq!(statements[0]["Principal"]["Service"], "apigateway.amazonaws.com");
-    assert_eq!(statements[0]["Condition"]["ArnLike"]["AWS:SourceArn"], format!("arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/*/*"));
+    assert_eq!(
+        statements[0]["Condition"]["ArnLike"]["AWS:SourceArn"],
+        format!("arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/*/*")
+    );
 
     // The result names the endpoint, and the frontend's env file has it.
     let endpoint = report["endpoint"].as_str().unwrap();
     assert_eq!(endpoint, api.api_endpoint().unwrap());
-    assert_eq!(std::fs::read_to_string(w.env_file()).unwrap(), format!("VITE_API_URL={endpoint}\n"));
+    assert_eq!(
+        std::fs::read_to_string(w.env_file()).unwrap(),
+        format!("VITE_API_URL={endpoint}\n")
+    );
 }
 
 #[tokio::test]
@@ -121,7 +252,15 @@ async fn a_second_up_changes_nothing_and_sends_no_write() {
     w.json(&["up", "--zip", zip.to_str().unwrap()]);
     let ctx = w.ctx();
     let name = w.name();
-    let before = ctx.lambda.get_function().function_name(&name).send().await.unwrap().configuration.unwrap();
+    let before = ctx
+        .lambda
+        .get_function()
+        .function_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .configuration
+        .unwrap();
 
     // In-process with a call recorder: only reads.
     let config = Config::load(&w.config_path()).unwrap();
@@ -131,7 +270,16 @@ async fn a_second_up_changes_nothing_and_sends_no_write() {
     let report = engine::up(&recorded, &stack, &code, Default::default()).await.unwrap();
     assert!(!report.applied && !report.has_changes(), "{report}");
     let sent = calls.take();
-    for read in ["DescribeTable", "DescribeTimeToLive", "GetRole", "GetFunction", "GetPolicy", "GetApis", "GetRoutes", "GetStages"] {
+    for read in [
+        "DescribeTable",
+        "DescribeTimeToLive",
+        "GetRole",
+        "GetFunction",
+        "GetPolicy",
+        "GetApis",
+        "GetRoutes",
+        "GetStages",
+    ] {
         assert!(sent.iter().any(|c| c == read), "the recorder saw no {read}: {sent:?}");
     }
     let writes: Vec<&String> = sent.iter().filter(|c| !is_read(c)).collect();
@@ -140,20 +288,76 @@ async fn a_second_up_changes_nothing_and_sends_no_write() {
     // Through the CLI: says so, and plan agrees.
     let out = w.run(&["up", "--zip", zip.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("No changes: the stack is up to date (11 unchanged)"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("No changes: the stack is up to date (11 unchanged)"),
+        "{}",
+        stdout(&out)
+    );
     let plan = w.json(&["plan", "--zip", zip.to_str().unwrap()]);
-    assert_eq!((plan["create"].as_u64(), plan["update"].as_u64(), plan["delete"].as_u64(), plan["unchanged"].as_u64()), (Some(0), Some(0), Some(0), Some(11)));
+    assert_eq!(
+        (
+            plan["create"].as_u64(),
+            plan["update"].as_u64(),
+            plan["delete"].as_u64(),
+            plan["unchanged"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0), Some(11))
+    );
     let text = w.run(&["plan", "--zip", zip.to_str().unwrap()]);
-    assert!(stdout(&text).contains("Plan: 0 to create, 0 to update, 0 to delete, 11 unchanged"), "{}", stdout(&text));
+    assert!(
+        stdout(&text).contains("Plan: 0 to create, 0 to update, 0 to delete, 11 unchanged"),
+        "{}",
+        stdout(&text)
+    );
 
-    let after = ctx.lambda.get_function().function_name(&name).send().await.unwrap().configuration.unwrap();
+    let after = ctx
+        .lambda
+        .get_function()
+        .function_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .configuration
+        .unwrap();
     assert_eq!(before.code_sha256(), after.code_sha256());
     assert_eq!(before.last_modified(), after.last_modified());
-    let policy: Value = serde_json::from_str(&ctx.lambda.get_policy().function_name(&name).send().await.unwrap().policy.unwrap()).unwrap();
-    assert_eq!(policy["Statement"].as_array().unwrap().len(), 1, "one permission statement");
-    let api_id = ctx.apigw.get_apis().send().await.unwrap().items()[0].api_id().unwrap().to_string();
-    assert_eq!(ctx.apigw.get_routes().api_id(&api_id).send().await.unwrap().items().len(), 2, "no duplicate route");
-    assert_eq!(ctx.apigw.get_apis().send().await.unwrap().items().len(), 1, "no second API");
+    let policy: Value = serde_json::from_str(
+        &ctx.lambda
+            .get_policy()
+            .function_name(&name)
+            .send()
+            .await
+            .unwrap()
+            .policy
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        policy["Statement"].as_array().unwrap().len(),
+        1,
+        "one permission statement"
+    );
+    let api_id = ctx.apigw.get_apis().send().await.unwrap().items()[0]
+        .api_id()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        ctx.apigw
+            .get_routes()
+            .api_id(&api_id)
+            .send()
+            .await
+            .unwrap()
+            .items()
+            .len(),
+        2,
+        "no duplicate route"
+    );
+    assert_eq!(
+        ctx.apigw.get_apis().send().await.unwrap().items().len(),
+        1,
+        "no second API"
+    );
 }
 
 #[tokio::test]
@@ -165,7 +369,10 @@ async fn a_config_change_updates_exactly_that() {
         .unwrap()
         .replace("memory_mb: 256", "memory_mb: 512")
         .replace("GREETING: hello", "GREETING: hello\n    FEATURE_X: \"on\"")
-        .replace("[\"POST /orders\", \"GET /orders/{id}\"]", "[\"POST /orders\", \"DELETE /orders/{id}\"]")
+        .replace(
+            "[\"POST /orders\", \"GET /orders/{id}\"]",
+            "[\"POST /orders\", \"DELETE /orders/{id}\"]",
+        )
         .replace("http://localhost:5173", "https://shop.example");
     w.write_config(&yaml);
 
@@ -176,18 +383,54 @@ async fn a_config_change_updates_exactly_that() {
     assert_eq!(rows(&report, "delete"), ["route GET /orders/{id}"]);
     let mut updated = rows(&report, "update");
     updated.sort();
-    assert_eq!(updated, [format!("function {}", w.name()), format!("http api {}", w.name())]);
+    assert_eq!(
+        updated,
+        [format!("function {}", w.name()), format!("http api {}", w.name())]
+    );
     assert_eq!(attrs(&report, "function"), ["memory_size", "environment.FEATURE_X"]);
     assert_eq!(attrs(&report, "http api"), ["cors"]);
 
     let ctx = w.ctx();
-    let c = ctx.lambda.get_function().function_name(w.name()).send().await.unwrap().configuration.unwrap();
+    let c = ctx
+        .lambda
+        .get_function()
+        .function_name(w.name())
+        .send()
+        .await
+        .unwrap()
+        .configuration
+        .unwrap();
     assert_eq!(c.memory_size(), Some(512));
-    assert_eq!(c.environment().unwrap().variables().unwrap().get("FEATURE_X").map(String::as_str), Some("on"));
-    assert_eq!(c.code_sha256().unwrap(), deployer::package::sha256_b64(&std::fs::read(&zip).unwrap()), "code untouched");
+    assert_eq!(
+        c.environment()
+            .unwrap()
+            .variables()
+            .unwrap()
+            .get("FEATURE_X")
+            .map(String::as_str),
+        Some("on")
+    );
+    assert_eq!(
+        c.code_sha256().unwrap(),
+        deployer::package::sha256_b64(&std::fs::read(&zip).unwrap()),
+        "code untouched"
+    );
     let api = ctx.apigw.get_apis().send().await.unwrap().items()[0].clone();
-    assert_eq!(api.cors_configuration().unwrap().allow_origins(), ["https://shop.example"]);
-    let mut keys: Vec<String> = ctx.apigw.get_routes().api_id(api.api_id().unwrap()).send().await.unwrap().items().iter().map(|r| r.route_key().unwrap().to_string()).collect();
+    assert_eq!(
+        api.cors_configuration().unwrap().allow_origins(),
+        ["https://shop.example"]
+    );
+    let mut keys: Vec<String> = ctx
+        .apigw
+        .get_routes()
+        .api_id(api.api_id().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .iter()
+        .map(|r| r.route_key().unwrap().to_string())
+        .collect();
     keys.sort();
     assert_eq!(keys, ["DELETE /orders/{id}", "POST /orders"]);
 
@@ -196,8 +439,19 @@ async fn a_config_change_updates_exactly_that() {
     let report = w.json(&["up", "--zip", v2.to_str().unwrap()]);
     assert_eq!(rows(&report, "update"), [format!("function {}", w.name())]);
     assert_eq!(attrs(&report, "function"), ["code_sha256"]);
-    let c = ctx.lambda.get_function().function_name(w.name()).send().await.unwrap().configuration.unwrap();
-    assert_eq!(c.code_sha256().unwrap(), deployer::package::sha256_b64(&std::fs::read(&v2).unwrap()));
+    let c = ctx
+        .lambda
+        .get_function()
+        .function_name(w.name())
+        .send()
+        .await
+        .unwrap()
+        .configuration
+        .unwrap();
+    assert_eq!(
+        c.code_sha256().unwrap(),
+        deployer::package::sha256_b64(&std::fs::read(&v2).unwrap())
+    );
 }
 
 #[tokio::test]
@@ -212,7 +466,11 @@ async fn down_removes_everything_and_a_second_down_has_nothing_to_do() {
     let refused = w.run(&["down"]);
     assert!(!refused.status.success());
     assert!(stderr(&refused).contains("pass --yes"), "{}", stderr(&refused));
-    assert!(stderr(&refused).contains(&format!("function {name}")), "lists what it would delete: {}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains(&format!("function {name}")),
+        "lists what it would delete: {}",
+        stderr(&refused)
+    );
     assert!(ctx.lambda.get_function().function_name(&name).send().await.is_ok());
 
     // A table holding an order is kept, and down says how many items it kept.
@@ -237,13 +495,33 @@ async fn down_removes_everything_and_a_second_down_has_nothing_to_do() {
         ],
         "dependency order"
     );
-    let table_row = report["changes"].as_array().unwrap().iter().find(|c| c["resource"] == "table").unwrap();
-    assert!(table_row["note"].as_str().unwrap().contains("1 items (1 orders)"), "{table_row}");
-    assert!(ctx.dynamodb.describe_table().table_name(&name).send().await.is_ok(), "the table with an order is kept");
+    let table_row = report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["resource"] == "table")
+        .unwrap();
+    assert!(
+        table_row["note"].as_str().unwrap().contains("1 items (1 orders)"),
+        "{table_row}"
+    );
+    assert!(
+        ctx.dynamodb.describe_table().table_name(&name).send().await.is_ok(),
+        "the table with an order is kept"
+    );
     assert!(ctx.lambda.get_function().function_name(&name).send().await.is_err());
     assert!(ctx.iam.get_role().role_name(&name).send().await.is_err());
     assert!(ctx.apigw.get_apis().send().await.unwrap().items().is_empty());
-    assert!(ctx.logs.describe_log_groups().log_group_name_prefix(format!("/aws/lambda/{name}")).send().await.unwrap().log_groups().is_empty());
+    assert!(
+        ctx.logs
+            .describe_log_groups()
+            .log_group_name_prefix(format!("/aws/lambda/{name}"))
+            .send()
+            .await
+            .unwrap()
+            .log_groups()
+            .is_empty()
+    );
 
     let report = w.json(&["down", "--yes", "--delete-data"]);
     assert_eq!(rows(&report, "delete"), [format!("table {name}")]);
@@ -266,8 +544,20 @@ async fn an_untagged_resource_with_our_name_is_never_adopted_nor_deleted() {
         .create_table()
         .table_name(&name)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(AttributeDefinition::builder().attribute_name("id").attribute_type(ScalarAttributeType::S).build().unwrap())
-        .key_schema(KeySchemaElement::builder().attribute_name("id").key_type(KeyType::Hash).build().unwrap())
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -275,8 +565,14 @@ async fn an_untagged_resource_with_our_name_is_never_adopted_nor_deleted() {
     let out = w.run(&["up", "--zip", zip.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains(&format!("table {name} exists but is not managed by oncely")) && err.contains("refusing to adopt"), "{err}");
-    assert!(ctx.iam.get_role().role_name(&name).send().await.is_err(), "nothing was created");
+    assert!(
+        err.contains(&format!("table {name} exists but is not managed by oncely")) && err.contains("refusing to adopt"),
+        "{err}"
+    );
+    assert!(
+        ctx.iam.get_role().role_name(&name).send().await.is_err(),
+        "nothing was created"
+    );
     assert!(ctx.apigw.get_apis().send().await.unwrap().items().is_empty());
 
     let plan = w.json(&["plan", "--zip", zip.to_str().unwrap()]);
@@ -284,8 +580,15 @@ async fn an_untagged_resource_with_our_name_is_never_adopted_nor_deleted() {
 
     let down = w.run(&["down", "--yes"]);
     assert!(down.status.success(), "{}", stderr(&down));
-    assert!(stderr(&down).contains("not tagged as oncely's"), "warns: {}", stderr(&down));
-    assert!(ctx.dynamodb.describe_table().table_name(&name).send().await.is_ok(), "the foreign table survives");
+    assert!(
+        stderr(&down).contains("not tagged as oncely's"),
+        "warns: {}",
+        stderr(&down)
+    );
+    assert!(
+        ctx.dynamodb.describe_table().table_name(&name).send().await.is_ok(),
+        "the foreign table survives"
+    );
 }
 
 #[tokio::test]
@@ -296,21 +599,60 @@ async fn up_converges_a_half_created_stack() {
     // Lose everything but the role and the table (an interrupted first run, or a partial delete).
     let ctx = w.ctx();
     let name = w.name();
-    let api_id = ctx.apigw.get_apis().send().await.unwrap().items()[0].api_id().unwrap().to_string();
+    let api_id = ctx.apigw.get_apis().send().await.unwrap().items()[0]
+        .api_id()
+        .unwrap()
+        .to_string();
     ctx.apigw.delete_api().api_id(&api_id).send().await.unwrap();
     ctx.lambda.delete_function().function_name(&name).send().await.unwrap();
-    ctx.logs.delete_log_group().log_group_name(format!("/aws/lambda/{name}")).send().await.unwrap();
+    ctx.logs
+        .delete_log_group()
+        .log_group_name(format!("/aws/lambda/{name}"))
+        .send()
+        .await
+        .unwrap();
 
     let report = w.json(&["up", "--zip", zip.to_str().unwrap()]);
     let mut unchanged = rows(&report, "unchanged");
     unchanged.sort();
-    assert_eq!(unchanged, [format!("role {name}"), format!("role policy {name}-access"), format!("table {name}")]);
+    assert_eq!(
+        unchanged,
+        [
+            format!("role {name}"),
+            format!("role policy {name}-access"),
+            format!("table {name}")
+        ]
+    );
     assert_eq!(report["create"], 8);
     let again = w.json(&["plan", "--zip", zip.to_str().unwrap()]);
-    assert_eq!((again["create"].as_u64(), again["update"].as_u64(), again["delete"].as_u64()), (Some(0), Some(0), Some(0)), "{again:#}");
-    let policy: Value = serde_json::from_str(&ctx.lambda.get_policy().function_name(&name).send().await.unwrap().policy.unwrap()).unwrap();
-    let new_api = ctx.apigw.get_apis().send().await.unwrap().items()[0].api_id().unwrap().to_string();
-    assert_eq!(policy["Statement"][0]["Condition"]["ArnLike"]["AWS:SourceArn"], format!("arn:aws:execute-api:{REGION}:{ACCOUNT}:{new_api}/*/*"));
+    assert_eq!(
+        (
+            again["create"].as_u64(),
+            again["update"].as_u64(),
+            again["delete"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0)),
+        "{again:#}"
+    );
+    let policy: Value = serde_json::from_str(
+        &ctx.lambda
+            .get_policy()
+            .function_name(&name)
+            .send()
+            .await
+            .unwrap()
+            .policy
+            .unwrap(),
+    )
+    .unwrap();
+    let new_api = ctx.apigw.get_apis().send().await.unwrap().items()[0]
+        .api_id()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        policy["Statement"][0]["Condition"]["ArnLike"]["AWS:SourceArn"],
+        format!("arn:aws:execute-api:{REGION}:{ACCOUNT}:{new_api}/*/*")
+    );
 }
 
 #[tokio::test]
@@ -323,16 +665,42 @@ async fn an_invalid_config_fails_with_positions_and_creates_nothing() {
     let err = stderr(&out);
     let file = w.config_path().display().to_string();
     assert!(err.contains("nothing was created"), "{err}");
-    assert!(err.contains(&format!("{file}:5:3: `function.timeot_s`: unknown key; did you mean `timeout_s`?")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{file}:5:3: `function.timeot_s`: unknown key; did you mean `timeout_s`?"
+        )),
+        "{err}"
+    );
     // Unknown keys are reported first; fix them and the value problems all show at once.
     w.write_config("app: Invalid_App\nstage: test\nfunction:\n  memory_mb: 64\n  timeout_s: 99\n");
     let err = stderr(&w.run(&["up", "--zip", zip.to_str().unwrap()]));
-    for needle in [format!("{file}:1:1: `app`"), format!("{file}:4:3: `function.memory_mb`"), format!("{file}:5:3: `function.timeout_s`")] {
+    for needle in [
+        format!("{file}:1:1: `app`"),
+        format!("{file}:4:3: `function.memory_mb`"),
+        format!("{file}:5:3: `function.timeout_s`"),
+    ] {
         assert!(err.contains(&needle), "missing {needle:?} in:\n{err}");
     }
     let ctx = w.ctx();
-    assert!(ctx.dynamodb.list_tables().send().await.unwrap().table_names().is_empty());
-    assert!(ctx.iam.list_roles().send().await.unwrap().roles().iter().all(|r| !r.role_name().starts_with("invalid")));
+    assert!(
+        ctx.dynamodb
+            .list_tables()
+            .send()
+            .await
+            .unwrap()
+            .table_names()
+            .is_empty()
+    );
+    assert!(
+        ctx.iam
+            .list_roles()
+            .send()
+            .await
+            .unwrap()
+            .roles()
+            .iter()
+            .all(|r| !r.role_name().starts_with("invalid"))
+    );
 }
 
 #[tokio::test]
@@ -340,20 +708,38 @@ async fn sync_endpoint_writes_the_live_endpoint_and_keeps_other_lines() {
     let w = World::new("sync");
     let not_deployed = w.run(&["sync-endpoint"]);
     assert!(!not_deployed.status.success());
-    assert!(stderr(&not_deployed).contains("is not deployed"), "{}", stderr(&not_deployed));
+    assert!(
+        stderr(&not_deployed).contains("is not deployed"),
+        "{}",
+        stderr(&not_deployed)
+    );
     let zip = w.zip("v1");
     let report = w.json(&["up", "--zip", zip.to_str().unwrap()]);
     std::fs::write(w.env_file(), "# mine\nVITE_OTHER=1\nVITE_API_URL=http://stale\n").unwrap();
     let out = w.json(&["sync-endpoint"]);
     assert_eq!(out["endpoint"], report["endpoint"]);
-    assert_eq!(std::fs::read_to_string(w.env_file()).unwrap(), format!("# mine\nVITE_OTHER=1\nVITE_API_URL={}\n", report["endpoint"].as_str().unwrap()));
+    assert_eq!(
+        std::fs::read_to_string(w.env_file()).unwrap(),
+        format!(
+            "# mine\nVITE_OTHER=1\nVITE_API_URL={}\n",
+            report["endpoint"].as_str().unwrap()
+        )
+    );
 }
 
 #[test]
 fn missing_credentials_are_one_clear_sentence() {
     let w = World::new("nocreds");
-    let out = w.command(&["plan", "--skip-build"]).env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY").output().unwrap();
+    let out = w
+        .command(&["plan", "--skip-build"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("no AWS credentials were found") && err.contains("AWS_PROFILE") && err.contains("--local"), "{err}");
+    assert!(
+        err.contains("no AWS credentials were found") && err.contains("AWS_PROFILE") && err.contains("--local"),
+        "{err}"
+    );
 }

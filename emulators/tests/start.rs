@@ -43,6 +43,10 @@ fn concurrent_first_uses_install_once() {
         .map(|t| t.join().unwrap().expect("installs"))
         .collect();
     assert!(jars.iter().all(|j| j == &jars[0] && j.is_file()), "{jars:?}");
-    assert_eq!(DOWNLOADS.load(std::sync::atomic::Ordering::SeqCst), 1, "one download for three first uses");
+    assert_eq!(
+        DOWNLOADS.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one download for three first uses"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

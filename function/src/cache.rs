@@ -13,7 +13,9 @@ pub struct RecordCache {
 impl RecordCache {
     /// A cache of `capacity` records (0: off).
     pub fn new(capacity: usize) -> Self {
-        RecordCache { inner: NonZeroUsize::new(capacity).map(|c| Mutex::new(LruCache::new(c))) }
+        RecordCache {
+            inner: NonZeroUsize::new(capacity).map(|c| Mutex::new(LruCache::new(c))),
+        }
     }
 
     /// The live record for `hash` at `now_ms`; an expired one is evicted and not returned.
@@ -33,7 +35,10 @@ impl RecordCache {
             return;
         }
         if let Some(inner) = &self.inner {
-            inner.lock().unwrap_or_else(|e| e.into_inner()).put(record.key_hash.clone(), record);
+            inner
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .put(record.key_hash.clone(), record);
         }
     }
 
@@ -46,7 +51,9 @@ impl RecordCache {
 
     /// How many records are cached.
     pub fn len(&self) -> usize {
-        self.inner.as_ref().map_or(0, |c| c.lock().unwrap_or_else(|e| e.into_inner()).len())
+        self.inner
+            .as_ref()
+            .map_or(0, |c| c.lock().unwrap_or_else(|e| e.into_inner()).len())
     }
 
     /// Whether nothing is cached.
@@ -68,7 +75,11 @@ mod tests {
             in_progress_expiration_ms: 0,
             fingerprint: "fp".into(),
             claim: "c".into(),
-            response: (status == Status::Completed).then(|| StoredResponse { status: 201, headers: vec![], body: vec![] }),
+            response: (status == Status::Completed).then(|| StoredResponse {
+                status: 201,
+                headers: vec![],
+                body: vec![],
+            }),
         }
     }
 

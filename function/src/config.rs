@@ -57,7 +57,11 @@ pub enum ConfigError {
     #[error("{name} is not set: set it to the DynamoDB table that holds idempotency records and orders")]
     Missing { name: &'static str },
     #[error("{name}={value:?} is invalid: {expected}")]
-    Invalid { name: &'static str, value: String, expected: &'static str },
+    Invalid {
+        name: &'static str,
+        value: String,
+        expected: &'static str,
+    },
 }
 
 /// Everything the `bootstrap` binary reads from its environment.
@@ -81,40 +85,70 @@ impl Settings {
 
     /// Reads settings through `lookup` (a testable stand-in for the environment).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let table_name = lookup("TABLE_NAME").filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing { name: "TABLE_NAME" })?;
+        let table_name = lookup("TABLE_NAME")
+            .filter(|v| !v.trim().is_empty())
+            .ok_or(ConfigError::Missing { name: "TABLE_NAME" })?;
         if !is_table_name(&table_name) {
-            return Err(ConfigError::Invalid { name: "TABLE_NAME", value: table_name, expected: "3 to 255 characters of a-z, A-Z, 0-9, '_', '-' and '.'" });
+            return Err(ConfigError::Invalid {
+                name: "TABLE_NAME",
+                value: table_name,
+                expected: "3 to 255 characters of a-z, A-Z, 0-9, '_', '-' and '.'",
+            });
         }
         let expires = match lookup("IDEMPOTENCY_EXPIRES_AFTER_S") {
             None => DEFAULT_EXPIRES_AFTER_S,
-            Some(v) => v.trim().parse::<u64>().ok().filter(|s| (1..=366 * 86_400).contains(s)).ok_or(ConfigError::Invalid {
-                name: "IDEMPOTENCY_EXPIRES_AFTER_S",
-                value: v,
-                expected: "a whole number of seconds from 1 to 31622400 (366 days)",
-            })?,
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (1..=366 * 86_400).contains(s))
+                .ok_or(ConfigError::Invalid {
+                    name: "IDEMPOTENCY_EXPIRES_AFTER_S",
+                    value: v,
+                    expected: "a whole number of seconds from 1 to 31622400 (366 days)",
+                })?,
         };
         let header = match lookup("IDEMPOTENCY_HEADER") {
             None => DEFAULT_HEADER.to_string(),
             Some(v) => {
-                let ok = !v.is_empty() && v.len() <= 128 && lambda_http::http::HeaderName::from_bytes(v.as_bytes()).is_ok();
+                let ok =
+                    !v.is_empty() && v.len() <= 128 && lambda_http::http::HeaderName::from_bytes(v.as_bytes()).is_ok();
                 if !ok {
-                    return Err(ConfigError::Invalid { name: "IDEMPOTENCY_HEADER", value: v, expected: "a valid HTTP header name such as Idempotency-Key" });
+                    return Err(ConfigError::Invalid {
+                        name: "IDEMPOTENCY_HEADER",
+                        value: v,
+                        expected: "a valid HTTP header name such as Idempotency-Key",
+                    });
                 }
                 v
             }
         };
         let cache = match lookup("IDEMPOTENCY_LOCAL_CACHE_ITEMS") {
             None => DEFAULT_CACHE_ITEMS,
-            Some(v) => v.trim().parse::<usize>().ok().filter(|n| *n <= 1_000_000).ok_or(ConfigError::Invalid {
-                name: "IDEMPOTENCY_LOCAL_CACHE_ITEMS",
-                value: v,
-                expected: "a whole number from 0 (cache off) to 1000000",
-            })?,
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n <= 1_000_000)
+                .ok_or(ConfigError::Invalid {
+                    name: "IDEMPOTENCY_LOCAL_CACHE_ITEMS",
+                    value: v,
+                    expected: "a whole number from 0 (cache off) to 1000000",
+                })?,
         };
         let ttl_attribute = match lookup("IDEMPOTENCY_TTL_ATTRIBUTE") {
             None => DEFAULT_TTL_ATTRIBUTE.to_string(),
             Some(v) => {
-                let reserved = ["id", "status", "in_progress_expiration", "fingerprint", "claim", "response_status", "response_headers", "response_body"];
+                let reserved = [
+                    "id",
+                    "status",
+                    "in_progress_expiration",
+                    "fingerprint",
+                    "claim",
+                    "response_status",
+                    "response_headers",
+                    "response_body",
+                ];
                 if v.is_empty() || v.len() > 255 || reserved.contains(&v.as_str()) {
                     return Err(ConfigError::Invalid {
                         name: "IDEMPOTENCY_TTL_ATTRIBUTE",
@@ -127,13 +161,20 @@ impl Settings {
         };
         let simulated_work_max_ms = match lookup("ORDERS_SIMULATED_WORK_MAX_MS") {
             None => 0,
-            Some(v) => v.trim().parse::<u64>().ok().filter(|n| *n <= 900_000).ok_or(ConfigError::Invalid {
-                name: "ORDERS_SIMULATED_WORK_MAX_MS",
-                value: v,
-                expected: "a whole number of milliseconds from 0 (off) to 900000",
-            })?,
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n <= 900_000)
+                .ok_or(ConfigError::Invalid {
+                    name: "ORDERS_SIMULATED_WORK_MAX_MS",
+                    value: v,
+                    expected: "a whole number of milliseconds from 0 (off) to 900000",
+                })?,
         };
-        let function_name = lookup("AWS_LAMBDA_FUNCTION_NAME").filter(|v| !v.is_empty()).unwrap_or_else(|| "oncely".to_string());
+        let function_name = lookup("AWS_LAMBDA_FUNCTION_NAME")
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "oncely".to_string());
         Ok(Settings {
             table_name,
             simulated_work_max: Duration::from_millis(simulated_work_max_ms),
@@ -150,7 +191,10 @@ impl Settings {
 }
 
 fn is_table_name(name: &str) -> bool {
-    (3..=255).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    (3..=255).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 #[cfg(test)]
@@ -165,7 +209,10 @@ mod tests {
 
     #[test]
     fn simulated_work_is_off_by_default_and_bounded() {
-        assert_eq!(settings(&[("TABLE_NAME", "orders")]).unwrap().simulated_work_max, Duration::ZERO);
+        assert_eq!(
+            settings(&[("TABLE_NAME", "orders")]).unwrap().simulated_work_max,
+            Duration::ZERO
+        );
         let s = settings(&[("TABLE_NAME", "orders"), ("ORDERS_SIMULATED_WORK_MAX_MS", "2500")]).unwrap();
         assert_eq!(s.simulated_work_max, Duration::from_millis(2500));
         let err = settings(&[("TABLE_NAME", "orders"), ("ORDERS_SIMULATED_WORK_MAX_MS", "soon")]).unwrap_err();
@@ -221,7 +268,10 @@ mod tests {
             vars.retain(|(k, _)| *k != name);
             vars.push((name, value));
             let err = settings(&vars).unwrap_err();
-            assert!(matches!(&err, ConfigError::Invalid { name: n, .. } if *n == name), "{name}={value}: {err:?}");
+            assert!(
+                matches!(&err, ConfigError::Invalid { name: n, .. } if *n == name),
+                "{name}={value}: {err:?}"
+            );
             assert!(err.to_string().starts_with(name), "{err}");
         }
     }

@@ -31,7 +31,10 @@ pub struct Completion<W> {
 impl<W> Completion<W> {
     /// A completion without writes.
     pub fn new(response: Response<Body>) -> Self {
-        Completion { response, writes: Vec::new() }
+        Completion {
+            response,
+            writes: Vec::new(),
+        }
     }
     /// Adds a write to the completion transaction.
     pub fn with_write(mut self, write: W) -> Self {
@@ -80,14 +83,21 @@ pub struct Idempotency<P: Persistence> {
 
 /// The current time in epoch milliseconds.
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl<P: Persistence> Idempotency<P> {
     /// A wrapper with `config` over `persistence`.
     pub fn new(config: IdempotencyConfig, persistence: P) -> Self {
         let cache = RecordCache::new(config.local_cache_items);
-        Idempotency { config, persistence, cache }
+        Idempotency {
+            config,
+            persistence,
+            cache,
+        }
     }
 
     /// The configuration.
@@ -124,7 +134,13 @@ impl<P: Persistence> Idempotency<P> {
     /// 4. One conditional write claims the key; a live record answers: replay, 409 or 422.
     /// 5. `execute` runs; on success its response and writes commit in one transaction with the
     ///    record's move to COMPLETED. On an error, a panic or a 5xx, the claim is released.
-    pub async fn handle_with_outcome<T, V, F, Fut>(&self, request: &Request, route: &str, validate: V, execute: F) -> (Response<Body>, Outcome)
+    pub async fn handle_with_outcome<T, V, F, Fut>(
+        &self,
+        request: &Request,
+        route: &str,
+        validate: V,
+        execute: F,
+    ) -> (Response<Body>, Outcome)
     where
         V: FnOnce(&Request) -> Result<T, Problem>,
         F: FnOnce(T) -> Fut,
@@ -156,7 +172,9 @@ impl<P: Persistence> Idempotency<P> {
         drop(client_key);
         let fingerprint = fingerprint(request.body().as_ref());
 
-        let (response, outcome) = self.run(&hash, fingerprint, started_ms, deadline_ms, input, execute).await;
+        let (response, outcome) = self
+            .run(&hash, fingerprint, started_ms, deadline_ms, input, execute)
+            .await;
         tracing::info!(request_id = %request_id, key_hash = %hash, outcome = outcome.as_str(), cached = matches!(outcome, Outcome::Replayed { cached: true }), status = response.status().as_u16(), "idempotent request");
         (response, outcome)
     }
@@ -165,23 +183,40 @@ impl<P: Persistence> Idempotency<P> {
         match &self.config.key_source {
             KeySource::Header(name) => key_from_headers(request.headers(), name),
             KeySource::BodyFields(fields) => {
-                let body = serde_json::from_slice::<serde_json::Value>(request.body().as_ref()).ok().filter(|v| v.is_object());
+                let body = serde_json::from_slice::<serde_json::Value>(request.body().as_ref())
+                    .ok()
+                    .filter(|v| v.is_object());
                 let Some(body) = body else {
-                    return Err(KeyError::MissingField { field: fields.first().cloned().unwrap_or_default() });
+                    return Err(KeyError::MissingField {
+                        field: fields.first().cloned().unwrap_or_default(),
+                    });
                 };
                 key_from_body_fields(&body, fields)
             }
         }
     }
 
-    async fn run<T, F, Fut>(&self, hash: &str, fingerprint: String, now: u64, deadline_ms: u64, input: T, execute: F) -> (Response<Body>, Outcome)
+    async fn run<T, F, Fut>(
+        &self,
+        hash: &str,
+        fingerprint: String,
+        now: u64,
+        deadline_ms: u64,
+        input: T,
+        execute: F,
+    ) -> (Response<Body>, Outcome)
     where
         F: FnOnce(T) -> Fut,
         Fut: Future<Output = Result<Completion<P::Write>, HandlerError>>,
     {
         if let Some(record) = self.cache.get(hash, now) {
             match record.decide(&fingerprint, now) {
-                Decision::Replay => return (record.response.as_ref().expect("cached records are completed").replay(), Outcome::Replayed { cached: true }),
+                Decision::Replay => {
+                    return (
+                        record.response.as_ref().expect("cached records are completed").replay(),
+                        Outcome::Replayed { cached: true },
+                    );
+                }
                 Decision::Mismatch => return (mismatch(), Outcome::Mismatch),
                 _ => self.cache.remove(hash),
             }
@@ -247,8 +282,12 @@ impl<P: Persistence> Idempotency<P> {
                 tracing::warn!(key_hash = %hash, index, reason = %reason, "a write of the handler was rejected; nothing was written");
                 self.release(&record).await;
                 (
-                    Problem::new(StatusCode::CONFLICT, "write-conflict", "The operation conflicts with the current state of the resource: check it and retry")
-                        .into_response(),
+                    Problem::new(
+                        StatusCode::CONFLICT,
+                        "write-conflict",
+                        "The operation conflicts with the current state of the resource: check it and retry",
+                    )
+                    .into_response(),
                     Outcome::Failed,
                 )
             }
@@ -263,7 +302,11 @@ impl<P: Persistence> Idempotency<P> {
     fn answer_existing(&self, existing: IdempotencyRecord, fingerprint: &str, now: u64) -> (Response<Body>, Outcome) {
         match existing.decide(fingerprint, now) {
             Decision::Replay => {
-                let response = existing.response.as_ref().expect("replayable records have a response").replay();
+                let response = existing
+                    .response
+                    .as_ref()
+                    .expect("replayable records have a response")
+                    .replay();
                 self.cache.put(existing);
                 (response, Outcome::Replayed { cached: false })
             }
@@ -297,28 +340,49 @@ fn key_problem(err: &KeyError) -> Problem {
 }
 
 fn mismatch() -> Response<Body> {
-    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency-key-reused", "This idempotency key was used with a different payload: use a new key for a new request")
-        .into_response()
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+        "This idempotency key was used with a different payload: use a new key for a new request",
+    )
+    .into_response()
 }
 
 fn in_progress(retry_after_s: u64) -> Response<Body> {
-    Problem::new(StatusCode::CONFLICT, "request-in-progress", "A request with this idempotency key is still being processed: retry later with the same key")
-        .with_retry_after(retry_after_s)
-        .into_response()
+    Problem::new(
+        StatusCode::CONFLICT,
+        "request-in-progress",
+        "A request with this idempotency key is still being processed: retry later with the same key",
+    )
+    .with_retry_after(retry_after_s)
+    .into_response()
 }
 
 fn unavailable() -> Response<Body> {
-    Problem::new(StatusCode::SERVICE_UNAVAILABLE, "store-unavailable", "The idempotency store is unavailable: retry later with the same key")
-        .with_retry_after(1)
-        .into_response()
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store-unavailable",
+        "The idempotency store is unavailable: retry later with the same key",
+    )
+    .with_retry_after(1)
+    .into_response()
 }
 
 fn internal_error() -> Response<Body> {
-    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal-error", "The request failed and was not recorded: retry with the same key").into_response()
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal-error",
+        "The request failed and was not recorded: retry with the same key",
+    )
+    .into_response()
 }
 
 fn panic_message(panic: &Box<dyn Any + Send>) -> &str {
-    panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str)).unwrap_or("(non-string panic)")
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(non-string panic)")
 }
 
 /// Turns a panic while polling the future into an error value.
@@ -351,7 +415,10 @@ mod tests {
     }
 
     fn ok(text: &str) -> Result<Completion<(String, String)>, HandlerError> {
-        let response = Response::builder().status(201).body(Body::from(text.to_string())).unwrap();
+        let response = Response::builder()
+            .status(201)
+            .body(Body::from(text.to_string()))
+            .unwrap();
         Ok(Completion::new(response).with_write(("effect".to_string(), text.to_string())))
     }
 
@@ -359,12 +426,21 @@ mod tests {
     async fn executes_once_then_replays_from_the_cache() {
         let idem = Idempotency::new(IdempotencyConfig::default(), InMemoryPersistence::new());
         let runs = AtomicUsize::new(0);
-        for expected in [Outcome::Executed, Outcome::Replayed { cached: true }, Outcome::Replayed { cached: true }] {
+        for expected in [
+            Outcome::Executed,
+            Outcome::Replayed { cached: true },
+            Outcome::Replayed { cached: true },
+        ] {
             let (response, outcome) = idem
-                .handle_with_outcome(&request(Some("k"), "{\"a\":1}"), "/orders", |_| Ok(()), |_| async {
-                    runs.fetch_add(1, Ordering::SeqCst);
-                    ok("one")
-                })
+                .handle_with_outcome(
+                    &request(Some("k"), "{\"a\":1}"),
+                    "/orders",
+                    |_| Ok(()),
+                    |_| async {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        ok("one")
+                    },
+                )
                 .await;
             assert_eq!(outcome, expected);
             assert_eq!(response.body().as_ref(), b"one");
@@ -376,10 +452,16 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_cache_the_store_replays() {
-        let config = IdempotencyConfig { local_cache_items: 0, ..IdempotencyConfig::default() };
+        let config = IdempotencyConfig {
+            local_cache_items: 0,
+            ..IdempotencyConfig::default()
+        };
         let idem = Idempotency::new(config, InMemoryPersistence::new());
-        idem.handle(&request(Some("k"), "{}"), "/orders", |_| Ok(()), |_| async { ok("x") }).await;
-        let (_, outcome) = idem.handle_with_outcome(&request(Some("k"), "{ }"), "/orders", |_| Ok(()), |_| async { ok("y") }).await;
+        idem.handle(&request(Some("k"), "{}"), "/orders", |_| Ok(()), |_| async { ok("x") })
+            .await;
+        let (_, outcome) = idem
+            .handle_with_outcome(&request(Some("k"), "{ }"), "/orders", |_| Ok(()), |_| async { ok("y") })
+            .await;
         assert_eq!(outcome, Outcome::Replayed { cached: false });
         assert!(idem.cache.is_empty());
     }
@@ -389,13 +471,21 @@ mod tests {
         let idem = Idempotency::new(IdempotencyConfig::default(), InMemoryPersistence::new());
         let hash = idem.key_hash("POST", "/orders", "k");
         let before = now_ms();
-        idem.handle(&request(Some("k"), "{}"), "/orders", |_| Ok(()), |_| async {
-            let record = idem.persistence().record(&hash).unwrap();
-            assert_eq!(record.status, Status::InProgress);
-            let deadline = record.in_progress_expiration_ms;
-            assert!(deadline >= before + 30_000 && deadline <= now_ms() + 30_000, "{deadline}");
-            ok("x")
-        })
+        idem.handle(
+            &request(Some("k"), "{}"),
+            "/orders",
+            |_| Ok(()),
+            |_| async {
+                let record = idem.persistence().record(&hash).unwrap();
+                assert_eq!(record.status, Status::InProgress);
+                let deadline = record.in_progress_expiration_ms;
+                assert!(
+                    deadline >= before + 30_000 && deadline <= now_ms() + 30_000,
+                    "{deadline}"
+                );
+                ok("x")
+            },
+        )
         .await;
         let stored = idem.persistence().record(&hash).unwrap();
         assert_eq!(stored.status, Status::Completed);
@@ -405,18 +495,48 @@ mod tests {
     #[tokio::test]
     async fn rejections_record_nothing() {
         let idem = Idempotency::new(IdempotencyConfig::default(), InMemoryPersistence::new());
-        let (response, outcome) = idem.handle_with_outcome(&request(None, "{}"), "/orders", |_| Ok(()), |_| async { ok("x") }).await;
-        assert_eq!((response.status(), outcome), (StatusCode::BAD_REQUEST, Outcome::Rejected));
         let (response, outcome) = idem
-            .handle_with_outcome(&request(Some("k"), "{}"), "/orders", |_| Err::<(), _>(Problem::new(StatusCode::BAD_REQUEST, "bad", "Fix the body")), |_| async { ok("x") })
+            .handle_with_outcome(&request(None, "{}"), "/orders", |_| Ok(()), |_| async { ok("x") })
             .await;
-        assert_eq!((response.status(), outcome), (StatusCode::BAD_REQUEST, Outcome::Rejected));
-        assert!(idem.persistence().record(&idem.key_hash("POST", "/orders", "k")).is_none());
+        assert_eq!(
+            (response.status(), outcome),
+            (StatusCode::BAD_REQUEST, Outcome::Rejected)
+        );
+        let (response, outcome) = idem
+            .handle_with_outcome(
+                &request(Some("k"), "{}"),
+                "/orders",
+                |_| Err::<(), _>(Problem::new(StatusCode::BAD_REQUEST, "bad", "Fix the body")),
+                |_| async { ok("x") },
+            )
+            .await;
+        assert_eq!(
+            (response.status(), outcome),
+            (StatusCode::BAD_REQUEST, Outcome::Rejected)
+        );
+        assert!(
+            idem.persistence()
+                .record(&idem.key_hash("POST", "/orders", "k"))
+                .is_none()
+        );
     }
 
     #[test]
     fn outcome_names() {
-        let names: Vec<&str> = [Outcome::Executed, Outcome::Replayed { cached: true }, Outcome::Conflict, Outcome::Mismatch, Outcome::Failed, Outcome::Rejected].iter().map(|o| o.as_str()).collect();
-        assert_eq!(names, ["executed", "replayed", "conflict", "mismatch", "failed", "rejected"]);
+        let names: Vec<&str> = [
+            Outcome::Executed,
+            Outcome::Replayed { cached: true },
+            Outcome::Conflict,
+            Outcome::Mismatch,
+            Outcome::Failed,
+            Outcome::Rejected,
+        ]
+        .iter()
+        .map(|o| o.as_str())
+        .collect();
+        assert_eq!(
+            names,
+            ["executed", "replayed", "conflict", "mismatch", "failed", "rejected"]
+        );
     }
 }

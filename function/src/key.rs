@@ -10,11 +10,15 @@ pub const MAX_KEY_LEN: usize = 255;
 /// Why a client's key was refused (each becomes a 400 problem).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
-    #[error("the `{header}` header is required on this request: send a unique key (1 to 255 printable ASCII characters) per operation")]
+    #[error(
+        "the `{header}` header is required on this request: send a unique key (1 to 255 printable ASCII characters) per operation"
+    )]
     Missing { header: String },
     #[error("send the `{header}` header exactly once")]
     Repeated { header: String },
-    #[error("the `{header}` header must be 1 to 255 printable ASCII characters, bare or as a quoted structured-header string")]
+    #[error(
+        "the `{header}` header must be 1 to 255 printable ASCII characters, bare or as a quoted structured-header string"
+    )]
     Invalid { header: String },
     #[error("the request body must be a JSON object that contains `{field}`, which is used as the idempotency key")]
     MissingField { field: String },
@@ -68,12 +72,18 @@ fn parse_sf_string(raw: &[u8]) -> Option<String> {
 pub fn key_from_headers(headers: &lambda_http::http::HeaderMap, header: &str) -> Result<String, KeyError> {
     let mut values = headers.get_all(header).iter();
     let Some(value) = values.next() else {
-        return Err(KeyError::Missing { header: header.to_string() });
+        return Err(KeyError::Missing {
+            header: header.to_string(),
+        });
     };
     if values.next().is_some() {
-        return Err(KeyError::Repeated { header: header.to_string() });
+        return Err(KeyError::Repeated {
+            header: header.to_string(),
+        });
     }
-    parse_key(value.as_bytes()).ok_or_else(|| KeyError::Invalid { header: header.to_string() })
+    parse_key(value.as_bytes()).ok_or_else(|| KeyError::Invalid {
+        header: header.to_string(),
+    })
 }
 
 /// Derives the key from named fields of a JSON object body: the canonical JSON array of their
@@ -115,7 +125,10 @@ mod tests {
         assert_eq!(parse_key(b"abc").as_deref(), Some("abc"));
         assert_eq!(parse_key(b"\"abc\"").as_deref(), Some("abc"));
         assert_eq!(parse_key(br#""a\"b\\c""#).as_deref(), Some("a\"b\\c"));
-        assert_eq!(parse_key(b"8e03978e-40d5-43e8-bc93-6894a57f9324").as_deref(), Some("8e03978e-40d5-43e8-bc93-6894a57f9324"));
+        assert_eq!(
+            parse_key(b"8e03978e-40d5-43e8-bc93-6894a57f9324").as_deref(),
+            Some("8e03978e-40d5-43e8-bc93-6894a57f9324")
+        );
     }
 
     #[test]
@@ -141,14 +154,23 @@ mod tests {
     #[test]
     fn header_missing_repeated_invalid() {
         let mut headers = HeaderMap::new();
-        assert!(matches!(key_from_headers(&headers, "idempotency-key"), Err(KeyError::Missing { .. })));
+        assert!(matches!(
+            key_from_headers(&headers, "idempotency-key"),
+            Err(KeyError::Missing { .. })
+        ));
         headers.append("idempotency-key", HeaderValue::from_static("a"));
         assert_eq!(key_from_headers(&headers, "Idempotency-Key").unwrap(), "a");
         headers.append("idempotency-key", HeaderValue::from_static("b"));
-        assert!(matches!(key_from_headers(&headers, "idempotency-key"), Err(KeyError::Repeated { .. })));
+        assert!(matches!(
+            key_from_headers(&headers, "idempotency-key"),
+            Err(KeyError::Repeated { .. })
+        ));
         let mut headers = HeaderMap::new();
         headers.insert("idempotency-key", HeaderValue::from_bytes(b"\"open").unwrap());
-        assert!(matches!(key_from_headers(&headers, "idempotency-key"), Err(KeyError::Invalid { .. })));
+        assert!(matches!(
+            key_from_headers(&headers, "idempotency-key"),
+            Err(KeyError::Invalid { .. })
+        ));
     }
 
     #[test]
@@ -156,11 +178,22 @@ mod tests {
         let fields = vec!["userId".to_string(), "productId".to_string()];
         let a = serde_json::json!({"userId": "u1", "productId": "p1", "amount": 3});
         let b = serde_json::json!({"amount": 4, "productId": "p1", "userId": "u1"});
-        assert_eq!(key_from_body_fields(&a, &fields).unwrap(), key_from_body_fields(&b, &fields).unwrap());
+        assert_eq!(
+            key_from_body_fields(&a, &fields).unwrap(),
+            key_from_body_fields(&b, &fields).unwrap()
+        );
         let c = serde_json::json!({"userId": "u1", "productId": "p2"});
-        assert_ne!(key_from_body_fields(&a, &fields).unwrap(), key_from_body_fields(&c, &fields).unwrap());
+        assert_ne!(
+            key_from_body_fields(&a, &fields).unwrap(),
+            key_from_body_fields(&c, &fields).unwrap()
+        );
         let missing = serde_json::json!({"userId": "u1", "productId": null});
-        assert_eq!(key_from_body_fields(&missing, &fields), Err(KeyError::MissingField { field: "productId".into() }));
+        assert_eq!(
+            key_from_body_fields(&missing, &fields),
+            Err(KeyError::MissingField {
+                field: "productId".into()
+            })
+        );
     }
 
     #[test]

@@ -67,8 +67,15 @@ pub use record::{IdempotencyRecord, Status, StoredResponse};
 
 /// Sets up structured JSON logs (`RUST_LOG` filter, default `info`), once.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(false).with_target(false).without_time().try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_target(false)
+        .without_time()
+        .try_init();
 }
 
 /// Builds the orders API from the environment (`TABLE_NAME`, `IDEMPOTENCY_*`) and the standard
@@ -77,5 +84,6 @@ pub async fn orders_api_from_env() -> Result<OrdersApi, ConfigError> {
     let settings = Settings::from_env()?;
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
-    Ok(OrdersApi::new(client, settings.table_name, settings.idempotency).with_simulated_work_max(settings.simulated_work_max))
+    Ok(OrdersApi::new(client, settings.table_name, settings.idempotency)
+        .with_simulated_work_max(settings.simulated_work_max))
 }

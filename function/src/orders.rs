@@ -44,8 +44,11 @@ pub struct Order {
 /// Validates a `POST /orders` body: `{"item": 1..100 chars, "quantity": 1..1000, "customer"?: string}`.
 pub fn parse_new_order(body: &[u8]) -> Result<NewOrder, Problem> {
     let bad = |title: &str| Problem::new(StatusCode::BAD_REQUEST, "invalid-order", title);
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| bad("The body must be valid JSON").with_detail(e.to_string()))?;
-    let object = value.as_object().ok_or_else(|| bad("The body must be a JSON object with `item` and `quantity`"))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| bad("The body must be valid JSON").with_detail(e.to_string()))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| bad("The body must be a JSON object with `item` and `quantity`"))?;
     let item = match object.get("item") {
         Some(serde_json::Value::String(s)) => s.clone(),
         None | Some(serde_json::Value::Null) => return Err(bad("`item` is required: a string of 1 to 100 characters")),
@@ -53,7 +56,8 @@ pub fn parse_new_order(body: &[u8]) -> Result<NewOrder, Problem> {
     };
     let chars = item.chars().count();
     if !(1..=100).contains(&chars) || item.trim().is_empty() {
-        return Err(bad("`item` must be 1 to 100 characters long and not blank").with_detail(format!("it has {chars} characters")));
+        return Err(bad("`item` must be 1 to 100 characters long and not blank")
+            .with_detail(format!("it has {chars} characters")));
     }
     let quantity = match object.get("quantity") {
         None | Some(serde_json::Value::Null) => return Err(bad("`quantity` is required: an integer from 1 to 1000")),
@@ -61,7 +65,11 @@ pub fn parse_new_order(body: &[u8]) -> Result<NewOrder, Problem> {
             Some(q) if (1..=1000).contains(&q) => q as u32,
             _ => return Err(bad("`quantity` must be an integer from 1 to 1000").with_detail(format!("got {n}"))),
         },
-        Some(_) => return Err(bad("`quantity` must be an integer from 1 to 1000, not a string or other type")),
+        Some(_) => {
+            return Err(bad(
+                "`quantity` must be an integer from 1 to 1000, not a string or other type",
+            ));
+        }
     };
     let customer = match object.get("customer") {
         None | Some(serde_json::Value::Null) => None,
@@ -69,7 +77,11 @@ pub fn parse_new_order(body: &[u8]) -> Result<NewOrder, Problem> {
         Some(serde_json::Value::String(_)) => return Err(bad("`customer` must be at most 200 characters")),
         Some(_) => return Err(bad("`customer` must be a string when present")),
     };
-    Ok(NewOrder { item, quantity, customer })
+    Ok(NewOrder {
+        item,
+        quantity,
+        customer,
+    })
 }
 
 /// The table key of an order.
@@ -80,19 +92,27 @@ pub fn order_item_id(id: &str) -> String {
 /// The strong ETag of a representation.
 pub fn etag(body: &[u8]) -> String {
     let digest = Sha256::digest(body);
-    format!("\"{}\"", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16]))
+    format!(
+        "\"{}\"",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+    )
 }
 
 /// Whether `If-None-Match` matches `etag` (weak comparison, `*` matches anything).
 pub fn if_none_match_matches(header: &str, etag: &str) -> bool {
     let bare = |t: &str| t.trim().trim_start_matches("W/").to_string();
-    header.split(',').map(str::trim).any(|tag| tag == "*" || bare(tag) == bare(etag))
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || bare(tag) == bare(etag))
 }
 
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
@@ -109,7 +129,12 @@ impl OrdersApi {
     pub fn new(client: Client, table: impl Into<String>, config: IdempotencyConfig) -> Self {
         let table = table.into();
         let persistence = DynamoDbPersistence::new(client.clone(), table.clone(), config.ttl_attribute.clone());
-        OrdersApi { idempotency: Idempotency::new(config, persistence), client, table, simulated_work_max: std::time::Duration::ZERO }
+        OrdersApi {
+            idempotency: Idempotency::new(config, persistence),
+            client,
+            table,
+            simulated_work_max: std::time::Duration::ZERO,
+        }
     }
 
     /// Lets requests ask for up to `max` of simulated work with the `X-Simulate-Work-Ms` header.
@@ -120,7 +145,12 @@ impl OrdersApi {
 
     /// The simulated work a request asks for, capped at the configured maximum.
     fn simulated_work(&self, request: &Request) -> std::time::Duration {
-        let asked = request.headers().get(SIMULATE_WORK_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
+        let asked = request
+            .headers()
+            .get(SIMULATE_WORK_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
         std::time::Duration::from_millis(asked).min(self.simulated_work_max)
     }
 
@@ -148,9 +178,13 @@ impl OrdersApi {
             ["orders", id] if method == Method::GET || method == Method::HEAD => (self.get(&request, id).await, None),
             ["orders", _] => (method_not_allowed("GET, HEAD"), None),
             _ => (
-                Problem::new(StatusCode::NOT_FOUND, "not-found", "No such route: use POST /orders or GET /orders/{id}")
-                    .with_detail(format!("{method} {path}"))
-                    .into_response(),
+                Problem::new(
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    "No such route: use POST /orders or GET /orders/{id}",
+                )
+                .with_detail(format!("{method} {path}"))
+                .into_response(),
                 None,
             ),
         }
@@ -160,21 +194,40 @@ impl OrdersApi {
         let table = self.table.clone();
         let work = self.simulated_work(request);
         self.idempotency
-            .handle_with_outcome(request, ORDERS_ROUTE, |r| parse_new_order(r.body().as_ref()), move |order| async move {
-                if !work.is_zero() {
-                    tokio::time::sleep(work).await;
-                }
-                create_order(&table, order)
-            })
+            .handle_with_outcome(
+                request,
+                ORDERS_ROUTE,
+                |r| parse_new_order(r.body().as_ref()),
+                move |order| async move {
+                    if !work.is_zero() {
+                        tokio::time::sleep(work).await;
+                    }
+                    create_order(&table, order)
+                },
+            )
             .await
     }
 
     async fn get(&self, request: &Request, id: &str) -> Response<Body> {
-        let not_found = || Problem::new(StatusCode::NOT_FOUND, "order-not-found", "No order has this id: check the id from the Location header").into_response();
+        let not_found = || {
+            Problem::new(
+                StatusCode::NOT_FOUND,
+                "order-not-found",
+                "No order has this id: check the id from the Location header",
+            )
+            .into_response()
+        };
         if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return not_found();
         }
-        let result = self.client.get_item().table_name(&self.table).key("id", AttributeValue::S(order_item_id(id))).consistent_read(true).send().await;
+        let result = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(order_item_id(id)))
+            .consistent_read(true)
+            .send()
+            .await;
         let item = match result {
             Ok(output) => match output.item {
                 Some(item) => item,
@@ -182,15 +235,30 @@ impl OrdersApi {
             },
             Err(err) => {
                 tracing::error!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&err), "GetItem failed");
-                return Problem::new(StatusCode::SERVICE_UNAVAILABLE, "store-unavailable", "The order store is unavailable: retry later").with_retry_after(1).into_response();
+                return Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store-unavailable",
+                    "The order store is unavailable: retry later",
+                )
+                .with_retry_after(1)
+                .into_response();
             }
         };
         let Some(order) = order_from_item(&item) else {
-            return Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt-order", "The stored order could not be read: report this id").into_response();
+            return Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "corrupt-order",
+                "The stored order could not be read: report this id",
+            )
+            .into_response();
         };
         let body = serde_json::to_vec(&order).expect("orders serialize");
         let tag = etag(&body);
-        let matches = request.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| if_none_match_matches(v, &tag));
+        let matches = request
+            .headers()
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| if_none_match_matches(v, &tag));
         let mut response = if matches {
             let mut r = Response::new(Body::Empty);
             *r.status_mut() = StatusCode::NOT_MODIFIED;
@@ -213,7 +281,11 @@ impl OrdersApi {
 /// without a trailing slash; the URI path for requests that did not come from API Gateway.
 pub fn route_path(request: &Request) -> String {
     let raw = request.raw_http_path();
-    let mut path = if raw.is_empty() { request.uri().path().to_string() } else { raw.to_string() };
+    let mut path = if raw.is_empty() {
+        request.uri().path().to_string()
+    } else {
+        raw.to_string()
+    };
     if let Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) = request.request_context_ref()
         && let Some(stage) = context.stage.as_deref().filter(|s| !s.is_empty() && *s != "$default")
     {
@@ -225,18 +297,36 @@ pub fn route_path(request: &Request) -> String {
     if path.is_empty() {
         path.push('/');
     }
-    if path.len() > 1 { path.trim_end_matches('/').to_string() } else { path }
+    if path.len() > 1 {
+        path.trim_end_matches('/').to_string()
+    } else {
+        path
+    }
 }
 
 fn method_not_allowed(allow: &str) -> Response<Body> {
-    Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", format!("This route only accepts {allow}")).with_allow(allow).into_response()
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        format!("This route only accepts {allow}"),
+    )
+    .with_allow(allow)
+    .into_response()
 }
 
 /// Builds the 201 response and the order's Put for the completion transaction.
 fn create_order(table: &str, order: NewOrder) -> Result<Completion<TransactWriteItem>, HandlerError> {
     let id = uuid::Uuid::new_v4().to_string();
-    let created_at = aws_smithy_types::DateTime::from_millis(crate::idempotency::now_ms() as i64).fmt(aws_smithy_types::date_time::Format::DateTime)?;
-    let order = Order { id: id.clone(), item: order.item, quantity: order.quantity, customer: order.customer, status: "created".into(), created_at };
+    let created_at = aws_smithy_types::DateTime::from_millis(crate::idempotency::now_ms() as i64)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)?;
+    let order = Order {
+        id: id.clone(),
+        item: order.item,
+        quantity: order.quantity,
+        customer: order.customer,
+        status: "created".into(),
+        created_at,
+    };
     let mut item = HashMap::from([
         ("id".to_string(), AttributeValue::S(order_item_id(&id))),
         ("order_id".to_string(), AttributeValue::S(id.clone())),
@@ -248,9 +338,15 @@ fn create_order(table: &str, order: NewOrder) -> Result<Completion<TransactWrite
     if let Some(customer) = &order.customer {
         item.insert("customer".into(), AttributeValue::S(customer.clone()));
     }
-    let put = Put::builder().table_name(table).set_item(Some(item)).condition_expression("attribute_not_exists(id)").build()?;
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(id)")
+        .build()?;
     let mut response = json_response(StatusCode::CREATED, serde_json::to_vec(&order)?);
-    response.headers_mut().insert(header::LOCATION, HeaderValue::from_str(&format!("/orders/{id}"))?);
+    response
+        .headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_str(&format!("/orders/{id}"))?);
     Ok(Completion::new(response).with_write(TransactWriteItem::builder().put(put).build()))
 }
 
@@ -273,7 +369,14 @@ mod tests {
 
     #[test]
     fn valid_orders() {
-        assert_eq!(parse_new_order(br#"{"item":"book","quantity":2}"#).unwrap(), NewOrder { item: "book".into(), quantity: 2, customer: None });
+        assert_eq!(
+            parse_new_order(br#"{"item":"book","quantity":2}"#).unwrap(),
+            NewOrder {
+                item: "book".into(),
+                quantity: 2,
+                customer: None
+            }
+        );
         let o = parse_new_order(br#"{"item":"b","quantity":1000,"customer":"ann"}"#).unwrap();
         assert_eq!((o.quantity, o.customer.as_deref()), (1000, Some("ann")));
         assert!(parse_new_order(format!(r#"{{"item":"{}","quantity":1}}"#, "é".repeat(100)).as_bytes()).is_ok());
@@ -293,11 +396,19 @@ mod tests {
             (br#"{"item":"b","quantity":1.5}"#, "integer"),
             (br#"{"item":"b","quantity":-1}"#, "integer"),
             (br#"{"item":"b","quantity":"2"}"#, "not a string"),
-            (br#"{"item":"b","quantity":2,"customer":7}"#, "`customer` must be a string"),
+            (
+                br#"{"item":"b","quantity":2,"customer":7}"#,
+                "`customer` must be a string",
+            ),
         ] {
             let problem = parse_new_order(body).unwrap_err();
             assert_eq!(problem.status, 400);
-            assert!(problem.title.contains(needle), "{}: {}", String::from_utf8_lossy(body), problem.title);
+            assert!(
+                problem.title.contains(needle),
+                "{}: {}",
+                String::from_utf8_lossy(body),
+                problem.title
+            );
         }
         let long = format!(r#"{{"item":"{}","quantity":1}}"#, "x".repeat(101));
         assert!(parse_new_order(long.as_bytes()).is_err());
@@ -339,7 +450,10 @@ mod tests {
             ("item".to_string(), AttributeValue::S("book".into())),
             ("quantity".to_string(), AttributeValue::N("3".into())),
             ("status".to_string(), AttributeValue::S("created".into())),
-            ("created_at".to_string(), AttributeValue::S("2024-01-01T00:00:00Z".into())),
+            (
+                "created_at".to_string(),
+                AttributeValue::S("2024-01-01T00:00:00Z".into()),
+            ),
         ]);
         let order = order_from_item(&item).unwrap();
         assert_eq!((order.quantity, order.customer), (3, None));

@@ -48,10 +48,18 @@ pub trait Persistence: Send + Sync + 'static {
 
     /// Creates `record` (INPROGRESS) if no live record exists: absent, expired, or in progress
     /// past its deadline at `now_ms`. Otherwise returns the existing record.
-    fn claim(&self, record: &IdempotencyRecord, now_ms: u64) -> impl Future<Output = Result<ClaimOutcome, PersistenceError>> + Send;
+    fn claim(
+        &self,
+        record: &IdempotencyRecord,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<ClaimOutcome, PersistenceError>> + Send;
 
     /// Stores `record` (COMPLETED) and `writes` atomically, only if the record is still our claim.
-    fn complete(&self, record: &IdempotencyRecord, writes: Vec<Self::Write>) -> impl Future<Output = Result<(), PersistenceError>> + Send;
+    fn complete(
+        &self,
+        record: &IdempotencyRecord,
+        writes: Vec<Self::Write>,
+    ) -> impl Future<Output = Result<(), PersistenceError>> + Send;
 
     /// Deletes our in-progress record (only if it is still our claim), so a retry runs again.
     fn release(&self, record: &IdempotencyRecord) -> impl Future<Output = Result<(), PersistenceError>> + Send;
@@ -71,7 +79,11 @@ const COMPLETE_ATTEMPTS: usize = 4;
 impl DynamoDbPersistence {
     /// A persistence layer over `table`, whose TTL attribute is `ttl_attribute`.
     pub fn new(client: Client, table: impl Into<String>, ttl_attribute: impl Into<String>) -> Self {
-        DynamoDbPersistence { client, table: table.into(), ttl_attribute: ttl_attribute.into() }
+        DynamoDbPersistence {
+            client,
+            table: table.into(),
+            ttl_attribute: ttl_attribute.into(),
+        }
     }
 
     /// The table name.
@@ -88,9 +100,18 @@ impl DynamoDbPersistence {
     pub fn to_item(&self, record: &IdempotencyRecord) -> HashMap<String, AttributeValue> {
         let mut item = HashMap::from([
             ("id".to_string(), AttributeValue::S(record.key_hash.clone())),
-            ("status".to_string(), AttributeValue::S(record.status.as_str().to_string())),
-            (self.ttl_attribute.clone(), AttributeValue::N(record.expiration_s.to_string())),
-            ("in_progress_expiration".to_string(), AttributeValue::N(record.in_progress_expiration_ms.to_string())),
+            (
+                "status".to_string(),
+                AttributeValue::S(record.status.as_str().to_string()),
+            ),
+            (
+                self.ttl_attribute.clone(),
+                AttributeValue::N(record.expiration_s.to_string()),
+            ),
+            (
+                "in_progress_expiration".to_string(),
+                AttributeValue::N(record.in_progress_expiration_ms.to_string()),
+            ),
             ("fingerprint".to_string(), AttributeValue::S(record.fingerprint.clone())),
             ("claim".to_string(), AttributeValue::S(record.claim.clone())),
         ]);
@@ -99,24 +120,38 @@ impl DynamoDbPersistence {
             let headers = response
                 .headers
                 .iter()
-                .map(|(name, value)| AttributeValue::L(vec![AttributeValue::S(name.clone()), AttributeValue::B(Blob::new(value.clone()))]))
+                .map(|(name, value)| {
+                    AttributeValue::L(vec![
+                        AttributeValue::S(name.clone()),
+                        AttributeValue::B(Blob::new(value.clone())),
+                    ])
+                })
                 .collect();
             item.insert("response_headers".into(), AttributeValue::L(headers));
-            item.insert("response_body".into(), AttributeValue::B(Blob::new(response.body.clone())));
+            item.insert(
+                "response_body".into(),
+                AttributeValue::B(Blob::new(response.body.clone())),
+            );
         }
         item
     }
 
     /// Reads a record from its item.
     pub fn from_item(&self, item: &HashMap<String, AttributeValue>) -> Result<IdempotencyRecord, PersistenceError> {
-        let s = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().ok_or_else(|| PersistenceError::Corrupt(format!("`{name}` is missing or not a string")));
+        let s = |name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .ok_or_else(|| PersistenceError::Corrupt(format!("`{name}` is missing or not a string")))
+        };
         let n = |name: &str| {
             item.get(name)
                 .and_then(|v| v.as_n().ok())
                 .and_then(|v| v.parse::<u64>().ok())
                 .ok_or_else(|| PersistenceError::Corrupt(format!("`{name}` is missing or not a number")))
         };
-        let status = Status::parse(&s("status")?).ok_or_else(|| PersistenceError::Corrupt("unknown `status`".into()))?;
+        let status =
+            Status::parse(&s("status")?).ok_or_else(|| PersistenceError::Corrupt("unknown `status`".into()))?;
         let response = match status {
             Status::InProgress => None,
             Status::Completed => {
@@ -125,8 +160,14 @@ impl DynamoDbPersistence {
                 if let Some(AttributeValue::L(list)) = item.get("response_headers") {
                     for pair in list {
                         match pair.as_l().map(|p| p.as_slice()) {
-                            Ok([AttributeValue::S(name), AttributeValue::B(value)]) => headers.push((name.clone(), value.as_ref().to_vec())),
-                            _ => return Err(PersistenceError::Corrupt("`response_headers` entry is not [name, bytes]".into())),
+                            Ok([AttributeValue::S(name), AttributeValue::B(value)]) => {
+                                headers.push((name.clone(), value.as_ref().to_vec()))
+                            }
+                            _ => {
+                                return Err(PersistenceError::Corrupt(
+                                    "`response_headers` entry is not [name, bytes]".into(),
+                                ));
+                            }
                         }
                     }
                 }
@@ -135,7 +176,12 @@ impl DynamoDbPersistence {
                     None => Vec::new(),
                     Some(_) => return Err(PersistenceError::Corrupt("`response_body` is not binary".into())),
                 };
-                Some(StoredResponse { status: u16::try_from(code).map_err(|_| PersistenceError::Corrupt("bad `response_status`".into()))?, headers, body })
+                Some(StoredResponse {
+                    status: u16::try_from(code)
+                        .map_err(|_| PersistenceError::Corrupt("bad `response_status`".into()))?,
+                    headers,
+                    body,
+                })
             }
         };
         Ok(IdempotencyRecord {
@@ -189,7 +235,11 @@ impl Persistence for DynamoDbPersistence {
         }
     }
 
-    async fn complete(&self, record: &IdempotencyRecord, writes: Vec<TransactWriteItem>) -> Result<(), PersistenceError> {
+    async fn complete(
+        &self,
+        record: &IdempotencyRecord,
+        writes: Vec<TransactWriteItem>,
+    ) -> Result<(), PersistenceError> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(self.to_item(record)))
@@ -218,7 +268,9 @@ impl Persistence for DynamoDbPersistence {
                 Err(err) => err,
             };
             let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) = err.as_service_error() else {
-                if matches!(err.as_service_error(), Some(e) if e.code() == Some("TransactionInProgressException")) && attempt < COMPLETE_ATTEMPTS {
+                if matches!(err.as_service_error(), Some(e) if e.code() == Some("TransactionInProgressException"))
+                    && attempt < COMPLETE_ATTEMPTS
+                {
                     continue;
                 }
                 return Err(unavailable(err));
@@ -230,7 +282,10 @@ impl Persistence for DynamoDbPersistence {
             }
             if let Some(index) = (1..reasons.len()).find(|&i| code(i) == "ConditionalCheckFailed") {
                 let reason = reasons[index].message().unwrap_or("ConditionalCheckFailed").to_string();
-                return Err(PersistenceError::WriteRejected { index: index - 1, reason });
+                return Err(PersistenceError::WriteRejected {
+                    index: index - 1,
+                    reason,
+                });
             }
             if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) && attempt < COMPLETE_ATTEMPTS {
                 tokio::time::sleep(std::time::Duration::from_millis(20 * attempt as u64)).await;
@@ -252,7 +307,13 @@ impl Persistence for DynamoDbPersistence {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(err) => Err(unavailable(err)),
         }
     }
@@ -272,7 +333,12 @@ impl InMemoryPersistence {
     }
     /// The record with this key hash.
     pub fn record(&self, key_hash: &str) -> Option<IdempotencyRecord> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).0.get(key_hash).cloned()
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .get(key_hash)
+            .cloned()
     }
     /// A value written by a completion.
     pub fn value(&self, key: &str) -> Option<String> {
@@ -286,7 +352,8 @@ impl Persistence for InMemoryPersistence {
     async fn claim(&self, record: &IdempotencyRecord, now_ms: u64) -> Result<ClaimOutcome, PersistenceError> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(existing) = state.0.get(&record.key_hash) {
-            let dead = existing.is_expired(now_ms) || (existing.status == Status::InProgress && existing.in_progress_expiration_ms <= now_ms);
+            let dead = existing.is_expired(now_ms)
+                || (existing.status == Status::InProgress && existing.in_progress_expiration_ms <= now_ms);
             if !dead {
                 return Ok(ClaimOutcome::Existing(existing.clone()));
             }
@@ -295,7 +362,11 @@ impl Persistence for InMemoryPersistence {
         Ok(ClaimOutcome::Claimed)
     }
 
-    async fn complete(&self, record: &IdempotencyRecord, writes: Vec<(String, String)>) -> Result<(), PersistenceError> {
+    async fn complete(
+        &self,
+        record: &IdempotencyRecord,
+        writes: Vec<(String, String)>,
+    ) -> Result<(), PersistenceError> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         match state.0.get(&record.key_hash) {
             Some(current) if current.status == Status::InProgress && current.claim == record.claim => {}
@@ -320,7 +391,9 @@ mod tests {
     use super::*;
 
     fn persistence() -> DynamoDbPersistence {
-        let config = aws_sdk_dynamodb::Config::builder().behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest()).build();
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .build();
         DynamoDbPersistence::new(Client::from_conf(config), "t", "ttl")
     }
 
@@ -341,14 +414,21 @@ mod tests {
         assert!(!item.contains_key("response_body"));
         assert_eq!(p.from_item(&item).unwrap(), record);
         record.status = Status::Completed;
-        record.response = Some(StoredResponse { status: 201, headers: vec![("location".into(), b"/x".to_vec()), ("x".into(), vec![])], body: vec![0, 159, 146, 150] });
+        record.response = Some(StoredResponse {
+            status: 201,
+            headers: vec![("location".into(), b"/x".to_vec()), ("x".into(), vec![])],
+            body: vec![0, 159, 146, 150],
+        });
         assert_eq!(p.from_item(&p.to_item(&record)).unwrap(), record);
     }
 
     #[test]
     fn corrupt_items_are_reported() {
         let p = persistence();
-        let item = HashMap::from([("id".to_string(), AttributeValue::S("a".into())), ("status".to_string(), AttributeValue::S("WEIRD".into()))]);
+        let item = HashMap::from([
+            ("id".to_string(), AttributeValue::S("a".into())),
+            ("status".to_string(), AttributeValue::S("WEIRD".into())),
+        ]);
         assert!(matches!(p.from_item(&item), Err(PersistenceError::Corrupt(_))));
     }
 }

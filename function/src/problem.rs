@@ -94,10 +94,14 @@ mod tests {
 
     #[test]
     fn renders_rfc9457_with_headers() {
-        let response = Problem::new(StatusCode::CONFLICT, "request-in-progress", "Wait and retry with the same key")
-            .with_detail("still running")
-            .with_retry_after(3)
-            .into_response();
+        let response = Problem::new(
+            StatusCode::CONFLICT,
+            "request-in-progress",
+            "Wait and retry with the same key",
+        )
+        .with_detail("still running")
+        .with_retry_after(3)
+        .into_response();
         assert_eq!(response.status(), StatusCode::CONFLICT);
         assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
         assert_eq!(response.headers()[header::RETRY_AFTER], "3");
@@ -110,7 +114,9 @@ mod tests {
 
     #[test]
     fn omits_absent_detail_and_sets_allow() {
-        let response = Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Use GET").with_allow("GET").into_response();
+        let response = Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Use GET")
+            .with_allow("GET")
+            .into_response();
         assert_eq!(response.headers()[header::ALLOW], "GET");
         assert!(response.headers().get(header::RETRY_AFTER).is_none());
         let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();

@@ -46,7 +46,11 @@ impl StoredResponse {
     pub fn capture(response: &Response<Body>) -> Self {
         StoredResponse {
             status: response.status().as_u16(),
-            headers: response.headers().iter().map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec())).collect(),
+            headers: response
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
+                .collect(),
             body: response.body().as_ref().to_vec(),
         }
     }
@@ -65,7 +69,10 @@ impl StoredResponse {
                 response.headers_mut().append(n, v);
             }
         }
-        response.headers_mut().insert(HeaderName::from_static(REPLAYED_HEADER), HeaderValue::from_static("true"));
+        response.headers_mut().insert(
+            HeaderName::from_static(REPLAYED_HEADER),
+            HeaderValue::from_static("true"),
+        );
         response
     }
 }
@@ -126,7 +133,9 @@ impl IdempotencyRecord {
             Status::Completed if self.response.is_some() => Decision::Replay,
             // A completed record without a response cannot be replayed: treat it as still settling.
             Status::Completed => Decision::InProgress { retry_after_s: 1 },
-            Status::InProgress => Decision::InProgress { retry_after_s: (self.in_progress_expiration_ms - now_ms).div_ceil(1000).max(1) },
+            Status::InProgress => Decision::InProgress {
+                retry_after_s: (self.in_progress_expiration_ms - now_ms).div_ceil(1000).max(1),
+            },
         }
     }
 }
@@ -143,7 +152,11 @@ mod tests {
             in_progress_expiration_ms: 500_000,
             fingerprint: "fp".into(),
             claim: "c".into(),
-            response: (status == Status::Completed).then(|| StoredResponse { status: 201, headers: vec![], body: b"{}".to_vec() }),
+            response: (status == Status::Completed).then(|| StoredResponse {
+                status: 201,
+                headers: vec![],
+                body: b"{}".to_vec(),
+            }),
         }
     }
 
@@ -182,17 +195,30 @@ mod tests {
     fn stored_response_replays_byte_for_byte() {
         let mut response = Response::new(Body::from("{\"id\":\"1\"}"));
         *response.status_mut() = StatusCode::CREATED;
-        response.headers_mut().insert("location", HeaderValue::from_static("/orders/1"));
-        response.headers_mut().append("set-cookie", HeaderValue::from_static("a=1"));
-        response.headers_mut().append("set-cookie", HeaderValue::from_static("b=2"));
+        response
+            .headers_mut()
+            .insert("location", HeaderValue::from_static("/orders/1"));
+        response
+            .headers_mut()
+            .append("set-cookie", HeaderValue::from_static("a=1"));
+        response
+            .headers_mut()
+            .append("set-cookie", HeaderValue::from_static("b=2"));
         let stored = StoredResponse::capture(&response);
         let replay = stored.replay();
         assert_eq!(replay.status(), StatusCode::CREATED);
         assert_eq!(replay.headers()["location"], "/orders/1");
-        assert_eq!(replay.headers().get_all("set-cookie").iter().collect::<Vec<_>>(), ["a=1", "b=2"]);
+        assert_eq!(
+            replay.headers().get_all("set-cookie").iter().collect::<Vec<_>>(),
+            ["a=1", "b=2"]
+        );
         assert_eq!(replay.headers()[REPLAYED_HEADER], "true");
         assert_eq!(replay.body().as_ref(), b"{\"id\":\"1\"}");
-        let binary = StoredResponse { status: 200, headers: vec![], body: vec![0xff, 0x00, 0x80] };
+        let binary = StoredResponse {
+            status: 200,
+            headers: vec![],
+            body: vec![0xff, 0x00, 0x80],
+        };
         assert_eq!(binary.replay().body().as_ref(), &[0xff, 0x00, 0x80]);
     }
 

@@ -4,12 +4,22 @@ use std::process::Command;
 
 fn run(vars: &[(&str, &str)]) -> (i32, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
-    for name in ["TABLE_NAME", "IDEMPOTENCY_EXPIRES_AFTER_S", "IDEMPOTENCY_HEADER", "IDEMPOTENCY_LOCAL_CACHE_ITEMS", "IDEMPOTENCY_TTL_ATTRIBUTE", "AWS_LAMBDA_RUNTIME_API"] {
+    for name in [
+        "TABLE_NAME",
+        "IDEMPOTENCY_EXPIRES_AFTER_S",
+        "IDEMPOTENCY_HEADER",
+        "IDEMPOTENCY_LOCAL_CACHE_ITEMS",
+        "IDEMPOTENCY_TTL_ATTRIBUTE",
+        "AWS_LAMBDA_RUNTIME_API",
+    ] {
         cmd.env_remove(name);
     }
     cmd.envs(vars.iter().copied());
     let output = cmd.output().expect("run bootstrap");
-    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr).into_owned())
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -23,5 +33,8 @@ fn missing_table_name_is_a_clear_startup_error() {
 fn invalid_values_are_named_at_startup() {
     let (code, stderr) = run(&[("TABLE_NAME", "orders"), ("IDEMPOTENCY_LOCAL_CACHE_ITEMS", "lots")]);
     assert_ne!(code, 0);
-    assert!(stderr.contains("IDEMPOTENCY_LOCAL_CACHE_ITEMS=\"lots\" is invalid"), "{stderr}");
+    assert!(
+        stderr.contains("IDEMPOTENCY_LOCAL_CACHE_ITEMS=\"lots\" is invalid"),
+        "{stderr}"
+    );
 }

@@ -6,7 +6,9 @@ mod common;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use common::*;
 use lambda_http::{Body, Response};
-use oncely_function::{Completion, DynamoDbPersistence, HandlerError, Idempotency, IdempotencyConfig, KeySource, Outcome};
+use oncely_function::{
+    Completion, DynamoDbPersistence, HandlerError, Idempotency, IdempotencyConfig, KeySource, Outcome,
+};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 type Result = std::result::Result<Completion<TransactWriteItem>, HandlerError>;
@@ -18,11 +20,23 @@ fn wrapper(table: &Table, config: IdempotencyConfig) -> (Idempotency<DynamoDbPer
 }
 
 fn created(text: &str) -> Response<Body> {
-    Response::builder().status(201).header("content-type", "text/plain").body(Body::from(text.to_string())).unwrap()
+    Response::builder()
+        .status(201)
+        .header("content-type", "text/plain")
+        .body(Body::from(text.to_string()))
+        .unwrap()
 }
 
 fn put(table: &str, id: &str) -> TransactWriteItem {
-    TransactWriteItem::builder().put(Put::builder().table_name(table).item("id", AttributeValue::S(id.into())).build().unwrap()).build()
+    TransactWriteItem::builder()
+        .put(
+            Put::builder()
+                .table_name(table)
+                .item("id", AttributeValue::S(id.into()))
+                .build()
+                .unwrap(),
+        )
+        .build()
 }
 
 const BODY: &str = r#"{"item":"book","quantity":1}"#;
@@ -33,22 +47,35 @@ async fn a_handler_error_is_not_stored_and_the_retry_runs_again() {
     let (idem, calls) = wrapper(&table, table.config());
     let runs = AtomicUsize::new(0);
     let (response, outcome) = idem
-        .handle_with_outcome(&post(Some("k"), BODY), "/orders", |_| Ok(()), |_| async {
-            runs.fetch_add(1, Ordering::SeqCst);
-            Err::<Completion<TransactWriteItem>, HandlerError>("payment provider down".into())
-        })
+        .handle_with_outcome(
+            &post(Some("k"), BODY),
+            "/orders",
+            |_| Ok(()),
+            |_| async {
+                runs.fetch_add(1, Ordering::SeqCst);
+                Err::<Completion<TransactWriteItem>, HandlerError>("payment provider down".into())
+            },
+        )
         .await;
     assert_eq!(outcome, Outcome::Failed);
     let problem = assert_problem(&response, 500);
-    assert!(!problem.to_string().contains("payment provider"), "internal errors are not leaked");
+    assert!(
+        !problem.to_string().contains("payment provider"),
+        "internal errors are not leaked"
+    );
     assert_eq!(calls.take(), ["PutItem", "DeleteItem"], "claim, then release");
     assert!(table.items().await.is_empty(), "the in-progress record is removed");
 
     let (response, outcome) = idem
-        .handle_with_outcome(&post(Some("k"), BODY), "/orders", |_| Ok(()), |_| async {
-            runs.fetch_add(1, Ordering::SeqCst);
-            Ok(Completion::new(created("done")).with_write(put(&table.name, "effect#1")))
-        })
+        .handle_with_outcome(
+            &post(Some("k"), BODY),
+            "/orders",
+            |_| Ok(()),
+            |_| async {
+                runs.fetch_add(1, Ordering::SeqCst);
+                Ok(Completion::new(created("done")).with_write(put(&table.name, "effect#1")))
+            },
+        )
         .await;
     assert_eq!((response.status().as_u16(), outcome), (201, Outcome::Executed));
     assert_eq!(runs.load(Ordering::SeqCst), 2);
@@ -60,18 +87,30 @@ async fn a_panic_is_not_stored_and_the_retry_runs_again() {
     let table = Table::new().await;
     let (idem, _) = wrapper(&table, table.config());
     let (response, outcome) = idem
-        .handle_with_outcome(&post(Some("k"), BODY), "/orders", |_| Ok(()), |_| async {
-            let fail = true;
-            if fail {
-                panic!("handler bug");
-            }
-            Result::Ok(Completion::new(created("never")))
-        })
+        .handle_with_outcome(
+            &post(Some("k"), BODY),
+            "/orders",
+            |_| Ok(()),
+            |_| async {
+                let fail = true;
+                if fail {
+                    panic!("handler bug");
+                }
+                Result::Ok(Completion::new(created("never")))
+            },
+        )
         .await;
     assert_eq!(outcome, Outcome::Failed);
     assert_problem(&response, 500);
     assert!(table.items().await.is_empty());
-    let retry = idem.handle(&post(Some("k"), BODY), "/orders", |_| Ok(()), |_| async { Result::Ok(Completion::new(created("ok"))) }).await;
+    let retry = idem
+        .handle(
+            &post(Some("k"), BODY),
+            "/orders",
+            |_| Ok(()),
+            |_| async { Result::Ok(Completion::new(created("ok"))) },
+        )
+        .await;
     assert_eq!(retry.status(), 201);
 }
 
@@ -80,31 +119,63 @@ async fn a_5xx_response_is_returned_but_not_stored() {
     let table = Table::new().await;
     let (idem, _) = wrapper(&table, table.config());
     let (response, outcome) = idem
-        .handle_with_outcome(&post(Some("k"), BODY), "/orders", |_| Ok(()), |_| async {
-            Result::Ok(Completion::new(Response::builder().status(502).body(Body::from("upstream")).unwrap()).with_write(put(&table.name, "effect#x")))
-        })
+        .handle_with_outcome(
+            &post(Some("k"), BODY),
+            "/orders",
+            |_| Ok(()),
+            |_| async {
+                Result::Ok(
+                    Completion::new(Response::builder().status(502).body(Body::from("upstream")).unwrap())
+                        .with_write(put(&table.name, "effect#x")),
+                )
+            },
+        )
         .await;
     assert_eq!((response.status().as_u16(), outcome), (502, Outcome::Failed));
     assert_eq!(body(&response), b"upstream");
-    assert!(table.items().await.is_empty(), "no record and none of the handler's writes");
-    let (response, outcome) = idem.handle_with_outcome(&post(Some("k"), BODY), "/orders", |_| Ok(()), |_| async { Result::Ok(Completion::new(created("ok"))) }).await;
+    assert!(
+        table.items().await.is_empty(),
+        "no record and none of the handler's writes"
+    );
+    let (response, outcome) = idem
+        .handle_with_outcome(
+            &post(Some("k"), BODY),
+            "/orders",
+            |_| Ok(()),
+            |_| async { Result::Ok(Completion::new(created("ok"))) },
+        )
+        .await;
     assert_eq!((response.status().as_u16(), outcome), (201, Outcome::Executed));
 }
 
 #[tokio::test]
 async fn keys_can_come_from_body_fields() {
     let table = Table::new().await;
-    let config = with_key_source(table.config(), KeySource::BodyFields(vec!["userId".into(), "productId".into()]));
-    let (idem, _) = wrapper(&table, IdempotencyConfig { local_cache_items: 0, ..config });
+    let config = with_key_source(
+        table.config(),
+        KeySource::BodyFields(vec!["userId".into(), "productId".into()]),
+    );
+    let (idem, _) = wrapper(
+        &table,
+        IdempotencyConfig {
+            local_cache_items: 0,
+            ..config
+        },
+    );
     let runs = AtomicUsize::new(0);
     let pay = |body: &'static str| {
         let runs = &runs;
         let idem = &idem;
         async move {
-            idem.handle_with_outcome(&post(None, body), "/payments", |_| Ok(()), |_| async move {
-                let n = runs.fetch_add(1, Ordering::SeqCst) + 1;
-                Result::Ok(Completion::new(created(&format!("payment {n}"))))
-            })
+            idem.handle_with_outcome(
+                &post(None, body),
+                "/payments",
+                |_| Ok(()),
+                |_| async move {
+                    let n = runs.fetch_add(1, Ordering::SeqCst) + 1;
+                    Result::Ok(Completion::new(created(&format!("payment {n}"))))
+                },
+            )
             .await
         }
     };
@@ -124,7 +195,12 @@ async fn keys_can_come_from_body_fields() {
     // A missing key field is a 400 that names it.
     let (missing, outcome) = pay(r#"{"userId":"u1","amount":10}"#).await;
     assert_eq!(outcome, Outcome::Rejected);
-    assert!(assert_problem(&missing, 400)["title"].as_str().unwrap().contains("productId"));
+    assert!(
+        assert_problem(&missing, 400)["title"]
+            .as_str()
+            .unwrap()
+            .contains("productId")
+    );
     assert_eq!(runs.load(Ordering::SeqCst), 2);
 }
 
@@ -133,8 +209,18 @@ async fn one_client_key_on_two_routes_never_collides() {
     let table = Table::new().await;
     let (idem, _) = wrapper(&table, table.config());
     for route in ["/orders", "/payments"] {
-        let (response, outcome) = idem.handle_with_outcome(&post(Some("shared"), BODY), route, |_| Ok(()), |_| async move { Result::Ok(Completion::new(created(route))) }).await;
-        assert_eq!((body(&response), outcome), (route.as_bytes().to_vec(), Outcome::Executed));
+        let (response, outcome) = idem
+            .handle_with_outcome(
+                &post(Some("shared"), BODY),
+                route,
+                |_| Ok(()),
+                |_| async move { Result::Ok(Completion::new(created(route))) },
+            )
+            .await;
+        assert_eq!(
+            (body(&response), outcome),
+            (route.as_bytes().to_vec(), Outcome::Executed)
+        );
     }
     assert_eq!(table.records().await.len(), 2);
 }
@@ -144,16 +230,35 @@ async fn a_rejected_handler_write_rolls_back_everything() {
     let table = Table::new().await;
     let (idem, _) = wrapper(&table, table.config());
     let conditional = TransactWriteItem::builder()
-        .put(Put::builder().table_name(&table.name).item("id", AttributeValue::S("account#1".into())).condition_expression("attribute_exists(id)").build().unwrap())
+        .put(
+            Put::builder()
+                .table_name(&table.name)
+                .item("id", AttributeValue::S("account#1".into()))
+                .condition_expression("attribute_exists(id)")
+                .build()
+                .unwrap(),
+        )
         .build();
     let (response, outcome) = idem
-        .handle_with_outcome(&post(Some("k"), BODY), "/orders", |_| Ok(()), |_| async {
-            Result::Ok(Completion::new(created("x")).with_write(put(&table.name, "effect#1")).with_write(conditional))
-        })
+        .handle_with_outcome(
+            &post(Some("k"), BODY),
+            "/orders",
+            |_| Ok(()),
+            |_| async {
+                Result::Ok(
+                    Completion::new(created("x"))
+                        .with_write(put(&table.name, "effect#1"))
+                        .with_write(conditional),
+                )
+            },
+        )
         .await;
     assert_eq!(outcome, Outcome::Failed);
     assert_problem(&response, 409);
-    assert!(table.items().await.is_empty(), "neither the record nor any write of the transaction");
+    assert!(
+        table.items().await.is_empty(),
+        "neither the record nor any write of the transaction"
+    );
 }
 
 #[tokio::test]
@@ -162,21 +267,42 @@ async fn a_lost_claim_commits_nothing() {
     let (idem, _) = wrapper(&table, table.config());
     let hash = idem.key_hash("POST", "/orders", "slow");
     let (response, outcome) = idem
-        .handle_with_outcome(&post(Some("slow"), BODY), "/orders", |_| Ok(()), |_| async {
-            // While this invocation runs past its deadline, another one takes the key over.
-            let mut record = table.item(&hash).await.unwrap();
-            record.insert("claim".into(), AttributeValue::S("someone-else".into()));
-            table.admin.put_item().table_name(&table.name).set_item(Some(record)).send().await.unwrap();
-            Result::Ok(Completion::new(created("late")).with_write(put(&table.name, "effect#late")))
-        })
+        .handle_with_outcome(
+            &post(Some("slow"), BODY),
+            "/orders",
+            |_| Ok(()),
+            |_| async {
+                // While this invocation runs past its deadline, another one takes the key over.
+                let mut record = table.item(&hash).await.unwrap();
+                record.insert("claim".into(), AttributeValue::S("someone-else".into()));
+                table
+                    .admin
+                    .put_item()
+                    .table_name(&table.name)
+                    .set_item(Some(record))
+                    .send()
+                    .await
+                    .unwrap();
+                Result::Ok(Completion::new(created("late")).with_write(put(&table.name, "effect#late")))
+            },
+        )
         .await;
     assert_eq!(outcome, Outcome::Conflict);
     assert_problem(&response, 409);
-    assert!(table.item("effect#late").await.is_none(), "the effect commits only with our completion");
+    assert!(
+        table.item("effect#late").await.is_none(),
+        "the effect commits only with our completion"
+    );
     let record = table.item(&hash).await.unwrap();
-    assert_eq!((record["status"].as_s().unwrap().as_str(), record["claim"].as_s().unwrap().as_str()), ("INPROGRESS", "someone-else"), "the other claim is left alone");
+    assert_eq!(
+        (
+            record["status"].as_s().unwrap().as_str(),
+            record["claim"].as_s().unwrap().as_str()
+        ),
+        ("INPROGRESS", "someone-else"),
+        "the other claim is left alone"
+    );
 }
-
 
 #[tokio::test]
 async fn a_failed_completion_releases_the_claim_and_the_retry_runs_again() {
@@ -184,14 +310,24 @@ async fn a_failed_completion_releases_the_claim_and_the_retry_runs_again() {
     let (idem, calls) = wrapper(&table, table.config());
     // The handler's write targets a table that does not exist: the whole transaction fails.
     let (response, outcome) = idem
-        .handle_with_outcome(&post(Some("k"), BODY), "/orders", |_| Ok(()), |_| async {
-            Result::Ok(Completion::new(created("x")).with_write(put("no-such-table", "effect#1")))
-        })
+        .handle_with_outcome(
+            &post(Some("k"), BODY),
+            "/orders",
+            |_| Ok(()),
+            |_| async { Result::Ok(Completion::new(created("x")).with_write(put("no-such-table", "effect#1"))) },
+        )
         .await;
     assert_eq!(outcome, Outcome::Failed);
     assert_problem(&response, 503);
     assert_eq!(calls.take(), ["PutItem", "TransactWriteItems", "DeleteItem"]);
     assert!(table.items().await.is_empty(), "no record and no effect");
-    let (response, outcome) = idem.handle_with_outcome(&post(Some("k"), BODY), "/orders", |_| Ok(()), |_| async { Result::Ok(Completion::new(created("ok"))) }).await;
+    let (response, outcome) = idem
+        .handle_with_outcome(
+            &post(Some("k"), BODY),
+            "/orders",
+            |_| Ok(()),
+            |_| async { Result::Ok(Completion::new(created("ok"))) },
+        )
+        .await;
     assert_eq!((response.status().as_u16(), outcome), (201, Outcome::Executed));
 }

@@ -18,13 +18,25 @@ async fn first_post_creates_the_order_and_replays_byte_for_byte() {
 
     let first = api.handle(post(Some(key), BODY)).await;
     assert_eq!(first.status(), 201, "{}", String::from_utf8_lossy(&body(&first)));
-    assert_eq!(calls.take(), ["PutItem", "TransactWriteItems"], "first request: claim + transaction");
+    assert_eq!(
+        calls.take(),
+        ["PutItem", "TransactWriteItems"],
+        "first request: claim + transaction"
+    );
     let order = json(&first);
     let id = order["id"].as_str().unwrap().to_string();
     assert_eq!(header(&first, "location"), Some(format!("/orders/{id}").as_str()));
     assert_eq!(header(&first, "content-type"), Some("application/json"));
     assert!(header(&first, "idempotent-replayed").is_none());
-    assert_eq!((order["item"].as_str(), order["quantity"].as_u64(), order["customer"].as_str(), order["status"].as_str()), (Some("book"), Some(2), Some("ann"), Some("created")));
+    assert_eq!(
+        (
+            order["item"].as_str(),
+            order["quantity"].as_u64(),
+            order["customer"].as_str(),
+            order["status"].as_str()
+        ),
+        (Some("book"), Some(2), Some("ann"), Some("created"))
+    );
     assert!(order["created_at"].as_str().unwrap().ends_with('Z'));
 
     // The order lives in the shared table as order#<id>, without the TTL attribute.
@@ -39,7 +51,10 @@ async fn first_post_creates_the_order_and_replays_byte_for_byte() {
     assert_eq!(record["status"].as_s().unwrap(), "COMPLETED");
     let expires = record[TTL_ATTRIBUTE].as_n().unwrap().parse::<u64>().unwrap();
     let now_s = now_ms() / 1000;
-    assert!(expires > now_s + 86_000 && expires <= now_s + 86_400, "expiration is now + 24 h");
+    assert!(
+        expires > now_s + 86_000 && expires <= now_s + 86_400,
+        "expiration is now + 24 h"
+    );
     assert!(record["in_progress_expiration"].as_n().unwrap().parse::<u64>().unwrap() > now_ms());
     assert_eq!(record["fingerprint"].as_s().unwrap(), &fingerprint(BODY.as_bytes()));
     assert!(!format!("{record:?}").contains(key), "the raw key is never stored");
@@ -57,12 +72,19 @@ async fn first_post_creates_the_order_and_replays_byte_for_byte() {
     assert_eq!(table.orders().await.len(), 1);
 }
 
-fn assert_replay(original: &lambda_http::Response<lambda_http::Body>, replay: &lambda_http::Response<lambda_http::Body>) {
+fn assert_replay(
+    original: &lambda_http::Response<lambda_http::Body>,
+    replay: &lambda_http::Response<lambda_http::Body>,
+) {
     assert_eq!(replay.status(), original.status());
     assert_eq!(body(replay), body(original), "the body byte for byte");
     assert_eq!(header(replay, "idempotent-replayed"), Some("true"));
     for (name, value) in original.headers() {
-        assert_eq!(replay.headers().get_all(name).iter().collect::<Vec<_>>(), original.headers().get_all(name).iter().collect::<Vec<_>>(), "{name}: {value:?}");
+        assert_eq!(
+            replay.headers().get_all(name).iter().collect::<Vec<_>>(),
+            original.headers().get_all(name).iter().collect::<Vec<_>>(),
+            "{name}: {value:?}"
+        );
     }
     assert_eq!(replay.headers().len(), original.headers().len() + 1);
 }
@@ -75,19 +97,27 @@ async fn reordered_json_replays_and_a_changed_value_is_422() {
     assert_eq!(first.status(), 201);
 
     let (cold, calls) = table.api();
-    let reordered = cold.handle(post(Some("k-json"), "{\n  \"quantity\" : 3 ,\n  \"item\":\"pen\"\n}")).await;
+    let reordered = cold
+        .handle(post(Some("k-json"), "{\n  \"quantity\" : 3 ,\n  \"item\":\"pen\"\n}"))
+        .await;
     assert_replay(&first, &reordered);
     assert_eq!(calls.take().len(), 1);
 
     let (cold, calls) = table.api();
-    let changed = cold.handle(post(Some("k-json"), r#"{"item":"pen","quantity":4}"#)).await;
+    let changed = cold
+        .handle(post(Some("k-json"), r#"{"item":"pen","quantity":4}"#))
+        .await;
     let problem = assert_problem(&changed, 422);
     assert!(problem["title"].as_str().unwrap().contains("different payload"));
     assert_eq!(calls.take(), ["PutItem"], "a mismatch is one round trip");
     // The same instance that completed it answers the mismatch from its cache.
     let cached_mismatch = api.handle(post(Some("k-json"), r#"{"item":"pen","quantity":5}"#)).await;
     assert_problem(&cached_mismatch, 422);
-    assert_eq!(warm_calls.take(), ["PutItem", "TransactWriteItems"], "a cached mismatch makes no DynamoDB call");
+    assert_eq!(
+        warm_calls.take(),
+        ["PutItem", "TransactWriteItems"],
+        "a cached mismatch makes no DynamoDB call"
+    );
     assert_eq!(table.orders().await.len(), 1);
 }
 
@@ -97,7 +127,10 @@ async fn the_key_is_required_and_validated_without_touching_dynamodb() {
     let (api, calls) = table.api();
     let missing = api.handle(post(None, BODY)).await;
     let problem = assert_problem(&missing, 400);
-    assert!(problem["title"].as_str().unwrap().contains("Idempotency-Key"), "{problem}");
+    assert!(
+        problem["title"].as_str().unwrap().contains("Idempotency-Key"),
+        "{problem}"
+    );
 
     let too_long = "k".repeat(256);
     for bad in [too_long.as_str(), "", "\"unterminated", "tab\there", "\"a\"b"] {
@@ -127,7 +160,12 @@ async fn the_quoted_key_is_the_bare_key_and_named_stages_route() {
     assert_eq!(json(&staged)["item"], "pen");
 
     let (cold, _) = table.api();
-    let bare = cold.handle(post(Some("quoted-key-42"), r#"{"item":"pen","quantity":3,"customer":"ann"}"#)).await;
+    let bare = cold
+        .handle(post(
+            Some("quoted-key-42"),
+            r#"{"item":"pen","quantity":3,"customer":"ann"}"#,
+        ))
+        .await;
     assert_replay(&staged, &bare);
     assert_eq!(table.orders().await.len(), 1);
 }
@@ -136,10 +174,21 @@ async fn the_quoted_key_is_the_bare_key_and_named_stages_route() {
 async fn invalid_bodies_are_400_and_not_recorded() {
     let table = Table::new().await;
     let (api, calls) = table.api();
-    for bad in ["{", "[]", r#"{"item":"","quantity":1}"#, r#"{"item":"b","quantity":0}"#, r#"{"item":"b","quantity":1001}"#, r#"{"item":"b","quantity":"2"}"#, r#"{"item":"b","quantity":2.5}"#] {
+    for bad in [
+        "{",
+        "[]",
+        r#"{"item":"","quantity":1}"#,
+        r#"{"item":"b","quantity":0}"#,
+        r#"{"item":"b","quantity":1001}"#,
+        r#"{"item":"b","quantity":"2"}"#,
+        r#"{"item":"b","quantity":2.5}"#,
+    ] {
         let response = api.handle(post(Some("fix-me"), bad)).await;
         let problem = assert_problem(&response, 400);
-        assert!(problem["title"].as_str().unwrap().contains('`') || problem["title"].as_str().unwrap().contains("JSON"), "{problem}");
+        assert!(
+            problem["title"].as_str().unwrap().contains('`') || problem["title"].as_str().unwrap().contains("JSON"),
+            "{problem}"
+        );
     }
     assert_eq!(calls.count(), 0, "validation happens before the claim");
     assert!(table.items().await.is_empty());
@@ -208,7 +257,10 @@ async fn a_request_in_progress_is_409_and_a_dead_claim_runs_once_after_its_deadl
         claim: "dead-claim".into(),
         response: None,
     };
-    assert_eq!(api.idempotency().persistence().claim(&dead, now_ms()).await.unwrap(), ClaimOutcome::Claimed);
+    assert_eq!(
+        api.idempotency().persistence().claim(&dead, now_ms()).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
     calls.take();
 
     let busy = api.handle(post(Some(key), BODY)).await;
@@ -292,7 +344,10 @@ async fn fifty_concurrent_requests_through_eight_instances_create_one_order() {
         }
     }
     assert!(!created.is_empty());
-    assert!(created.iter().all(|b| *b == created[0]), "every 201 is the same order (original or replay)");
+    assert!(
+        created.iter().all(|b| *b == created[0]),
+        "every 201 is the same order (original or replay)"
+    );
     eprintln!("50 concurrent requests: {} × 201, {conflicts} × 409", created.len());
     assert_eq!(created.len() + conflicts, 50);
     assert_eq!(table.orders().await.len(), 1, "exactly one order");

@@ -15,9 +15,16 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 fn allowed_origin(cors: &CorsConfig, origin: Option<&str>) -> Option<String> {
     let origin = origin?;
     if cors.allow_origins.iter().any(|o| o == "*") {
-        return Some(if cors.allow_credentials { origin.to_string() } else { "*".to_string() });
+        return Some(if cors.allow_credentials {
+            origin.to_string()
+        } else {
+            "*".to_string()
+        });
     }
-    cors.allow_origins.iter().any(|o| o.eq_ignore_ascii_case(origin)).then(|| origin.to_string())
+    cors.allow_origins
+        .iter()
+        .any(|o| o.eq_ignore_ascii_case(origin))
+        .then(|| origin.to_string())
 }
 
 /// Whether this is a CORS preflight request.
@@ -31,7 +38,9 @@ pub fn preflight(cors: &CorsConfig, headers: &HeaderMap) -> Answer {
     if let Some(origin) = allowed_origin(cors, header(headers, "origin")) {
         out.push(("access-control-allow-origin".to_string(), origin));
         let methods = if cors.allow_methods.iter().any(|m| m == "*") {
-            header(headers, "access-control-request-method").unwrap_or("*").to_string()
+            header(headers, "access-control-request-method")
+                .unwrap_or("*")
+                .to_string()
         } else {
             cors.allow_methods.join(",")
         };
@@ -49,7 +58,11 @@ pub fn preflight(cors: &CorsConfig, headers: &HeaderMap) -> Answer {
             out.push(("access-control-allow-credentials".to_string(), "true".to_string()));
         }
     }
-    Answer { status: 204, headers: out, body: Default::default() }
+    Answer {
+        status: 204,
+        headers: out,
+        body: Default::default(),
+    }
 }
 
 /// Adds the CORS headers to a non-preflight response (dropping the function's own).
@@ -58,10 +71,14 @@ pub fn decorate(cors: &CorsConfig, request_headers: &HeaderMap, answer: &mut Ans
     if let Some(origin) = allowed_origin(cors, header(request_headers, "origin")) {
         answer.headers.push(("access-control-allow-origin".into(), origin));
         if !cors.expose_headers.is_empty() {
-            answer.headers.push(("access-control-expose-headers".into(), cors.expose_headers.join(",")));
+            answer
+                .headers
+                .push(("access-control-expose-headers".into(), cors.expose_headers.join(",")));
         }
         if cors.allow_credentials {
-            answer.headers.push(("access-control-allow-credentials".into(), "true".into()));
+            answer
+                .headers
+                .push(("access-control-allow-credentials".into(), "true".into()));
         }
     }
 }
@@ -92,36 +109,62 @@ mod tests {
 
     #[test]
     fn preflight_from_an_allowed_origin() {
-        let h = headers(&[("origin", "http://localhost:5173"), ("access-control-request-method", "POST")]);
+        let h = headers(&[
+            ("origin", "http://localhost:5173"),
+            ("access-control-request-method", "POST"),
+        ]);
         assert!(is_preflight("OPTIONS", &h));
         let a = preflight(&cors(), &h);
         assert_eq!(a.status, 204);
         assert_eq!(a.header("access-control-allow-origin"), Some("http://localhost:5173"));
         assert_eq!(a.header("access-control-allow-methods"), Some("GET,OPTIONS,POST"));
-        assert_eq!(a.header("access-control-allow-headers"), Some("content-type,idempotency-key"));
+        assert_eq!(
+            a.header("access-control-allow-headers"),
+            Some("content-type,idempotency-key")
+        );
         assert_eq!(a.header("access-control-max-age"), Some("600"));
     }
 
     #[test]
     fn other_origins_get_no_cors_headers() {
-        let h = headers(&[("origin", "http://evil.example"), ("access-control-request-method", "POST")]);
+        let h = headers(&[
+            ("origin", "http://evil.example"),
+            ("access-control-request-method", "POST"),
+        ]);
         let a = preflight(&cors(), &h);
         assert_eq!(a.status, 204);
         assert!(a.headers.is_empty());
-        assert!(!is_preflight("OPTIONS", &headers(&[("origin", "http://localhost:5173")])));
+        assert!(!is_preflight(
+            "OPTIONS",
+            &headers(&[("origin", "http://localhost:5173")])
+        ));
     }
 
     #[test]
     fn responses_get_the_configured_headers_only() {
-        let mut a = Answer { status: 201, headers: vec![("access-control-allow-origin".into(), "*".into())], body: Default::default() };
+        let mut a = Answer {
+            status: 201,
+            headers: vec![("access-control-allow-origin".into(), "*".into())],
+            body: Default::default(),
+        };
         decorate(&cors(), &headers(&[("origin", "http://localhost:5173")]), &mut a);
         assert_eq!(a.header("access-control-allow-origin"), Some("http://localhost:5173"));
-        assert_eq!(a.header("access-control-expose-headers"), Some("location,idempotent-replayed"));
+        assert_eq!(
+            a.header("access-control-expose-headers"),
+            Some("location,idempotent-replayed")
+        );
         let mut b = Answer::not_found();
         decorate(&cors(), &HeaderMap::new(), &mut b);
         assert!(b.header("access-control-allow-origin").is_none());
         let mut c = Answer::not_found();
-        decorate(&CorsConfig { allow_origins: vec!["*".into()], ..cors() }, &headers(&[("origin", "http://x.example")]), &mut c);
+        decorate(
+            &CorsConfig {
+                allow_origins: vec!["*".into()],
+                ..cors()
+            },
+            &headers(&[("origin", "http://x.example")]),
+            &mut c,
+        );
         assert_eq!(c.header("access-control-allow-origin"), Some("*"));
     }
 }

@@ -51,7 +51,15 @@ pub fn is_text_content_type(content_type: Option<&str>) -> bool {
     let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     ct.is_empty()
         || ct.starts_with("text/")
-        || ["application/json", "application/javascript", "application/xml", "application/x-www-form-urlencoded", "application/yaml", "application/graphql"].contains(&ct.as_str())
+        || [
+            "application/json",
+            "application/javascript",
+            "application/xml",
+            "application/x-www-form-urlencoded",
+            "application/yaml",
+            "application/graphql",
+        ]
+        .contains(&ct.as_str())
         || ct.ends_with("+json")
         || ct.ends_with("+xml")
         || ct.ends_with("+yaml")
@@ -65,7 +73,13 @@ pub fn build(req: &Incoming<'_>, route_key: &str, path_parameters: &BTreeMap<Str
         let name = name.as_str().to_ascii_lowercase();
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
         if name == "cookie" {
-            cookies.extend(value.split(';').map(str::trim).filter(|c| !c.is_empty()).map(str::to_string));
+            cookies.extend(
+                value
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_string),
+            );
             continue;
         }
         match headers.iter_mut().find(|(n, _)| *n == name) {
@@ -85,8 +99,15 @@ pub fn build(req: &Incoming<'_>, route_key: &str, path_parameters: &BTreeMap<Str
     set("x-forwarded-port", gw.port.to_string(), false);
     set("x-forwarded-proto", "http".to_string(), false);
     set("x-amzn-trace-id", gw.trace_id.clone(), false);
-    let user_agent = headers.iter().find(|(n, _)| n == "user-agent").map(|(_, v)| v.clone()).unwrap_or_default();
-    let content_type = headers.iter().find(|(n, _)| n == "content-type").map(|(_, v)| v.clone());
+    let user_agent = headers
+        .iter()
+        .find(|(n, _)| n == "user-agent")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let content_type = headers
+        .iter()
+        .find(|(n, _)| n == "content-type")
+        .map(|(_, v)| v.clone());
 
     let mut event = Map::new();
     event.insert("version".into(), json!("2.0"));
@@ -96,9 +117,20 @@ pub fn build(req: &Incoming<'_>, route_key: &str, path_parameters: &BTreeMap<Str
     if !cookies.is_empty() {
         event.insert("cookies".into(), json!(cookies));
     }
-    event.insert("headers".into(), Value::Object(headers.into_iter().map(|(k, v)| (k, Value::String(v))).collect()));
+    event.insert(
+        "headers".into(),
+        Value::Object(headers.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
+    );
     if !req.raw_query.is_empty() {
-        event.insert("queryStringParameters".into(), Value::Object(query_parameters(req.raw_query).into_iter().map(|(k, v)| (k, Value::String(v))).collect()));
+        event.insert(
+            "queryStringParameters".into(),
+            Value::Object(
+                query_parameters(req.raw_query)
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect(),
+            ),
+        );
     }
     let domain_prefix = gw.domain_name.split(['.', ':']).next().unwrap_or_default().to_string();
     event.insert(
@@ -123,14 +155,19 @@ pub fn build(req: &Incoming<'_>, route_key: &str, path_parameters: &BTreeMap<Str
         }),
     );
     if !req.body.is_empty() {
-        let text = is_text_content_type(content_type.as_deref()).then(|| std::str::from_utf8(req.body).ok()).flatten();
+        let text = is_text_content_type(content_type.as_deref())
+            .then(|| std::str::from_utf8(req.body).ok())
+            .flatten();
         match text {
             Some(t) => {
                 event.insert("body".into(), json!(t));
                 event.insert("isBase64Encoded".into(), json!(false));
             }
             None => {
-                event.insert("body".into(), json!(base64::engine::general_purpose::STANDARD.encode(req.body)));
+                event.insert(
+                    "body".into(),
+                    json!(base64::engine::general_purpose::STANDARD.encode(req.body)),
+                );
                 event.insert("isBase64Encoded".into(), json!(true));
             }
         }
@@ -175,10 +212,18 @@ pub fn civil_date(epoch_s: u64) -> (i64, usize, i64) {
 
 /// `10/Mar/2024:16:40:04 +0000`, the format of `requestContext.time`.
 pub fn clf_time(epoch_s: u64) -> String {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let (year, month, day) = civil_date(epoch_s);
     let secs = epoch_s % 86_400;
-    format!("{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000", MONTHS[month - 1], secs / 3600, secs % 3600 / 60, secs % 60)
+    format!(
+        "{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000",
+        MONTHS[month - 1],
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 #[cfg(test)]
@@ -240,7 +285,10 @@ mod tests {
         assert_eq!(e["isBase64Encoded"], false);
         assert!(e.get("pathParameters").is_none());
         let rc = &e["requestContext"];
-        assert_eq!(rc["http"], json!({"method": "POST", "path": "/orders", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "curl/8.5.0"}));
+        assert_eq!(
+            rc["http"],
+            json!({"method": "POST", "path": "/orders", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "curl/8.5.0"})
+        );
         assert_eq!(rc["stage"], "$default");
         assert_eq!(rc["routeKey"], "POST /orders");
         assert_eq!(rc["requestId"], "req-1");
@@ -254,15 +302,27 @@ mod tests {
     fn the_event_parses_as_lambda_http_parses_it() {
         let mut headers = HeaderMap::new();
         headers.insert("content-type", HeaderValue::from_static("application/json"));
-        let req = Incoming { method: "GET", raw_path: "/orders/abc", raw_query: "", headers: &headers, body: b"", source_ip: "127.0.0.1".into(), protocol: "HTTP/1.1" };
+        let req = Incoming {
+            method: "GET",
+            raw_path: "/orders/abc",
+            raw_query: "",
+            headers: &headers,
+            body: b"",
+            source_ip: "127.0.0.1".into(),
+            protocol: "HTTP/1.1",
+        };
         let params = BTreeMap::from([("id".to_string(), "abc".to_string())]);
         let e = build(&req, "GET /orders/{id}", &params, &gateway());
         assert_eq!(e["pathParameters"], json!({"id": "abc"}));
         assert!(e.get("body").is_none() && e.get("queryStringParameters").is_none() && e.get("cookies").is_none());
         // The fields of the real fixture are all there (same key set at the top level).
-        let fixture: Value = serde_json::from_str(include_str!("../../../function/tests/fixtures/get-order.json")).unwrap();
+        let fixture: Value =
+            serde_json::from_str(include_str!("../../../function/tests/fixtures/get-order.json")).unwrap();
         for key in fixture.as_object().unwrap().keys() {
-            assert!(e.get(key).is_some() || key == "body" || key == "queryStringParameters", "missing {key}");
+            assert!(
+                e.get(key).is_some() || key == "body" || key == "queryStringParameters",
+                "missing {key}"
+            );
         }
         for key in fixture["requestContext"].as_object().unwrap().keys() {
             assert!(e["requestContext"].get(key).is_some(), "missing requestContext.{key}");
@@ -273,15 +333,29 @@ mod tests {
     fn binary_bodies_are_base64() {
         let mut headers = HeaderMap::new();
         headers.insert("content-type", HeaderValue::from_static("application/octet-stream"));
-        let req = Incoming { method: "POST", raw_path: "/up", raw_query: "", headers: &headers, body: &[0, 159, 146, 150], source_ip: "127.0.0.1".into(), protocol: "HTTP/1.1" };
+        let req = Incoming {
+            method: "POST",
+            raw_path: "/up",
+            raw_query: "",
+            headers: &headers,
+            body: &[0, 159, 146, 150],
+            source_ip: "127.0.0.1".into(),
+            protocol: "HTTP/1.1",
+        };
         let e = build(&req, "POST /up", &BTreeMap::new(), &gateway());
         assert_eq!(e["isBase64Encoded"], true);
         assert_eq!(e["body"], "AJ+Slg==");
         // Text content types with invalid UTF-8 are base64 too.
         let mut headers = HeaderMap::new();
         headers.insert("content-type", HeaderValue::from_static("text/plain"));
-        let req = Incoming { headers: &headers, ..req };
-        assert_eq!(build(&req, "POST /up", &BTreeMap::new(), &gateway())["isBase64Encoded"], true);
+        let req = Incoming {
+            headers: &headers,
+            ..req
+        };
+        assert_eq!(
+            build(&req, "POST /up", &BTreeMap::new(), &gateway())["isBase64Encoded"],
+            true
+        );
         assert!(is_text_content_type(Some("application/problem+json; charset=utf-8")));
         assert!(!is_text_content_type(Some("image/png")));
     }

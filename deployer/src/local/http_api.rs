@@ -63,7 +63,9 @@ pub fn bind(port: u16) -> anyhow::Result<std::net::TcpListener> {
 
 /// Serves until the task is aborted.
 pub async fn serve(listener: std::net::TcpListener, api: Arc<Api>) {
-    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+        return;
+    };
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -78,7 +80,9 @@ pub async fn serve(listener: std::net::TcpListener, api: Arc<Api>) {
                 let api = api.clone();
                 async move { Ok::<_, Infallible>(handle(&api, req, peer).await) }
             });
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
@@ -102,12 +106,21 @@ async fn handle(api: &Api, req: Request<Incoming>, peer: SocketAddr) -> Response
         cors::decorate(c, &request_headers, &mut answer);
     }
     answer.headers.push(("apigw-requestid".into(), request_id));
-    let replayed = answer.header("idempotent-replayed").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let replayed = answer
+        .header("idempotent-replayed")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     println!(
         "[api] {method} {path} -> {} ({}, {}, replayed: {}, {:.0} ms)",
         answer.status,
-        served.route.map(|r| format!("route \"{r}\"")).unwrap_or_else(|| "no route".into()),
-        if served.env > 0 { format!("env {}", served.env) } else { "gateway".into() },
+        served
+            .route
+            .map(|r| format!("route \"{r}\""))
+            .unwrap_or_else(|| "no route".into()),
+        if served.env > 0 {
+            format!("env {}", served.env)
+        } else {
+            "gateway".into()
+        },
         if replayed { "yes" } else { "no" },
         started.elapsed().as_secs_f64() * 1000.0
     );
@@ -119,7 +132,13 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
     if let Some(c) = &api.cors
         && cors::is_preflight(&method, req.headers())
     {
-        return (cors::preflight(c, req.headers()), Served { route: Some(PREFLIGHT.into()), env: 0 });
+        return (
+            cors::preflight(c, req.headers()),
+            Served {
+                route: Some(PREFLIGHT.into()),
+                env: 0,
+            },
+        );
     }
     let raw_path = req.uri().path().to_string();
     let Some(matched) = api.router.find(&method, &raw_path) else {
@@ -132,11 +151,27 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => return (Answer::too_large(), Served { route: Some(route_key), env: 0 }),
+        Err(_) => {
+            return (
+                Answer::too_large(),
+                Served {
+                    route: Some(route_key),
+                    env: 0,
+                },
+            );
+        }
     };
-    let time_epoch_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let time_epoch_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
     let trace = trace_id();
-    let domain_name = parts.headers.get("host").and_then(|h| h.to_str().ok()).map(str::to_string).unwrap_or_else(|| format!("127.0.0.1:{}", api.port));
+    let domain_name = parts
+        .headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("127.0.0.1:{}", api.port));
     let gateway = Gateway {
         account_id: api.account_id.clone(),
         api_id: api.api_id.clone(),
@@ -158,7 +193,12 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
     let event = event::build(&incoming, &route_key, &path_parameters, &gateway);
     let invoked = api.pool.invoke(Bytes::from(event.to_string()), trace).await;
     let env = invoked.env;
-    let say = |why: &str| println!("[api] {method} {raw_path}: Lambda request {} failed: {why}", invoked.request_id);
+    let say = |why: &str| {
+        println!(
+            "[api] {method} {raw_path}: Lambda request {} failed: {why}",
+            invoked.request_id
+        )
+    };
     let answer = match invoked.outcome {
         Outcome::Response(payload) => match response::from_function(&payload) {
             Ok(a) => a,
@@ -168,7 +208,11 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
             }
         },
         Outcome::Error { error_type, payload } => {
-            say(&format!("function error {}: {}", error_type.unwrap_or_else(|| "unhandled".into()), String::from_utf8_lossy(&payload)));
+            say(&format!(
+                "function error {}: {}",
+                error_type.unwrap_or_else(|| "unhandled".into()),
+                String::from_utf8_lossy(&payload)
+            ));
             Answer::internal_error()
         }
         Outcome::TimedOut => {
@@ -180,7 +224,13 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
             Answer::internal_error()
         }
     };
-    (answer, Served { route: Some(route_key), env })
+    (
+        answer,
+        Served {
+            route: Some(route_key),
+            env,
+        },
+    )
 }
 
 fn into_response(answer: Answer) -> Response<Full<Bytes>> {
@@ -188,7 +238,10 @@ fn into_response(answer: Answer) -> Response<Full<Bytes>> {
     *r.status_mut() = hyper::StatusCode::from_u16(answer.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
     for (name, value) in answer.headers {
-        if let (Ok(n), Ok(v)) = (hyper::header::HeaderName::from_bytes(name.as_bytes()), hyper::header::HeaderValue::from_str(&value)) {
+        if let (Ok(n), Ok(v)) = (
+            hyper::header::HeaderName::from_bytes(name.as_bytes()),
+            hyper::header::HeaderValue::from_str(&value),
+        ) {
             h.append(n, v);
         }
     }

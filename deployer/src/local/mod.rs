@@ -52,7 +52,11 @@ pub struct LocalOptions {
 
 /// The architecture of this machine (the function is built natively, whatever the config says).
 fn host_architecture() -> Architecture {
-    if cfg!(target_arch = "aarch64") { Architecture::Arm64 } else { Architecture::X86_64 }
+    if cfg!(target_arch = "aarch64") {
+        Architecture::Arm64
+    } else {
+        Architecture::X86_64
+    }
 }
 
 /// The process environment of `bootstrap`: what Lambda sets, then what the deployer sets in AWS
@@ -115,7 +119,13 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
     let region = config.region.clone().unwrap_or_else(|| DEFAULT_REGION.to_string());
     let sdk = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.clone()))
-        .credentials_provider(Credentials::new(LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, None, None, "oncely-local"))
+        .credentials_provider(Credentials::new(
+            LOCAL_ACCESS_KEY_ID,
+            LOCAL_SECRET_ACCESS_KEY,
+            None,
+            None,
+            "oncely-local",
+        ))
         .endpoint_url(&dynamodb_endpoint)
         .load()
         .await;
@@ -125,15 +135,29 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
         .await
         .with_context(|| format!("DynamoDB at {dynamodb_endpoint} is not reachable (check the URL, or leave out --dynamodb-endpoint to start DynamoDB Local)"))?;
     let change = table::diff(&stack, live.as_ref());
-    table::apply(&ctx, &stack, live.as_ref(), &change).await.with_context(|| format!("creating table {} in DynamoDB at {dynamodb_endpoint}", stack.table_name()))?;
+    table::apply(&ctx, &stack, live.as_ref(), &change)
+        .await
+        .with_context(|| {
+            format!(
+                "creating table {} in DynamoDB at {dynamodb_endpoint}",
+                stack.table_name()
+            )
+        })?;
     if live.is_some() {
-        progress.info(format!("table {} exists in DynamoDB at {dynamodb_endpoint}", stack.table_name()));
+        progress.info(format!(
+            "table {} exists in DynamoDB at {dynamodb_endpoint}",
+            stack.table_name()
+        ));
     }
 
     // The function, built natively.
     let arch = host_architecture();
     if arch != config.function.architecture {
-        progress.info(format!("building for this machine ({}) instead of the configured {}", arch.lambda_name(), config.function.architecture.lambda_name()));
+        progress.info(format!(
+            "building for this machine ({}) instead of the configured {}",
+            arch.lambda_name(),
+            config.function.architecture.lambda_name()
+        ));
     }
     let mut build = BuildOptions::for_workspace(&config.function.package, arch)?;
     build.zigbuild = Some(false);
@@ -157,11 +181,23 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
 
     // The HTTP API.
     let router = routes::Router::new(&config.api.routes).map_err(anyhow::Error::msg)?;
-    let api = Arc::new(http_api::Api { router, cors: config.api.cors.clone(), pool: pool.clone(), port, account_id: LOCAL_ACCOUNT.into(), api_id: "local".into() });
+    let api = Arc::new(http_api::Api {
+        router,
+        cors: config.api.cors.clone(),
+        pool: pool.clone(),
+        port,
+        account_id: LOCAL_ACCOUNT.into(),
+        api_id: "local".into(),
+    });
     let server = tokio::spawn(http_api::serve(listener, api));
     let endpoint = format!("http://127.0.0.1:{port}");
     crate::write_endpoint(config, &endpoint, progress)?;
-    println!("Local stack {} is up: {endpoint} (routes: {}; DynamoDB: {dynamodb_endpoint}, table {}). Ctrl-C stops it.", stack.name, config.api.routes.join(", "), stack.table_name());
+    println!(
+        "Local stack {} is up: {endpoint} (routes: {}; DynamoDB: {dynamodb_endpoint}, table {}). Ctrl-C stops it.",
+        stack.name,
+        config.api.routes.join(", "),
+        stack.table_name()
+    );
 
     wait_for_stop_signal().await?;
     println!("Stopping the local stack ...");

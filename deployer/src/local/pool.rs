@@ -90,7 +90,10 @@ fn kill_group(pid: u32) {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// A fresh Lambda request id (a UUID, as Lambda's).
@@ -117,7 +120,9 @@ impl Pool {
         let mut supervisors = Vec::new();
         let mut readies = Vec::new();
         for index in 0..count {
-            let listener = TcpListener::bind(("127.0.0.1", 0)).await.context("opening a port for the Lambda Runtime API")?;
+            let listener = TcpListener::bind(("127.0.0.1", 0))
+                .await
+                .context("opening a port for the Lambda Runtime API")?;
             let addr = listener.local_addr()?.to_string();
             let (calls_tx, calls_rx) = mpsc::channel(16);
             servers.push(tokio::spawn(runtime_api::serve(listener, calls_tx)));
@@ -135,14 +140,24 @@ impl Pool {
             supervisors.push(tokio::spawn(env.supervise(calls_rx, ready_tx)));
             readies.push(ready_rx);
         }
-        let pool = Pool { queue, shutdown, supervisors: StdMutex::new(supervisors), servers, pids };
+        let pool = Pool {
+            queue,
+            shutdown,
+            supervisors: StdMutex::new(supervisors),
+            servers,
+            pids,
+        };
         let deadline = tokio::time::Instant::now() + INIT_LIMIT;
         for (i, ready) in readies.into_iter().enumerate() {
             let failure = match tokio::time::timeout_at(deadline, ready).await {
                 Ok(Ok(Ok(()))) => continue,
                 Ok(Ok(Err(why))) => why,
                 Ok(Err(_)) => format!("execution environment {} stopped while starting", i + 1),
-                Err(_) => format!("execution environment {} did not ask the Runtime API for an invocation within {}s", i + 1, INIT_LIMIT.as_secs()),
+                Err(_) => format!(
+                    "execution environment {} did not ask the Runtime API for an invocation within {}s",
+                    i + 1,
+                    INIT_LIMIT.as_secs()
+                ),
             };
             pool.shutdown().await;
             bail!(failure);
@@ -154,22 +169,42 @@ impl Pool {
     pub async fn invoke(&self, event: Bytes, trace_id: String) -> Invoked {
         let request_id = request_id();
         let (reply, answer) = oneshot::channel();
-        let job = Job { request_id: request_id.clone(), trace_id, event, reply };
+        let job = Job {
+            request_id: request_id.clone(),
+            trace_id,
+            event,
+            reply,
+        };
         if self.queue.send(job).is_err() {
-            return Invoked { env: 0, request_id, outcome: Outcome::Crashed("the local stack is shutting down".into()) };
+            return Invoked {
+                env: 0,
+                request_id,
+                outcome: Outcome::Crashed("the local stack is shutting down".into()),
+            };
         }
-        answer.await.unwrap_or(Invoked { env: 0, request_id, outcome: Outcome::Crashed("the local stack is shutting down".into()) })
+        answer.await.unwrap_or(Invoked {
+            env: 0,
+            request_id,
+            outcome: Outcome::Crashed("the local stack is shutting down".into()),
+        })
     }
 
     /// Process ids of the running `bootstrap` processes.
     pub fn pids(&self) -> Vec<u32> {
-        self.pids.lock().map(|p| p.iter().flatten().copied().collect()).unwrap_or_default()
+        self.pids
+            .lock()
+            .map(|p| p.iter().flatten().copied().collect())
+            .unwrap_or_default()
     }
 
     /// Stops every environment and waits for the processes to be gone.
     pub async fn shutdown(&self) {
         let _ = self.shutdown.send(true);
-        let supervisors: Vec<JoinHandle<()>> = self.supervisors.lock().map(|mut s| s.drain(..).collect()).unwrap_or_default();
+        let supervisors: Vec<JoinHandle<()>> = self
+            .supervisors
+            .lock()
+            .map(|mut s| s.drain(..).collect())
+            .unwrap_or_default();
         for s in supervisors {
             let _ = tokio::time::timeout(Duration::from_secs(10), s).await;
         }
@@ -286,8 +321,16 @@ impl Env {
     }
 
     fn recent_output(&self) -> String {
-        let lines: Vec<String> = self.recent.lock().map(|r| r.iter().cloned().collect()).unwrap_or_default();
-        if lines.is_empty() { "(it printed nothing)".to_string() } else { lines.join("\n") }
+        let lines: Vec<String> = self
+            .recent
+            .lock()
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default();
+        if lines.is_empty() {
+            "(it printed nothing)".to_string()
+        } else {
+            lines.join("\n")
+        }
     }
 
     async fn supervise(mut self, mut calls: mpsc::Receiver<Call>, ready: oneshot::Sender<Result<(), String>>) {
@@ -320,7 +363,11 @@ impl Env {
             };
             let pid = child.id();
             self.set_pid(pid);
-            self.say(format!("started {} (pid {})", self.spec.binary.display(), pid.map(|p| p.to_string()).unwrap_or_default()));
+            self.say(format!(
+                "started {} (pid {})",
+                self.spec.binary.display(),
+                pid.map(|p| p.to_string()).unwrap_or_default()
+            ));
             let started = Instant::now();
             let end = self.run(&mut child, &mut calls, &mut ready).await;
             if let Some(pid) = pid {
@@ -367,7 +414,12 @@ impl Env {
     }
 
     /// Serves invocations with one process until it exits, times out, or we shut down.
-    async fn run(&mut self, child: &mut Child, calls: &mut mpsc::Receiver<Call>, ready: &mut Option<oneshot::Sender<Result<(), String>>>) -> End {
+    async fn run(
+        &mut self,
+        child: &mut Child,
+        calls: &mut mpsc::Receiver<Call>,
+        ready: &mut Option<oneshot::Sender<Result<(), String>>>,
+    ) -> End {
         let mut pending: Option<Job> = None;
         loop {
             // Idle: wait for the runtime to ask for an invocation.
@@ -452,8 +504,15 @@ impl Env {
                 }
             };
             self.say(format!("END RequestId: {id}"));
-            self.say(format!("REPORT RequestId: {id}\tDuration: {:.2} ms", started.elapsed().as_secs_f64() * 1000.0));
-            let _ = job.reply.send(Invoked { env: self.number, request_id: id, outcome });
+            self.say(format!(
+                "REPORT RequestId: {id}\tDuration: {:.2} ms",
+                started.elapsed().as_secs_f64() * 1000.0
+            ));
+            let _ = job.reply.send(Invoked {
+                env: self.number,
+                request_id: id,
+                outcome,
+            });
             if let Some(end) = end {
                 return end;
             }
@@ -508,12 +567,19 @@ while True:
     /// Writes the client as an executable with an absolute interpreter path (the environment
     /// of an execution environment has Lambda's PATH only). `None` without python3.
     fn client() -> Option<PathBuf> {
-        let out = std::process::Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output().ok()?;
+        let out = std::process::Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .ok()?;
         let python = String::from_utf8(out.stdout).ok()?.trim().to_string();
         if python.is_empty() {
             return None;
         }
-        let dir = std::env::temp_dir().join(format!("oncely-pool-test-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
+        let dir = std::env::temp_dir().join(format!(
+            "oncely-pool-test-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
         std::fs::create_dir_all(&dir).ok()?;
         let path = dir.join("bootstrap");
         std::fs::write(&path, format!("#!{python}\n{CLIENT}")).ok()?;
@@ -525,7 +591,12 @@ while True:
     fn spec(binary: PathBuf, extra: &[(&str, &str)]) -> Spec {
         let mut env = BTreeMap::from([("AWS_LAMBDA_FUNCTION_NAME".to_string(), "t".to_string())]);
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        Spec { binary, env, timeout: Duration::from_secs(2), function_arn: "arn:aws:lambda:us-east-1:000000000000:function:t".into() }
+        Spec {
+            binary,
+            env,
+            timeout: Duration::from_secs(2),
+            function_arn: "arn:aws:lambda:us-east-1:000000000000:function:t".into(),
+        }
     }
 
     fn response(invoked: &Invoked) -> serde_json::Value {
@@ -536,7 +607,8 @@ while True:
     }
 
     async fn invoke(pool: &Pool, action: &str) -> Invoked {
-        pool.invoke(Bytes::from(format!(r#"{{"action":"{action}"}}"#)), trace_id()).await
+        pool.invoke(Bytes::from(format!(r#"{{"action":"{action}"}}"#)), trace_id())
+            .await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -560,8 +632,18 @@ while True:
         assert_eq!(response(&invoke(&pool, "wrong-id").await)["wrong"], 400);
 
         let err = invoke(&pool, "error").await;
-        assert_eq!(err.outcome, Outcome::Error { error_type: Some("Boom".into()), payload: Bytes::from_static(br#"{"errorType":"Boom","errorMessage":"boom"}"#) });
-        assert_eq!(response(&invoke(&pool, "echo").await)["pid"], pid, "an error does not restart the process");
+        assert_eq!(
+            err.outcome,
+            Outcome::Error {
+                error_type: Some("Boom".into()),
+                payload: Bytes::from_static(br#"{"errorType":"Boom","errorMessage":"boom"}"#)
+            }
+        );
+        assert_eq!(
+            response(&invoke(&pool, "echo").await)["pid"],
+            pid,
+            "an error does not restart the process"
+        );
 
         assert!(matches!(invoke(&pool, "crash").await.outcome, Outcome::Crashed(_)));
         let after_crash = response(&invoke(&pool, "echo").await);
@@ -569,16 +651,25 @@ while True:
 
         assert_eq!(invoke(&pool, "sleep").await.outcome, Outcome::TimedOut);
         let after_timeout = response(&invoke(&pool, "echo").await);
-        assert_ne!(after_timeout["pid"], after_crash["pid"], "a new process serves after the timeout");
+        assert_ne!(
+            after_timeout["pid"], after_crash["pid"],
+            "a new process serves after the timeout"
+        );
         let timed_out_pid = after_crash["pid"].as_i64().unwrap() as i32;
         // SAFETY: signal 0 only checks for existence.
-        assert!(unsafe { libc::kill(timed_out_pid, 0) } != 0, "the timed-out process was killed");
+        assert!(
+            unsafe { libc::kill(timed_out_pid, 0) } != 0,
+            "the timed-out process was killed"
+        );
 
         let live = pool.pids();
         assert_eq!(live.len(), 1);
         pool.shutdown().await;
         assert!(pool.pids().is_empty());
-        assert!(unsafe { libc::kill(live[0] as i32, 0) } != 0, "shutdown kills the process");
+        assert!(
+            unsafe { libc::kill(live[0] as i32, 0) } != 0,
+            "shutdown kills the process"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -602,8 +693,15 @@ while True:
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_runtime_that_dies_at_init_is_a_clear_error() {
         let Some(binary) = client() else { return };
-        let err = Pool::start(spec(binary, &[("FAIL_INIT", "1")]), 2).await.err().expect("the start fails").to_string();
-        assert!(err.contains("exited during its init") && err.contains("cannot start: FAIL_INIT is set"), "{err}");
+        let err = Pool::start(spec(binary, &[("FAIL_INIT", "1")]), 2)
+            .await
+            .err()
+            .expect("the start fails")
+            .to_string();
+        assert!(
+            err.contains("exited during its init") && err.contains("cannot start: FAIL_INIT is set"),
+            "{err}"
+        );
     }
 
     use std::collections::BTreeSet;

@@ -24,7 +24,11 @@ pub struct Answer {
 impl Answer {
     /// API Gateway's own JSON error body: `{"message":"..."}`.
     pub fn message(status: u16, message: &str) -> Answer {
-        Answer { status, headers: vec![("content-type".into(), "application/json".into())], body: Bytes::from(serde_json::json!({ "message": message }).to_string()) }
+        Answer {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: Bytes::from(serde_json::json!({ "message": message }).to_string()),
+        }
     }
     pub fn not_found() -> Answer {
         Answer::message(404, "Not Found")
@@ -36,7 +40,10 @@ impl Answer {
         Answer::message(413, "Request Entity Too Large")
     }
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -50,16 +57,25 @@ fn header_value(v: &Value) -> Option<String> {
 }
 
 fn valid_header(name: &str, value: &str) -> bool {
-    hyper::header::HeaderName::from_bytes(name.as_bytes()).is_ok() && hyper::header::HeaderValue::from_str(value).is_ok()
+    hyper::header::HeaderName::from_bytes(name.as_bytes()).is_ok()
+        && hyper::header::HeaderValue::from_str(value).is_ok()
 }
 
 /// Maps the function's response payload; `Err` says why API Gateway would answer 500 instead.
 pub fn from_function(payload: &[u8]) -> Result<Answer, String> {
-    let value: Value = serde_json::from_slice(payload).map_err(|e| format!("the function's response is not JSON: {e}"))?;
+    let value: Value =
+        serde_json::from_slice(payload).map_err(|e| format!("the function's response is not JSON: {e}"))?;
     let Some(obj) = value.as_object().filter(|o| o.contains_key("statusCode")) else {
-        return Ok(Answer { status: 200, headers: vec![("content-type".into(), "application/json".into())], body: Bytes::copy_from_slice(payload) });
+        return Ok(Answer {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: Bytes::copy_from_slice(payload),
+        });
     };
-    let status = obj["statusCode"].as_u64().filter(|s| (100..=599).contains(s)).ok_or_else(|| format!("statusCode {} is not an HTTP status", obj["statusCode"]))? as u16;
+    let status = obj["statusCode"]
+        .as_u64()
+        .filter(|s| (100..=599).contains(s))
+        .ok_or_else(|| format!("statusCode {} is not an HTTP status", obj["statusCode"]))? as u16;
     let mut headers: Vec<(String, String)> = Vec::new();
     if let Some(h) = obj.get("headers").filter(|h| !h.is_null()) {
         let h = h.as_object().ok_or("headers is not an object")?;
@@ -75,14 +91,23 @@ pub fn from_function(payload: &[u8]) -> Result<Answer, String> {
             if headers.iter().any(|(n, _)| *n == name) {
                 continue;
             }
-            for v in values.as_array().ok_or_else(|| format!("multiValueHeaders.{name} is not a list"))? {
-                headers.push((name.clone(), header_value(v).ok_or_else(|| format!("a value of multiValueHeaders.{name} is not a string"))?));
+            for v in values
+                .as_array()
+                .ok_or_else(|| format!("multiValueHeaders.{name} is not a list"))?
+            {
+                headers.push((
+                    name.clone(),
+                    header_value(v).ok_or_else(|| format!("a value of multiValueHeaders.{name} is not a string"))?,
+                ));
             }
         }
     }
     if let Some(c) = obj.get("cookies").filter(|c| !c.is_null()) {
         for cookie in c.as_array().ok_or("cookies is not a list")? {
-            headers.push(("set-cookie".into(), cookie.as_str().ok_or("a cookie is not a string")?.to_string()));
+            headers.push((
+                "set-cookie".into(),
+                cookie.as_str().ok_or("a cookie is not a string")?.to_string(),
+            ));
         }
     }
     if let Some((n, v)) = headers.iter().find(|(n, v)| !valid_header(n, v)) {
@@ -91,7 +116,11 @@ pub fn from_function(payload: &[u8]) -> Result<Answer, String> {
     let base64 = obj.get("isBase64Encoded").and_then(Value::as_bool).unwrap_or(false);
     let body = match obj.get("body") {
         None | Some(Value::Null) => Bytes::new(),
-        Some(Value::String(s)) if base64 => Bytes::from(base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| format!("body is not valid base64: {e}"))?),
+        Some(Value::String(s)) if base64 => Bytes::from(
+            base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .map_err(|e| format!("body is not valid base64: {e}"))?,
+        ),
         Some(Value::String(s)) => Bytes::from(s.clone()),
         Some(other) => Bytes::from(other.to_string()),
     };
@@ -109,9 +138,19 @@ mod tests {
         assert_eq!(a.status, 201);
         assert_eq!(a.header("content-type"), Some("application/json"));
         assert_eq!(a.header("location"), Some("/orders/1"));
-        let multi: Vec<&str> = a.headers.iter().filter(|(n, _)| n == "x-a").map(|(_, v)| v.as_str()).collect();
+        let multi: Vec<&str> = a
+            .headers
+            .iter()
+            .filter(|(n, _)| n == "x-a")
+            .map(|(_, v)| v.as_str())
+            .collect();
         assert_eq!(multi, ["1", "2"]);
-        let cookies: Vec<&str> = a.headers.iter().filter(|(n, _)| n == "set-cookie").map(|(_, v)| v.as_str()).collect();
+        let cookies: Vec<&str> = a
+            .headers
+            .iter()
+            .filter(|(n, _)| n == "set-cookie")
+            .map(|(_, v)| v.as_str())
+            .collect();
         assert_eq!(cookies, ["a=1; Path=/", "b=2"]);
         assert_eq!(a.headers.iter().filter(|(n, _)| n == "location").count(), 1);
         assert_eq!(&a.body[..], br#"{"id":"1"}"#);
@@ -122,7 +161,9 @@ mod tests {
         // What lambda_http serializes for a 304 (no body) and for a binary body.
         let a = from_function(br#"{"statusCode":304,"headers":{"etag":"\"x\""},"multiValueHeaders":{},"isBase64Encoded":false,"cookies":[]}"#).unwrap();
         assert_eq!((a.status, a.body.len()), (304, 0));
-        let a = from_function(br#"{"statusCode":200,"headers":{},"body":"AJ+Slg==","isBase64Encoded":true,"cookies":[]}"#).unwrap();
+        let a =
+            from_function(br#"{"statusCode":200,"headers":{},"body":"AJ+Slg==","isBase64Encoded":true,"cookies":[]}"#)
+                .unwrap();
         assert_eq!(&a.body[..], &[0, 159, 146, 150]);
     }
 
@@ -147,7 +188,10 @@ mod tests {
     #[test]
     fn gateway_errors_are_json_messages() {
         let a = Answer::internal_error();
-        assert_eq!((a.status, &a.body[..]), (500, &br#"{"message":"Internal Server Error"}"#[..]));
+        assert_eq!(
+            (a.status, &a.body[..]),
+            (500, &br#"{"message":"Internal Server Error"}"#[..])
+        );
         assert_eq!(&Answer::not_found().body[..], br#"{"message":"Not Found"}"#);
     }
 }

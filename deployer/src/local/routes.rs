@@ -48,18 +48,30 @@ impl Route {
     /// Parses a route key (the config has validated it already; a malformed key is an error here too).
     pub fn parse(key: &str) -> Result<Route, String> {
         if key == "$default" {
-            return Ok(Route { key: key.to_string(), method: None, segments: None });
+            return Ok(Route {
+                key: key.to_string(),
+                method: None,
+                segments: None,
+            });
         }
-        let (method, path) = key.split_once(' ').ok_or_else(|| format!("route key {key:?} is not \"METHOD /path\" or \"$default\""))?;
+        let (method, path) = key
+            .split_once(' ')
+            .ok_or_else(|| format!("route key {key:?} is not \"METHOD /path\" or \"$default\""))?;
         if !path.starts_with('/') {
             return Err(format!("route key {key:?}: the path must start with /"));
         }
         let mut segments = Vec::new();
-        let parts: Vec<&str> = if path == "/" { Vec::new() } else { path[1..].split('/').collect() };
+        let parts: Vec<&str> = if path == "/" {
+            Vec::new()
+        } else {
+            path[1..].split('/').collect()
+        };
         for (i, part) in parts.iter().enumerate() {
             let seg = if let Some(name) = part.strip_prefix('{').and_then(|p| p.strip_suffix("+}")) {
                 if i + 1 != parts.len() {
-                    return Err(format!("route key {key:?}: a greedy {{{name}+}} must be the last segment"));
+                    return Err(format!(
+                        "route key {key:?}: a greedy {{{name}+}} must be the last segment"
+                    ));
                 }
                 Segment::Greedy(name.to_string())
             } else if let Some(name) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
@@ -70,7 +82,11 @@ impl Route {
             segments.push(seg);
         }
         let method = (method != "ANY").then(|| method.to_ascii_uppercase());
-        Ok(Route { key: key.to_string(), method, segments: Some(segments) })
+        Ok(Route {
+            key: key.to_string(),
+            method,
+            segments: Some(segments),
+        })
     }
 
     fn matches(&self, method: &str, path: &str) -> Option<BTreeMap<String, String>> {
@@ -78,7 +94,11 @@ impl Route {
         if self.method.as_deref().is_some_and(|m| m != method) {
             return None;
         }
-        let parts: Vec<&str> = if path == "/" || path.is_empty() { Vec::new() } else { path.trim_start_matches('/').split('/').collect() };
+        let parts: Vec<&str> = if path == "/" || path.is_empty() {
+            Vec::new()
+        } else {
+            path.trim_start_matches('/').split('/').collect()
+        };
         let mut params = BTreeMap::new();
         for (i, seg) in segments.iter().enumerate() {
             match seg {
@@ -136,16 +156,25 @@ pub struct Router {
 
 impl Router {
     pub fn new(keys: &[String]) -> Result<Router, String> {
-        Ok(Router { routes: keys.iter().map(|k| Route::parse(k)).collect::<Result<_, _>>()? })
+        Ok(Router {
+            routes: keys.iter().map(|k| Route::parse(k)).collect::<Result<_, _>>()?,
+        })
     }
 
     /// The most specific route matching `method` and the raw `path`, if any.
     pub fn find(&self, method: &str, path: &str) -> Option<Matched<'_>> {
         let mut best: Option<Matched<'_>> = None;
         for route in &self.routes {
-            let params = if route.segments.is_none() { Some(BTreeMap::new()) } else { route.matches(method, path) };
+            let params = if route.segments.is_none() {
+                Some(BTreeMap::new())
+            } else {
+                route.matches(method, path)
+            };
             let Some(path_parameters) = params else { continue };
-            if best.as_ref().is_none_or(|b| route.specificity(b.route) == Ordering::Greater) {
+            if best
+                .as_ref()
+                .is_none_or(|b| route.specificity(b.route) == Ordering::Greater)
+            {
                 best = Some(Matched { route, path_parameters });
             }
         }
@@ -163,7 +192,9 @@ pub fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
             if let Some(b) = hex {
                 out.push(b);
                 i += 3;
@@ -185,14 +216,18 @@ mod tests {
     }
 
     fn found(r: &Router, method: &str, path: &str) -> Option<(String, Vec<(String, String)>)> {
-        r.find(method, path).map(|m| (m.route.key.clone(), m.path_parameters.into_iter().collect()))
+        r.find(method, path)
+            .map(|m| (m.route.key.clone(), m.path_parameters.into_iter().collect()))
     }
 
     #[test]
     fn exact_routes_and_parameters() {
         let r = router(&["POST /orders", "GET /orders/{id}"]);
         assert_eq!(found(&r, "POST", "/orders"), Some(("POST /orders".into(), vec![])));
-        assert_eq!(found(&r, "GET", "/orders/abc-1"), Some(("GET /orders/{id}".into(), vec![("id".into(), "abc-1".into())])));
+        assert_eq!(
+            found(&r, "GET", "/orders/abc-1"),
+            Some(("GET /orders/{id}".into(), vec![("id".into(), "abc-1".into())]))
+        );
         assert_eq!(found(&r, "GET", "/orders"), None);
         assert_eq!(found(&r, "DELETE", "/orders/abc"), None);
         assert_eq!(found(&r, "GET", "/orders/abc/extra"), None);
@@ -204,12 +239,22 @@ mod tests {
 
     #[test]
     fn most_specific_route_wins() {
-        let r = router(&["$default", "ANY /{proxy+}", "ANY /pets/{proxy+}", "GET /pets/{id}", "GET /pets/dog", "ANY /pets/dog"]);
+        let r = router(&[
+            "$default",
+            "ANY /{proxy+}",
+            "ANY /pets/{proxy+}",
+            "GET /pets/{id}",
+            "GET /pets/dog",
+            "ANY /pets/dog",
+        ]);
         assert_eq!(found(&r, "GET", "/pets/dog").unwrap().0, "GET /pets/dog");
         assert_eq!(found(&r, "POST", "/pets/dog").unwrap().0, "ANY /pets/dog");
         assert_eq!(found(&r, "GET", "/pets/cat").unwrap().0, "GET /pets/{id}");
         assert_eq!(found(&r, "POST", "/pets/cat").unwrap().0, "ANY /pets/{proxy+}");
-        assert_eq!(found(&r, "GET", "/pets/cat/toys").unwrap(), ("ANY /pets/{proxy+}".into(), vec![("proxy".into(), "cat/toys".into())]));
+        assert_eq!(
+            found(&r, "GET", "/pets/cat/toys").unwrap(),
+            ("ANY /pets/{proxy+}".into(), vec![("proxy".into(), "cat/toys".into())])
+        );
         assert_eq!(found(&r, "GET", "/toys").unwrap().0, "ANY /{proxy+}");
         // A greedy variable needs at least one segment: `/` falls through to $default.
         assert_eq!(found(&r, "GET", "/").unwrap().0, "$default");
@@ -219,7 +264,10 @@ mod tests {
     fn root_route_and_decoding() {
         let r = router(&["GET /", "GET /files/{name}"]);
         assert_eq!(found(&r, "GET", "/").unwrap().0, "GET /");
-        assert_eq!(found(&r, "GET", "/files/a%20b").unwrap().1, vec![("name".into(), "a b".into())]);
+        assert_eq!(
+            found(&r, "GET", "/files/a%20b").unwrap().1,
+            vec![("name".into(), "a b".into())]
+        );
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz%41"), "%zzA");
     }

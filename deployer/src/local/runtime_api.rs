@@ -43,9 +43,21 @@ pub enum Call {
     /// The runtime is idle and waits for an invocation.
     Next(oneshot::Sender<NextInvocation>),
     /// The result of invocation `request_id`; the reply says whether that id is the current one.
-    Response { request_id: String, payload: Bytes, reply: oneshot::Sender<bool> },
-    Error { request_id: String, error_type: Option<String>, payload: Bytes, reply: oneshot::Sender<bool> },
-    InitError { error_type: Option<String>, payload: Bytes },
+    Response {
+        request_id: String,
+        payload: Bytes,
+        reply: oneshot::Sender<bool>,
+    },
+    Error {
+        request_id: String,
+        error_type: Option<String>,
+        payload: Bytes,
+        reply: oneshot::Sender<bool>,
+    },
+    InitError {
+        error_type: Option<String>,
+        payload: Bytes,
+    },
 }
 
 type Answer = Response<Full<Bytes>>;
@@ -53,12 +65,16 @@ type Answer = Response<Full<Bytes>>;
 fn json(status: StatusCode, body: String) -> Answer {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
-    r.headers_mut().insert("content-type", "application/json".parse().expect("static header"));
+    r.headers_mut()
+        .insert("content-type", "application/json".parse().expect("static header"));
     r
 }
 
 fn error(status: StatusCode, error_type: &str, message: &str) -> Answer {
-    json(status, serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string())
+    json(
+        status,
+        serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string(),
+    )
 }
 
 fn accepted() -> Answer {
@@ -81,10 +97,15 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Option<Route<'a>> {
         (&Method::POST, "init/error") => Some(Route::InitError),
         (&Method::POST, r) => {
             let r = r.strip_prefix("invocation/")?;
-            if let Some(id) = r.strip_suffix("/response").filter(|id| !id.is_empty() && !id.contains('/')) {
+            if let Some(id) = r
+                .strip_suffix("/response")
+                .filter(|id| !id.is_empty() && !id.contains('/'))
+            {
                 Some(Route::Response(id))
             } else {
-                r.strip_suffix("/error").filter(|id| !id.is_empty() && !id.contains('/')).map(Route::Error)
+                r.strip_suffix("/error")
+                    .filter(|id| !id.is_empty() && !id.contains('/'))
+                    .map(Route::Error)
             }
         }
         _ => None,
@@ -94,13 +115,25 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Option<Route<'a>> {
 async fn handle(calls: mpsc::Sender<Call>, req: Request<Incoming>) -> Answer {
     let path = req.uri().path().to_string();
     let Some(route) = route(req.method(), &path) else {
-        return error(StatusCode::NOT_FOUND, "NotFound", &format!("no such Runtime API endpoint: {} {path}", req.method()));
+        return error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            &format!("no such Runtime API endpoint: {} {path}", req.method()),
+        );
     };
-    let error_type = req.headers().get("lambda-runtime-function-error-type").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let error_type = req
+        .headers()
+        .get("lambda-runtime-function-error-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     if route == Route::Next {
         let (tx, rx) = oneshot::channel();
         if calls.send(Call::Next(tx)).await.is_err() {
-            return error(StatusCode::INTERNAL_SERVER_ERROR, "Runtime.ExitError", "the execution environment is shutting down");
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Runtime.ExitError",
+                "the execution environment is shutting down",
+            );
         }
         return match rx.await {
             Ok(inv) => {
@@ -118,7 +151,11 @@ async fn handle(calls: mpsc::Sender<Call>, req: Request<Incoming>) -> Answer {
                 set("lambda-runtime-trace-id", &inv.trace_id);
                 r
             }
-            Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "Runtime.ExitError", "the execution environment is shutting down"),
+            Err(_) => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Runtime.ExitError",
+                "the execution environment is shutting down",
+            ),
         };
     }
     let payload = match Limited::new(req.into_body(), MAX_PAYLOAD).collect().await {
@@ -131,17 +168,45 @@ async fn handle(calls: mpsc::Sender<Call>, req: Request<Incoming>) -> Answer {
             if is_invocation {
                 // The invocation fails as in Lambda when a response is too large.
                 let (reply, _) = oneshot::channel();
-                let payload = Bytes::from(r#"{"errorType":"Function.ResponseSizeTooLarge","errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes)."}"#);
-                let _ = calls.send(Call::Error { request_id, error_type: Some("Function.ResponseSizeTooLarge".into()), payload, reply }).await;
+                let payload = Bytes::from(
+                    r#"{"errorType":"Function.ResponseSizeTooLarge","errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes)."}"#,
+                );
+                let _ = calls
+                    .send(Call::Error {
+                        request_id,
+                        error_type: Some("Function.ResponseSizeTooLarge".into()),
+                        payload,
+                        reply,
+                    })
+                    .await;
             }
-            return error(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", "payloads are limited to 6291556 bytes");
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                "payloads are limited to 6291556 bytes",
+            );
         }
-        Err(e) => return error(StatusCode::BAD_REQUEST, "InvalidRequest", &format!("reading the body: {e}")),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequest",
+                &format!("reading the body: {e}"),
+            );
+        }
     };
     let (reply, known) = oneshot::channel();
     let call = match route {
-        Route::Response(id) => Call::Response { request_id: id.to_string(), payload, reply },
-        Route::Error(id) => Call::Error { request_id: id.to_string(), error_type, payload, reply },
+        Route::Response(id) => Call::Response {
+            request_id: id.to_string(),
+            payload,
+            reply,
+        },
+        Route::Error(id) => Call::Error {
+            request_id: id.to_string(),
+            error_type,
+            payload,
+            reply,
+        },
         Route::InitError => {
             let _ = calls.send(Call::InitError { error_type, payload }).await;
             return accepted();
@@ -149,25 +214,37 @@ async fn handle(calls: mpsc::Sender<Call>, req: Request<Incoming>) -> Answer {
         Route::Next => unreachable!("handled above"),
     };
     if calls.send(call).await.is_err() {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "Runtime.ExitError", "the execution environment is shutting down");
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Runtime.ExitError",
+            "the execution environment is shutting down",
+        );
     }
     match known.await {
         Ok(true) => accepted(),
-        _ => error(StatusCode::BAD_REQUEST, "InvalidRequestID", "no invocation with this request id is in progress in this environment"),
+        _ => error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestID",
+            "no invocation with this request id is in progress in this environment",
+        ),
     }
 }
 
 /// Serves the Runtime API on `listener` until the task is aborted.
 pub async fn serve(listener: TcpListener, calls: mpsc::Sender<Call>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let calls = calls.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let calls = calls.clone();
                 async move { Ok::<_, Infallible>(handle(calls, req).await) }
             });
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
@@ -178,10 +255,22 @@ mod tests {
 
     #[test]
     fn paths_of_the_runtime_api() {
-        assert_eq!(route(&Method::GET, "/2018-06-01/runtime/invocation/next"), Some(Route::Next));
-        assert_eq!(route(&Method::POST, "/2018-06-01/runtime/invocation/abc-1/response"), Some(Route::Response("abc-1")));
-        assert_eq!(route(&Method::POST, "/2018-06-01/runtime/invocation/abc-1/error"), Some(Route::Error("abc-1")));
-        assert_eq!(route(&Method::POST, "/2018-06-01/runtime/init/error"), Some(Route::InitError));
+        assert_eq!(
+            route(&Method::GET, "/2018-06-01/runtime/invocation/next"),
+            Some(Route::Next)
+        );
+        assert_eq!(
+            route(&Method::POST, "/2018-06-01/runtime/invocation/abc-1/response"),
+            Some(Route::Response("abc-1"))
+        );
+        assert_eq!(
+            route(&Method::POST, "/2018-06-01/runtime/invocation/abc-1/error"),
+            Some(Route::Error("abc-1"))
+        );
+        assert_eq!(
+            route(&Method::POST, "/2018-06-01/runtime/init/error"),
+            Some(Route::InitError)
+        );
         assert_eq!(route(&Method::POST, "/2018-06-01/runtime/invocation/next"), None);
         assert_eq!(route(&Method::GET, "/2018-06-01/runtime/invocation/abc/response"), None);
         assert_eq!(route(&Method::POST, "/2018-06-01/runtime/invocation//response"), None);

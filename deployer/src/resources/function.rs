@@ -32,7 +32,11 @@ pub struct Backoff {
 impl Default for Backoff {
     /// About 90 s in all: new roles usually become assumable within 10 s.
     fn default() -> Self {
-        Backoff { attempts: 12, first: Duration::from_secs(1), cap: Duration::from_secs(10) }
+        Backoff {
+            attempts: 12,
+            first: Duration::from_secs(1),
+            cap: Duration::from_secs(10),
+        }
     }
 }
 
@@ -62,7 +66,12 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
     let name = stack.function_name();
     let out = match ctx.lambda.get_function().function_name(name).send().await {
         Ok(out) => out,
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => return Ok(None),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            return Ok(None);
+        }
         Err(e) => return Err(aws("GetFunction", format!("function {name}"), e)),
     };
     let Some(c) = out.configuration() else { return Ok(None) };
@@ -73,12 +82,23 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
         code_sha256: c.code_sha256().unwrap_or_default().to_string(),
         memory_size: c.memory_size().unwrap_or_default(),
         timeout: c.timeout().unwrap_or_default(),
-        environment: c.environment().and_then(|e| e.variables()).map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+        environment: c
+            .environment()
+            .and_then(|e| e.variables())
+            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
         role: c.role().unwrap_or_default().to_string(),
         runtime: c.runtime().map(|r| r.as_str().to_string()).unwrap_or_default(),
         handler: c.handler().unwrap_or_default().to_string(),
-        architecture: c.architectures().first().map(|a| a.as_str().to_string()).unwrap_or_else(|| "x86_64".into()),
-        tags: out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+        architecture: c
+            .architectures()
+            .first()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_else(|| "x86_64".into()),
+        tags: out
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
     }))
 }
 
@@ -98,7 +118,10 @@ pub fn diff(stack: &Stack, live: Option<&Live>, code: Option<&Artifact>) -> Chan
             ("role", stack.role_arn()),
             ("code_sha256", code_sha),
         ];
-        let env_attrs: Vec<(String, String)> = env.iter().map(|(k, v)| (format!("environment.{k}"), v.clone())).collect();
+        let env_attrs: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (format!("environment.{k}"), v.clone()))
+            .collect();
         attrs.extend(env_attrs.iter().map(|(k, v)| (k.as_str(), v.clone())));
         return Change::create(KIND, name, attrs);
     };
@@ -108,7 +131,12 @@ pub fn diff(stack: &Stack, live: Option<&Live>, code: Option<&Artifact>) -> Chan
     let mut d: Vec<AttrDiff> = Vec::new();
     diff_attr(&mut d, "runtime", Some(&live.runtime), Some(&RUNTIME.to_string()));
     diff_attr(&mut d, "handler", Some(&live.handler), Some(&HANDLER.to_string()));
-    diff_attr(&mut d, "architecture", Some(&live.architecture), Some(&f.architecture.lambda_name().to_string()));
+    diff_attr(
+        &mut d,
+        "architecture",
+        Some(&live.architecture),
+        Some(&f.architecture.lambda_name().to_string()),
+    );
     diff_attr(&mut d, "memory_size", Some(&live.memory_size), Some(&f.memory_mb));
     diff_attr(&mut d, "timeout", Some(&live.timeout), Some(&f.timeout_s));
     diff_attr(&mut d, "role", Some(&live.role), Some(&stack.role_arn()));
@@ -126,7 +154,14 @@ const CONFIG_ATTRS: &[&str] = &["runtime", "handler", "memory_size", "timeout", 
 
 /// Creates the function, or sends only what differs: a configuration update, a code update, or
 /// neither. Waits for the function to be Active and its last update Successful around each change.
-pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, change: &Change, code: &Artifact, backoff: Backoff) -> Result<String> {
+pub async fn apply(
+    ctx: &Context,
+    stack: &Stack,
+    live: Option<&Live>,
+    change: &Change,
+    code: &Artifact,
+    backoff: Backoff,
+) -> Result<String> {
     let name = stack.function_name();
     match change.action {
         Action::Create => {
@@ -149,7 +184,11 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, change: &C
                     .memory_size(f.memory_mb)
                     .timeout(f.timeout_s)
                     .role(stack.role_arn())
-                    .environment(Environment::builder().set_variables(Some(stack.function_environment().into_iter().collect())).build())
+                    .environment(
+                        Environment::builder()
+                            .set_variables(Some(stack.function_environment().into_iter().collect()))
+                            .build(),
+                    )
                     .send()
                     .await
                     .map_err(|e| aws("UpdateFunctionConfiguration", format!("function {name}"), e))?;
@@ -157,7 +196,10 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, change: &C
                 step.done("updated");
             }
             if change.touches("code_sha256") || change.touches("architecture") {
-                let step = ctx.progress.step(format!("uploading code to function {name} ({} KiB)", code.bytes.len() / 1024));
+                let step = ctx.progress.step(format!(
+                    "uploading code to function {name} ({} KiB)",
+                    code.bytes.len() / 1024
+                ));
                 ctx.lambda
                     .update_function_code()
                     .function_name(name)
@@ -181,7 +223,9 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, change: &C
 pub async fn create(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff) -> Result<()> {
     let name = stack.function_name();
     let f = &stack.config.function;
-    let step = ctx.progress.step(format!("creating function {name} ({} KiB)", code.bytes.len() / 1024));
+    let step = ctx
+        .progress
+        .step(format!("creating function {name} ({} KiB)", code.bytes.len() / 1024));
     let mut attempt = 0;
     loop {
         let result = ctx
@@ -195,14 +239,21 @@ pub async fn create(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Back
             .memory_size(f.memory_mb)
             .timeout(f.timeout_s)
             .code(FunctionCode::builder().zip_file(Blob::new(code.bytes.clone())).build())
-            .environment(Environment::builder().set_variables(Some(stack.function_environment().into_iter().collect())).build())
+            .environment(
+                Environment::builder()
+                    .set_variables(Some(stack.function_environment().into_iter().collect()))
+                    .build(),
+            )
             .set_tags(Some(stack.tags().into_iter().collect()))
             .description(format!("oncely {} ({}/{})", name, stack.config.app, stack.config.stage))
             .send()
             .await;
         match result {
             Ok(_) => break,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_invalid_parameter_value_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_invalid_parameter_value_exception()) =>
+            {
                 attempt += 1;
                 if attempt >= backoff.attempts {
                     let err = aws("CreateFunction", format!("function {name}"), e);
@@ -212,25 +263,43 @@ pub async fn create(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Back
                     )));
                 }
                 let delay = backoff.delay(attempt - 1);
-                ctx.progress.info(format!("  role {} is not assumable by Lambda yet (IAM propagation); retry {attempt} in {:.1}s", stack.role_name(), delay.as_secs_f64()));
+                ctx.progress.info(format!(
+                    "  role {} is not assumable by Lambda yet (IAM propagation); retry {attempt} in {:.1}s",
+                    stack.role_name(),
+                    delay.as_secs_f64()
+                ));
                 tokio::time::sleep(delay).await;
             }
             Err(e) => return Err(aws("CreateFunction", format!("function {name}"), e)),
         }
     }
-    ctx.lambda.wait_until_function_active_v2().function_name(name).wait(WAIT).await.map_err(|_| DeployError::Timeout {
-        what: format!("function {name} to become Active"),
-        waited_s: WAIT.as_secs(),
-    })?;
-    step.done(if attempt > 0 { "created (after IAM propagation)" } else { "created" });
+    ctx.lambda
+        .wait_until_function_active_v2()
+        .function_name(name)
+        .wait(WAIT)
+        .await
+        .map_err(|_| DeployError::Timeout {
+            what: format!("function {name} to become Active"),
+            waited_s: WAIT.as_secs(),
+        })?;
+    step.done(if attempt > 0 {
+        "created (after IAM propagation)"
+    } else {
+        "created"
+    });
     Ok(())
 }
 
 async fn wait_updated(ctx: &Context, name: &str) -> Result<()> {
-    ctx.lambda.wait_until_function_updated_v2().function_name(name).wait(WAIT).await.map_err(|_| DeployError::Timeout {
-        what: format!("function {name} to finish its update (LastUpdateStatus=Successful)"),
-        waited_s: WAIT.as_secs(),
-    })?;
+    ctx.lambda
+        .wait_until_function_updated_v2()
+        .function_name(name)
+        .wait(WAIT)
+        .await
+        .map_err(|_| DeployError::Timeout {
+            what: format!("function {name} to finish its update (LastUpdateStatus=Successful)"),
+            waited_s: WAIT.as_secs(),
+        })?;
     Ok(())
 }
 
@@ -242,7 +311,9 @@ pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Resul
     let step = ctx.progress.step(format!("deleting function {name}"));
     match ctx.lambda.delete_function().function_name(name).send().await {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) => {}
         Err(e) => return Err(aws("DeleteFunction", format!("function {name}"), e)),
     }
     step.done("deleted");
@@ -257,17 +328,30 @@ pub async fn read_permission(ctx: &Context, stack: &Stack) -> Result<Vec<Value>>
     let name = stack.function_name();
     let policy = match ctx.lambda.get_policy().function_name(name).send().await {
         Ok(out) => out.policy.unwrap_or_default(),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => return Ok(Vec::new()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            return Ok(Vec::new());
+        }
         Err(e) => return Err(aws("GetPolicy", format!("function {name}"), e)),
     };
     let policy: Value = serde_json::from_str(&policy).unwrap_or(Value::Null);
     let sid = stack.permission_sid();
-    Ok(policy["Statement"].as_array().into_iter().flatten().filter(|s| s["Sid"] == sid.as_str()).cloned().collect())
+    Ok(policy["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["Sid"] == sid.as_str())
+        .cloned()
+        .collect())
 }
 
 fn source_arn_of(statement: &Value) -> Option<String> {
     let cond = &statement["Condition"];
-    ["ArnLike", "ArnEquals", "StringEquals", "StringLike"].iter().find_map(|op| cond[op]["AWS:SourceArn"].as_str().map(str::to_string))
+    ["ArnLike", "ArnEquals", "StringEquals", "StringLike"]
+        .iter()
+        .find_map(|op| cond[op]["AWS:SourceArn"].as_str().map(str::to_string))
 }
 
 fn principal_of(statement: &Value) -> Option<String> {
@@ -281,7 +365,15 @@ pub fn diff_permission(stack: &Stack, api_id: Option<&str>, statements: &[Value]
     let want_arn = stack.execute_api_source_arn(api_id.unwrap_or("<new api id>"));
     let want_principal = "apigateway.amazonaws.com".to_string();
     match statements {
-        [] => Change::create(PERMISSION_KIND, sid, vec![("principal", want_principal), ("action", "lambda:InvokeFunction".into()), ("source_arn", want_arn)]),
+        [] => Change::create(
+            PERMISSION_KIND,
+            sid,
+            vec![
+                ("principal", want_principal),
+                ("action", "lambda:InvokeFunction".into()),
+                ("source_arn", want_arn),
+            ],
+        ),
         [one] => {
             let mut d = Vec::new();
             diff_attr(&mut d, "principal", principal_of(one).as_ref(), Some(&want_principal));
@@ -291,7 +383,11 @@ pub fn diff_permission(stack: &Stack, api_id: Option<&str>, statements: &[Value]
         many => Change::compare(
             PERMISSION_KIND,
             sid,
-            vec![AttrDiff { attribute: "statements".into(), from: Some(many.len().to_string()), to: Some("1".into()) }],
+            vec![AttrDiff {
+                attribute: "statements".into(),
+                from: Some(many.len().to_string()),
+                to: Some("1".into()),
+            }],
         ),
     }
 }
@@ -299,21 +395,41 @@ pub fn diff_permission(stack: &Stack, api_id: Option<&str>, statements: &[Value]
 async fn remove_permission(ctx: &Context, stack: &Stack, count: usize) -> Result<()> {
     let name = stack.function_name();
     for _ in 0..count {
-        match ctx.lambda.remove_permission().function_name(name).statement_id(stack.permission_sid()).send().await {
+        match ctx
+            .lambda
+            .remove_permission()
+            .function_name(name)
+            .statement_id(stack.permission_sid())
+            .send()
+            .await
+        {
             Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => break,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                break;
+            }
             Err(e) => return Err(aws("RemovePermission", format!("function {name}"), e)),
         }
     }
     Ok(())
 }
 
-pub async fn apply_permission(ctx: &Context, stack: &Stack, api_id: &str, change: &Change, live_count: usize) -> Result<()> {
+pub async fn apply_permission(
+    ctx: &Context,
+    stack: &Stack,
+    api_id: &str,
+    change: &Change,
+    live_count: usize,
+) -> Result<()> {
     if change.is_noop() {
         return Ok(());
     }
     let name = stack.function_name();
-    let step = ctx.progress.step(format!("allowing API {api_id} to invoke function {name}"));
+    let step = ctx
+        .progress
+        .step(format!("allowing API {api_id} to invoke function {name}"));
     remove_permission(ctx, stack, live_count).await?;
     ctx.lambda
         .add_permission()
@@ -329,7 +445,12 @@ pub async fn apply_permission(ctx: &Context, stack: &Stack, api_id: &str, change
     Ok(())
 }
 
-pub async fn destroy_permission(ctx: &Context, stack: &Stack, function_owned: bool, statements: &[Value]) -> Result<Change> {
+pub async fn destroy_permission(
+    ctx: &Context,
+    stack: &Stack,
+    function_owned: bool,
+    statements: &[Value],
+) -> Result<Change> {
     let sid = stack.permission_sid();
     if statements.is_empty() || !function_owned {
         return Ok(Change::new(PERMISSION_KIND, sid, Action::Unchanged).with_note("not found"));
@@ -346,7 +467,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
-        let b = Backoff { attempts: 5, first: Duration::from_millis(100), cap: Duration::from_millis(500) };
+        let b = Backoff {
+            attempts: 5,
+            first: Duration::from_millis(100),
+            cap: Duration::from_millis(500),
+        };
         let delays: Vec<u128> = (0..5).map(|i| b.delay(i).as_millis()).collect();
         assert_eq!(delays, vec![100, 200, 400, 500, 500]);
     }

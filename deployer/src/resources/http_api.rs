@@ -54,18 +54,31 @@ pub struct StageLive {
 }
 
 fn sorted(items: &[String], lower: bool) -> Vec<String> {
-    let mut v: Vec<String> = items.iter().map(|s| if lower { s.to_ascii_lowercase() } else { s.clone() }).collect();
+    let mut v: Vec<String> = items
+        .iter()
+        .map(|s| if lower { s.to_ascii_lowercase() } else { s.clone() })
+        .collect();
     v.sort();
     v.dedup();
     v
 }
 
 /// One text form for configured and live CORS, so the two compare equal when they mean the same.
-fn render_cors(origins: &[String], methods: &[String], headers: &[String], expose: &[String], max_age: Option<i32>, credentials: Option<bool>) -> String {
+fn render_cors(
+    origins: &[String],
+    methods: &[String],
+    headers: &[String],
+    expose: &[String],
+    max_age: Option<i32>,
+    credentials: Option<bool>,
+) -> String {
     format!(
         "origins={:?} methods={:?} headers={:?} expose={:?} max_age={} credentials={}",
         sorted(origins, false),
-        sorted(&methods.iter().map(|m| m.to_ascii_uppercase()).collect::<Vec<_>>(), false),
+        sorted(
+            &methods.iter().map(|m| m.to_ascii_uppercase()).collect::<Vec<_>>(),
+            false
+        ),
         sorted(headers, true),
         sorted(expose, true),
         max_age.unwrap_or(0),
@@ -74,11 +87,25 @@ fn render_cors(origins: &[String], methods: &[String], headers: &[String], expos
 }
 
 fn want_cors(c: &CorsConfig) -> String {
-    render_cors(&c.allow_origins, &c.allow_methods, &c.allow_headers, &c.expose_headers, Some(c.max_age_s), Some(c.allow_credentials))
+    render_cors(
+        &c.allow_origins,
+        &c.allow_methods,
+        &c.allow_headers,
+        &c.expose_headers,
+        Some(c.max_age_s),
+        Some(c.allow_credentials),
+    )
 }
 
 pub fn live_cors(c: &Cors) -> String {
-    render_cors(c.allow_origins(), c.allow_methods(), c.allow_headers(), c.expose_headers(), c.max_age(), c.allow_credentials())
+    render_cors(
+        c.allow_origins(),
+        c.allow_methods(),
+        c.allow_headers(),
+        c.expose_headers(),
+        c.max_age(),
+        c.allow_credentials(),
+    )
 }
 
 /// Finds our API by name. Several APIs may share a name; the one with our tags is ours.
@@ -87,14 +114,24 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
     let mut candidates = Vec::new();
     let mut next: Option<String> = None;
     loop {
-        let out = ctx.apigw.get_apis().set_next_token(next.take()).send().await.map_err(|e| aws("GetApis", format!("http api {name}"), e))?;
+        let out = ctx
+            .apigw
+            .get_apis()
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(|e| aws("GetApis", format!("http api {name}"), e))?;
         candidates.extend(out.items().iter().filter(|a| a.name() == Some(name)).cloned());
         match out.next_token() {
             Some(t) if !t.is_empty() => next = Some(t.to_string()),
             _ => break,
         }
     }
-    let tags_of = |a: &aws_sdk_apigatewayv2::types::Api| -> BTreeMap<String, String> { a.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default() };
+    let tags_of = |a: &aws_sdk_apigatewayv2::types::Api| -> BTreeMap<String, String> {
+        a.tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    };
     let owned: Vec<_> = candidates.iter().filter(|a| stack.owns(&tags_of(a))).collect();
     let api = match (owned.as_slice(), candidates.first()) {
         ([one], _) => *one,
@@ -123,7 +160,13 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
     if !stack.owns(&live.tags) {
         return Ok(Some(live));
     }
-    let ints = ctx.apigw.get_integrations().api_id(&api_id).send().await.map_err(|e| aws("GetIntegrations", format!("http api {name}"), e))?;
+    let ints = ctx
+        .apigw
+        .get_integrations()
+        .api_id(&api_id)
+        .send()
+        .await
+        .map_err(|e| aws("GetIntegrations", format!("http api {name}"), e))?;
     live.integrations = ints
         .items()
         .iter()
@@ -136,8 +179,14 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
         .collect();
     let mut next: Option<String> = None;
     loop {
-        let routes =
-            ctx.apigw.get_routes().api_id(&api_id).set_next_token(next.take()).send().await.map_err(|e| aws("GetRoutes", format!("http api {name}"), e))?;
+        let routes = ctx
+            .apigw
+            .get_routes()
+            .api_id(&api_id)
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(|e| aws("GetRoutes", format!("http api {name}"), e))?;
         live.routes.extend(routes.items().iter().map(|r| RouteLive {
             id: r.route_id().unwrap_or_default().to_string(),
             key: r.route_key().unwrap_or_default().to_string(),
@@ -148,18 +197,31 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
             _ => break,
         }
     }
-    let stages = ctx.apigw.get_stages().api_id(&api_id).send().await.map_err(|e| aws("GetStages", format!("http api {name}"), e))?;
-    live.stage = stages.items().iter().find(|s| s.stage_name() == Some(STAGE)).map(|s| StageLive {
-        auto_deploy: s.auto_deploy().unwrap_or(false),
-        burst: s.default_route_settings().and_then(|r| r.throttling_burst_limit()),
-        rate: s.default_route_settings().and_then(|r| r.throttling_rate_limit()),
-    });
+    let stages = ctx
+        .apigw
+        .get_stages()
+        .api_id(&api_id)
+        .send()
+        .await
+        .map_err(|e| aws("GetStages", format!("http api {name}"), e))?;
+    live.stage = stages
+        .items()
+        .iter()
+        .find(|s| s.stage_name() == Some(STAGE))
+        .map(|s| StageLive {
+            auto_deploy: s.auto_deploy().unwrap_or(false),
+            burst: s.default_route_settings().and_then(|r| r.throttling_burst_limit()),
+            rate: s.default_route_settings().and_then(|r| r.throttling_rate_limit()),
+        });
     Ok(Some(live))
 }
 
 /// The integration we route to: the AWS_PROXY one for our function, else the first one.
 fn our_integration<'a>(stack: &Stack, live: &'a Live) -> Option<&'a IntegrationLive> {
-    live.integrations.iter().find(|i| i.uri == stack.function_arn()).or_else(|| live.integrations.first())
+    live.integrations
+        .iter()
+        .find(|i| i.uri == stack.function_arn())
+        .or_else(|| live.integrations.first())
 }
 
 /// What `up` would do: rows for the API, the integration, every route and the stage.
@@ -172,16 +234,35 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
         let mut out = vec![Change::create(
             KIND,
             name,
-            vec![("protocol", "HTTP".into()), ("cors", want_cors.unwrap_or_else(|| "(none)".into())), ("tags", super::table::fmt_tags(&stack.tags()))],
+            vec![
+                ("protocol", "HTTP".into()),
+                ("cors", want_cors.unwrap_or_else(|| "(none)".into())),
+                ("tags", super::table::fmt_tags(&stack.tags())),
+            ],
         )];
-        out.push(Change::create(INTEGRATION_KIND, integration_name, vec![("uri", stack.function_arn()), ("payload_format_version", PAYLOAD_FORMAT.into())]));
+        out.push(Change::create(
+            INTEGRATION_KIND,
+            integration_name,
+            vec![
+                ("uri", stack.function_arn()),
+                ("payload_format_version", PAYLOAD_FORMAT.into()),
+            ],
+        ));
         for route in &c.routes {
-            out.push(Change::create(ROUTE_KIND, route.clone(), vec![("target", "integrations/<new>".into())]));
+            out.push(Change::create(
+                ROUTE_KIND,
+                route.clone(),
+                vec![("target", "integrations/<new>".into())],
+            ));
         }
         out.push(Change::create(
             STAGE_KIND,
             STAGE,
-            vec![("auto_deploy", "true".into()), ("throttling_burst_limit", c.throttle.burst.to_string()), ("throttling_rate_limit", c.throttle.rate.to_string())],
+            vec![
+                ("auto_deploy", "true".into()),
+                ("throttling_burst_limit", c.throttle.burst.to_string()),
+                ("throttling_rate_limit", c.throttle.rate.to_string()),
+            ],
         ));
         return out;
     };
@@ -196,21 +277,42 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
     let integration = our_integration(stack, live);
     let target = match integration {
         None => {
-            out.push(Change::create(INTEGRATION_KIND, integration_name, vec![("uri", stack.function_arn()), ("payload_format_version", PAYLOAD_FORMAT.into())]));
+            out.push(Change::create(
+                INTEGRATION_KIND,
+                integration_name,
+                vec![
+                    ("uri", stack.function_arn()),
+                    ("payload_format_version", PAYLOAD_FORMAT.into()),
+                ],
+            ));
             "integrations/<new>".to_string()
         }
         Some(i) => {
             let mut d = Vec::new();
-            diff_attr(&mut d, "type", Some(&i.integration_type), Some(&"AWS_PROXY".to_string()));
+            diff_attr(
+                &mut d,
+                "type",
+                Some(&i.integration_type),
+                Some(&"AWS_PROXY".to_string()),
+            );
             diff_attr(&mut d, "uri", Some(&i.uri), Some(&stack.function_arn()));
-            diff_attr(&mut d, "payload_format_version", Some(&i.payload_format_version), Some(&PAYLOAD_FORMAT.to_string()));
+            diff_attr(
+                &mut d,
+                "payload_format_version",
+                Some(&i.payload_format_version),
+                Some(&PAYLOAD_FORMAT.to_string()),
+            );
             out.push(Change::compare(INTEGRATION_KIND, integration_name, d));
             format!("integrations/{}", i.id)
         }
     };
     for route in &c.routes {
         match live.routes.iter().find(|r| &r.key == route) {
-            None => out.push(Change::create(ROUTE_KIND, route.clone(), vec![("target", target.clone())])),
+            None => out.push(Change::create(
+                ROUTE_KIND,
+                route.clone(),
+                vec![("target", target.clone())],
+            )),
             Some(r) => {
                 let mut d = Vec::new();
                 diff_attr(&mut d, "target", r.target.as_ref(), Some(&target));
@@ -225,12 +327,21 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
         None => out.push(Change::create(
             STAGE_KIND,
             STAGE,
-            vec![("auto_deploy", "true".into()), ("throttling_burst_limit", c.throttle.burst.to_string()), ("throttling_rate_limit", c.throttle.rate.to_string())],
+            vec![
+                ("auto_deploy", "true".into()),
+                ("throttling_burst_limit", c.throttle.burst.to_string()),
+                ("throttling_rate_limit", c.throttle.rate.to_string()),
+            ],
         )),
         Some(s) => {
             let mut d: Vec<AttrDiff> = Vec::new();
             diff_attr(&mut d, "auto_deploy", Some(&s.auto_deploy), Some(&true));
-            diff_attr(&mut d, "throttling_burst_limit", s.burst.as_ref(), Some(&c.throttle.burst));
+            diff_attr(
+                &mut d,
+                "throttling_burst_limit",
+                s.burst.as_ref(),
+                Some(&c.throttle.burst),
+            );
             diff_attr(&mut d, "throttling_rate_limit", s.rate.as_ref(), Some(&c.throttle.rate));
             out.push(Change::compare(STAGE_KIND, STAGE, d));
         }
@@ -251,7 +362,10 @@ fn cors_of(c: &CorsConfig) -> Cors {
 
 fn stage_settings(stack: &Stack) -> RouteSettings {
     let t = &stack.config.api.throttle;
-    RouteSettings::builder().throttling_burst_limit(t.burst).throttling_rate_limit(t.rate).build()
+    RouteSettings::builder()
+        .throttling_burst_limit(t.burst)
+        .throttling_rate_limit(t.rate)
+        .build()
 }
 
 /// Converges the API as `changes` (from [`diff`]) say. Returns the API id and endpoint.
@@ -274,7 +388,10 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, changes: &
                 .await
                 .map_err(|e| aws("CreateApi", format!("http api {name}"), e))?;
             step.done("created");
-            (out.api_id().unwrap_or_default().to_string(), out.api_endpoint().unwrap_or_default().to_string())
+            (
+                out.api_id().unwrap_or_default().to_string(),
+                out.api_endpoint().unwrap_or_default().to_string(),
+            )
         }
         (Some(live), Some(change)) => {
             if change.touches("cors") {
@@ -309,7 +426,9 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, changes: &
     let integration = live.and_then(|l| our_integration(stack, l));
     let integration_id = match (integration, row(INTEGRATION_KIND)) {
         (Some(i), Some(change)) if change.action == Action::Update => {
-            let step = ctx.progress.step(format!("updating the integration of HTTP API {name}"));
+            let step = ctx
+                .progress
+                .step(format!("updating the integration of HTTP API {name}"));
             ctx.apigw
                 .update_integration()
                 .api_id(&api_id)
@@ -325,7 +444,10 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, changes: &
         }
         (Some(i), _) => i.id.clone(),
         (None, _) => {
-            let step = ctx.progress.step(format!("connecting HTTP API {name} to function {}", stack.function_name()));
+            let step = ctx.progress.step(format!(
+                "connecting HTTP API {name} to function {}",
+                stack.function_name()
+            ));
             let out = ctx
                 .apigw
                 .create_integration()

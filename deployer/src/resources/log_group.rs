@@ -25,7 +25,13 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
         .send()
         .await
         .map_err(|e| aws("DescribeLogGroups", format!("log group {name}"), e))?;
-    let Some(group) = out.log_groups().iter().find(|g| g.log_group_name() == Some(name.as_str())) else { return Ok(None) };
+    let Some(group) = out
+        .log_groups()
+        .iter()
+        .find(|g| g.log_group_name() == Some(name.as_str()))
+    else {
+        return Ok(None);
+    };
     let tags = ctx
         .logs
         .list_tags_for_resource()
@@ -36,14 +42,24 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
         .tags()
         .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
-    Ok(Some(Live { retention_days: group.retention_in_days(), tags }))
+    Ok(Some(Live {
+        retention_days: group.retention_in_days(),
+        tags,
+    }))
 }
 
 pub fn diff(stack: &Stack, live: Option<&Live>) -> Change {
     let name = stack.log_group_name();
     let want = stack.config.function.log_retention_days;
     let Some(live) = live else {
-        return Change::create(KIND, name, vec![("retention_days", want.to_string()), ("tags", super::table::fmt_tags(&stack.tags()))]);
+        return Change::create(
+            KIND,
+            name,
+            vec![
+                ("retention_days", want.to_string()),
+                ("tags", super::table::fmt_tags(&stack.tags())),
+            ],
+        );
     };
     if !stack.owns(&live.tags) {
         return Change::new(KIND, name, Action::Foreign);
@@ -58,10 +74,20 @@ pub async fn apply(ctx: &Context, stack: &Stack, change: &Change) -> Result<()> 
     let retention = stack.config.function.log_retention_days;
     if change.action == Action::Create {
         let step = ctx.progress.step(format!("creating log group {name}"));
-        match ctx.logs.create_log_group().log_group_name(&name).set_tags(Some(stack.tags().into_iter().collect())).send().await {
+        match ctx
+            .logs
+            .create_log_group()
+            .log_group_name(&name)
+            .set_tags(Some(stack.tags().into_iter().collect()))
+            .send()
+            .await
+        {
             Ok(_) => {}
             // Lost a race with Lambda creating it on first invocation: fine, it gets tagged below.
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_already_exists_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_already_exists_exception()) =>
+            {
                 ctx.logs
                     .tag_resource()
                     .resource_arn(stack.log_group_arn())
@@ -75,7 +101,9 @@ pub async fn apply(ctx: &Context, stack: &Stack, change: &Change) -> Result<()> 
         step.done("created");
     }
     if change.action == Action::Create || change.touches("retention_days") {
-        let step = ctx.progress.step(format!("setting retention of {name} to {retention} days"));
+        let step = ctx
+            .progress
+            .step(format!("setting retention of {name} to {retention} days"));
         ctx.logs
             .put_retention_policy()
             .log_group_name(&name)
@@ -96,7 +124,9 @@ pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Resul
     let step = ctx.progress.step(format!("deleting log group {name}"));
     match ctx.logs.delete_log_group().log_group_name(&name).send().await {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) => {}
         Err(e) => return Err(aws("DeleteLogGroup", format!("log group {name}"), e)),
     }
     step.done("deleted");

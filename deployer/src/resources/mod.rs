@@ -16,11 +16,23 @@ use crate::stack::Stack;
 
 /// The common start of every `destroy`: an absent resource is "not found", one without our tags
 /// is left alone with a warning (`Err` with that row); `Ok` is ours, to delete.
-pub(crate) fn ours<'a, L>(ctx: &Context, stack: &Stack, kind: &str, name: &str, live: Option<&'a L>, tags: impl Fn(&L) -> &BTreeMap<String, String>) -> Result<&'a L, Change> {
-    let Some(live) = live else { return Err(Change::new(kind, name, Action::Unchanged).with_note("not found")) };
+pub(crate) fn ours<'a, L>(
+    ctx: &Context,
+    stack: &Stack,
+    kind: &str,
+    name: &str,
+    live: Option<&'a L>,
+    tags: impl Fn(&L) -> &BTreeMap<String, String>,
+) -> Result<&'a L, Change> {
+    let Some(live) = live else {
+        return Err(Change::new(kind, name, Action::Unchanged).with_note("not found"));
+    };
     if stack.owns(tags(live)) {
         return Ok(live);
     }
-    ctx.progress.warn(format!("{kind} {name} exists but is not tagged as oncely's {}/{}: left alone", stack.config.app, stack.config.stage));
+    ctx.progress.warn(format!(
+        "{kind} {name} exists but is not tagged as oncely's {}/{}: left alone",
+        stack.config.app, stack.config.stage
+    ));
     Err(Change::new(kind, name, Action::Foreign).with_note("exists without oncely's tags; left alone"))
 }

@@ -17,8 +17,13 @@ const MANAGED_KIND: &str = "managed policy";
 
 /// The DynamoDB actions the handler needs: item reads and writes, and the condition checks of its
 /// transactional writes (TransactWriteItems is authorized through these per-item actions).
-pub const DYNAMODB_ACTIONS: &[&str] =
-    &["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"];
+pub const DYNAMODB_ACTIONS: &[&str] = &[
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Live {
@@ -82,9 +87,25 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
         Err(e) => return Err(aws("GetRole", format!("role {name}"), e)),
     };
     let Some(role) = role else { return Ok(None) };
-    let tags_out = ctx.iam.list_role_tags().role_name(name).send().await.map_err(|e| aws("ListRoleTags", format!("role {name}"), e))?;
-    let tags = tags_out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-    let names = ctx.iam.list_role_policies().role_name(name).send().await.map_err(|e| aws("ListRolePolicies", format!("role {name}"), e))?;
+    let tags_out = ctx
+        .iam
+        .list_role_tags()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| aws("ListRoleTags", format!("role {name}"), e))?;
+    let tags = tags_out
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    let names = ctx
+        .iam
+        .list_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| aws("ListRolePolicies", format!("role {name}"), e))?;
     let mut inline = BTreeMap::new();
     for policy in names.policy_names() {
         let doc = ctx
@@ -97,12 +118,24 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
             .map_err(|e| aws("GetRolePolicy", format!("role {name} policy {policy}"), e))?;
         inline.insert(policy.clone(), decode_document(doc.policy_document()));
     }
-    let attached_out =
-        ctx.iam.list_attached_role_policies().role_name(name).send().await.map_err(|e| aws("ListAttachedRolePolicies", format!("role {name}"), e))?;
-    let attached = attached_out.attached_policies().iter().filter_map(|p| p.policy_arn().map(str::to_string)).collect();
+    let attached_out = ctx
+        .iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| aws("ListAttachedRolePolicies", format!("role {name}"), e))?;
+    let attached = attached_out
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_string))
+        .collect();
     Ok(Some(Live {
         arn: role.arn().to_string(),
-        trust_policy: role.assume_role_policy_document().map(decode_document).unwrap_or(Value::Null),
+        trust_policy: role
+            .assume_role_policy_document()
+            .map(decode_document)
+            .unwrap_or(Value::Null),
         tags,
         inline,
         attached,
@@ -118,7 +151,14 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
     let policy = stack.policy_name();
     let Some(live) = live else {
         return vec![
-            Change::create(KIND, name, vec![("trust_policy", compact(&trust_policy())), ("tags", super::table::fmt_tags(&stack.tags()))]),
+            Change::create(
+                KIND,
+                name,
+                vec![
+                    ("trust_policy", compact(&trust_policy())),
+                    ("tags", super::table::fmt_tags(&stack.tags())),
+                ],
+            ),
             Change::create(POLICY_KIND, policy, vec![("document", compact(&access_policy(stack)))]),
         ];
     };
@@ -128,22 +168,41 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
     let mut out = Vec::new();
     let mut d = Vec::new();
     if live.trust_policy != trust_policy() {
-        d.push(AttrDiff { attribute: "trust_policy".into(), from: Some(compact(&live.trust_policy)), to: Some(compact(&trust_policy())) });
+        d.push(AttrDiff {
+            attribute: "trust_policy".into(),
+            from: Some(compact(&live.trust_policy)),
+            to: Some(compact(&trust_policy())),
+        });
     }
     out.push(Change::compare(KIND, name, d));
     let want = access_policy(stack);
     match live.inline.get(&policy) {
-        None => out.push(Change::create(POLICY_KIND, policy.clone(), vec![("document", compact(&want))])),
-        Some(doc) if *doc != want => {
-            out.push(Change::compare(POLICY_KIND, policy.clone(), vec![AttrDiff { attribute: "document".into(), from: Some(compact(doc)), to: Some(compact(&want)) }]))
-        }
+        None => out.push(Change::create(
+            POLICY_KIND,
+            policy.clone(),
+            vec![("document", compact(&want))],
+        )),
+        Some(doc) if *doc != want => out.push(Change::compare(
+            POLICY_KIND,
+            policy.clone(),
+            vec![AttrDiff {
+                attribute: "document".into(),
+                from: Some(compact(doc)),
+                to: Some(compact(&want)),
+            }],
+        )),
         Some(_) => out.push(Change::compare(POLICY_KIND, policy.clone(), vec![])),
     }
     for extra in live.inline.keys().filter(|k| **k != policy) {
-        out.push(Change::new(POLICY_KIND, extra.clone(), Action::Delete).with_note("not part of the least-privilege policy"));
+        out.push(
+            Change::new(POLICY_KIND, extra.clone(), Action::Delete).with_note("not part of the least-privilege policy"),
+        );
     }
     for arn in &live.attached {
-        out.push(Change::new(MANAGED_KIND, arn.clone(), Action::Delete).with_note("detached: the role keeps only its inline policy"));
+        out.push(
+            Change::new(MANAGED_KIND, arn.clone(), Action::Delete)
+                .with_note("detached: the role keeps only its inline policy"),
+        );
     }
     out
 }
@@ -183,7 +242,9 @@ pub async fn apply(ctx: &Context, stack: &Stack, changes: &[Change]) -> Result<(
                 step.done("updated");
             }
             (POLICY_KIND, Action::Create | Action::Update) => {
-                let step = ctx.progress.step(format!("writing policy {} of role {name}", change.name));
+                let step = ctx
+                    .progress
+                    .step(format!("writing policy {} of role {name}", change.name));
                 ctx.iam
                     .put_role_policy()
                     .role_name(name)
@@ -202,17 +263,39 @@ pub async fn apply(ctx: &Context, stack: &Stack, changes: &[Change]) -> Result<(
 }
 
 async fn remove_policy(ctx: &Context, role: &str, change: &Change) -> Result<()> {
-    let step = ctx.progress.step(format!("removing {} {} from role {role}", change.resource, change.name));
+    let step = ctx
+        .progress
+        .step(format!("removing {} {} from role {role}", change.resource, change.name));
     let result = if change.resource == MANAGED_KIND {
-        ctx.iam.detach_role_policy().role_name(role).policy_arn(&change.name).send().await.map(|_| ()).map_err(|e| {
-            let gone = e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception());
-            (gone, aws("DetachRolePolicy", format!("role {role} policy {}", change.name), e))
-        })
+        ctx.iam
+            .detach_role_policy()
+            .role_name(role)
+            .policy_arn(&change.name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                let gone = e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception());
+                (
+                    gone,
+                    aws("DetachRolePolicy", format!("role {role} policy {}", change.name), e),
+                )
+            })
     } else {
-        ctx.iam.delete_role_policy().role_name(role).policy_name(&change.name).send().await.map(|_| ()).map_err(|e| {
-            let gone = e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception());
-            (gone, aws("DeleteRolePolicy", format!("role {role} policy {}", change.name), e))
-        })
+        ctx.iam
+            .delete_role_policy()
+            .role_name(role)
+            .policy_name(&change.name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                let gone = e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception());
+                (
+                    gone,
+                    aws("DeleteRolePolicy", format!("role {role} policy {}", change.name), e),
+                )
+            })
     };
     match result {
         Ok(()) | Err((true, _)) => {
@@ -226,10 +309,15 @@ async fn remove_policy(ctx: &Context, role: &str, change: &Change) -> Result<()>
 /// Deletes the role's policies, then the role, if it is ours.
 pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Result<Vec<Change>> {
     let name = stack.role_name();
-    let Some(live) = live else { return Ok(vec![Change::new(KIND, name, Action::Unchanged).with_note("not found")]) };
+    let Some(live) = live else {
+        return Ok(vec![Change::new(KIND, name, Action::Unchanged).with_note("not found")]);
+    };
     if !stack.owns(&live.tags) {
-        ctx.progress.warn(format!("role {name} exists but is not tagged as oncely's: left alone"));
-        return Ok(vec![Change::new(KIND, name, Action::Foreign).with_note("exists without oncely's tags; left alone")]);
+        ctx.progress
+            .warn(format!("role {name} exists but is not tagged as oncely's: left alone"));
+        return Ok(vec![
+            Change::new(KIND, name, Action::Foreign).with_note("exists without oncely's tags; left alone"),
+        ]);
     }
     let mut out = Vec::new();
     for policy in live.inline.keys() {
@@ -260,7 +348,10 @@ mod tests {
     #[test]
     fn decodes_url_encoded_documents() {
         let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D";
-        assert_eq!(decode_document(encoded), json!({"Version": "2012-10-17", "Statement": []}));
+        assert_eq!(
+            decode_document(encoded),
+            json!({"Version": "2012-10-17", "Statement": []})
+        );
         assert_eq!(decode_document("{\"a\":1}"), json!({"a": 1}));
         assert_eq!(decode_document("%zz"), Value::String("%zz".into()));
     }

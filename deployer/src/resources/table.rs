@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, Tag, TimeToLiveSpecification,
-    TimeToLiveStatus,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, Tag,
+    TimeToLiveSpecification, TimeToLiveStatus,
 };
 
 use crate::context::Context;
@@ -35,17 +35,41 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
     let name = stack.table_name();
     let out = match ctx.dynamodb.describe_table().table_name(name).send().await {
         Ok(out) => out,
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => return Ok(None),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            return Ok(None);
+        }
         Err(e) => return Err(aws("DescribeTable", format!("table {name}"), e)),
     };
     let Some(t) = out.table() else { return Ok(None) };
     let arn = t.table_arn().unwrap_or_default().to_string();
-    let billing_mode = t.billing_mode_summary().and_then(|b| b.billing_mode()).map(|b| b.as_str().to_string()).unwrap_or_else(|| "PROVISIONED".into());
-    let types: BTreeMap<&str, &str> = t.attribute_definitions().iter().map(|a| (a.attribute_name(), a.attribute_type().as_str())).collect();
+    let billing_mode = t
+        .billing_mode_summary()
+        .and_then(|b| b.billing_mode())
+        .map(|b| b.as_str().to_string())
+        .unwrap_or_else(|| "PROVISIONED".into());
+    let types: BTreeMap<&str, &str> = t
+        .attribute_definitions()
+        .iter()
+        .map(|a| (a.attribute_name(), a.attribute_type().as_str()))
+        .collect();
     let key = t
         .key_schema()
         .iter()
-        .map(|k| format!("{}:{}{}", k.attribute_name(), types.get(k.attribute_name()).unwrap_or(&"?"), if k.key_type() == &KeyType::Range { " (range)" } else { "" }))
+        .map(|k| {
+            format!(
+                "{}:{}{}",
+                k.attribute_name(),
+                types.get(k.attribute_name()).unwrap_or(&"?"),
+                if k.key_type() == &KeyType::Range {
+                    " (range)"
+                } else {
+                    ""
+                }
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ");
     let (ttl_status, ttl_attribute) = read_ttl(ctx, name).await?;
@@ -60,14 +84,30 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
         .iter()
         .map(|t| (t.key().to_string(), t.value().to_string()))
         .collect();
-    Ok(Some(Live { arn, billing_mode, key, ttl_status, ttl_attribute, tags }))
+    Ok(Some(Live {
+        arn,
+        billing_mode,
+        key,
+        ttl_status,
+        ttl_attribute,
+        tags,
+    }))
 }
 
 /// The table's TTL status (DISABLED when never set) and attribute.
 async fn read_ttl(ctx: &Context, name: &str) -> Result<(String, Option<String>)> {
-    let out = ctx.dynamodb.describe_time_to_live().table_name(name).send().await.map_err(|e| aws("DescribeTimeToLive", format!("table {name}"), e))?;
+    let out = ctx
+        .dynamodb
+        .describe_time_to_live()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(|e| aws("DescribeTimeToLive", format!("table {name}"), e))?;
     let d = out.time_to_live_description();
-    let status = d.and_then(|d| d.time_to_live_status()).map(|s| s.as_str().to_string()).unwrap_or_else(|| "DISABLED".into());
+    let status = d
+        .and_then(|d| d.time_to_live_status())
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|| "DISABLED".into());
     Ok((status, d.and_then(|d| d.attribute_name()).map(str::to_string)))
 }
 
@@ -83,14 +123,24 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Change {
         return Change::create(
             KIND,
             name,
-            vec![("billing_mode", "PAY_PER_REQUEST".into()), ("key", "id:S".into()), ("ttl_attribute", want_ttl), ("tags", fmt_tags(&stack.tags()))],
+            vec![
+                ("billing_mode", "PAY_PER_REQUEST".into()),
+                ("key", "id:S".into()),
+                ("ttl_attribute", want_ttl),
+                ("tags", fmt_tags(&stack.tags())),
+            ],
         );
     };
     if !stack.owns(&live.tags) {
         return Change::new(KIND, name, Action::Foreign);
     }
     let mut d: Vec<AttrDiff> = Vec::new();
-    diff_attr(&mut d, "billing_mode", Some(&live.billing_mode), Some(&"PAY_PER_REQUEST".to_string()));
+    diff_attr(
+        &mut d,
+        "billing_mode",
+        Some(&live.billing_mode),
+        Some(&"PAY_PER_REQUEST".to_string()),
+    );
     diff_attr(&mut d, "ttl_attribute", ttl_on(live).as_ref(), Some(&want_ttl));
     let mut change = Change::compare(KIND, name, d);
     if live.key != "id:S" {
@@ -100,7 +150,10 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Change {
 }
 
 pub fn fmt_tags(tags: &BTreeMap<String, String>) -> String {
-    tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+    tags.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Creates or updates the table as `change` says; sends nothing for an unchanged table.
@@ -112,9 +165,22 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, change: &C
     match change.action {
         Action::Create => {
             let step = ctx.progress.step(format!("creating table {name}"));
-            let key = |n: &str| KeySchemaElement::builder().attribute_name(n).key_type(KeyType::Hash).build();
-            let attr = AttributeDefinition::builder().attribute_name("id").attribute_type(ScalarAttributeType::S).build();
-            let tags: Vec<Tag> = stack.tags().into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect::<std::result::Result<_, _>>().map_err(build_err)?;
+            let key = |n: &str| {
+                KeySchemaElement::builder()
+                    .attribute_name(n)
+                    .key_type(KeyType::Hash)
+                    .build()
+            };
+            let attr = AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build();
+            let tags: Vec<Tag> = stack
+                .tags()
+                .into_iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect::<std::result::Result<_, _>>()
+                .map_err(build_err)?;
             ctx.dynamodb
                 .create_table()
                 .table_name(name)
@@ -156,10 +222,15 @@ fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> DeployError {
 }
 
 async fn wait_active(ctx: &Context, name: &str) -> Result<()> {
-    ctx.dynamodb.wait_until_table_exists().table_name(name).wait(WAIT).await.map_err(|_| DeployError::Timeout {
-        what: format!("table {name} to become ACTIVE"),
-        waited_s: WAIT.as_secs(),
-    })?;
+    ctx.dynamodb
+        .wait_until_table_exists()
+        .table_name(name)
+        .wait(WAIT)
+        .await
+        .map_err(|_| DeployError::Timeout {
+            what: format!("table {name} to become ACTIVE"),
+            waited_s: WAIT.as_secs(),
+        })?;
     Ok(())
 }
 
@@ -178,7 +249,10 @@ async fn ensure_ttl(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Result
     }
     let step = ctx.progress.step(format!("enabling TTL on {name}.{want}"));
     let send = |enabled: bool, attribute: String| {
-        let spec = TimeToLiveSpecification::builder().enabled(enabled).attribute_name(attribute).build();
+        let spec = TimeToLiveSpecification::builder()
+            .enabled(enabled)
+            .attribute_name(attribute)
+            .build();
         let client = ctx.dynamodb.clone();
         async move {
             client
@@ -223,7 +297,11 @@ pub async fn count_items(ctx: &Context, name: &str) -> Result<(u64, u64)> {
             .map_err(|e| aws("Scan", format!("table {name}"), e))?;
         for item in out.items() {
             items += 1;
-            if item.get("id").and_then(|v| v.as_s().ok()).is_some_and(|id| id.starts_with("order#")) {
+            if item
+                .get("id")
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|id| id.starts_with("order#"))
+            {
                 orders += 1;
             }
         }
@@ -243,19 +321,27 @@ pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>, delete_d
     }
     let (items, orders) = count_items(ctx, name).await?;
     if orders > 0 && !delete_data {
-        return Ok(Change::new(KIND, name, Action::Unchanged)
-            .with_note(format!("kept: it still holds {items} items ({orders} orders); pass --delete-data to delete it with its data")));
+        return Ok(Change::new(KIND, name, Action::Unchanged).with_note(format!(
+            "kept: it still holds {items} items ({orders} orders); pass --delete-data to delete it with its data"
+        )));
     }
     let step = ctx.progress.step(format!("deleting table {name}"));
     match ctx.dynamodb.delete_table().table_name(name).send().await {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) => {}
         Err(e) => return Err(aws("DeleteTable", format!("table {name}"), e)),
     }
-    ctx.dynamodb.wait_until_table_not_exists().table_name(name).wait(WAIT).await.map_err(|_| DeployError::Timeout {
-        what: format!("table {name} to be deleted"),
-        waited_s: WAIT.as_secs(),
-    })?;
+    ctx.dynamodb
+        .wait_until_table_not_exists()
+        .table_name(name)
+        .wait(WAIT)
+        .await
+        .map_err(|_| DeployError::Timeout {
+            what: format!("table {name} to be deleted"),
+            waited_s: WAIT.as_secs(),
+        })?;
     step.done(&format!("deleted ({items} items)"));
     Ok(Change::new(KIND, name, Action::Delete).with_note(format!("{items} items deleted")))
 }

