@@ -4,6 +4,15 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The examples at the end of `--help`.
+const AFTER_HELP: &str = "Examples:
+  cargo run -- up --local           the whole stack on this machine, no AWS account
+  cargo run -- plan                 show what `up` would change
+  cargo run -- up                   deploy or update the stack
+  cargo run -- up --output json     the result as JSON
+  cargo run -- down --yes           delete the stack (keeps a table holding orders)
+  cargo run -- package              build and zip the function only";
+
 /// Converge an idempotent HTTP API on AWS Lambda from one YAML file.
 ///
 /// The stack is a DynamoDB table (TTL on), a least-privilege IAM role, a log group, the Lambda
@@ -17,7 +26,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "deployer",
     version,
     propagate_version = true,
-    after_help = "Examples:\n  cargo run -- up --local           the whole stack on this machine, no AWS account\n  cargo run -- plan                 show what `up` would change\n  cargo run -- up                   deploy or update the stack\n  cargo run -- up --output json     the result as JSON\n  cargo run -- down --yes           delete the stack (keeps a table holding orders)\n  cargo run -- package              build and zip the function only"
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -917,7 +917,9 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_with_its_position() {
-        let yaml = "app: Bad_Name\nstage: dev\nfunction:\n  memory_mb: 64\n  timeout_s: 60\n  environment:\n    AWS_REGION: x\napi:\n  routes: [\"FETCH /x\", \"GET orders\"]\n";
+        let yaml = "app: Bad_Name\nstage: dev\n\
+            function:\n  memory_mb: 64\n  timeout_s: 60\n  environment:\n    AWS_REGION: x\n\
+            api:\n  routes: [\"FETCH /x\", \"GET orders\"]\n";
         let problems = Config::parse(yaml).unwrap_err();
         let summary: Vec<(String, Option<usize>, Option<usize>)> =
             problems.iter().map(|p| (p.path.clone(), p.line, p.column)).collect();
@@ -994,7 +996,11 @@ mod tests {
 
     #[test]
     fn cors_origins_are_checked() {
-        let p = Config::parse("app: a\nstage: b\napi:\n  cors:\n    allow_origins: [\"localhost:5173\", \"http://ok.example\", \"https://x.example/path\"]\n").unwrap_err();
+        let p = Config::parse(
+            "app: a\nstage: b\napi:\n  cors:\n    allow_origins: [\"localhost:5173\", \
+            \"http://ok.example\", \"https://x.example/path\"]\n",
+        )
+        .unwrap_err();
         assert_eq!(p.len(), 2, "{p:?}");
     }
 }

@@ -20,7 +20,8 @@ pub enum DeployError {
     },
 
     #[error(
-        "no AWS credentials were found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), run `aws sso login` for an SSO profile, or try the stack without an account with `cargo run -- up --local`"
+        "no AWS credentials were found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), \
+        run `aws sso login` for an SSO profile, or try the stack without an account with `cargo run -- up --local`"
     )]
     NoCredentials(#[source] Box<dyn std::error::Error + Send + Sync>),
 
@@ -28,7 +29,8 @@ pub enum DeployError {
     NoRegion,
 
     #[error(
-        "{kind} {name} exists but is not managed by oncely (it lacks the tags managed-by=oncely, oncely:app={app}, oncely:stage={stage}); refusing to adopt it. Delete or rename it, or choose another app/stage in the config"
+        "{kind} {name} exists but is not managed by oncely (it lacks the tags managed-by=oncely, oncely:app={app}, \
+        oncely:stage={stage}); refusing to adopt it. Delete or rename it, or choose another app/stage in the config"
     )]
     Foreign {
         kind: String,
@@ -44,7 +46,8 @@ pub enum DeployError {
     Package(#[from] crate::package::PackageError),
 
     #[error(
-        "timed out after {waited_s}s waiting for {what}; it may still finish: re-run the command to pick up where it stopped"
+        "timed out after {waited_s}s waiting for {what}; it may still finish: \
+        re-run the command to pick up where it stopped"
     )]
     Timeout { what: String, waited_s: u64 },
 
@@ -72,7 +75,8 @@ fn hint(code: &str) -> Option<&'static str> {
         | "UnauthorizedOperation"
         | "AuthorizationError"
         | "UnauthorizedException" => {
-            "the credentials in use are not allowed to do this: pick a profile with the permissions listed in README.md (\"Permissions\") via AWS_PROFILE"
+            "the credentials in use are not allowed to do this: pick a profile with the permissions listed in \
+            README.md (\"Permissions\") via AWS_PROFILE"
         }
         "UnrecognizedClientException"
         | "InvalidClientTokenId"
@@ -80,7 +84,8 @@ fn hint(code: &str) -> Option<&'static str> {
         | "ExpiredTokenException"
         | "InvalidSignatureException"
         | "SignatureDoesNotMatch" => {
-            "the credentials were rejected (unknown, expired or mistyped): refresh them (`aws sso login`, new keys) or pick another AWS_PROFILE"
+            "the credentials were rejected (unknown, expired or mistyped): refresh them (`aws sso login`, new keys) \
+            or pick another AWS_PROFILE"
         }
         "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "LimitExceededException" => {
             "AWS is throttling this account: wait a minute and re-run; `up` continues where it stopped"
@@ -122,7 +127,8 @@ where
             resource,
             code: None,
             detail: format!(
-                "could not reach the AWS endpoint ({}): check AWS_REGION (is it a real region?), AWS_ENDPOINT_URL and the network, or run the stack locally with `cargo run -- up --local`",
+                "could not reach the AWS endpoint ({}): check AWS_REGION (is it a real region?), \
+                AWS_ENDPOINT_URL and the network, or run the stack locally with `cargo run -- up --local`",
                 aws_smithy_types::error::display::DisplayErrorContext(&err)
             ),
         },

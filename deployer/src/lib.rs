@@ -85,7 +85,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 let list: String = doomed.iter().map(|d| format!("\n  - {d}")).collect();
                 if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
                     bail!(
-                        "`down` would delete, in {} of account {}:{list}\nThere is no terminal to confirm on: pass --yes to go ahead",
+                        "`down` would delete, in {} of account {}:{list}\n\
+                        There is no terminal to confirm on: pass --yes to go ahead",
                         stack.region,
                         stack.account
                     );
@@ -115,7 +116,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("looking up the HTTP API of {}", stack.name))?;
             let Some(api) = api.filter(|a| stack.owns(&a.tags)) else {
                 bail!(
-                    "stack {} is not deployed in {} (no HTTP API named {} with oncely's tags): run `cargo run -- up` first, or `cargo run -- up --local` for a local stack",
+                    "stack {} is not deployed in {} (no HTTP API named {} with oncely's tags): \
+                    run `cargo run -- up` first, or `cargo run -- up --local` for a local stack",
                     stack.name,
                     stack.region,
                     stack.api_name()

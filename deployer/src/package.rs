@@ -35,7 +35,8 @@ pub enum PackageError {
     #[error("{path} is not a 64-bit little-endian ELF executable ({why})")]
     NotElf { path: PathBuf, why: &'static str },
     #[error(
-        "{path} needs glibc {found} but provided.al2023 has glibc 2.34: install cargo-zigbuild and zig (`pip install cargo-zigbuild ziglang`) so the deployer builds against glibc 2.34"
+        "{path} needs glibc {found} but provided.al2023 has glibc 2.34: \
+        install cargo-zigbuild and zig (`pip install cargo-zigbuild ziglang`) so the deployer builds against glibc 2.34"
     )]
     GlibcTooNew { path: PathBuf, found: String },
     #[error("I/O error {doing}: {source}")]

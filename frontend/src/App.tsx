@@ -1,5 +1,13 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { canonicalBody, createBrowserClient, type AttemptEvent, type IdempotencyClient, type Intent, type KeyMode, type SendResult } from './idempotency';
+import {
+  canonicalBody,
+  createBrowserClient,
+  type AttemptEvent,
+  type IdempotencyClient,
+  type Intent,
+  type KeyMode,
+  type SendResult,
+} from './idempotency';
 
 interface Order {
   id: string;
@@ -46,7 +54,14 @@ export function App({ apiUrl }: { apiUrl: string }) {
       } catch {
         /* not an order */
       }
-      const how = r.source === 'cache' ? 'from the client cache (no request sent)' : r.replayed ? 'replayed by the server' : r.source === 'queue' ? 'sent from the offline queue' : 'created';
+      const how =
+        r.source === 'cache'
+          ? 'from the client cache (no request sent)'
+          : r.replayed
+            ? 'replayed by the server'
+            : r.source === 'queue'
+              ? 'sent from the offline queue'
+              : 'created';
       setMessage(`${r.status} ${how} in ${r.latencyMs.toFixed(1)} ms`);
     } else if (r.response) {
       let detail = '';
@@ -112,7 +127,8 @@ export function App({ apiUrl }: { apiUrl: string }) {
     return intent;
   };
 
-  const extraHeaders = (): Record<string, string> | undefined => (Number(workMs) > 0 ? { [SIMULATE_HEADER]: String(Number(workMs)) } : undefined);
+  const extraHeaders = (): Record<string, string> | undefined =>
+    Number(workMs) > 0 ? { [SIMULATE_HEADER]: String(Number(workMs)) } : undefined;
 
   const track = async <T,>(p: Promise<T>): Promise<T> => {
     setPending((n) => n + 1);
@@ -136,12 +152,22 @@ export function App({ apiUrl }: { apiUrl: string }) {
     // A new intent (in uuid mode a new key), fired n times at once with the same key, bypassing
     // the client's own cache and in-flight sharing: the server alone has to keep it to one order.
     const intent = await currentIntent(mode === 'uuid');
-    const results = await track(Promise.all(Array.from({ length: n }, () => client.send(intent, { useCache: false, shareInFlight: false, headers: extraHeaders() }))));
-    const ids = new Set(results.filter((r) => r.status === 201 && r.response).map((r) => (JSON.parse(r.response!.body) as Order).id));
+    const results = await track(
+      Promise.all(
+        Array.from({ length: n }, () =>
+          client.send(intent, { useCache: false, shareInFlight: false, headers: extraHeaders() }),
+        ),
+      ),
+    );
+    const ids = new Set(
+      results.filter((r) => r.status === 201 && r.response).map((r) => (JSON.parse(r.response!.body) as Order).id),
+    );
     const created = results.filter((r) => r.status === 201 && !r.replayed).length;
     const last = results.find((r) => r.status === 201) ?? results[0];
     showResult(last);
-    setMessage(`Race of ${n}: ${created} created, ${results.filter((r) => r.replayed).length} replayed, ${ids.size} distinct order id(s); statuses ${summary(results.map((r) => r.status))}`);
+    setMessage(
+      `Race of ${n}: ${created} created, ${results.filter((r) => r.replayed).length} replayed, ${ids.size} distinct order id(s); statuses ${summary(results.map((r) => r.status))}`,
+    );
   };
 
   const newIntent = () => {
@@ -155,9 +181,19 @@ export function App({ apiUrl }: { apiUrl: string }) {
       <header>
         <h1>Oncely: exactly-once orders</h1>
         <p className="meta">
-          API <code data-testid="api-url">{apiUrl || '(VITE_API_URL is not set: run `cargo run -- up --local`)'}</code> · cache in <code>{storage || '…'}</code> ·{' '}
-          <span data-testid="online" data-online={String(online)}>{online ? 'online' : 'offline'}</span> · queued <span data-testid="queued" data-count={queued}>{queued}</span> · in flight{' '}
-          <span data-testid="pending" data-count={pending}>{pending}</span>
+          API <code data-testid="api-url">{apiUrl || '(VITE_API_URL is not set: run `cargo run -- up --local`)'}</code>{' '}
+          · cache in <code>{storage || '…'}</code> ·{' '}
+          <span data-testid="online" data-online={String(online)}>
+            {online ? 'online' : 'offline'}
+          </span>{' '}
+          · queued{' '}
+          <span data-testid="queued" data-count={queued}>
+            {queued}
+          </span>{' '}
+          · in flight{' '}
+          <span data-testid="pending" data-count={pending}>
+            {pending}
+          </span>
         </p>
       </header>
 
@@ -166,15 +202,37 @@ export function App({ apiUrl }: { apiUrl: string }) {
           Item <input data-testid="item" value={item} maxLength={100} onChange={(e) => setItem(e.target.value)} />
         </label>
         <label>
-          Quantity <input data-testid="quantity" type="number" min={1} max={1000} value={quantity} onChange={(e) => setQuantity(e.target.value)} />
+          Quantity{' '}
+          <input
+            data-testid="quantity"
+            type="number"
+            min={1}
+            max={1000}
+            value={quantity}
+            onChange={(e) => setQuantity(e.target.value)}
+          />
         </label>
         <fieldset>
           <legend>Idempotency key</legend>
           <label>
-            <input type="radio" name="mode" data-testid="mode-uuid" checked={mode === 'uuid'} onChange={() => setMode('uuid')} /> a UUID per intent
+            <input
+              type="radio"
+              name="mode"
+              data-testid="mode-uuid"
+              checked={mode === 'uuid'}
+              onChange={() => setMode('uuid')}
+            />{' '}
+            a UUID per intent
           </label>
           <label>
-            <input type="radio" name="mode" data-testid="mode-fingerprint" checked={mode === 'fingerprint'} onChange={() => setMode('fingerprint')} /> SHA-256 fingerprint of the request
+            <input
+              type="radio"
+              name="mode"
+              data-testid="mode-fingerprint"
+              checked={mode === 'fingerprint'}
+              onChange={() => setMode('fingerprint')}
+            />{' '}
+            SHA-256 fingerprint of the request
           </label>
         </fieldset>
         <div className="buttons">
@@ -187,18 +245,38 @@ export function App({ apiUrl }: { apiUrl: string }) {
         </div>
         <div className="buttons">
           <label>
-            Race: fire <input data-testid="race-count" type="number" min={1} max={100} value={raceCount} onChange={(e) => setRaceCount(e.target.value)} /> identical requests at once
+            Race: fire{' '}
+            <input
+              data-testid="race-count"
+              type="number"
+              min={1}
+              max={100}
+              value={raceCount}
+              onChange={(e) => setRaceCount(e.target.value)}
+            />{' '}
+            identical requests at once
           </label>
           <button type="button" data-testid="race" onClick={race} disabled={!client}>
             Race
           </button>
           <label title="Asks the server to work this long before completing, with X-Simulate-Work-Ms. Needs ORDERS_SIMULATED_WORK_MAX_MS in function.environment and x-simulate-work-ms in api.cors.allow_headers; otherwise the browser's CORS check fails and the request looks like a network error.">
-            server work <input data-testid="work-ms" type="number" min={0} max={10000} value={workMs} onChange={(e) => setWorkMs(e.target.value)} /> ms
+            server work{' '}
+            <input
+              data-testid="work-ms"
+              type="number"
+              min={0}
+              max={10000}
+              value={workMs}
+              onChange={(e) => setWorkMs(e.target.value)}
+            />{' '}
+            ms
           </label>
         </div>
       </form>
 
-      <p data-testid="message" className="message">{message}</p>
+      <p data-testid="message" className="message">
+        {message}
+      </p>
 
       <section>
         <h2>Order</h2>
@@ -222,7 +300,10 @@ export function App({ apiUrl }: { apiUrl: string }) {
 
       <section>
         <h2>
-          Attempts <button type="button" onClick={() => setLog([])}>clear</button>
+          Attempts{' '}
+          <button type="button" onClick={() => setLog([])}>
+            clear
+          </button>
         </h2>
         <table>
           <thead>
@@ -239,7 +320,15 @@ export function App({ apiUrl }: { apiUrl: string }) {
           </thead>
           <tbody data-testid="attempts">
             {log.map((l) => (
-              <tr key={l.n} data-status={l.status === 0 ? (l.source === 'queue' ? 'queued' : 'network-error') : String(l.status)} data-source={l.source} data-replayed={String(l.replayed)} data-key={l.key} data-latency={l.latencyMs.toFixed(1)} className={`src-${l.source}`}>
+              <tr
+                key={l.n}
+                data-status={l.status === 0 ? (l.source === 'queue' ? 'queued' : 'network-error') : String(l.status)}
+                data-source={l.source}
+                data-replayed={String(l.replayed)}
+                data-key={l.key}
+                data-latency={l.latencyMs.toFixed(1)}
+                className={`src-${l.source}`}
+              >
                 <td>{l.n}</td>
                 <td>{l.at}</td>
                 <td title={l.key}>
@@ -249,7 +338,15 @@ export function App({ apiUrl }: { apiUrl: string }) {
                 <td>{l.status === 0 ? (l.source === 'queue' ? 'queued' : 'network error') : l.status}</td>
                 <td>{l.replayed ? 'yes' : ''}</td>
                 <td>{l.latencyMs.toFixed(1)} ms</td>
-                <td>{[l.attempt > 0 ? `attempt ${l.attempt}` : '', l.retryInMs !== undefined ? `retry in ${l.retryInMs} ms` : '', l.note ?? ''].filter(Boolean).join(' · ')}</td>
+                <td>
+                  {[
+                    l.attempt > 0 ? `attempt ${l.attempt}` : '',
+                    l.retryInMs !== undefined ? `retry in ${l.retryInMs} ms` : '',
+                    l.note ?? '',
+                  ]
+                    .filter(Boolean)
+                    .join(' · ')}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -264,7 +361,13 @@ function short(key: string) {
 }
 
 function sourceLabel(s: string) {
-  return s === 'cache' ? 'client cache' : s === 'queue' ? 'offline queue' : s === 'shared' ? 'shared in-flight' : 'network';
+  return s === 'cache'
+    ? 'client cache'
+    : s === 'queue'
+      ? 'offline queue'
+      : s === 'shared'
+        ? 'shared in-flight'
+        : 'network';
 }
 
 function summary(statuses: number[]) {

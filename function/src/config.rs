@@ -153,7 +153,8 @@ impl Settings {
                     return Err(ConfigError::Invalid {
                         name: "IDEMPOTENCY_TTL_ATTRIBUTE",
                         value: v,
-                        expected: "a DynamoDB attribute name (1 to 255 bytes) not used by the records (id, status, fingerprint, ...)",
+                        expected: "a DynamoDB attribute name (1 to 255 bytes) not used by the records (id, status, \
+                            fingerprint, ...)",
                     });
                 }
                 v

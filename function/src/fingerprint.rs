@@ -62,7 +62,8 @@ mod tests {
     #[test]
     fn key_order_and_whitespace_do_not_matter() {
         let a = br#"{"item":"book","quantity":2,"nested":{"b":1,"a":[1,2,{"y":true,"x":null}]}}"#;
-        let b = b"{ \"quantity\" : 2,\n  \"nested\": {\"a\": [1, 2, {\"x\": null, \"y\": true}], \"b\": 1},\n \"item\": \"book\" }";
+        let b = b"{ \"quantity\" : 2,\n  \"nested\": {\"a\": [1, 2, {\"x\": null, \"y\": true}], \
+            \"b\": 1},\n \"item\": \"book\" }";
         assert_eq!(fingerprint(a), fingerprint(b));
         assert!(fingerprint(a).starts_with("json:"));
     }

@@ -157,14 +157,24 @@ impl<P: Persistence> Idempotency<P> {
         let client_key = match self.client_key(request) {
             Ok(key) => key,
             Err(err) => {
-                tracing::info!(request_id = %request_id, outcome = "rejected", reason = %err, "idempotency key refused");
+                tracing::info!(
+                    request_id = %request_id,
+                    outcome = "rejected",
+                    reason = %err,
+                    "idempotency key refused",
+                );
                 return (key_problem(&err).into_response(), Outcome::Rejected);
             }
         };
         let input = match validate(request) {
             Ok(input) => input,
             Err(problem) => {
-                tracing::info!(request_id = %request_id, outcome = "rejected", status = problem.status, "request refused before any claim");
+                tracing::info!(
+                    request_id = %request_id,
+                    outcome = "rejected",
+                    status = problem.status,
+                    "request refused before any claim",
+                );
                 return (problem.into_response(), Outcome::Rejected);
             }
         };
@@ -175,7 +185,14 @@ impl<P: Persistence> Idempotency<P> {
         let (response, outcome) = self
             .run(&hash, fingerprint, started_ms, deadline_ms, input, execute)
             .await;
-        tracing::info!(request_id = %request_id, key_hash = %hash, outcome = outcome.as_str(), cached = matches!(outcome, Outcome::Replayed { cached: true }), status = response.status().as_u16(), "idempotent request");
+        tracing::info!(
+            request_id = %request_id,
+            key_hash = %hash,
+            outcome = outcome.as_str(),
+            cached = matches!(outcome, Outcome::Replayed { cached: true }),
+            status = response.status().as_u16(),
+            "idempotent request",
+        );
         (response, outcome)
     }
 
@@ -245,7 +262,11 @@ impl<P: Persistence> Idempotency<P> {
         let completion = match result {
             Ok(Ok(completion)) if !completion.response.status().is_server_error() => completion,
             Ok(Ok(completion)) => {
-                tracing::warn!(key_hash = %hash, status = completion.response.status().as_u16(), "handler answered with a server error; not stored");
+                tracing::warn!(
+                    key_hash = %hash,
+                    status = completion.response.status().as_u16(),
+                    "handler answered with a server error; not stored",
+                );
                 self.release(&record).await;
                 return (completion.response, Outcome::Failed);
             }
@@ -272,14 +293,24 @@ impl<P: Persistence> Idempotency<P> {
             Err(PersistenceError::ClaimLost) => {
                 tracing::warn!(key_hash = %hash, "claim lost before completion; nothing was written");
                 (
-                    Problem::new(StatusCode::CONFLICT, "claim-lost", "This request ran past its deadline and another request took over its key: retry with the same key")
-                        .with_retry_after(1)
-                        .into_response(),
+                    Problem::new(
+                        StatusCode::CONFLICT,
+                        "claim-lost",
+                        "This request ran past its deadline and another request took over its key: \
+                        retry with the same key",
+                    )
+                    .with_retry_after(1)
+                    .into_response(),
                     Outcome::Conflict,
                 )
             }
             Err(PersistenceError::WriteRejected { index, reason }) => {
-                tracing::warn!(key_hash = %hash, index, reason = %reason, "a write of the handler was rejected; nothing was written");
+                tracing::warn!(
+                    key_hash = %hash,
+                    index,
+                    reason = %reason,
+                    "a write of the handler was rejected; nothing was written",
+                );
                 self.release(&record).await;
                 (
                     Problem::new(
@@ -319,7 +350,11 @@ impl<P: Persistence> Idempotency<P> {
 
     async fn release(&self, record: &IdempotencyRecord) {
         if let Err(err) = self.persistence.release(record).await {
-            tracing::error!(key_hash = %record.key_hash, error = %err, "could not release the claim; it expires at its deadline");
+            tracing::error!(
+                key_hash = %record.key_hash,
+                error = %err,
+                "could not release the claim; it expires at its deadline",
+            );
         }
     }
 }

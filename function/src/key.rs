@@ -11,13 +11,15 @@ pub const MAX_KEY_LEN: usize = 255;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     #[error(
-        "the `{header}` header is required on this request: send a unique key (1 to 255 printable ASCII characters) per operation"
+        "the `{header}` header is required on this request: \
+        send a unique key (1 to 255 printable ASCII characters) per operation"
     )]
     Missing { header: String },
     #[error("send the `{header}` header exactly once")]
     Repeated { header: String },
     #[error(
-        "the `{header}` header must be 1 to 255 printable ASCII characters, bare or as a quoted structured-header string"
+        "the `{header}` header must be 1 to 255 printable ASCII characters, \
+        bare or as a quoted structured-header string"
     )]
     Invalid { header: String },
     #[error("the request body must be a JSON object that contains `{field}`, which is used as the idempotency key")]

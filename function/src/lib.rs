@@ -29,7 +29,10 @@
 //!                 "/payments",
 //!                 // Validation runs before anything is recorded: a 400 here can be fixed and retried.
 //!                 |r| serde_json::from_slice::<serde_json::Value>(r.body().as_ref())
-//!                     .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-json", "Send a JSON body").with_detail(e.to_string())),
+//!                     .map_err(|e| {
+//!                         Problem::new(StatusCode::BAD_REQUEST, "invalid-json", "Send a JSON body")
+//!                             .with_detail(e.to_string())
+//!                     }),
 //!                 // Runs at most once per key; its write commits with the idempotency record.
 //!                 |payment| async move {
 //!                     let put = Put::builder()

@@ -430,8 +430,14 @@ mod tests {
         let event = |stage: &str, raw: &str| {
             let json = serde_json::json!({
                 "version": "2.0", "routeKey": "$default", "rawPath": raw, "rawQueryString": "", "headers": {},
-                "requestContext": {"accountId": "1", "apiId": "a", "domainName": "a.example", "http": {"method": "GET", "path": raw, "protocol": "HTTP/1.1", "sourceIp": "1.2.3.4", "userAgent": "t"},
-                    "requestId": "r", "routeKey": "$default", "stage": stage, "time": "10/Mar/2024:16:40:04 +0000", "timeEpoch": 0},
+                "requestContext": {
+                    "accountId": "1", "apiId": "a", "domainName": "a.example",
+                    "http": {
+                        "method": "GET", "path": raw, "protocol": "HTTP/1.1", "sourceIp": "1.2.3.4", "userAgent": "t"
+                    },
+                    "requestId": "r", "routeKey": "$default", "stage": stage, "time": "10/Mar/2024:16:40:04 +0000",
+                    "timeEpoch": 0
+                },
                 "isBase64Encoded": false
             });
             lambda_http::request::from_str(&json.to_string()).unwrap()

@@ -213,7 +213,10 @@ impl Persistence for DynamoDbPersistence {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(self.to_item(record)))
-            .condition_expression("attribute_not_exists(id) OR #ttl <= :now_s OR (#status = :inprogress AND in_progress_expiration <= :now_ms)")
+            .condition_expression(
+                "attribute_not_exists(id) OR #ttl <= :now_s OR (#status = :inprogress AND \
+                in_progress_expiration <= :now_ms)",
+            )
             .expression_attribute_names("#ttl", &self.ttl_attribute)
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":now_s", AttributeValue::N((now_ms / 1000).to_string()))

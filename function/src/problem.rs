@@ -108,7 +108,12 @@ mod tests {
         let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
         assert_eq!(
             body,
-            serde_json::json!({"type": "urn:oncely:problem:request-in-progress", "title": "Wait and retry with the same key", "status": 409, "detail": "still running"})
+            serde_json::json!({
+                "type": "urn:oncely:problem:request-in-progress",
+                "title": "Wait and retry with the same key",
+                "status": 409,
+                "detail": "still running"
+            })
         );
     }
 

@@ -287,7 +287,13 @@ mod tests {
         let rc = &e["requestContext"];
         assert_eq!(
             rc["http"],
-            json!({"method": "POST", "path": "/orders", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "curl/8.5.0"})
+            json!({
+                "method": "POST",
+                "path": "/orders",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "curl/8.5.0"
+            })
         );
         assert_eq!(rc["stage"], "$default");
         assert_eq!(rc["routeKey"], "POST /orders");

@@ -52,7 +52,10 @@ pub struct Api {
 pub fn bind(port: u16) -> anyhow::Result<std::net::TcpListener> {
     let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
-            anyhow::anyhow!("port {port} on 127.0.0.1 is already in use: stop what listens there, or choose another port with `--port N`")
+            anyhow::anyhow!(
+                "port {port} on 127.0.0.1 is already in use: stop what listens there, \
+                or choose another port with `--port N`"
+            )
         } else {
             anyhow::anyhow!("cannot listen on 127.0.0.1:{port}: {e}")
         }

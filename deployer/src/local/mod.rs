@@ -131,9 +131,12 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
         .await;
     let ctx = Context::from_sdk_config(&sdk, region, LOCAL_ACCOUNT.to_string(), progress.clone());
     let stack = Stack::new(config, &ctx);
-    let live = table::read(&ctx, &stack)
-        .await
-        .with_context(|| format!("DynamoDB at {dynamodb_endpoint} is not reachable (check the URL, or leave out --dynamodb-endpoint to start DynamoDB Local)"))?;
+    let live = table::read(&ctx, &stack).await.with_context(|| {
+        format!(
+            "DynamoDB at {dynamodb_endpoint} is not reachable (check the URL, \
+            or leave out --dynamodb-endpoint to start DynamoDB Local)"
+        )
+    })?;
     let change = table::diff(&stack, live.as_ref());
     table::apply(&ctx, &stack, live.as_ref(), &change)
         .await

@@ -383,7 +383,8 @@ impl Env {
                 End::Exited(status) => {
                     if let Some(r) = ready.take() {
                         let _ = r.send(Err(format!(
-                            "bootstrap (execution environment {}) exited during its init ({status}); its last output:\n{}",
+                            "bootstrap (execution environment {}) exited during its init ({status}); \
+                            its last output:\n{}",
                             self.number,
                             self.recent_output()
                         )));
@@ -427,7 +428,11 @@ impl Env {
                 tokio::select! {
                     call = calls.recv() => match call {
                         Some(Call::Next(tx)) => break tx,
-                        Some(Call::InitError { error_type, payload }) => self.say(format!("init error {}: {}", error_type.unwrap_or_default(), String::from_utf8_lossy(&payload))),
+                        Some(Call::InitError { error_type, payload }) => self.say(format!(
+                            "init error {}: {}",
+                            error_type.unwrap_or_default(),
+                            String::from_utf8_lossy(&payload)
+                        )),
                         Some(Call::Response { reply, .. } | Call::Error { reply, .. }) => { let _ = reply.send(false); }
                         None => return End::Shutdown,
                     },
@@ -482,14 +487,27 @@ impl Env {
                         }
                         Some(Call::Error { request_id, error_type, payload, reply }) if request_id == id => {
                             let _ = reply.send(true);
-                            self.say(format!("invocation error {}: {}", error_type.as_deref().unwrap_or("unhandled"), String::from_utf8_lossy(&payload)));
+                            self.say(format!(
+                                "invocation error {}: {}",
+                                error_type.as_deref().unwrap_or("unhandled"),
+                                String::from_utf8_lossy(&payload)
+                            ));
                             break (Outcome::Error { error_type, payload }, None);
                         }
                         Some(Call::Response { reply, .. } | Call::Error { reply, .. }) => { let _ = reply.send(false); }
                         // A second `next` while busy: nothing to give; dropping it answers 500.
                         Some(Call::Next(_)) => {}
-                        Some(Call::InitError { error_type, payload }) => self.say(format!("init error {}: {}", error_type.unwrap_or_default(), String::from_utf8_lossy(&payload))),
-                        None => break (Outcome::Crashed("the local stack is shutting down".into()), Some(End::Shutdown)),
+                        Some(Call::InitError { error_type, payload }) => self.say(format!(
+                            "init error {}: {}",
+                            error_type.unwrap_or_default(),
+                            String::from_utf8_lossy(&payload)
+                        )),
+                        None => {
+                            break (
+                                Outcome::Crashed("the local stack is shutting down".into()),
+                                Some(End::Shutdown),
+                            );
+                        }
                     },
                     _ = tokio::time::sleep_until(deadline) => {
                         self.say(format!("{id} Task timed out after {:.2} seconds", self.spec.timeout.as_secs_f64()));
@@ -500,7 +518,12 @@ impl Env {
                         self.say(format!("{id} Error: Runtime exited ({status})"));
                         break (Outcome::Crashed(format!("Runtime exited ({status})")), Some(End::Exited(status)));
                     }
-                    _ = self.shutdown.changed() => break (Outcome::Crashed("the local stack is shutting down".into()), Some(End::Shutdown)),
+                    _ = self.shutdown.changed() => {
+                        break (
+                            Outcome::Crashed("the local stack is shutting down".into()),
+                            Some(End::Shutdown),
+                        );
+                    }
                 }
             };
             self.say(format!("END RequestId: {id}"));
@@ -533,7 +556,8 @@ mod tests {
     //! errors and timeouts can be provoked on demand).
     use super::*;
 
-    const CLIENT: &str = r#"
+    const CLIENT: &str = concat!(
+        r#"
 import json, os, sys, time, urllib.request, urllib.error
 base = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
 if os.environ.get("FAIL_INIT"):
@@ -556,13 +580,17 @@ while True:
     if action == "sleep":
         time.sleep(60)
     if action == "error":
-        post("/invocation/" + rid + "/error", b'{"errorType":"Boom","errorMessage":"boom"}', {"Lambda-Runtime-Function-Error-Type": "Boom"})
+        post("/invocation/" + rid + "/error", b'{"errorType":"Boom","errorMessage":"boom"}', "#,
+        r#"{"Lambda-Runtime-Function-Error-Type": "Boom"})
         continue
     wrong = post("/invocation/not-" + rid + "/response", b"{}") if action == "wrong-id" else None
-    out = {"rid": rid, "deadline": h["Lambda-Runtime-Deadline-Ms"], "arn": h["Lambda-Runtime-Invoked-Function-Arn"], "trace": h["Lambda-Runtime-Trace-Id"], "pid": os.getpid(), "wrong": wrong}
+    out = {"rid": rid, "deadline": h["Lambda-Runtime-Deadline-Ms"], "#,
+        r#""arn": h["Lambda-Runtime-Invoked-Function-Arn"], "#,
+        r#""trace": h["Lambda-Runtime-Trace-Id"], "pid": os.getpid(), "wrong": wrong}
     print("handled", rid, flush=True)
     post("/invocation/" + rid + "/response", json.dumps(out).encode())
-"#;
+"#
+    );
 
     /// Writes the client as an executable with an absolute interpreter path (the environment
     /// of an execution environment has Lambda's PATH only). `None` without python3.

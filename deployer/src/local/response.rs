@@ -133,7 +133,12 @@ mod tests {
 
     #[test]
     fn structured_responses_keep_status_headers_cookies_and_body() {
-        let payload = br#"{"statusCode":201,"headers":{"Content-Type":"application/json","location":"/orders/1"},"multiValueHeaders":{"x-a":["1","2"],"location":["ignored"]},"cookies":["a=1; Path=/","b=2"],"body":"{\"id\":\"1\"}","isBase64Encoded":false}"#;
+        let payload = concat!(
+            r#"{"statusCode":201,"headers":{"Content-Type":"application/json","location":"/orders/1"},"#,
+            r#""multiValueHeaders":{"x-a":["1","2"],"location":["ignored"]},"cookies":["a=1; Path=/","b=2"],"#,
+            r#""body":"{\"id\":\"1\"}","isBase64Encoded":false}"#
+        )
+        .as_bytes();
         let a = from_function(payload).unwrap();
         assert_eq!(a.status, 201);
         assert_eq!(a.header("content-type"), Some("application/json"));
@@ -159,7 +164,14 @@ mod tests {
     #[test]
     fn lambda_http_shaped_responses_map() {
         // What lambda_http serializes for a 304 (no body) and for a binary body.
-        let a = from_function(br#"{"statusCode":304,"headers":{"etag":"\"x\""},"multiValueHeaders":{},"isBase64Encoded":false,"cookies":[]}"#).unwrap();
+        let a = from_function(
+            concat!(
+                r#"{"statusCode":304,"headers":{"etag":"\"x\""},"#,
+                r#""multiValueHeaders":{},"isBase64Encoded":false,"cookies":[]}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap();
         assert_eq!((a.status, a.body.len()), (304, 0));
         let a =
             from_function(br#"{"statusCode":200,"headers":{},"body":"AJ+Slg==","isBase64Encoded":true,"cookies":[]}"#)

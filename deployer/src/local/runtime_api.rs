@@ -168,9 +168,10 @@ async fn handle(calls: mpsc::Sender<Call>, req: Request<Incoming>) -> Answer {
             if is_invocation {
                 // The invocation fails as in Lambda when a response is too large.
                 let (reply, _) = oneshot::channel();
-                let payload = Bytes::from(
-                    r#"{"errorType":"Function.ResponseSizeTooLarge","errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes)."}"#,
-                );
+                let payload = Bytes::from(concat!(
+                    r#"{"errorType":"Function.ResponseSizeTooLarge","#,
+                    r#""errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes)."}"#
+                ));
                 let _ = calls
                     .send(Call::Error {
                         request_id,

@@ -258,7 +258,8 @@ pub async fn create(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Back
                 if attempt >= backoff.attempts {
                     let err = aws("CreateFunction", format!("function {name}"), e);
                     return Err(DeployError::Other(format!(
-                        "{err}\n  (retried {attempt} times over the IAM propagation window: if the role {} exists, check that it trusts lambda.amazonaws.com, then run `up` again)",
+                        "{err}\n  (retried {attempt} times over the IAM propagation window: if the role {} exists, \
+                        check that it trusts lambda.amazonaws.com, then run `up` again)",
                         stack.role_arn()
                     )));
                 }
@@ -478,7 +479,11 @@ mod tests {
 
     #[test]
     fn reads_the_source_arn_of_a_statement() {
-        let s = serde_json::json!({"Sid": "x", "Principal": {"Service": "apigateway.amazonaws.com"}, "Condition": {"ArnLike": {"AWS:SourceArn": "arn:a"}}});
+        let s = serde_json::json!({
+            "Sid": "x",
+            "Principal": {"Service": "apigateway.amazonaws.com"},
+            "Condition": {"ArnLike": {"AWS:SourceArn": "arn:a"}}
+        });
         assert_eq!(source_arn_of(&s).as_deref(), Some("arn:a"));
         assert_eq!(principal_of(&s).as_deref(), Some("apigateway.amazonaws.com"));
     }

@@ -140,7 +140,8 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
         (many, _) => {
             let ids: Vec<&str> = many.iter().filter_map(|a| a.api_id()).collect();
             return Err(DeployError::Conflict(format!(
-                "{} HTTP APIs named {name} carry oncely's tags ({}); delete all but one (`aws apigatewayv2 delete-api --api-id ID`) and run again",
+                "{} HTTP APIs named {name} carry oncely's tags ({}); \
+                delete all but one (`aws apigatewayv2 delete-api --api-id ID`) and run again",
                 many.len(),
                 ids.join(", ")
             )));

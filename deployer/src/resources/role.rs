@@ -46,8 +46,18 @@ pub fn access_policy(stack: &Stack) -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "IdempotencyRecordsAndOrders", "Effect": "Allow", "Action": DYNAMODB_ACTIONS, "Resource": stack.table_arn()},
-            {"Sid": "FunctionLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": format!("{}:*", stack.log_group_arn())}
+            {
+                "Sid": "IdempotencyRecordsAndOrders",
+                "Effect": "Allow",
+                "Action": DYNAMODB_ACTIONS,
+                "Resource": stack.table_arn()
+            },
+            {
+                "Sid": "FunctionLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": format!("{}:*", stack.log_group_arn())
+            }
         ]
     })
 }

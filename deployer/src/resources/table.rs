@@ -144,7 +144,11 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Change {
     diff_attr(&mut d, "ttl_attribute", ttl_on(live).as_ref(), Some(&want_ttl));
     let mut change = Change::compare(KIND, name, d);
     if live.key != "id:S" {
-        change = change.with_note(format!("its key is {} but the function needs id:S; a key cannot be changed in place: delete the table (`down --delete-data`) and run `up` again", live.key));
+        change = change.with_note(format!(
+            "its key is {} but the function needs id:S; a key cannot be changed in place: \
+            delete the table (`down --delete-data`) and run `up` again",
+            live.key
+        ));
     }
     change
 }
@@ -263,10 +267,16 @@ async fn ensure_ttl(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Result
                 .await
                 .map_err(|e| {
                     let mut err = aws("UpdateTimeToLive", format!("table {name}"), e);
-                    if let DeployError::Aws { code: Some(c), detail, .. } = &mut err
-                        && c == "ValidationException" {
-                            detail.push_str("; DynamoDB allows one TTL change per table per hour: if TTL changed recently, wait and run `up` again");
-                        }
+                    if let DeployError::Aws {
+                        code: Some(c), detail, ..
+                    } = &mut err
+                        && c == "ValidationException"
+                    {
+                        detail.push_str(
+                            "; DynamoDB allows one TTL change per table per hour: \
+                            if TTL changed recently, wait and run `up` again",
+                        );
+                    }
                     err
                 })
         }

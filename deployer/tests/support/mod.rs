@@ -21,7 +21,11 @@ pub const ACCOUNT: &str = "123456789012";
 /// The YAML of a small stack; `extra` is appended (more keys, or overrides of nested ones).
 pub fn config_yaml(app: &str, env_file: &Path) -> String {
     format!(
-        "app: {app}\nstage: test\nregion: {REGION}\nfunction:\n  memory_mb: 256\n  timeout_s: 15\n  environment:\n    GREETING: hello\napi:\n  routes: [\"POST /orders\", \"GET /orders/{{id}}\"]\n  cors: {{ allow_origins: [\"http://localhost:5173\"] }}\n  throttle: {{ burst: 100, rate: 50 }}\nfrontend:\n  env_file: {}\n",
+        "app: {app}\nstage: test\nregion: {REGION}\n\
+        function:\n  memory_mb: 256\n  timeout_s: 15\n  environment:\n    GREETING: hello\n\
+        api:\n  routes: [\"POST /orders\", \"GET /orders/{{id}}\"]\n  \
+        cors: {{ allow_origins: [\"http://localhost:5173\"] }}\n  throttle: {{ burst: 100, rate: 50 }}\n\
+        frontend:\n  env_file: {}\n",
         env_file.display()
     )
 }

@@ -19,7 +19,15 @@ describe.each(backends())('response cache on %s', (_name, make) => {
   it('answers the same key and fingerprint, not another fingerprint', async () => {
     const clock = new FakeClock();
     const cache = new ResponseCache(await make(), () => clock.wallNow());
-    expect(await cache.put({ key: 'k1', fingerprint: 'f1', response: response('{"id":"1"}'), replayed: false, sentAt: clock.wallNow() })).toBe(true);
+    expect(
+      await cache.put({
+        key: 'k1',
+        fingerprint: 'f1',
+        response: response('{"id":"1"}'),
+        replayed: false,
+        sentAt: clock.wallNow(),
+      }),
+    ).toBe(true);
     expect((await cache.get('k1', 'f1'))?.response.body).toBe('{"id":"1"}');
     expect(await cache.get('k1', 'other')).toBeUndefined();
     expect(await cache.get('k2', 'f1')).toBeUndefined();
@@ -59,14 +67,30 @@ describe.each(backends())('response cache on %s', (_name, make) => {
     const cache = new ResponseCache(await make(), () => clock.wallNow(), { maxBytes: 3_000 });
     const big = 'x'.repeat(500); // about 1.4 kB per entry with its metadata
     for (const k of ['a', 'b', 'c']) {
-      expect(await cache.put({ key: k, fingerprint: 'f', response: response(big), replayed: false, sentAt: clock.wallNow() })).toBe(true);
+      expect(
+        await cache.put({
+          key: k,
+          fingerprint: 'f',
+          response: response(big),
+          replayed: false,
+          sentAt: clock.wallNow(),
+        }),
+      ).toBe(true);
       clock.advance(10);
     }
     const { entries, bytes } = await cache.size();
     expect(bytes).toBeLessThanOrEqual(3_000);
     expect(entries).toBe(2);
     expect(await cache.get('a', 'f')).toBeUndefined();
-    expect(await cache.put({ key: 'huge', fingerprint: 'f', response: response('y'.repeat(2_000)), replayed: false, sentAt: clock.wallNow() })).toBe(false);
+    expect(
+      await cache.put({
+        key: 'huge',
+        fingerprint: 'f',
+        response: response('y'.repeat(2_000)),
+        replayed: false,
+        sentAt: clock.wallNow(),
+      }),
+    ).toBe(false);
     expect(await cache.get('huge', 'f')).toBeUndefined();
   });
 
@@ -74,9 +98,21 @@ describe.each(backends())('response cache on %s', (_name, make) => {
     const clock = new FakeClock();
     const store = await make();
     const cache = new ResponseCache(store, () => clock.wallNow(), { maxEntries: 10 });
-    await cache.put({ key: 'old', fingerprint: 'f', response: response('o'), replayed: false, sentAt: clock.wallNow() });
+    await cache.put({
+      key: 'old',
+      fingerprint: 'f',
+      response: response('o'),
+      replayed: false,
+      sentAt: clock.wallNow(),
+    });
     clock.advance(DAY_MS + 1);
-    await cache.put({ key: 'new', fingerprint: 'f', response: response('n'), replayed: false, sentAt: clock.wallNow() });
+    await cache.put({
+      key: 'new',
+      fingerprint: 'f',
+      response: response('n'),
+      replayed: false,
+      sentAt: clock.wallNow(),
+    });
     expect((await store.entries()).map(([k]) => k)).toEqual(['new']);
   });
 });
@@ -84,13 +120,21 @@ describe.each(backends())('response cache on %s', (_name, make) => {
 describe('storage selection', () => {
   it('uses IndexedDB when present, localStorage when not, memory when neither', async () => {
     expect((await openStores({ indexedDB: new IDBFactory() })).responses.kind).toBe('indexeddb');
-    expect((await openStores({ indexedDB: null, localStorage: new MemoryStorage() })).responses.kind).toBe('localstorage');
+    expect((await openStores({ indexedDB: null, localStorage: new MemoryStorage() })).responses.kind).toBe(
+      'localstorage',
+    );
     expect((await openStores({ indexedDB: null, localStorage: null })).responses.kind).toBe('memory');
   });
 
   it('falls back to localStorage when IndexedDB fails to open', async () => {
-    const broken = { open: () => { throw new Error('disabled'); } } as unknown as IDBFactory;
-    await expect(openStores({ indexedDB: broken, localStorage: new MemoryStorage() }).then((s) => s.queue.kind)).resolves.toBe('localstorage');
+    const broken = {
+      open: () => {
+        throw new Error('disabled');
+      },
+    } as unknown as IDBFactory;
+    await expect(
+      openStores({ indexedDB: broken, localStorage: new MemoryStorage() }).then((s) => s.queue.kind),
+    ).resolves.toBe('localstorage');
   });
 
   it('a full localStorage means "not cached", not an error', async () => {
@@ -98,6 +142,14 @@ describe('storage selection', () => {
     const ls = new MemoryStorage();
     ls.quotaChars = 100;
     const cache = new ResponseCache(new WebStorageStore<CacheEntry>(ls, 'c:'), () => clock.wallNow());
-    expect(await cache.put({ key: 'k', fingerprint: 'f', response: response('z'.repeat(200)), replayed: false, sentAt: clock.wallNow() })).toBe(false);
+    expect(
+      await cache.put({
+        key: 'k',
+        fingerprint: 'f',
+        response: response('z'.repeat(200)),
+        replayed: false,
+        sentAt: clock.wallNow(),
+      }),
+    ).toBe(false);
   });
 });

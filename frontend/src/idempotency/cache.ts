@@ -38,7 +38,11 @@ function sizeOf(e: Omit<CacheEntry, 'bytes'>): number {
  */
 export class ResponseCache {
   readonly limits: CacheLimits;
-  constructor(private store: KvStore<CacheEntry>, private wallNow: () => number, limits: Partial<CacheLimits> = {}) {
+  constructor(
+    private store: KvStore<CacheEntry>,
+    private wallNow: () => number,
+    limits: Partial<CacheLimits> = {},
+  ) {
     this.limits = { ...DEFAULT_CACHE_LIMITS, ...limits };
   }
 
@@ -58,7 +62,13 @@ export class ResponseCache {
   }
 
   /** Stores a completed response; returns false when it is too big to keep or the store refused. */
-  async put(input: { key: string; fingerprint: string; response: StoredResponse; replayed: boolean; sentAt: number }): Promise<boolean> {
+  async put(input: {
+    key: string;
+    fingerprint: string;
+    response: StoredResponse;
+    replayed: boolean;
+    sentAt: number;
+  }): Promise<boolean> {
     const now = this.wallNow();
     const base = { ...input, expiresAt: input.sentAt + this.limits.ttlMs, usedAt: now };
     const entry: CacheEntry = { ...base, bytes: sizeOf(base) };

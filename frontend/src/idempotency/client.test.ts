@@ -7,11 +7,18 @@ import { MemoryStore, openStores, type KvStore } from './storage';
 import { FakeClock, scriptedFetch, type Reply } from './testkit';
 import type { AttemptEvent, SendResult } from './types';
 
-const order = { status: 201, headers: { 'content-type': 'application/json', location: '/orders/o1' }, body: '{"id":"o1","item":"pen","quantity":2}' };
+const order = {
+  status: 201,
+  headers: { 'content-type': 'application/json', location: '/orders/o1' },
+  body: '{"id":"o1","item":"pen","quantity":2}',
+};
 const replay = { ...order, headers: { ...order.headers, 'idempotent-replayed': 'true' } };
 const req = (body = '{"item":"pen","quantity":2}') => ({ method: 'POST', path: '/orders', body });
 
-function setup(replies: Reply[], extra: Partial<ClientOptions> & { responses?: KvStore<CacheEntry>; queueStore?: KvStore<QueuedItem> } = {}) {
+function setup(
+  replies: Reply[],
+  extra: Partial<ClientOptions> & { responses?: KvStore<CacheEntry>; queueStore?: KvStore<QueuedItem> } = {},
+) {
   const clock = new FakeClock();
   const { fetch, calls } = scriptedFetch(replies);
   const events: AttemptEvent[] = [];
@@ -90,7 +97,12 @@ describe('client cache', () => {
 
 describe('retries', () => {
   it('backs off with full jitter on 5xx and network errors, up to maxAttempts', async () => {
-    const { client, clock, calls, events } = setup([{ status: 500 }, { status: 502 }, 'network-error', { status: 503 }]);
+    const { client, clock, calls, events } = setup([
+      { status: 500 },
+      { status: 502 },
+      'network-error',
+      { status: 503 },
+    ]);
     const r = await client.send(await client.createIntent(req(), 'uuid'));
     expect(calls).toHaveLength(4);
     expect(clock.sleeps).toEqual([50, 100, 200]); // random 0.5 × 100·2^n
@@ -131,7 +143,9 @@ describe('concurrency', () => {
   it('a race (no sharing, no cache) sends N requests with one key', async () => {
     const { client, calls } = setup([order, replay]);
     const i = await client.createIntent(req(), 'uuid');
-    const rs = await Promise.all(Array.from({ length: 5 }, () => client.send(i, { useCache: false, shareInFlight: false })));
+    const rs = await Promise.all(
+      Array.from({ length: 5 }, () => client.send(i, { useCache: false, shareInFlight: false })),
+    );
     expect(calls).toHaveLength(5);
     expect(new Set(calls.map((c) => c.headers['Idempotency-Key']))).toEqual(new Set([i.key]));
     expect(rs.filter((r) => r.replayed)).toHaveLength(4);
@@ -142,7 +156,10 @@ describe('offline queue', () => {
   it('offline: queued without a request, replayed with the same key when online', async () => {
     let online = false;
     const results: SendResult[] = [];
-    const { client, calls, queue, events } = setup([order], { isOnline: () => online, onQueueResult: (r) => results.push(r) });
+    const { client, calls, queue, events } = setup([order], {
+      isOnline: () => online,
+      onQueueResult: (r) => results.push(r),
+    });
     const i = await client.createIntent(req(), 'uuid');
     const r = await client.send(i);
     expect(r).toMatchObject({ queued: true, status: 0 });

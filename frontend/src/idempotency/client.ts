@@ -2,7 +2,18 @@ import { ResponseCache } from './cache';
 import { fingerprint } from './fingerprint';
 import { OfflineQueue } from './queue';
 import { DEFAULT_RETRY, isRetryableStatus, nextDelay, parseRetryAfter, type RetryPolicy } from './retry';
-import type { AttemptEvent, Clock, FetchLike, IdempotentRequest, Intent, KeyMode, Random, SendResult, Source, StoredResponse } from './types';
+import type {
+  AttemptEvent,
+  Clock,
+  FetchLike,
+  IdempotentRequest,
+  Intent,
+  KeyMode,
+  Random,
+  SendResult,
+  Source,
+  StoredResponse,
+} from './types';
 
 export const systemClock: Clock = {
   now: () => (globalThis.performance ? performance.now() : Date.now()),
@@ -106,29 +117,61 @@ export class IdempotencyClient {
       if (pending) {
         const r = await pending;
         const latencyMs = this.clock.now() - start;
-        this.emit({ key: intent.key, source: 'shared', status: r.status, replayed: r.replayed, latencyMs, attempt: 0, note: 'joined the identical request in flight' });
+        this.emit({
+          key: intent.key,
+          source: 'shared',
+          status: r.status,
+          replayed: r.replayed,
+          latencyMs,
+          attempt: 0,
+          note: 'joined the identical request in flight',
+        });
         return { ...r, source: 'shared', latencyMs, attempts: 0 };
       }
     }
     const run = this.answer(intent, useCache, start, options.headers);
     if (shareInFlight) {
       this.inFlight.set(intent.key, run);
-      void run.finally(() => {
-        if (this.inFlight.get(intent.key) === run) this.inFlight.delete(intent.key);
-      }).catch(() => undefined); // the caller sees any rejection through `run`
+      void run
+        .finally(() => {
+          if (this.inFlight.get(intent.key) === run) this.inFlight.delete(intent.key);
+        })
+        .catch(() => undefined); // the caller sees any rejection through `run`
     }
     return run;
   }
 
   /** From the client cache when allowed and present, else over the network. */
-  private async answer(intent: Intent, useCache: boolean, start: number, headers?: Record<string, string>): Promise<SendResult> {
+  private async answer(
+    intent: Intent,
+    useCache: boolean,
+    start: number,
+    headers?: Record<string, string>,
+  ): Promise<SendResult> {
     const sentAt = this.clock.wallNow();
     if (useCache) {
       const hit = await this.opts.cache.get(intent.key, intent.fingerprint);
       if (hit) {
         const latencyMs = this.clock.now() - start;
-        this.emit({ key: intent.key, source: 'cache', status: hit.response.status, replayed: hit.replayed, latencyMs, attempt: 0, note: 'answered from the client cache, no request sent' });
-        return { key: intent.key, source: 'cache', status: hit.response.status, replayed: hit.replayed, queued: false, response: hit.response, latencyMs, attempts: 0 };
+        this.emit({
+          key: intent.key,
+          source: 'cache',
+          status: hit.response.status,
+          replayed: hit.replayed,
+          latencyMs,
+          attempt: 0,
+          note: 'answered from the client cache, no request sent',
+        });
+        return {
+          key: intent.key,
+          source: 'cache',
+          status: hit.response.status,
+          replayed: hit.replayed,
+          queued: false,
+          response: hit.response,
+          latencyMs,
+          attempts: 0,
+        };
       }
     }
     return this.deliver(intent, 'network', sentAt, start, headers);
@@ -170,12 +213,23 @@ export class IdempotencyClient {
   }
 
   /** The network part: attempts with backoff; queues on network failure; caches 2xx answers. */
-  private async deliver(intent: Intent, source: Source, sentAt: number, start: number, extraHeaders?: Record<string, string>): Promise<SendResult> {
+  private async deliver(
+    intent: Intent,
+    source: Source,
+    sentAt: number,
+    start: number,
+    extraHeaders?: Record<string, string>,
+  ): Promise<SendResult> {
     const base = { key: intent.key, source };
-    if (!this.isOnline()) return this.enqueue(intent, source, sentAt, start, 0, 'offline: queued until the browser is online');
+    if (!this.isOnline())
+      return this.enqueue(intent, source, sentAt, start, 0, 'offline: queued until the browser is online');
 
     const url = this.opts.baseUrl.replace(/\/+$/, '') + intent.request.path;
-    const headers: Record<string, string> = { ...intent.request.headers, ...extraHeaders, [this.keyHeader]: intent.key };
+    const headers: Record<string, string> = {
+      ...intent.request.headers,
+      ...extraHeaders,
+      [this.keyHeader]: intent.key,
+    };
     if (intent.request.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) {
       headers['Content-Type'] = 'application/json';
     }
@@ -196,7 +250,15 @@ export class IdempotencyClient {
           return this.enqueue(intent, source, sentAt, start, attempt, why);
         }
         const delay = nextDelay(this.retry, attempt - 1, this.random);
-        this.emit({ ...base, status: 0, replayed: false, latencyMs, attempt, retryInMs: delay, note: `network error: ${error}` });
+        this.emit({
+          ...base,
+          status: 0,
+          replayed: false,
+          latencyMs,
+          attempt,
+          retryInMs: delay,
+          note: `network error: ${error}`,
+        });
         await this.clock.sleep(delay);
         continue;
       }
@@ -211,15 +273,32 @@ export class IdempotencyClient {
         continue;
       }
       if (status >= 200 && status < 300) {
-        await this.opts.cache.put({ key: intent.key, fingerprint: intent.fingerprint, response, replayed, sentAt }).catch(() => false);
+        await this.opts.cache
+          .put({ key: intent.key, fingerprint: intent.fingerprint, response, replayed, sentAt })
+          .catch(() => false);
       }
       if (source === 'queue') await this.opts.queue.remove(intent.key);
       this.emit({ ...base, status, replayed, latencyMs, attempt });
-      return { ...base, status, replayed, queued: false, response, latencyMs: this.clock.now() - start, attempts: attempt };
+      return {
+        ...base,
+        status,
+        replayed,
+        queued: false,
+        response,
+        latencyMs: this.clock.now() - start,
+        attempts: attempt,
+      };
     }
   }
 
-  private async enqueue(intent: Intent, source: Source, sentAt: number, start: number, attempts: number, note: string): Promise<SendResult> {
+  private async enqueue(
+    intent: Intent,
+    source: Source,
+    sentAt: number,
+    start: number,
+    attempts: number,
+    note: string,
+  ): Promise<SendResult> {
     await this.opts.queue.add(intent, sentAt);
     const latencyMs = this.clock.now() - start;
     this.emit({ key: intent.key, source: 'queue', status: 0, replayed: false, latencyMs, attempt: 0, note });

@@ -6,7 +6,9 @@ import { sha256Bytes, toHex } from './sha256';
 describe('canonical JSON', () => {
   it('ignores key order and whitespace, at every depth', () => {
     const a = JSON.parse('{"item":"book","quantity":2,"meta":{"b":[1,{"y":2,"x":1}],"a":null}}');
-    const b = JSON.parse(' {\n "meta" : { "a":null , "b" : [ 1 , { "x":1,"y":2 } ] },\n "quantity":2,  "item" : "book" }');
+    const b = JSON.parse(
+      ' {\n "meta" : { "a":null , "b" : [ 1 , { "x":1,"y":2 } ] },\n "quantity":2,  "item" : "book" }',
+    );
     expect(canonicalJson(a)).toBe(canonicalJson(b));
     expect(canonicalJson(a)).toBe('{"item":"book","meta":{"a":null,"b":[1,{"x":1,"y":2}]},"quantity":2}');
   });

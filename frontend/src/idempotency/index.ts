@@ -14,9 +14,16 @@ import { openStores, type WebStorageLike } from './storage';
 
 /** A client on the browser's durable stores (IndexedDB, else localStorage, else memory). */
 export async function createBrowserClient(
-  opts: Omit<ClientOptions, 'cache' | 'queue'> & { cacheLimits?: Partial<CacheLimits>; indexedDB?: IDBFactory | null; localStorage?: WebStorageLike | null },
+  opts: Omit<ClientOptions, 'cache' | 'queue'> & {
+    cacheLimits?: Partial<CacheLimits>;
+    indexedDB?: IDBFactory | null;
+    localStorage?: WebStorageLike | null;
+  },
 ): Promise<{ client: IdempotencyClient; storage: string }> {
-  const stores = await openStores<CacheEntry, QueuedItem>({ indexedDB: opts.indexedDB, localStorage: opts.localStorage });
+  const stores = await openStores<CacheEntry, QueuedItem>({
+    indexedDB: opts.indexedDB,
+    localStorage: opts.localStorage,
+  });
   const clock = opts.clock ?? systemClock;
   const cache = new ResponseCache(stores.responses, () => clock.wallNow(), opts.cacheLimits);
   const queue = new OfflineQueue(stores.queue, () => clock.wallNow());

@@ -16,7 +16,10 @@ export interface QueuedItem {
  */
 export class OfflineQueue {
   private seq = 0;
-  constructor(private store: KvStore<QueuedItem>, private wallNow: () => number) {}
+  constructor(
+    private store: KvStore<QueuedItem>,
+    private wallNow: () => number,
+  ) {}
 
   async add(intent: Intent, sentAt: number): Promise<void> {
     const existing = await this.store.get(intent.key);

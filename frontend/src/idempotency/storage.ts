@@ -41,7 +41,10 @@ export interface WebStorageLike {
 /** One Web Storage item per entry, named `<prefix><key>`, holding JSON. */
 export class WebStorageStore<T> implements KvStore<T> {
   readonly kind = 'localstorage' as const;
-  constructor(private storage: WebStorageLike, private prefix: string) {}
+  constructor(
+    private storage: WebStorageLike,
+    private prefix: string,
+  ) {}
   async get(key: string) {
     const raw = this.storage.getItem(this.prefix + key);
     if (raw === null) return undefined;
@@ -97,7 +100,10 @@ export function openIndexedDb(factory: IDBFactory, name: string, stores: string[
 
 export class IndexedDbStore<T> implements KvStore<T> {
   readonly kind = 'indexeddb' as const;
-  constructor(private db: IDBDatabase, private store: string) {}
+  constructor(
+    private db: IDBDatabase,
+    private store: string,
+  ) {}
   private tx(mode: IDBTransactionMode) {
     return this.db.transaction(this.store, mode).objectStore(this.store);
   }
@@ -127,13 +133,15 @@ export interface Stores<C, Q> {
  * (tests); by default they are the browser's. Falls back when IndexedDB fails to open
  * (private modes of some browsers), and to memory when neither works.
  */
-export async function openStores<C, Q>(opts: {
-  indexedDB?: IDBFactory | null;
-  localStorage?: WebStorageLike | null;
-  dbName?: string;
-} = {}): Promise<Stores<C, Q>> {
+export async function openStores<C, Q>(
+  opts: {
+    indexedDB?: IDBFactory | null;
+    localStorage?: WebStorageLike | null;
+    dbName?: string;
+  } = {},
+): Promise<Stores<C, Q>> {
   const dbName = opts.dbName ?? 'oncely-idempotency';
-  const factory = opts.indexedDB !== undefined ? opts.indexedDB : globalThis.indexedDB ?? null;
+  const factory = opts.indexedDB !== undefined ? opts.indexedDB : (globalThis.indexedDB ?? null);
   if (factory) {
     try {
       const db = await openIndexedDb(factory, dbName, ['responses', 'queue']);
@@ -144,7 +152,7 @@ export async function openStores<C, Q>(opts: {
   }
   let ls: WebStorageLike | null = null;
   try {
-    ls = opts.localStorage !== undefined ? opts.localStorage : globalThis.localStorage ?? null;
+    ls = opts.localStorage !== undefined ? opts.localStorage : (globalThis.localStorage ?? null);
   } catch {
     ls = null; // access can throw when storage is disabled
   }
