@@ -355,8 +355,8 @@ fn serde_problem(e: &serde_yaml::Error) -> Problem {
     };
     Problem {
         path,
-        line: loc.as_ref().map(|l| l.line()),
-        column: loc.as_ref().map(|l| l.column()),
+        line: loc.as_ref().map(serde_yaml::Location::line),
+        column: loc.as_ref().map(serde_yaml::Location::column),
         message: format!("{message} (see README.md, \"Config reference\")"),
     }
 }

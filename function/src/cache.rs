@@ -20,7 +20,11 @@ impl RecordCache {
 
     /// The live record for `hash` at `now_ms`; an expired one is evicted and not returned.
     pub fn get(&self, hash: &str, now_ms: u64) -> Option<IdempotencyRecord> {
-        let mut cache = self.inner.as_ref()?.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cache = self
+            .inner
+            .as_ref()?
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let record = cache.get(hash)?;
         if record.is_expired(now_ms) {
             cache.pop(hash);
@@ -37,7 +41,7 @@ impl RecordCache {
         if let Some(inner) = &self.inner {
             inner
                 .lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .put(record.key_hash.clone(), record);
         }
     }
@@ -45,7 +49,10 @@ impl RecordCache {
     /// Forgets `hash`.
     pub fn remove(&self, hash: &str) {
         if let Some(inner) = &self.inner {
-            inner.lock().unwrap_or_else(|e| e.into_inner()).pop(hash);
+            inner
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .pop(hash);
         }
     }
 
@@ -53,7 +60,7 @@ impl RecordCache {
     pub fn len(&self) -> usize {
         self.inner
             .as_ref()
-            .map_or(0, |c| c.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .map_or(0, |c| c.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len())
     }
 
     /// Whether nothing is cached.

@@ -202,7 +202,7 @@ impl<P: Persistence> Idempotency<P> {
             KeySource::BodyFields(fields) => {
                 let body = serde_json::from_slice::<serde_json::Value>(request.body().as_ref())
                     .ok()
-                    .filter(|v| v.is_object());
+                    .filter(serde_json::Value::is_object);
                 let Some(body) = body else {
                     return Err(KeyError::MissingField {
                         field: fields.first().cloned().unwrap_or_default(),

@@ -159,9 +159,9 @@ impl DynamoDbPersistence {
                 let mut headers = Vec::new();
                 if let Some(AttributeValue::L(list)) = item.get("response_headers") {
                     for pair in list {
-                        match pair.as_l().map(|p| p.as_slice()) {
+                        match pair.as_l().map(std::vec::Vec::as_slice) {
                             Ok([AttributeValue::S(name), AttributeValue::B(value)]) => {
-                                headers.push((name.clone(), value.as_ref().to_vec()))
+                                headers.push((name.clone(), value.as_ref().to_vec()));
                             }
                             _ => {
                                 return Err(PersistenceError::Corrupt(
@@ -266,10 +266,7 @@ impl Persistence for DynamoDbPersistence {
                 .client_request_token(&record.claim)
                 .send()
                 .await;
-            let err = match result {
-                Ok(_) => return Ok(()),
-                Err(err) => err,
-            };
+            let Err(err) = result else { return Ok(()) };
             let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) = err.as_service_error() else {
                 if matches!(err.as_service_error(), Some(e) if e.code() == Some("TransactionInProgressException"))
                     && attempt < COMPLETE_ATTEMPTS
@@ -311,9 +308,9 @@ impl Persistence for DynamoDbPersistence {
         match result {
             Ok(_) => Ok(()),
             Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                if err.as_service_error().is_some_and(
+                    aws_sdk_dynamodb::operation::delete_item::DeleteItemError::is_conditional_check_failed_exception,
+                ) =>
             {
                 Ok(())
             }
@@ -338,14 +335,19 @@ impl InMemoryPersistence {
     pub fn record(&self, key_hash: &str) -> Option<IdempotencyRecord> {
         self.state
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .0
             .get(key_hash)
             .cloned()
     }
     /// A value written by a completion.
     pub fn value(&self, key: &str) -> Option<String> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).1.get(key).cloned()
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .1
+            .get(key)
+            .cloned()
     }
 }
 
@@ -353,7 +355,7 @@ impl Persistence for InMemoryPersistence {
     type Write = (String, String);
 
     async fn claim(&self, record: &IdempotencyRecord, now_ms: u64) -> Result<ClaimOutcome, PersistenceError> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(existing) = state.0.get(&record.key_hash) {
             let dead = existing.is_expired(now_ms)
                 || (existing.status == Status::InProgress && existing.in_progress_expiration_ms <= now_ms);
@@ -370,7 +372,7 @@ impl Persistence for InMemoryPersistence {
         record: &IdempotencyRecord,
         writes: Vec<(String, String)>,
     ) -> Result<(), PersistenceError> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match state.0.get(&record.key_hash) {
             Some(current) if current.status == Status::InProgress && current.claim == record.claim => {}
             _ => return Err(PersistenceError::ClaimLost),
@@ -381,7 +383,7 @@ impl Persistence for InMemoryPersistence {
     }
 
     async fn release(&self, record: &IdempotencyRecord) -> Result<(), PersistenceError> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if state.0.get(&record.key_hash).is_some_and(|r| r.claim == record.claim) {
             state.0.remove(&record.key_hash);
         }

@@ -69,7 +69,7 @@ pub fn is_text_content_type(content_type: Option<&str>) -> bool {
 pub fn build(req: &Incoming<'_>, route_key: &str, path_parameters: &BTreeMap<String, String>, gw: &Gateway) -> Value {
     let mut headers: Vec<(String, String)> = Vec::new();
     let mut cookies: Vec<String> = Vec::new();
-    for (name, value) in req.headers.iter() {
+    for (name, value) in req.headers {
         let name = name.as_str().to_ascii_lowercase();
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
         if name == "cookie" {

@@ -70,12 +70,9 @@ pub async fn serve(listener: std::net::TcpListener, api: Arc<Api>) {
         return;
     };
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
+        let Ok((stream, peer)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
         };
         let api = api.clone();
         tokio::spawn(async move {
@@ -200,7 +197,7 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
         println!(
             "[api] {method} {raw_path}: Lambda request {} failed: {why}",
             invoked.request_id
-        )
+        );
     };
     let answer = match invoked.outcome {
         Outcome::Response(payload) => match response::from_function(&payload) {

@@ -684,8 +684,8 @@ while True:
             "a new process serves after the timeout"
         );
         let timed_out_pid = after_crash["pid"].as_i64().unwrap() as i32;
-        // SAFETY: signal 0 only checks for existence.
         assert!(
+            // SAFETY: signal 0 only checks for existence.
             unsafe { libc::kill(timed_out_pid, 0) } != 0,
             "the timed-out process was killed"
         );
@@ -695,6 +695,7 @@ while True:
         pool.shutdown().await;
         assert!(pool.pids().is_empty());
         assert!(
+            // SAFETY: signal 0 only checks for existence.
             unsafe { libc::kill(live[0] as i32, 0) } != 0,
             "shutdown kills the process"
         );

@@ -212,7 +212,7 @@ mod tests {
     use super::*;
 
     fn router(keys: &[&str]) -> Router {
-        Router::new(&keys.iter().map(|k| k.to_string()).collect::<Vec<_>>()).unwrap()
+        Router::new(&keys.iter().map(std::string::ToString::to_string).collect::<Vec<_>>()).unwrap()
     }
 
     fn found(r: &Router, method: &str, path: &str) -> Option<(String, Vec<(String, String)>)> {

@@ -67,8 +67,9 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
     let out = match ctx.lambda.get_function().function_name(name).send().await {
         Ok(out) => out,
         Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            if e.as_service_error().is_some_and(
+                aws_sdk_lambda::operation::get_function::GetFunctionError::is_resource_not_found_exception,
+            ) =>
         {
             return Ok(None);
         }
@@ -252,7 +253,7 @@ pub async fn create(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Back
             Ok(_) => break,
             Err(e)
                 if e.as_service_error()
-                    .is_some_and(|s| s.is_invalid_parameter_value_exception()) =>
+                    .is_some_and(aws_sdk_lambda::operation::create_function::CreateFunctionError::is_invalid_parameter_value_exception) =>
             {
                 attempt += 1;
                 if attempt >= backoff.attempts {
@@ -313,8 +314,9 @@ pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Resul
     match ctx.lambda.delete_function().function_name(name).send().await {
         Ok(_) => {}
         Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) => {}
+            if e.as_service_error().is_some_and(
+                aws_sdk_lambda::operation::delete_function::DeleteFunctionError::is_resource_not_found_exception,
+            ) => {}
         Err(e) => return Err(aws("DeleteFunction", format!("function {name}"), e)),
     }
     step.done("deleted");
@@ -330,8 +332,9 @@ pub async fn read_permission(ctx: &Context, stack: &Stack) -> Result<Vec<Value>>
     let policy = match ctx.lambda.get_policy().function_name(name).send().await {
         Ok(out) => out.policy.unwrap_or_default(),
         Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            if e.as_service_error().is_some_and(
+                aws_sdk_lambda::operation::get_policy::GetPolicyError::is_resource_not_found_exception,
+            ) =>
         {
             return Ok(Vec::new());
         }
@@ -407,7 +410,7 @@ async fn remove_permission(ctx: &Context, stack: &Stack, count: usize) -> Result
             Ok(_) => {}
             Err(e)
                 if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+                    .is_some_and(aws_sdk_lambda::operation::remove_permission::RemovePermissionError::is_resource_not_found_exception) =>
             {
                 break;
             }

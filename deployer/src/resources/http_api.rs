@@ -211,8 +211,12 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
         .find(|s| s.stage_name() == Some(STAGE))
         .map(|s| StageLive {
             auto_deploy: s.auto_deploy().unwrap_or(false),
-            burst: s.default_route_settings().and_then(|r| r.throttling_burst_limit()),
-            rate: s.default_route_settings().and_then(|r| r.throttling_rate_limit()),
+            burst: s
+                .default_route_settings()
+                .and_then(aws_sdk_apigatewayv2::types::RouteSettings::throttling_burst_limit),
+            rate: s
+                .default_route_settings()
+                .and_then(aws_sdk_apigatewayv2::types::RouteSettings::throttling_rate_limit),
         });
     Ok(Some(live))
 }
@@ -501,7 +505,7 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, changes: &
                         let step = ctx.progress.step(format!("removing route {key}"));
                         match ctx.apigw.delete_route().api_id(&api_id).route_id(&r.id).send().await {
                             Ok(_) => {}
-                            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => {}
+                            Err(e) if e.as_service_error().is_some_and(aws_sdk_apigatewayv2::operation::delete_route::DeleteRouteError::is_not_found_exception) => {}
                             Err(e) => return Err(aws("DeleteRoute", format!("route {key} of http api {name}"), e)),
                         }
                         step.done("removed");
@@ -556,7 +560,9 @@ pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Resul
     let step = ctx.progress.step(format!("deleting HTTP API {name} ({})", live.api_id));
     match ctx.apigw.delete_api().api_id(&live.api_id).send().await {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(aws_sdk_apigatewayv2::operation::delete_api::DeleteApiError::is_not_found_exception) => {}
         Err(e) => return Err(aws("DeleteApi", format!("http api {name}"), e)),
     }
     step.done("deleted");

@@ -86,7 +86,7 @@ pub async fn apply(ctx: &Context, stack: &Stack, change: &Change) -> Result<()> 
             // Lost a race with Lambda creating it on first invocation: fine, it gets tagged below.
             Err(e)
                 if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_already_exists_exception()) =>
+                    .is_some_and(aws_sdk_cloudwatchlogs::operation::create_log_group::CreateLogGroupError::is_resource_already_exists_exception) =>
             {
                 ctx.logs
                     .tag_resource()
@@ -126,7 +126,7 @@ pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Resul
         Ok(_) => {}
         Err(e)
             if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) => {}
+                .is_some_and(aws_sdk_cloudwatchlogs::operation::delete_log_group::DeleteLogGroupError::is_resource_not_found_exception) => {}
         Err(e) => return Err(aws("DeleteLogGroup", format!("log group {name}"), e)),
     }
     step.done("deleted");

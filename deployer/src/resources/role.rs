@@ -93,7 +93,12 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
     let name = stack.role_name();
     let role = match ctx.iam.get_role().role_name(name).send().await {
         Ok(out) => out.role,
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => return Ok(None),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(aws_sdk_iam::operation::get_role::GetRoleError::is_no_such_entity_exception) =>
+        {
+            return Ok(None);
+        }
         Err(e) => return Err(aws("GetRole", format!("role {name}"), e)),
     };
     let Some(role) = role else { return Ok(None) };
@@ -285,7 +290,9 @@ async fn remove_policy(ctx: &Context, role: &str, change: &Change) -> Result<()>
             .await
             .map(|_| ())
             .map_err(|e| {
-                let gone = e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception());
+                let gone = e.as_service_error().is_some_and(
+                    aws_sdk_iam::operation::detach_role_policy::DetachRolePolicyError::is_no_such_entity_exception,
+                );
                 (
                     gone,
                     aws("DetachRolePolicy", format!("role {role} policy {}", change.name), e),
@@ -300,7 +307,9 @@ async fn remove_policy(ctx: &Context, role: &str, change: &Change) -> Result<()>
             .await
             .map(|_| ())
             .map_err(|e| {
-                let gone = e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception());
+                let gone = e.as_service_error().is_some_and(
+                    aws_sdk_iam::operation::delete_role_policy::DeleteRolePolicyError::is_no_such_entity_exception,
+                );
                 (
                     gone,
                     aws("DeleteRolePolicy", format!("role {role} policy {}", change.name), e),
@@ -343,7 +352,9 @@ pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Resul
     let step = ctx.progress.step(format!("deleting role {name}"));
     match ctx.iam.delete_role().role_name(name).send().await {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(aws_sdk_iam::operation::delete_role::DeleteRoleError::is_no_such_entity_exception) => {}
         Err(e) => return Err(aws("DeleteRole", format!("role {name}"), e)),
     }
     step.done("deleted");

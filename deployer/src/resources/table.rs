@@ -36,8 +36,9 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
     let out = match ctx.dynamodb.describe_table().table_name(name).send().await {
         Ok(out) => out,
         Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            if e.as_service_error().is_some_and(
+                aws_sdk_dynamodb::operation::describe_table::DescribeTableError::is_resource_not_found_exception,
+            ) =>
         {
             return Ok(None);
         }
@@ -339,8 +340,9 @@ pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>, delete_d
     match ctx.dynamodb.delete_table().table_name(name).send().await {
         Ok(_) => {}
         Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) => {}
+            if e.as_service_error().is_some_and(
+                aws_sdk_dynamodb::operation::delete_table::DeleteTableError::is_resource_not_found_exception,
+            ) => {}
         Err(e) => return Err(aws("DeleteTable", format!("table {name}"), e)),
     }
     ctx.dynamodb

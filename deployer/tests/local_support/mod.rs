@@ -242,6 +242,7 @@ impl Drop for LocalStack {
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
             // SIGINT first, so it stops its children; SIGKILL if it hangs.
+            // SAFETY: kill(2) on our own child's pid.
             unsafe {
                 libc::kill(self.child.id() as i32, libc::SIGINT);
             }
