@@ -9,13 +9,13 @@ use aws_sdk_apigatewayv2::types::{Cors, IntegrationType, ProtocolType, RouteSett
 use crate::config::CorsConfig;
 use crate::context::Context;
 use crate::error::{DeployError, Result, aws};
-use crate::report::{Action, AttrDiff, Change, diff_attr};
+use crate::report::{Action, AttrDiff, Change, Note, ResourceKind, diff_attr};
 use crate::stack::Stack;
 
-const KIND: &str = "http api";
-const INTEGRATION_KIND: &str = "integration";
-const ROUTE_KIND: &str = "route";
-const STAGE_KIND: &str = "stage";
+const KIND: ResourceKind = ResourceKind::HttpApi;
+const INTEGRATION_KIND: ResourceKind = ResourceKind::Integration;
+const ROUTE_KIND: ResourceKind = ResourceKind::Route;
+const STAGE_KIND: ResourceKind = ResourceKind::Stage;
 const STAGE: &str = "$default";
 const PAYLOAD_FORMAT: &str = "2.0";
 
@@ -242,7 +242,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
             vec![
                 ("protocol", "HTTP".into()),
                 ("cors", want_cors.unwrap_or_else(|| "(none)".into())),
-                ("tags", super::table::fmt_tags(&stack.tags())),
+                ("tags", super::fmt_tags(&stack.tags())),
             ],
         )];
         out.push(Change::create(
@@ -326,7 +326,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
         }
     }
     for r in live.routes.iter().filter(|r| !c.routes.contains(&r.key)) {
-        out.push(Change::new(ROUTE_KIND, r.key.clone(), Action::Delete).with_note("no longer in the config"));
+        out.push(Change::new(ROUTE_KIND, r.key.clone(), Action::Delete).with_note(Note::NoLongerInConfig));
     }
     match &live.stage {
         None => out.push(Change::create(
@@ -377,7 +377,7 @@ fn stage_settings(stack: &Stack) -> RouteSettings {
 pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, changes: &[Change]) -> Result<(String, String)> {
     let name = stack.api_name();
     let cfg = &stack.config.api;
-    let row = |kind: &str| changes.iter().find(|c| c.resource == kind);
+    let row = |kind: ResourceKind| changes.iter().find(|c| c.resource == kind);
     // The API itself.
     let (api_id, endpoint) = match (live, row(KIND)) {
         (None, _) => {
@@ -566,5 +566,5 @@ pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Resul
         Err(e) => return Err(aws("DeleteApi", format!("http api {name}"), e)),
     }
     step.done("deleted");
-    Ok(Change::new(KIND, name, Action::Delete).with_note(format!("api id {}", live.api_id)))
+    Ok(Change::new(KIND, name, Action::Delete).with_note(Note::ApiId(live.api_id.clone())))
 }
