@@ -140,31 +140,11 @@ pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff)
     if let Some(c) = find(ResourceKind::LogGroup) {
         log_group::apply(ctx, stack, &c).await?;
     }
-    role::apply(
-        ctx,
-        stack,
-        &rows(&[
-            ResourceKind::Role,
-            ResourceKind::RolePolicy,
-            ResourceKind::ManagedPolicy,
-        ]),
-    )
-    .await?;
+    role::apply(ctx, stack, &rows(&role::KINDS)).await?;
     if let Some(c) = find(ResourceKind::Function) {
         function::apply(ctx, stack, live.function.as_ref(), &c, code, backoff).await?;
     }
-    let (api_id, endpoint) = http_api::apply(
-        ctx,
-        stack,
-        live.api.as_ref(),
-        &rows(&[
-            ResourceKind::HttpApi,
-            ResourceKind::Integration,
-            ResourceKind::Route,
-            ResourceKind::Stage,
-        ]),
-    )
-    .await?;
+    let (api_id, endpoint) = http_api::apply(ctx, stack, live.api.as_ref(), &rows(&http_api::KINDS)).await?;
     // The permission's source ARN needs the API id, known only now for a new API.
     let permission = function::diff_permission(stack, Some(&api_id), &live.permission);
     function::apply_permission(ctx, stack, &api_id, &permission, live.permission.len()).await?;
@@ -383,15 +363,7 @@ mod tests {
         role::apply(&ctx, &stack, &changes).await.unwrap();
         let api_rows: Vec<Change> = changes
             .iter()
-            .filter(|c| {
-                [
-                    ResourceKind::HttpApi,
-                    ResourceKind::Integration,
-                    ResourceKind::Route,
-                    ResourceKind::Stage,
-                ]
-                .contains(&c.resource)
-            })
+            .filter(|c| http_api::KINDS.contains(&c.resource))
             .cloned()
             .collect();
         let (api_id, _) = http_api::apply(&ctx, &stack, live.api.as_ref(), &api_rows)

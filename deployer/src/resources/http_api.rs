@@ -16,6 +16,8 @@ const KIND: ResourceKind = ResourceKind::HttpApi;
 const INTEGRATION_KIND: ResourceKind = ResourceKind::Integration;
 const ROUTE_KIND: ResourceKind = ResourceKind::Route;
 const STAGE_KIND: ResourceKind = ResourceKind::Stage;
+/// The kinds of the rows [`diff`] emits and [`apply`] takes.
+pub const KINDS: [ResourceKind; 4] = [KIND, INTEGRATION_KIND, ROUTE_KIND, STAGE_KIND];
 const STAGE: &str = "$default";
 const PAYLOAD_FORMAT: &str = "2.0";
 

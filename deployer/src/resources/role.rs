@@ -14,6 +14,8 @@ use crate::stack::Stack;
 const KIND: ResourceKind = ResourceKind::Role;
 const POLICY_KIND: ResourceKind = ResourceKind::RolePolicy;
 const MANAGED_KIND: ResourceKind = ResourceKind::ManagedPolicy;
+/// The kinds of the rows [`diff`] emits and [`apply`] takes.
+pub const KINDS: [ResourceKind; 3] = [KIND, POLICY_KIND, MANAGED_KIND];
 
 /// The DynamoDB actions the handler needs: item reads and writes, and the condition checks of its
 /// transactional writes (TransactWriteItems is authorized through these per-item actions).
