@@ -1,7 +1,10 @@
-//! Command-line arguments (clap). Kept apart from the YAML config structs.
+//! Command-line arguments (clap), kept apart from the YAML config structs, and the one question
+//! the command line asks: `down`'s confirmation.
 
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
+use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// The examples at the end of `--help`.
@@ -111,4 +114,26 @@ pub struct DownArgs {
     /// Also delete a table that still holds orders.
     #[arg(long)]
     pub delete_data: bool,
+}
+
+/// Asks on the terminal before `down` deletes `doomed` (in `region` of `account`). Fails when
+/// there is no terminal to ask on, or when the answer is not yes.
+pub fn confirm_down(region: &str, account: &str, doomed: &[String]) -> anyhow::Result<()> {
+    let list: String = doomed.iter().map(|d| format!("\n  - {d}")).collect();
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        bail!(
+            "`down` would delete, in {region} of account {account}:{list}\n\
+            There is no terminal to confirm on: pass --yes to go ahead"
+        );
+    }
+    eprint!("This deletes, in {region} of account {account}:{list}\nDelete? [y/N] ");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .context("reading the confirmation")?;
+    if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES") {
+        bail!("cancelled: nothing was deleted");
+    }
+    Ok(())
 }

@@ -1,10 +1,42 @@
 //! Writes the API endpoint where the frontend reads it: `VITE_API_URL=<endpoint>` in the
 //! configured env file, keeping every other line of that file.
 
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::progress::Progress;
 
 /// The variable Vite exposes to the page.
 pub const VARIABLE: &str = "VITE_API_URL";
+
+/// What `sync-endpoint` wrote, and where.
+#[derive(Debug, Clone, Serialize)]
+pub struct Synced {
+    pub endpoint: String,
+    pub env_file: PathBuf,
+}
+
+impl fmt::Display for Synced {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{VARIABLE}={} written to {}", self.endpoint, self.env_file.display())
+    }
+}
+
+/// Writes the endpoint into the frontend's env file (the same code for `up`, `up --local` and
+/// `sync-endpoint`).
+pub fn write_to_frontend(config: &Config, endpoint: &str, progress: &Progress) -> anyhow::Result<Synced> {
+    let path = &config.frontend.env_file;
+    write(path, endpoint).with_context(|| format!("writing {VARIABLE} to {}", path.display()))?;
+    progress.info(format!("wrote {VARIABLE}={endpoint} to {}", path.display()));
+    Ok(Synced {
+        endpoint: endpoint.to_string(),
+        env_file: path.clone(),
+    })
+}
 
 /// Replaces (or appends) the `VITE_API_URL=` line of `path`, creating the file and its folder.
 pub fn write(path: &Path, endpoint: &str) -> std::io::Result<()> {

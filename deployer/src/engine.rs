@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::context::Context;
 use crate::error::{DeployError, Result};
 use crate::package::Artifact;
-use crate::report::{Action, Change, Report};
+use crate::report::{Action, Change, Command, Note, Report, ResourceKind};
 use crate::resources::function::Backoff;
 use crate::resources::{function, http_api, log_group, role, table};
 use crate::stack::Stack;
@@ -78,7 +78,7 @@ pub fn diff(stack: &Stack, live: &LiveStack, code: Option<&Artifact>) -> Vec<Cha
 fn check_adoptable(stack: &Stack, changes: &[Change]) -> Result<()> {
     if let Some(foreign) = changes.iter().find(|c| c.action == Action::Foreign) {
         return Err(DeployError::Foreign {
-            kind: foreign.resource.clone(),
+            kind: foreign.resource,
             name: foreign.name.clone(),
             app: stack.config.app.clone(),
             stage: stack.config.stage.clone(),
@@ -90,7 +90,7 @@ fn check_adoptable(stack: &Stack, changes: &[Change]) -> Result<()> {
 /// `plan`: what `up` would do; changes nothing.
 pub async fn plan(ctx: &Context, stack: &Stack, code: Option<&Artifact>) -> Result<Report> {
     let live = read(ctx, stack).await?;
-    let mut report = Report::new("plan", diff(stack, &live, code));
+    let mut report = Report::new(Command::Plan, diff(stack, &live, code));
     report.warnings = report
         .changes
         .iter()
@@ -115,7 +115,7 @@ pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff)
     let live = read(ctx, stack).await?;
     let changes = diff(stack, &live, Some(code));
     check_adoptable(stack, &changes)?;
-    let mut report = Report::new("up", changes);
+    let mut report = Report::new(Command::Up, changes);
     report.function_name = Some(stack.function_name().to_string());
     report.table_name = Some(stack.table_name().to_string());
     if !report.has_changes() {
@@ -124,33 +124,27 @@ pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff)
         return Ok(report);
     }
     ctx.progress.info(format!("plan: {}", report.summary()));
-    let find = |kind: &str| report.changes.iter().find(|c| c.resource == kind).cloned();
-    let rows = |kinds: &[&str]| -> Vec<Change> {
+    let find = |kind: ResourceKind| report.changes.iter().find(|c| c.resource == kind).cloned();
+    let rows = |kinds: &[ResourceKind]| -> Vec<Change> {
         report
             .changes
             .iter()
-            .filter(|c| kinds.contains(&c.resource.as_str()))
+            .filter(|c| kinds.contains(&c.resource))
             .cloned()
             .collect()
     };
 
-    if let Some(c) = find("table") {
+    if let Some(c) = find(ResourceKind::Table) {
         table::apply(ctx, stack, live.table.as_ref(), &c).await?;
     }
-    if let Some(c) = find("log group") {
+    if let Some(c) = find(ResourceKind::LogGroup) {
         log_group::apply(ctx, stack, &c).await?;
     }
-    role::apply(ctx, stack, &rows(&["role", "role policy", "managed policy"])).await?;
-    if let Some(c) = find("function") {
+    role::apply(ctx, stack, &rows(&role::KINDS)).await?;
+    if let Some(c) = find(ResourceKind::Function) {
         function::apply(ctx, stack, live.function.as_ref(), &c, code, backoff).await?;
     }
-    let (api_id, endpoint) = http_api::apply(
-        ctx,
-        stack,
-        live.api.as_ref(),
-        &rows(&["http api", "integration", "route", "stage"]),
-    )
-    .await?;
+    let (api_id, endpoint) = http_api::apply(ctx, stack, live.api.as_ref(), &rows(&http_api::KINDS)).await?;
     // The permission's source ARN needs the API id, known only now for a new API.
     let permission = function::diff_permission(stack, Some(&api_id), &live.permission);
     function::apply_permission(ctx, stack, &api_id, &permission, live.permission.len()).await?;
@@ -204,7 +198,7 @@ pub async fn down(ctx: &Context, stack: &Stack, live: &LiveStack, delete_data: b
     changes.push(log_group::destroy(ctx, stack, live.log_group.as_ref()).await?);
     changes.extend(role::destroy(ctx, stack, live.role.as_ref()).await?);
     changes.push(table::destroy(ctx, stack, live.table.as_ref(), delete_data).await?);
-    let mut report = Report::new("down", changes);
+    let mut report = Report::new(Command::Down, changes);
     report.applied = report.delete > 0;
     report.warnings = report
         .changes
@@ -217,17 +211,12 @@ pub async fn down(ctx: &Context, stack: &Stack, live: &LiveStack, delete_data: b
             )
         })
         .collect();
-    report.warnings.extend(
-        report
-            .changes
-            .iter()
-            .filter(|c| {
-                c.resource == "table"
-                    && c.action == Action::Unchanged
-                    && c.note.as_deref().is_some_and(|n| n.starts_with("kept"))
-            })
-            .map(|c| format!("table {} {}", c.name, c.note.clone().unwrap_or_default())),
-    );
+    report
+        .warnings
+        .extend(report.changes.iter().filter_map(|c| match &c.note {
+            Some(note @ Note::KeptWithData { .. }) => Some(format!("{} {} {note}", c.resource, c.name)),
+            _ => None,
+        }));
     Ok(report)
 }
 
@@ -359,22 +348,22 @@ mod tests {
 
         // Every apply is a no-op: a single call would fail against the closed port.
         for c in &changes {
-            match c.resource.as_str() {
-                "table" => table::apply(&ctx, &stack, live.table.as_ref(), c).await.unwrap(),
-                "log group" => log_group::apply(&ctx, &stack, c).await.unwrap(),
-                "function" => {
+            match c.resource {
+                ResourceKind::Table => table::apply(&ctx, &stack, live.table.as_ref(), c).await.unwrap(),
+                ResourceKind::LogGroup => log_group::apply(&ctx, &stack, c).await.unwrap(),
+                ResourceKind::Function => {
                     function::apply(&ctx, &stack, live.function.as_ref(), c, &code, Backoff::default())
                         .await
                         .unwrap();
                 }
-                "permission" => function::apply_permission(&ctx, &stack, "abc123", c, 1).await.unwrap(),
+                ResourceKind::Permission => function::apply_permission(&ctx, &stack, "abc123", c, 1).await.unwrap(),
                 _ => {}
             }
         }
         role::apply(&ctx, &stack, &changes).await.unwrap();
         let api_rows: Vec<Change> = changes
             .iter()
-            .filter(|c| ["http api", "integration", "route", "stage"].contains(&c.resource.as_str()))
+            .filter(|c| http_api::KINDS.contains(&c.resource))
             .cloned()
             .collect();
         let (api_id, _) = http_api::apply(&ctx, &stack, live.api.as_ref(), &api_rows)
@@ -393,7 +382,7 @@ mod tests {
             key: "GET /legacy".into(),
             target: Some("integrations/int1".into()),
         });
-        let report = Report::new("plan", diff(&stack, &live, Some(&code)));
+        let report = Report::new(Command::Plan, diff(&stack, &live, Some(&code)));
         assert_eq!(
             (report.create, report.update, report.delete, report.unchanged),
             (0, 1, 1, 10)
@@ -408,6 +397,6 @@ mod tests {
             }]
         );
         let d = report.changes.iter().find(|c| c.action == Action::Delete).unwrap();
-        assert_eq!((d.resource.as_str(), d.name.as_str()), ("route", "GET /legacy"));
+        assert_eq!((d.resource, d.name.as_str()), (ResourceKind::Route, "GET /legacy"));
     }
 }

@@ -33,7 +33,7 @@ pub enum DeployError {
         oncely:stage={stage}); refusing to adopt it. Delete or rename it, or choose another app/stage in the config"
     )]
     Foreign {
-        kind: String,
+        kind: crate::report::ResourceKind,
         name: String,
         app: String,
         stage: String,

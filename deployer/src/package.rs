@@ -5,10 +5,11 @@ use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use anyhow::Context as _;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::config::Architecture;
+use crate::config::{Architecture, Config};
 use crate::progress::Progress;
 
 /// The glibc of Amazon Linux 2023, the newest a `provided.al2023` binary may need.
@@ -253,6 +254,20 @@ pub fn build(opts: &BuildOptions, progress: &Progress) -> Result<Artifact> {
         glibc: glibc.map(|(a, b)| format!("{a}.{b}")),
         built_with,
     })
+}
+
+/// Builds the function package the config names and says where it is (`package`, and `plan`/`up`
+/// without `--zip`).
+pub fn build_for_config(config: &Config, progress: &Progress) -> anyhow::Result<Artifact> {
+    let opts = BuildOptions::for_workspace(&config.function.package, config.function.architecture)?;
+    let artifact =
+        build(&opts, progress).with_context(|| format!("packaging the `{}` crate", config.function.package))?;
+    progress.info(format!(
+        "package {} (sha256 {})",
+        artifact.path.display(),
+        artifact.sha256
+    ));
+    Ok(artifact)
 }
 
 /// A zip with one entry, `bootstrap` (mode 0755), with fixed timestamps: the same binary always

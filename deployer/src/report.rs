@@ -3,7 +3,116 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+
+/// The kind of a row: one cloud resource or sub-resource. Shown and serialised as its name
+/// (`"log group"`, `"http api"`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceKind {
+    Table,
+    LogGroup,
+    Role,
+    RolePolicy,
+    ManagedPolicy,
+    Function,
+    Permission,
+    HttpApi,
+    Integration,
+    Route,
+    Stage,
+}
+
+impl ResourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceKind::Table => "table",
+            ResourceKind::LogGroup => "log group",
+            ResourceKind::Role => "role",
+            ResourceKind::RolePolicy => "role policy",
+            ResourceKind::ManagedPolicy => "managed policy",
+            ResourceKind::Function => "function",
+            ResourceKind::Permission => "permission",
+            ResourceKind::HttpApi => "http api",
+            ResourceKind::Integration => "integration",
+            ResourceKind::Route => "route",
+            ResourceKind::Stage => "stage",
+        }
+    }
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ResourceKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// A remark on a row, for people: what the data behind it is, never text to parse. Shown and
+/// serialised as its sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// `down` found nothing to delete.
+    NotFound,
+    /// The resource carries no oncely tags: never adopted nor deleted.
+    LeftAlone,
+    /// The table's key is not `id:S`; `up` cannot change that in place.
+    KeyMismatch { key: String },
+    /// `down` kept a table that still holds orders.
+    KeptWithData { items: u64, orders: u64 },
+    /// `down` deleted a table holding this many items.
+    ItemsDeleted { items: u64 },
+    /// A route the config no longer lists.
+    NoLongerInConfig,
+    /// An inline policy other than ours on our role.
+    NotLeastPrivilege,
+    /// A managed policy attached to our role.
+    Detached,
+    /// The id of the deleted HTTP API.
+    ApiId(String),
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Note::NotFound => f.write_str("not found"),
+            Note::LeftAlone => f.write_str("exists without oncely's tags; left alone"),
+            Note::KeyMismatch { key } => write!(
+                f,
+                "its key is {key} but the function needs id:S; a key cannot be changed in place: \
+                delete the table (`down --delete-data`) and run `up` again"
+            ),
+            Note::KeptWithData { items, orders } => write!(
+                f,
+                "kept: it still holds {items} items ({orders} orders); pass --delete-data to delete it with its data"
+            ),
+            Note::ItemsDeleted { items } => write!(f, "{items} items deleted"),
+            Note::NoLongerInConfig => f.write_str("no longer in the config"),
+            Note::NotLeastPrivilege => f.write_str("not part of the least-privilege policy"),
+            Note::Detached => f.write_str("detached: the role keeps only its inline policy"),
+            Note::ApiId(id) => write!(f, "api id {id}"),
+        }
+    }
+}
+
+impl Serialize for Note {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// The command a [`Report`] is the result of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Command {
+    Plan,
+    Up,
+    Down,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -48,19 +157,19 @@ pub struct AttrDiff {
 /// One resource (or sub-resource such as a route) and what happens to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
-    pub resource: String,
+    pub resource: ResourceKind,
     pub name: String,
     pub action: Action,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<AttrDiff>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    pub note: Option<Note>,
 }
 
 impl Change {
-    pub fn new(resource: &str, name: impl Into<String>, action: Action) -> Self {
+    pub fn new(resource: ResourceKind, name: impl Into<String>, action: Action) -> Self {
         Change {
-            resource: resource.to_string(),
+            resource,
             name: name.into(),
             action,
             attributes: Vec::new(),
@@ -69,7 +178,7 @@ impl Change {
     }
 
     /// A create, listing the attributes it sets.
-    pub fn create(resource: &str, name: impl Into<String>, attrs: Vec<(&str, String)>) -> Self {
+    pub fn create(resource: ResourceKind, name: impl Into<String>, attrs: Vec<(&str, String)>) -> Self {
         let mut c = Change::new(resource, name, Action::Create);
         c.attributes = attrs
             .into_iter()
@@ -83,7 +192,7 @@ impl Change {
     }
 
     /// An update when any attribute differs, else unchanged.
-    pub fn compare(resource: &str, name: impl Into<String>, diffs: Vec<AttrDiff>) -> Self {
+    pub fn compare(resource: ResourceKind, name: impl Into<String>, diffs: Vec<AttrDiff>) -> Self {
         let action = if diffs.is_empty() {
             Action::Unchanged
         } else {
@@ -94,8 +203,8 @@ impl Change {
         c
     }
 
-    pub fn with_note(mut self, note: impl Into<String>) -> Self {
-        self.note = Some(note.into());
+    pub fn with_note(mut self, note: Note) -> Self {
+        self.note = Some(note);
         self
     }
 
@@ -130,7 +239,7 @@ pub fn diff_attr<T: PartialEq + fmt::Display>(
 /// The result of a command: counts, then every change.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    pub command: &'static str,
+    pub command: Command,
     pub create: usize,
     pub update: usize,
     pub delete: usize,
@@ -149,7 +258,7 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(command: &'static str, changes: Vec<Change>) -> Self {
+    pub fn new(command: Command, changes: Vec<Change>) -> Self {
         let count = |a: Action| changes.iter().filter(|c| c.action == a).count();
         Report {
             command,
@@ -208,14 +317,14 @@ impl fmt::Display for Report {
             writeln!(f, "{c}")?;
         }
         let line = match (self.command, self.applied) {
-            ("plan", _) => format!("Plan: {}", self.summary()),
-            ("up", true) => format!(
+            (Command::Plan, _) => format!("Plan: {}", self.summary()),
+            (Command::Up, true) => format!(
                 "Done: {} created, {} updated, {} deleted, {} unchanged",
                 self.create, self.update, self.delete, self.unchanged
             ),
-            ("up", false) => format!("No changes: the stack is up to date ({} unchanged)", self.unchanged),
-            ("down", true) => format!("Done: {} deleted", self.delete),
-            _ => "Nothing to delete: no resources of this stack were found".to_string(),
+            (Command::Up, false) => format!("No changes: the stack is up to date ({} unchanged)", self.unchanged),
+            (Command::Down, true) => format!("Done: {} deleted", self.delete),
+            (Command::Down, false) => "Nothing to delete: no resources of this stack were found".to_string(),
         };
         writeln!(f, "{line}")?;
         for w in &self.warnings {
@@ -244,12 +353,16 @@ mod tests {
         diff_attr(&mut diffs, "memory_size", Some(&128), Some(&256));
         diff_attr(&mut diffs, "timeout", Some(&15), Some(&15));
         let changes = vec![
-            Change::create("table", "a", vec![("billing_mode", "PAY_PER_REQUEST".into())]),
-            Change::compare("function", "a", diffs),
-            Change::compare("log group", "a", vec![]),
-            Change::new("route", "GET /x", Action::Delete),
+            Change::create(
+                ResourceKind::Table,
+                "a",
+                vec![("billing_mode", "PAY_PER_REQUEST".into())],
+            ),
+            Change::compare(ResourceKind::Function, "a", diffs),
+            Change::compare(ResourceKind::LogGroup, "a", vec![]),
+            Change::new(ResourceKind::Route, "GET /x", Action::Delete),
         ];
-        let r = Report::new("plan", changes);
+        let r = Report::new(Command::Plan, changes);
         assert_eq!((r.create, r.update, r.delete, r.unchanged), (1, 1, 1, 1));
         assert_eq!(r.summary(), "1 to create, 1 to update, 1 to delete, 1 unchanged");
         assert!(r.changes[1].touches("memory_size") && !r.changes[1].touches("timeout"));
@@ -264,7 +377,7 @@ mod tests {
     #[test]
     fn touches_matches_nested_attributes() {
         let c = Change::compare(
-            "function",
+            ResourceKind::Function,
             "f",
             vec![AttrDiff {
                 attribute: "environment.FOO".into(),
@@ -274,5 +387,44 @@ mod tests {
         );
         assert!(c.touches("environment"));
         assert!(!c.touches("env"));
+    }
+
+    #[test]
+    fn kinds_notes_and_commands_serialise_as_their_text() {
+        use ResourceKind::*;
+        let kinds = [
+            Table,
+            LogGroup,
+            Role,
+            RolePolicy,
+            ManagedPolicy,
+            Function,
+            Permission,
+            HttpApi,
+            Integration,
+            Route,
+            Stage,
+        ];
+        let json: Vec<serde_json::Value> = kinds.iter().map(|k| serde_json::to_value(k).unwrap()).collect();
+        assert_eq!(
+            json,
+            [
+                "table",
+                "log group",
+                "role",
+                "role policy",
+                "managed policy",
+                "function",
+                "permission",
+                "http api",
+                "integration",
+                "route",
+                "stage"
+            ]
+        );
+        assert!(kinds.iter().all(|k| serde_json::to_value(k).unwrap() == k.to_string()));
+        let note = Note::KeptWithData { items: 3, orders: 1 };
+        assert_eq!(serde_json::to_value(&note).unwrap(), note.to_string());
+        assert_eq!(serde_json::to_value(Command::Down).unwrap(), "down");
     }
 }

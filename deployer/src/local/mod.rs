@@ -194,7 +194,7 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
     });
     let server = tokio::spawn(http_api::serve(listener, api));
     let endpoint = format!("http://127.0.0.1:{port}");
-    crate::write_endpoint(config, &endpoint, progress)?;
+    crate::endpoint::write_to_frontend(config, &endpoint, progress)?;
     println!(
         "Local stack {} is up: {endpoint} (routes: {}; DynamoDB: {dynamodb_endpoint}, table {}). Ctrl-C stops it.",
         stack.name,

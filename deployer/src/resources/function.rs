@@ -12,11 +12,11 @@ use serde_json::Value;
 use crate::context::Context;
 use crate::error::{DeployError, Result, aws};
 use crate::package::Artifact;
-use crate::report::{Action, AttrDiff, Change, diff_attr};
+use crate::report::{Action, AttrDiff, Change, Note, ResourceKind, diff_attr};
 use crate::stack::Stack;
 
-const KIND: &str = "function";
-const PERMISSION_KIND: &str = "permission";
+const KIND: ResourceKind = ResourceKind::Function;
+const PERMISSION_KIND: ResourceKind = ResourceKind::Permission;
 const RUNTIME: &str = "provided.al2023";
 const HANDLER: &str = "bootstrap";
 const WAIT: Duration = Duration::from_secs(300);
@@ -457,7 +457,7 @@ pub async fn destroy_permission(
 ) -> Result<Change> {
     let sid = stack.permission_sid();
     if statements.is_empty() || !function_owned {
-        return Ok(Change::new(PERMISSION_KIND, sid, Action::Unchanged).with_note("not found"));
+        return Ok(Change::new(PERMISSION_KIND, sid, Action::Unchanged).with_note(Note::NotFound));
     }
     let step = ctx.progress.step(format!("removing permission {sid}"));
     remove_permission(ctx, stack, statements.len()).await?;

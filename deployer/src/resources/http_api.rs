@@ -9,13 +9,15 @@ use aws_sdk_apigatewayv2::types::{Cors, IntegrationType, ProtocolType, RouteSett
 use crate::config::CorsConfig;
 use crate::context::Context;
 use crate::error::{DeployError, Result, aws};
-use crate::report::{Action, AttrDiff, Change, diff_attr};
+use crate::report::{Action, AttrDiff, Change, Note, ResourceKind, diff_attr};
 use crate::stack::Stack;
 
-const KIND: &str = "http api";
-const INTEGRATION_KIND: &str = "integration";
-const ROUTE_KIND: &str = "route";
-const STAGE_KIND: &str = "stage";
+const KIND: ResourceKind = ResourceKind::HttpApi;
+const INTEGRATION_KIND: ResourceKind = ResourceKind::Integration;
+const ROUTE_KIND: ResourceKind = ResourceKind::Route;
+const STAGE_KIND: ResourceKind = ResourceKind::Stage;
+/// The kinds of the rows [`diff`] emits and [`apply`] takes.
+pub const KINDS: [ResourceKind; 4] = [KIND, INTEGRATION_KIND, ROUTE_KIND, STAGE_KIND];
 const STAGE: &str = "$default";
 const PAYLOAD_FORMAT: &str = "2.0";
 
@@ -242,7 +244,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
             vec![
                 ("protocol", "HTTP".into()),
                 ("cors", want_cors.unwrap_or_else(|| "(none)".into())),
-                ("tags", super::table::fmt_tags(&stack.tags())),
+                ("tags", super::fmt_tags(&stack.tags())),
             ],
         )];
         out.push(Change::create(
@@ -326,7 +328,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
         }
     }
     for r in live.routes.iter().filter(|r| !c.routes.contains(&r.key)) {
-        out.push(Change::new(ROUTE_KIND, r.key.clone(), Action::Delete).with_note("no longer in the config"));
+        out.push(Change::new(ROUTE_KIND, r.key.clone(), Action::Delete).with_note(Note::NoLongerInConfig));
     }
     match &live.stage {
         None => out.push(Change::create(
@@ -373,70 +375,94 @@ fn stage_settings(stack: &Stack) -> RouteSettings {
         .build()
 }
 
-/// Converges the API as `changes` (from [`diff`]) say. Returns the API id and endpoint.
+/// Converges the API as `changes` (from [`diff`]) say: the API, its integration, the routes, then
+/// the stage. Returns the API id and endpoint.
 pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, changes: &[Change]) -> Result<(String, String)> {
+    let row = |kind: ResourceKind| changes.iter().find(|c| c.resource == kind);
+    let (api_id, endpoint) = apply_api(ctx, stack, live, row(KIND)).await?;
+    let integration = live.and_then(|l| our_integration(stack, l));
+    let integration_id = apply_integration(ctx, stack, &api_id, integration, row(INTEGRATION_KIND)).await?;
+    let target = format!("integrations/{integration_id}");
+    let live_routes: &[RouteLive] = live.map(|l| l.routes.as_slice()).unwrap_or(&[]);
+    let route_rows = changes.iter().filter(|c| c.resource == ROUTE_KIND && !c.is_noop());
+    for change in route_rows {
+        apply_route(ctx, stack, &api_id, &target, live_routes, change).await?;
+    }
+    let live_stage = live.and_then(|l| l.stage.as_ref());
+    apply_stage(ctx, stack, &api_id, live_stage, row(STAGE_KIND)).await?;
+    Ok((api_id, endpoint))
+}
+
+/// The API itself: creates it, or updates its CORS. Returns its id and endpoint.
+async fn apply_api(
+    ctx: &Context,
+    stack: &Stack,
+    live: Option<&Live>,
+    change: Option<&Change>,
+) -> Result<(String, String)> {
     let name = stack.api_name();
     let cfg = &stack.config.api;
-    let row = |kind: &str| changes.iter().find(|c| c.resource == kind);
-    // The API itself.
-    let (api_id, endpoint) = match (live, row(KIND)) {
-        (None, _) => {
-            let step = ctx.progress.step(format!("creating HTTP API {name}"));
-            let out = ctx
-                .apigw
-                .create_api()
-                .name(name)
-                .protocol_type(ProtocolType::Http)
-                .set_cors_configuration(cfg.cors.as_ref().map(cors_of))
-                .set_tags(Some(stack.tags().into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| aws("CreateApi", format!("http api {name}"), e))?;
-            step.done("created");
-            (
-                out.api_id().unwrap_or_default().to_string(),
-                out.api_endpoint().unwrap_or_default().to_string(),
-            )
-        }
-        (Some(live), Some(change)) => {
-            if change.touches("cors") {
-                let step = ctx.progress.step(format!("updating CORS of HTTP API {name}"));
-                match &cfg.cors {
-                    Some(c) => {
-                        ctx.apigw
-                            .update_api()
-                            .api_id(&live.api_id)
-                            .cors_configuration(cors_of(c))
-                            .send()
-                            .await
-                            .map_err(|e| aws("UpdateApi", format!("http api {name}"), e))?;
-                    }
-                    None => {
-                        ctx.apigw
-                            .delete_cors_configuration()
-                            .api_id(&live.api_id)
-                            .send()
-                            .await
-                            .map_err(|e| aws("DeleteCorsConfiguration", format!("http api {name}"), e))?;
-                    }
-                }
-                step.done("updated");
-            }
-            (live.api_id.clone(), live.endpoint.clone())
-        }
-        (Some(live), None) => (live.api_id.clone(), live.endpoint.clone()),
+    let Some(live) = live else {
+        let step = ctx.progress.step(format!("creating HTTP API {name}"));
+        let out = ctx
+            .apigw
+            .create_api()
+            .name(name)
+            .protocol_type(ProtocolType::Http)
+            .set_cors_configuration(cfg.cors.as_ref().map(cors_of))
+            .set_tags(Some(stack.tags().into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| aws("CreateApi", format!("http api {name}"), e))?;
+        step.done("created");
+        return Ok((
+            out.api_id().unwrap_or_default().to_string(),
+            out.api_endpoint().unwrap_or_default().to_string(),
+        ));
     };
+    if change.is_some_and(|c| c.touches("cors")) {
+        let step = ctx.progress.step(format!("updating CORS of HTTP API {name}"));
+        match &cfg.cors {
+            Some(c) => {
+                ctx.apigw
+                    .update_api()
+                    .api_id(&live.api_id)
+                    .cors_configuration(cors_of(c))
+                    .send()
+                    .await
+                    .map_err(|e| aws("UpdateApi", format!("http api {name}"), e))?;
+            }
+            None => {
+                ctx.apigw
+                    .delete_cors_configuration()
+                    .api_id(&live.api_id)
+                    .send()
+                    .await
+                    .map_err(|e| aws("DeleteCorsConfiguration", format!("http api {name}"), e))?;
+            }
+        }
+        step.done("updated");
+    }
+    Ok((live.api_id.clone(), live.endpoint.clone()))
+}
 
-    // The integration.
-    let integration = live.and_then(|l| our_integration(stack, l));
-    let integration_id = match (integration, row(INTEGRATION_KIND)) {
+/// The AWS_PROXY integration to the function: creates it, or updates it. Returns its id.
+async fn apply_integration(
+    ctx: &Context,
+    stack: &Stack,
+    api_id: &str,
+    live: Option<&IntegrationLive>,
+    change: Option<&Change>,
+) -> Result<String> {
+    let name = stack.api_name();
+    match (live, change) {
         (Some(i), Some(change)) if change.action == Action::Update => {
             let step = ctx
                 .progress
                 .step(format!("updating the integration of HTTP API {name}"));
             ctx.apigw
                 .update_integration()
-                .api_id(&api_id)
+                .api_id(api_id)
                 .integration_id(&i.id)
                 .integration_type(IntegrationType::AwsProxy)
                 .integration_uri(stack.function_arn())
@@ -445,9 +471,9 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, changes: &
                 .await
                 .map_err(|e| aws("UpdateIntegration", format!("http api {name}"), e))?;
             step.done("updated");
-            i.id.clone()
+            Ok(i.id.clone())
         }
-        (Some(i), _) => i.id.clone(),
+        (Some(i), _) => Ok(i.id.clone()),
         (None, _) => {
             let step = ctx.progress.step(format!(
                 "connecting HTTP API {name} to function {}",
@@ -456,7 +482,7 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, changes: &
             let out = ctx
                 .apigw
                 .create_integration()
-                .api_id(&api_id)
+                .api_id(api_id)
                 .integration_type(IntegrationType::AwsProxy)
                 .integration_uri(stack.function_arn())
                 .integration_method("POST")
@@ -466,63 +492,107 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, changes: &
                 .await
                 .map_err(|e| aws("CreateIntegration", format!("http api {name}"), e))?;
             step.done("created");
-            out.integration_id().unwrap_or_default().to_string()
-        }
-    };
-    let target = format!("integrations/{integration_id}");
-
-    // Routes: create, retarget, delete.
-    let live_routes: &[RouteLive] = live.map(|l| l.routes.as_slice()).unwrap_or(&[]);
-    for change in changes.iter().filter(|c| c.resource == ROUTE_KIND && !c.is_noop()) {
-        let key = &change.name;
-        match change.action {
-            Action::Create => {
-                let step = ctx.progress.step(format!("adding route {key}"));
-                ctx.apigw
-                    .create_route()
-                    .api_id(&api_id)
-                    .route_key(key)
-                    .target(&target)
-                    .send()
-                    .await
-                    .map_err(|e| aws("CreateRoute", format!("route {key} of http api {name}"), e))?;
-                step.done("added");
-            }
-            Action::Update | Action::Delete => {
-                for r in live_routes.iter().filter(|r| &r.key == key) {
-                    if change.action == Action::Update {
-                        let step = ctx.progress.step(format!("pointing route {key} at the function"));
-                        ctx.apigw
-                            .update_route()
-                            .api_id(&api_id)
-                            .route_id(&r.id)
-                            .target(&target)
-                            .send()
-                            .await
-                            .map_err(|e| aws("UpdateRoute", format!("route {key} of http api {name}"), e))?;
-                        step.done("updated");
-                    } else {
-                        let step = ctx.progress.step(format!("removing route {key}"));
-                        match ctx.apigw.delete_route().api_id(&api_id).route_id(&r.id).send().await {
-                            Ok(_) => {}
-                            Err(e) if e.as_service_error().is_some_and(aws_sdk_apigatewayv2::operation::delete_route::DeleteRouteError::is_not_found_exception) => {}
-                            Err(e) => return Err(aws("DeleteRoute", format!("route {key} of http api {name}"), e)),
-                        }
-                        step.done("removed");
-                    }
-                }
-            }
-            _ => {}
+            Ok(out.integration_id().unwrap_or_default().to_string())
         }
     }
+}
 
-    // The $default stage.
-    match (live.and_then(|l| l.stage.as_ref()), row(STAGE_KIND)) {
+/// One route row: creates the route, or retargets or deletes the live routes with its key.
+async fn apply_route(
+    ctx: &Context,
+    stack: &Stack,
+    api_id: &str,
+    target: &str,
+    live_routes: &[RouteLive],
+    change: &Change,
+) -> Result<()> {
+    let key = &change.name;
+    let live_ids = live_routes.iter().filter(|r| &r.key == key).map(|r| r.id.as_str());
+    match change.action {
+        Action::Create => create_route(ctx, stack, api_id, key, target).await?,
+        Action::Update => {
+            for route_id in live_ids {
+                retarget_route(ctx, stack, api_id, key, route_id, target).await?;
+            }
+        }
+        Action::Delete => {
+            for route_id in live_ids {
+                delete_route(ctx, stack, api_id, key, route_id).await?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+async fn create_route(ctx: &Context, stack: &Stack, api_id: &str, key: &str, target: &str) -> Result<()> {
+    let name = stack.api_name();
+    let step = ctx.progress.step(format!("adding route {key}"));
+    ctx.apigw
+        .create_route()
+        .api_id(api_id)
+        .route_key(key)
+        .target(target)
+        .send()
+        .await
+        .map_err(|e| aws("CreateRoute", format!("route {key} of http api {name}"), e))?;
+    step.done("added");
+    Ok(())
+}
+
+async fn retarget_route(
+    ctx: &Context,
+    stack: &Stack,
+    api_id: &str,
+    key: &str,
+    route_id: &str,
+    target: &str,
+) -> Result<()> {
+    let name = stack.api_name();
+    let step = ctx.progress.step(format!("pointing route {key} at the function"));
+    ctx.apigw
+        .update_route()
+        .api_id(api_id)
+        .route_id(route_id)
+        .target(target)
+        .send()
+        .await
+        .map_err(|e| aws("UpdateRoute", format!("route {key} of http api {name}"), e))?;
+    step.done("updated");
+    Ok(())
+}
+
+/// Deletes a route; one already gone is fine.
+async fn delete_route(ctx: &Context, stack: &Stack, api_id: &str, key: &str, route_id: &str) -> Result<()> {
+    let name = stack.api_name();
+    let step = ctx.progress.step(format!("removing route {key}"));
+    match ctx.apigw.delete_route().api_id(api_id).route_id(route_id).send().await {
+        Ok(_) => {}
+        Err(e)
+            if e.as_service_error().is_some_and(
+                aws_sdk_apigatewayv2::operation::delete_route::DeleteRouteError::is_not_found_exception,
+            ) => {}
+        Err(e) => return Err(aws("DeleteRoute", format!("route {key} of http api {name}"), e)),
+    }
+    step.done("removed");
+    Ok(())
+}
+
+/// The `$default` stage with auto-deploy and the throttle: creates it, or updates it.
+async fn apply_stage(
+    ctx: &Context,
+    stack: &Stack,
+    api_id: &str,
+    live: Option<&StageLive>,
+    change: Option<&Change>,
+) -> Result<()> {
+    let name = stack.api_name();
+    match (live, change) {
         (None, _) => {
             let step = ctx.progress.step(format!("creating stage {STAGE} (auto-deploy)"));
             ctx.apigw
                 .create_stage()
-                .api_id(&api_id)
+                .api_id(api_id)
                 .stage_name(STAGE)
                 .auto_deploy(true)
                 .default_route_settings(stage_settings(stack))
@@ -536,7 +606,7 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, changes: &
             let step = ctx.progress.step(format!("updating stage {STAGE}"));
             ctx.apigw
                 .update_stage()
-                .api_id(&api_id)
+                .api_id(api_id)
                 .stage_name(STAGE)
                 .auto_deploy(true)
                 .default_route_settings(stage_settings(stack))
@@ -547,7 +617,7 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, changes: &
         }
         _ => {}
     }
-    Ok((api_id, endpoint))
+    Ok(())
 }
 
 /// Deletes the API (with its integration, routes and stage) if it is ours.
@@ -566,5 +636,5 @@ pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Resul
         Err(e) => return Err(aws("DeleteApi", format!("http api {name}"), e)),
     }
     step.done("deleted");
-    Ok(Change::new(KIND, name, Action::Delete).with_note(format!("api id {}", live.api_id)))
+    Ok(Change::new(KIND, name, Action::Delete).with_note(Note::ApiId(live.api_id.clone())))
 }

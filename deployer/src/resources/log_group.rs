@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use crate::context::Context;
 use crate::error::{Result, aws};
-use crate::report::{Action, Change, diff_attr};
+use crate::report::{Action, Change, ResourceKind, diff_attr};
 use crate::stack::Stack;
 
-const KIND: &str = "log group";
+const KIND: ResourceKind = ResourceKind::LogGroup;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Live {
@@ -57,7 +57,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Change {
             name,
             vec![
                 ("retention_days", want.to_string()),
-                ("tags", super::table::fmt_tags(&stack.tags())),
+                ("tags", super::fmt_tags(&stack.tags())),
             ],
         );
     };

@@ -11,7 +11,7 @@ pub mod table;
 use std::collections::BTreeMap;
 
 use crate::context::Context;
-use crate::report::{Action, Change};
+use crate::report::{Action, Change, Note, ResourceKind};
 use crate::stack::Stack;
 
 /// The common start of every `destroy`: an absent resource is "not found", one without our tags
@@ -19,13 +19,13 @@ use crate::stack::Stack;
 pub(crate) fn ours<'a, L>(
     ctx: &Context,
     stack: &Stack,
-    kind: &str,
+    kind: ResourceKind,
     name: &str,
     live: Option<&'a L>,
     tags: impl Fn(&L) -> &BTreeMap<String, String>,
 ) -> Result<&'a L, Change> {
     let Some(live) = live else {
-        return Err(Change::new(kind, name, Action::Unchanged).with_note("not found"));
+        return Err(Change::new(kind, name, Action::Unchanged).with_note(Note::NotFound));
     };
     if stack.owns(tags(live)) {
         return Ok(live);
@@ -34,5 +34,13 @@ pub(crate) fn ours<'a, L>(
         "{kind} {name} exists but is not tagged as oncely's {}/{}: left alone",
         stack.config.app, stack.config.stage
     ));
-    Err(Change::new(kind, name, Action::Foreign).with_note("exists without oncely's tags; left alone"))
+    Err(Change::new(kind, name, Action::Foreign).with_note(Note::LeftAlone))
+}
+
+/// Tags as one attribute value of a row: `k=v,k=v`.
+pub fn fmt_tags(tags: &BTreeMap<String, String>) -> String {
+    tags.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }

@@ -8,12 +8,14 @@ use serde_json::{Value, json};
 
 use crate::context::Context;
 use crate::error::{Result, aws};
-use crate::report::{Action, AttrDiff, Change};
+use crate::report::{Action, AttrDiff, Change, Note, ResourceKind};
 use crate::stack::Stack;
 
-const KIND: &str = "role";
-const POLICY_KIND: &str = "role policy";
-const MANAGED_KIND: &str = "managed policy";
+const KIND: ResourceKind = ResourceKind::Role;
+const POLICY_KIND: ResourceKind = ResourceKind::RolePolicy;
+const MANAGED_KIND: ResourceKind = ResourceKind::ManagedPolicy;
+/// The kinds of the rows [`diff`] emits and [`apply`] takes.
+pub const KINDS: [ResourceKind; 3] = [KIND, POLICY_KIND, MANAGED_KIND];
 
 /// The DynamoDB actions the handler needs: item reads and writes, and the condition checks of its
 /// transactional writes (TransactWriteItems is authorized through these per-item actions).
@@ -171,7 +173,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
                 name,
                 vec![
                     ("trust_policy", compact(&trust_policy())),
-                    ("tags", super::table::fmt_tags(&stack.tags())),
+                    ("tags", super::fmt_tags(&stack.tags())),
                 ],
             ),
             Change::create(POLICY_KIND, policy, vec![("document", compact(&access_policy(stack)))]),
@@ -209,15 +211,10 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
         Some(_) => out.push(Change::compare(POLICY_KIND, policy.clone(), vec![])),
     }
     for extra in live.inline.keys().filter(|k| **k != policy) {
-        out.push(
-            Change::new(POLICY_KIND, extra.clone(), Action::Delete).with_note("not part of the least-privilege policy"),
-        );
+        out.push(Change::new(POLICY_KIND, extra.clone(), Action::Delete).with_note(Note::NotLeastPrivilege));
     }
     for arn in &live.attached {
-        out.push(
-            Change::new(MANAGED_KIND, arn.clone(), Action::Delete)
-                .with_note("detached: the role keeps only its inline policy"),
-        );
+        out.push(Change::new(MANAGED_KIND, arn.clone(), Action::Delete).with_note(Note::Detached));
     }
     out
 }
@@ -225,7 +222,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
 pub async fn apply(ctx: &Context, stack: &Stack, changes: &[Change]) -> Result<()> {
     let name = stack.role_name();
     for change in changes {
-        match (change.resource.as_str(), change.action) {
+        match (change.resource, change.action) {
             (KIND, Action::Create) => {
                 let step = ctx.progress.step(format!("creating role {name}"));
                 let tags = stack
@@ -329,13 +326,15 @@ async fn remove_policy(ctx: &Context, role: &str, change: &Change) -> Result<()>
 pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Result<Vec<Change>> {
     let name = stack.role_name();
     let Some(live) = live else {
-        return Ok(vec![Change::new(KIND, name, Action::Unchanged).with_note("not found")]);
+        return Ok(vec![
+            Change::new(KIND, name, Action::Unchanged).with_note(Note::NotFound),
+        ]);
     };
     if !stack.owns(&live.tags) {
         ctx.progress
             .warn(format!("role {name} exists but is not tagged as oncely's: left alone"));
         return Ok(vec![
-            Change::new(KIND, name, Action::Foreign).with_note("exists without oncely's tags; left alone"),
+            Change::new(KIND, name, Action::Foreign).with_note(Note::LeftAlone),
         ]);
     }
     let mut out = Vec::new();

@@ -12,10 +12,10 @@ use aws_sdk_dynamodb::types::{
 
 use crate::context::Context;
 use crate::error::{DeployError, Result, aws};
-use crate::report::{Action, AttrDiff, Change, diff_attr};
+use crate::report::{Action, AttrDiff, Change, Note, ResourceKind, diff_attr};
 use crate::stack::Stack;
 
-const KIND: &str = "table";
+const KIND: ResourceKind = ResourceKind::Table;
 const WAIT: Duration = Duration::from_secs(300);
 
 /// What the table looks like now.
@@ -128,7 +128,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Change {
                 ("billing_mode", "PAY_PER_REQUEST".into()),
                 ("key", "id:S".into()),
                 ("ttl_attribute", want_ttl),
-                ("tags", fmt_tags(&stack.tags())),
+                ("tags", super::fmt_tags(&stack.tags())),
             ],
         );
     };
@@ -145,26 +145,15 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Change {
     diff_attr(&mut d, "ttl_attribute", ttl_on(live).as_ref(), Some(&want_ttl));
     let mut change = Change::compare(KIND, name, d);
     if live.key != "id:S" {
-        change = change.with_note(format!(
-            "its key is {} but the function needs id:S; a key cannot be changed in place: \
-            delete the table (`down --delete-data`) and run `up` again",
-            live.key
-        ));
+        change = change.with_note(Note::KeyMismatch { key: live.key.clone() });
     }
     change
-}
-
-pub fn fmt_tags(tags: &BTreeMap<String, String>) -> String {
-    tags.iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// Creates or updates the table as `change` says; sends nothing for an unchanged table.
 pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, change: &Change) -> Result<()> {
     let name = stack.table_name();
-    if let Some(note) = &change.note {
+    if let Some(note @ Note::KeyMismatch { .. }) = &change.note {
         return Err(DeployError::Conflict(format!("table {name}: {note}")));
     }
     match change.action {
@@ -332,9 +321,7 @@ pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>, delete_d
     }
     let (items, orders) = count_items(ctx, name).await?;
     if orders > 0 && !delete_data {
-        return Ok(Change::new(KIND, name, Action::Unchanged).with_note(format!(
-            "kept: it still holds {items} items ({orders} orders); pass --delete-data to delete it with its data"
-        )));
+        return Ok(Change::new(KIND, name, Action::Unchanged).with_note(Note::KeptWithData { items, orders }));
     }
     let step = ctx.progress.step(format!("deleting table {name}"));
     match ctx.dynamodb.delete_table().table_name(name).send().await {
@@ -355,5 +342,5 @@ pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>, delete_d
             waited_s: WAIT.as_secs(),
         })?;
     step.done(&format!("deleted ({items} items)"));
-    Ok(Change::new(KIND, name, Action::Delete).with_note(format!("{items} items deleted")))
+    Ok(Change::new(KIND, name, Action::Delete).with_note(Note::ItemsDeleted { items }))
 }
