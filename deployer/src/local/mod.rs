@@ -11,9 +11,11 @@ pub mod cors;
 pub mod event;
 pub mod gateway;
 pub mod pool;
+mod process;
 pub mod response;
 pub mod routes;
 pub mod runtime_api;
+mod supervisor;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

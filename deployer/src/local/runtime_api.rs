@@ -8,7 +8,7 @@
 //! - `POST /2018-06-01/runtime/init/error`: `202`.
 //!
 //! Each environment has its own listener (its own `AWS_LAMBDA_RUNTIME_API`), so every call is
-//! known to come from that environment; the environment's supervisor (`pool.rs`) answers them.
+//! known to come from that environment; the environment's supervisor (`supervisor.rs`) answers them.
 
 use std::convert::Infallible;
 
