@@ -4,7 +4,7 @@
 
 use hyper::HeaderMap;
 
-use super::response::Answer;
+use super::response::GatewayResponse;
 use crate::config::CorsConfig;
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -33,7 +33,7 @@ pub fn is_preflight(method: &str, headers: &HeaderMap) -> bool {
 }
 
 /// The gateway's answer to a preflight request.
-pub fn preflight(cors: &CorsConfig, headers: &HeaderMap) -> Answer {
+pub fn preflight(cors: &CorsConfig, headers: &HeaderMap) -> GatewayResponse {
     let mut out = Vec::new();
     if let Some(origin) = allowed_origin(cors, header(headers, "origin")) {
         out.push(("access-control-allow-origin".to_string(), origin));
@@ -58,7 +58,7 @@ pub fn preflight(cors: &CorsConfig, headers: &HeaderMap) -> Answer {
             out.push(("access-control-allow-credentials".to_string(), "true".to_string()));
         }
     }
-    Answer {
+    GatewayResponse {
         status: 204,
         headers: out,
         body: Default::default(),
@@ -66,7 +66,7 @@ pub fn preflight(cors: &CorsConfig, headers: &HeaderMap) -> Answer {
 }
 
 /// Adds the CORS headers to a non-preflight response (dropping the function's own).
-pub fn decorate(cors: &CorsConfig, request_headers: &HeaderMap, answer: &mut Answer) {
+pub fn decorate(cors: &CorsConfig, request_headers: &HeaderMap, answer: &mut GatewayResponse) {
     answer.headers.retain(|(n, _)| !n.starts_with("access-control-"));
     if let Some(origin) = allowed_origin(cors, header(request_headers, "origin")) {
         answer.headers.push(("access-control-allow-origin".into(), origin));
@@ -142,7 +142,7 @@ mod tests {
 
     #[test]
     fn responses_get_the_configured_headers_only() {
-        let mut a = Answer {
+        let mut a = GatewayResponse {
             status: 201,
             headers: vec![("access-control-allow-origin".into(), "*".into())],
             body: Default::default(),
@@ -153,10 +153,10 @@ mod tests {
             a.header("access-control-expose-headers"),
             Some("location,idempotent-replayed")
         );
-        let mut b = Answer::not_found();
+        let mut b = GatewayResponse::not_found();
         decorate(&cors(), &HeaderMap::new(), &mut b);
         assert!(b.header("access-control-allow-origin").is_none());
-        let mut c = Answer::not_found();
+        let mut c = GatewayResponse::not_found();
         decorate(
             &CorsConfig {
                 allow_origins: vec!["*".into()],

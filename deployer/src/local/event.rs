@@ -19,7 +19,7 @@ use super::routes::percent_decode;
 
 /// The parts of an HTTP request the event is made of.
 #[derive(Debug, Clone)]
-pub struct Incoming<'a> {
+pub struct RequestParts<'a> {
     pub method: &'a str,
     /// The path as received (not decoded).
     pub raw_path: &'a str,
@@ -66,7 +66,12 @@ pub fn is_text_content_type(content_type: Option<&str>) -> bool {
 }
 
 /// The payload format 2.0 event.
-pub fn build(req: &Incoming<'_>, route_key: &str, path_parameters: &BTreeMap<String, String>, gw: &Gateway) -> Value {
+pub fn build(
+    req: &RequestParts<'_>,
+    route_key: &str,
+    path_parameters: &BTreeMap<String, String>,
+    gw: &Gateway,
+) -> Value {
     let mut headers: Vec<(String, String)> = Vec::new();
     let mut cookies: Vec<String> = Vec::new();
     for (name, value) in req.headers {
@@ -259,7 +264,7 @@ mod tests {
         headers.append("X-Multi", HeaderValue::from_static("a"));
         headers.append("X-Multi", HeaderValue::from_static("b"));
         headers.append("Cookie", HeaderValue::from_static("a=1; b=2"));
-        let req = Incoming {
+        let req = RequestParts {
             method: "POST",
             raw_path: "/orders",
             raw_query: "x=1&y=a%20b&x=2",
@@ -308,7 +313,7 @@ mod tests {
     fn the_event_parses_as_lambda_http_parses_it() {
         let mut headers = HeaderMap::new();
         headers.insert("content-type", HeaderValue::from_static("application/json"));
-        let req = Incoming {
+        let req = RequestParts {
             method: "GET",
             raw_path: "/orders/abc",
             raw_query: "",
@@ -339,7 +344,7 @@ mod tests {
     fn binary_bodies_are_base64() {
         let mut headers = HeaderMap::new();
         headers.insert("content-type", HeaderValue::from_static("application/octet-stream"));
-        let req = Incoming {
+        let req = RequestParts {
             method: "POST",
             raw_path: "/up",
             raw_query: "",
@@ -354,7 +359,7 @@ mod tests {
         // Text content types with invalid UTF-8 are base64 too.
         let mut headers = HeaderMap::new();
         headers.insert("content-type", HeaderValue::from_static("text/plain"));
-        let req = Incoming {
+        let req = RequestParts {
             headers: &headers,
             ..req
         };

@@ -9,11 +9,13 @@
 
 pub mod cors;
 pub mod event;
-pub mod http_api;
+pub mod gateway;
 pub mod pool;
+mod process;
 pub mod response;
 pub mod routes;
 pub mod runtime_api;
+mod supervisor;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -96,7 +98,7 @@ pub fn function_environment(stack: &Stack, dynamodb_endpoint: &str, task_root: &
 
 /// Runs the local stack in the foreground until Ctrl-C (SIGINT) or SIGTERM.
 pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> anyhow::Result<()> {
-    let listener = http_api::bind(opts.port)?;
+    let listener = gateway::bind(opts.port)?;
     let port = listener.local_addr()?.port();
 
     // DynamoDB: the given server, or DynamoDB Local (stopped when `_dynamodb` drops).
@@ -184,7 +186,7 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
 
     // The HTTP API.
     let router = routes::Router::new(&config.api.routes).map_err(anyhow::Error::msg)?;
-    let api = Arc::new(http_api::Api {
+    let api = Arc::new(gateway::Api {
         router,
         cors: config.api.cors.clone(),
         pool: pool.clone(),
@@ -192,7 +194,7 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
         account_id: LOCAL_ACCOUNT.into(),
         api_id: "local".into(),
     });
-    let server = tokio::spawn(http_api::serve(listener, api));
+    let server = tokio::spawn(gateway::serve(listener, api));
     let endpoint = format!("http://127.0.0.1:{port}");
     crate::endpoint::write_to_frontend(config, &endpoint, progress)?;
     println!(

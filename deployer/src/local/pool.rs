@@ -1,36 +1,28 @@
 //! Execution environments: N separate `bootstrap` processes, each with its own Runtime API, fed
 //! from one queue of invocations. An environment takes the next invocation when its runtime asks
 //! for one (`/invocation/next`), so invocations go to idle environments and wait while all are
-//! busy. An invocation past the function timeout is answered as timed out and its process killed;
-//! a crashed or killed process is started again (with a short back-off when it keeps dying).
-//!
-//! Leaving nothing behind: each `bootstrap` runs in its own process group (so a terminal's Ctrl-C
-//! reaches only us, and we stop the children in order), is killed with its group on timeout,
-//! shutdown and drop, and gets `PR_SET_PDEATHSIG = SIGKILL` (Linux) so that it dies even when we
-//! are killed with SIGKILL. That signal fires when the *thread* that forked exits; processes are
-//! spawned from tokio worker threads, which live as long as the runtime (nothing here uses
-//! `block_in_place`, which could retire a worker thread early).
+//! busy. Each environment has a supervisor (`supervisor.rs`): an invocation past the function
+//! timeout is answered as timed out and its process killed; a crashed or killed process is started
+//! again (with a short back-off when it keeps dying). How processes are started and killed so that
+//! none is left behind: `process.rs`.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex as StdMutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::net::TcpListener;
-use tokio::process::{Child, Command};
 use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::runtime_api::{self, Call, NextInvocation};
+use super::process::kill_group;
+use super::runtime_api;
+use super::supervisor::Env;
 
 /// How long the first start of every environment may take before `up --local` gives up.
 const INIT_LIMIT: Duration = Duration::from_secs(60);
-/// Lines of a process's output kept to explain a failed start.
-const RECENT_LINES: usize = 30;
 
 /// What every environment runs.
 #[derive(Debug, Clone)]
@@ -65,11 +57,12 @@ pub struct Invoked {
     pub outcome: Outcome,
 }
 
-struct Job {
-    request_id: String,
-    trace_id: String,
-    event: Bytes,
-    reply: oneshot::Sender<Invoked>,
+/// An invocation waiting in the queue.
+pub(super) struct Job {
+    pub request_id: String,
+    pub trace_id: String,
+    pub event: Bytes,
+    pub reply: oneshot::Sender<Invoked>,
 }
 
 /// The running environments.
@@ -82,14 +75,8 @@ pub struct Pool {
     pids: Arc<StdMutex<Vec<Option<u32>>>>,
 }
 
-fn kill_group(pid: u32) {
-    // SAFETY: kill(2) with a negative pid signals that process group; no memory is involved.
-    unsafe {
-        libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
-    }
-}
-
-fn now_ms() -> u64 {
+/// Milliseconds since the Unix epoch.
+pub(super) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -229,332 +216,12 @@ impl Drop for Pool {
     }
 }
 
-/// One execution environment's supervisor.
-struct Env {
-    number: usize,
-    spec: Arc<Spec>,
-    runtime_api: String,
-    queue: Arc<AsyncMutex<mpsc::UnboundedReceiver<Job>>>,
-    requeue: mpsc::UnboundedSender<Job>,
-    shutdown: watch::Receiver<bool>,
-    pids: Arc<StdMutex<Vec<Option<u32>>>>,
-    recent: Arc<StdMutex<VecDeque<String>>>,
-}
-
-enum End {
-    Exited(String),
-    TimedOut,
-    Shutdown,
-}
-
-impl Env {
-    fn say(&self, line: impl AsRef<str>) {
-        println!("[env {}] {}", self.number, line.as_ref());
-    }
-
-    fn set_pid(&self, pid: Option<u32>) {
-        if let Ok(mut p) = self.pids.lock() {
-            p[self.number - 1] = pid;
-        }
-    }
-
-    fn spawn(&self) -> std::io::Result<(Child, Vec<JoinHandle<()>>)> {
-        let spec = &self.spec;
-        let mut cmd = Command::new(&spec.binary);
-        let hex = uuid::Uuid::new_v4().simple().to_string();
-        let (y, m, d) = super::event::civil_date(now_ms() / 1000);
-        let stream = format!("{y}/{m:02}/{d:02}/[$LATEST]{hex}");
-        cmd.env_clear()
-            .envs(&spec.env)
-            .env("AWS_LAMBDA_RUNTIME_API", &self.runtime_api)
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", stream)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .process_group(0);
-        if let Some(dir) = spec.binary.parent() {
-            cmd.current_dir(dir);
-        }
-        #[cfg(target_os = "linux")]
-        {
-            let parent = std::process::id() as libc::pid_t;
-            // SAFETY: only async-signal-safe calls (prctl, getppid) between fork and exec.
-            unsafe {
-                cmd.pre_exec(move || {
-                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    if libc::getppid() != parent {
-                        return Err(std::io::Error::other("the parent exited while starting bootstrap"));
-                    }
-                    Ok(())
-                });
-            }
-        }
-        let mut child = cmd.spawn()?;
-        let mut readers = Vec::new();
-        if let Some(out) = child.stdout.take() {
-            readers.push(self.forward(out));
-        }
-        if let Some(err) = child.stderr.take() {
-            readers.push(self.forward(err));
-        }
-        Ok((child, readers))
-    }
-
-    /// Prints every line of `stream` prefixed by the environment, and keeps the last ones.
-    fn forward(&self, stream: impl AsyncRead + Unpin + Send + 'static) -> JoinHandle<()> {
-        let (number, recent) = (self.number, self.recent.clone());
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stream).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                println!("[env {number}] {line}");
-                if let Ok(mut r) = recent.lock() {
-                    if r.len() == RECENT_LINES {
-                        r.pop_front();
-                    }
-                    r.push_back(line);
-                }
-            }
-        })
-    }
-
-    fn recent_output(&self) -> String {
-        let lines: Vec<String> = self
-            .recent
-            .lock()
-            .map(|r| r.iter().cloned().collect())
-            .unwrap_or_default();
-        if lines.is_empty() {
-            "(it printed nothing)".to_string()
-        } else {
-            lines.join("\n")
-        }
-    }
-
-    async fn supervise(mut self, mut calls: mpsc::Receiver<Call>, ready: oneshot::Sender<Result<(), String>>) {
-        let mut ready = Some(ready);
-        let mut quick_failures: u32 = 0;
-        loop {
-            if *self.shutdown.borrow() {
-                return;
-            }
-            // Calls left over from a previous process are stale.
-            while calls.try_recv().is_ok() {}
-            if let Ok(mut r) = self.recent.lock() {
-                r.clear();
-            }
-            let (mut child, readers) = match self.spawn() {
-                Ok(c) => c,
-                Err(e) => {
-                    let why = format!("could not start {}: {e}", self.spec.binary.display());
-                    if let Some(r) = ready.take() {
-                        let _ = r.send(Err(why));
-                        return;
-                    }
-                    self.say(why);
-                    quick_failures += 1;
-                    if self.back_off(quick_failures).await {
-                        return;
-                    }
-                    continue;
-                }
-            };
-            let pid = child.id();
-            self.set_pid(pid);
-            self.say(format!(
-                "started {} (pid {})",
-                self.spec.binary.display(),
-                pid.map(|p| p.to_string()).unwrap_or_default()
-            ));
-            let started = Instant::now();
-            let end = self.run(&mut child, &mut calls, &mut ready).await;
-            if let Some(pid) = pid {
-                kill_group(pid);
-            }
-            let _ = child.kill().await;
-            self.set_pid(None);
-            for r in readers {
-                let _ = tokio::time::timeout(Duration::from_secs(2), r).await;
-            }
-            match end {
-                End::Shutdown => return,
-                End::Exited(status) => {
-                    if let Some(r) = ready.take() {
-                        let _ = r.send(Err(format!(
-                            "bootstrap (execution environment {}) exited during its init ({status}); \
-                            its last output:\n{}",
-                            self.number,
-                            self.recent_output()
-                        )));
-                        return;
-                    }
-                    self.say(format!("bootstrap exited ({status}); starting a new one"));
-                }
-                End::TimedOut => self.say("starting a new bootstrap after the timeout"),
-            }
-            if started.elapsed() < Duration::from_secs(2) {
-                quick_failures += 1;
-                if self.back_off(quick_failures).await {
-                    return;
-                }
-            } else {
-                quick_failures = 0;
-            }
-        }
-    }
-
-    /// Waits before a restart (100 ms doubling up to 5 s); true when shut down meanwhile.
-    async fn back_off(&mut self, failures: u32) -> bool {
-        let wait = Duration::from_millis(100u64.saturating_mul(1 << failures.min(6))).min(Duration::from_secs(5));
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => *self.shutdown.borrow(),
-            _ = self.shutdown.changed() => true,
-        }
-    }
-
-    /// Serves invocations with one process until it exits, times out, or we shut down.
-    async fn run(
-        &mut self,
-        child: &mut Child,
-        calls: &mut mpsc::Receiver<Call>,
-        ready: &mut Option<oneshot::Sender<Result<(), String>>>,
-    ) -> End {
-        let mut pending: Option<Job> = None;
-        loop {
-            // Idle: wait for the runtime to ask for an invocation.
-            let next = loop {
-                tokio::select! {
-                    call = calls.recv() => match call {
-                        Some(Call::Next(tx)) => break tx,
-                        Some(Call::InitError { error_type, payload }) => self.say(format!(
-                            "init error {}: {}",
-                            error_type.unwrap_or_default(),
-                            String::from_utf8_lossy(&payload)
-                        )),
-                        Some(Call::Response { reply, .. } | Call::Error { reply, .. }) => { let _ = reply.send(false); }
-                        None => return End::Shutdown,
-                    },
-                    status = child.wait() => {
-                        if let Some(job) = pending.take() {
-                            let _ = self.requeue.send(job);
-                        }
-                        return End::Exited(describe(status));
-                    }
-                    _ = self.shutdown.changed() => return End::Shutdown,
-                }
-            };
-            if let Some(r) = ready.take() {
-                let _ = r.send(Ok(()));
-            }
-            let job = match pending.take() {
-                Some(job) => job,
-                None => {
-                    let queue = self.queue.clone();
-                    tokio::select! {
-                        job = async move { queue.lock().await.recv().await } => match job {
-                            Some(job) => job,
-                            None => return End::Shutdown,
-                        },
-                        status = child.wait() => return End::Exited(describe(status)),
-                        _ = self.shutdown.changed() => return End::Shutdown,
-                    }
-                }
-            };
-            let started = Instant::now();
-            let deadline = tokio::time::Instant::now() + self.spec.timeout;
-            let invocation = NextInvocation {
-                request_id: job.request_id.clone(),
-                deadline_ms: now_ms() + self.spec.timeout.as_millis() as u64,
-                function_arn: self.spec.function_arn.clone(),
-                trace_id: job.trace_id.clone(),
-                event: job.event.clone(),
-            };
-            if next.send(invocation).is_err() {
-                // The runtime's request went away before it got the event: keep it for its next ask.
-                pending = Some(job);
-                continue;
-            }
-            let id = job.request_id.clone();
-            self.say(format!("START RequestId: {id} Version: $LATEST"));
-            let (outcome, end) = loop {
-                tokio::select! {
-                    call = calls.recv() => match call {
-                        Some(Call::Response { request_id, payload, reply }) if request_id == id => {
-                            let _ = reply.send(true);
-                            break (Outcome::Response(payload), None);
-                        }
-                        Some(Call::Error { request_id, error_type, payload, reply }) if request_id == id => {
-                            let _ = reply.send(true);
-                            self.say(format!(
-                                "invocation error {}: {}",
-                                error_type.as_deref().unwrap_or("unhandled"),
-                                String::from_utf8_lossy(&payload)
-                            ));
-                            break (Outcome::Error { error_type, payload }, None);
-                        }
-                        Some(Call::Response { reply, .. } | Call::Error { reply, .. }) => { let _ = reply.send(false); }
-                        // A second `next` while busy: nothing to give; dropping it answers 500.
-                        Some(Call::Next(_)) => {}
-                        Some(Call::InitError { error_type, payload }) => self.say(format!(
-                            "init error {}: {}",
-                            error_type.unwrap_or_default(),
-                            String::from_utf8_lossy(&payload)
-                        )),
-                        None => {
-                            break (
-                                Outcome::Crashed("the local stack is shutting down".into()),
-                                Some(End::Shutdown),
-                            );
-                        }
-                    },
-                    _ = tokio::time::sleep_until(deadline) => {
-                        self.say(format!("{id} Task timed out after {:.2} seconds", self.spec.timeout.as_secs_f64()));
-                        break (Outcome::TimedOut, Some(End::TimedOut));
-                    }
-                    status = child.wait() => {
-                        let status = describe(status);
-                        self.say(format!("{id} Error: Runtime exited ({status})"));
-                        break (Outcome::Crashed(format!("Runtime exited ({status})")), Some(End::Exited(status)));
-                    }
-                    _ = self.shutdown.changed() => {
-                        break (
-                            Outcome::Crashed("the local stack is shutting down".into()),
-                            Some(End::Shutdown),
-                        );
-                    }
-                }
-            };
-            self.say(format!("END RequestId: {id}"));
-            self.say(format!(
-                "REPORT RequestId: {id}\tDuration: {:.2} ms",
-                started.elapsed().as_secs_f64() * 1000.0
-            ));
-            let _ = job.reply.send(Invoked {
-                env: self.number,
-                request_id: id,
-                outcome,
-            });
-            if let Some(end) = end {
-                return end;
-            }
-        }
-    }
-}
-
-fn describe(status: std::io::Result<std::process::ExitStatus>) -> String {
-    match status {
-        Ok(s) => s.to_string(),
-        Err(e) => format!("its status is unknown: {e}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     //! The pool against a tiny Python runtime client speaking the Runtime API (so crashes,
     //! errors and timeouts can be provoked on demand).
     use super::*;
+    use crate::local::process;
 
     const CLIENT: &str = concat!(
         r#"
@@ -684,21 +351,13 @@ while True:
             "a new process serves after the timeout"
         );
         let timed_out_pid = after_crash["pid"].as_i64().unwrap() as i32;
-        assert!(
-            // SAFETY: signal 0 only checks for existence.
-            unsafe { libc::kill(timed_out_pid, 0) } != 0,
-            "the timed-out process was killed"
-        );
+        assert!(!process::exists(timed_out_pid), "the timed-out process was killed");
 
         let live = pool.pids();
         assert_eq!(live.len(), 1);
         pool.shutdown().await;
         assert!(pool.pids().is_empty());
-        assert!(
-            // SAFETY: signal 0 only checks for existence.
-            unsafe { libc::kill(live[0] as i32, 0) } != 0,
-            "shutdown kills the process"
-        );
+        assert!(!process::exists(live[0] as i32), "shutdown kills the process");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

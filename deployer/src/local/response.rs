@@ -15,29 +15,29 @@ use serde_json::Value;
 
 /// An HTTP response as API Gateway would send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
+pub struct GatewayResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
 }
 
-impl Answer {
+impl GatewayResponse {
     /// API Gateway's own JSON error body: `{"message":"..."}`.
-    pub fn message(status: u16, message: &str) -> Answer {
-        Answer {
+    pub fn message(status: u16, message: &str) -> GatewayResponse {
+        GatewayResponse {
             status,
             headers: vec![("content-type".into(), "application/json".into())],
             body: Bytes::from(serde_json::json!({ "message": message }).to_string()),
         }
     }
-    pub fn not_found() -> Answer {
-        Answer::message(404, "Not Found")
+    pub fn not_found() -> GatewayResponse {
+        GatewayResponse::message(404, "Not Found")
     }
-    pub fn internal_error() -> Answer {
-        Answer::message(500, "Internal Server Error")
+    pub fn internal_error() -> GatewayResponse {
+        GatewayResponse::message(500, "Internal Server Error")
     }
-    pub fn too_large() -> Answer {
-        Answer::message(413, "Request Entity Too Large")
+    pub fn too_large() -> GatewayResponse {
+        GatewayResponse::message(413, "Request Entity Too Large")
     }
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -62,11 +62,11 @@ fn valid_header(name: &str, value: &str) -> bool {
 }
 
 /// Maps the function's response payload; `Err` says why API Gateway would answer 500 instead.
-pub fn from_function(payload: &[u8]) -> Result<Answer, String> {
+pub fn from_function(payload: &[u8]) -> Result<GatewayResponse, String> {
     let value: Value =
         serde_json::from_slice(payload).map_err(|e| format!("the function's response is not JSON: {e}"))?;
     let Some(obj) = value.as_object().filter(|o| o.contains_key("statusCode")) else {
-        return Ok(Answer {
+        return Ok(GatewayResponse {
             status: 200,
             headers: vec![("content-type".into(), "application/json".into())],
             body: Bytes::copy_from_slice(payload),
@@ -124,7 +124,7 @@ pub fn from_function(payload: &[u8]) -> Result<Answer, String> {
         Some(Value::String(s)) => Bytes::from(s.clone()),
         Some(other) => Bytes::from(other.to_string()),
     };
-    Ok(Answer { status, headers, body })
+    Ok(GatewayResponse { status, headers, body })
 }
 
 #[cfg(test)]
@@ -199,11 +199,11 @@ mod tests {
 
     #[test]
     fn gateway_errors_are_json_messages() {
-        let a = Answer::internal_error();
+        let a = GatewayResponse::internal_error();
         assert_eq!(
             (a.status, &a.body[..]),
             (500, &br#"{"message":"Internal Server Error"}"#[..])
         );
-        assert_eq!(&Answer::not_found().body[..], br#"{"message":"Not Found"}"#);
+        assert_eq!(&GatewayResponse::not_found().body[..], br#"{"message":"Not Found"}"#);
     }
 }

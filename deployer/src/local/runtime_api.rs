@@ -8,7 +8,7 @@
 //! - `POST /2018-06-01/runtime/init/error`: `202`.
 //!
 //! Each environment has its own listener (its own `AWS_LAMBDA_RUNTIME_API`), so every call is
-//! known to come from that environment; the environment's supervisor (`pool.rs`) answers them.
+//! known to come from that environment; the environment's supervisor (`supervisor.rs`) answers them.
 
 use std::convert::Infallible;
 
@@ -60,9 +60,10 @@ pub enum Call {
     },
 }
 
-type Answer = Response<Full<Bytes>>;
+/// A response of the Runtime API to the runtime.
+type RuntimeResponse = Response<Full<Bytes>>;
 
-fn json(status: StatusCode, body: String) -> Answer {
+fn json(status: StatusCode, body: String) -> RuntimeResponse {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
     r.headers_mut()
@@ -70,51 +71,52 @@ fn json(status: StatusCode, body: String) -> Answer {
     r
 }
 
-fn error(status: StatusCode, error_type: &str, message: &str) -> Answer {
+fn error(status: StatusCode, error_type: &str, message: &str) -> RuntimeResponse {
     json(
         status,
         serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string(),
     )
 }
 
-fn accepted() -> Answer {
+fn accepted() -> RuntimeResponse {
     json(StatusCode::ACCEPTED, r#"{"status":"OK"}"#.to_string())
 }
 
-/// What a request path asks for.
+/// The Runtime API endpoint a request asks for.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Route<'a> {
+pub enum RuntimeEndpoint<'a> {
     Next,
     Response(&'a str),
     Error(&'a str),
     InitError,
 }
 
-pub fn route<'a>(method: &Method, path: &'a str) -> Option<Route<'a>> {
+/// Which endpoint `method` and `path` name, if any.
+pub fn endpoint<'a>(method: &Method, path: &'a str) -> Option<RuntimeEndpoint<'a>> {
     let rest = path.strip_prefix(PREFIX)?;
     match (method, rest) {
-        (&Method::GET, "invocation/next") => Some(Route::Next),
-        (&Method::POST, "init/error") => Some(Route::InitError),
+        (&Method::GET, "invocation/next") => Some(RuntimeEndpoint::Next),
+        (&Method::POST, "init/error") => Some(RuntimeEndpoint::InitError),
         (&Method::POST, r) => {
             let r = r.strip_prefix("invocation/")?;
             if let Some(id) = r
                 .strip_suffix("/response")
                 .filter(|id| !id.is_empty() && !id.contains('/'))
             {
-                Some(Route::Response(id))
+                Some(RuntimeEndpoint::Response(id))
             } else {
                 r.strip_suffix("/error")
                     .filter(|id| !id.is_empty() && !id.contains('/'))
-                    .map(Route::Error)
+                    .map(RuntimeEndpoint::Error)
             }
         }
         _ => None,
     }
 }
 
-async fn handle(calls: mpsc::Sender<Call>, req: Request<Incoming>) -> Answer {
+async fn handle(calls: mpsc::Sender<Call>, req: Request<Incoming>) -> RuntimeResponse {
     let path = req.uri().path().to_string();
-    let Some(route) = route(req.method(), &path) else {
+    let Some(endpoint) = endpoint(req.method(), &path) else {
         return error(
             StatusCode::NOT_FOUND,
             "NotFound",
@@ -126,7 +128,7 @@ async fn handle(calls: mpsc::Sender<Call>, req: Request<Incoming>) -> Answer {
         .get("lambda-runtime-function-error-type")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    if route == Route::Next {
+    if endpoint == RuntimeEndpoint::Next {
         let (tx, rx) = oneshot::channel();
         if calls.send(Call::Next(tx)).await.is_err() {
             return error(
@@ -161,8 +163,8 @@ async fn handle(calls: mpsc::Sender<Call>, req: Request<Incoming>) -> Answer {
     let payload = match Limited::new(req.into_body(), MAX_PAYLOAD).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            let (request_id, is_invocation) = match route {
-                Route::Response(id) | Route::Error(id) => (id.to_string(), true),
+            let (request_id, is_invocation) = match endpoint {
+                RuntimeEndpoint::Response(id) | RuntimeEndpoint::Error(id) => (id.to_string(), true),
                 _ => (String::new(), false),
             };
             if is_invocation {
@@ -196,23 +198,23 @@ async fn handle(calls: mpsc::Sender<Call>, req: Request<Incoming>) -> Answer {
         }
     };
     let (reply, known) = oneshot::channel();
-    let call = match route {
-        Route::Response(id) => Call::Response {
+    let call = match endpoint {
+        RuntimeEndpoint::Response(id) => Call::Response {
             request_id: id.to_string(),
             payload,
             reply,
         },
-        Route::Error(id) => Call::Error {
+        RuntimeEndpoint::Error(id) => Call::Error {
             request_id: id.to_string(),
             error_type,
             payload,
             reply,
         },
-        Route::InitError => {
+        RuntimeEndpoint::InitError => {
             let _ = calls.send(Call::InitError { error_type, payload }).await;
             return accepted();
         }
-        Route::Next => unreachable!("handled above"),
+        RuntimeEndpoint::Next => unreachable!("handled above"),
     };
     if calls.send(call).await.is_err() {
         return error(
@@ -257,24 +259,30 @@ mod tests {
     #[test]
     fn paths_of_the_runtime_api() {
         assert_eq!(
-            route(&Method::GET, "/2018-06-01/runtime/invocation/next"),
-            Some(Route::Next)
+            endpoint(&Method::GET, "/2018-06-01/runtime/invocation/next"),
+            Some(RuntimeEndpoint::Next)
         );
         assert_eq!(
-            route(&Method::POST, "/2018-06-01/runtime/invocation/abc-1/response"),
-            Some(Route::Response("abc-1"))
+            endpoint(&Method::POST, "/2018-06-01/runtime/invocation/abc-1/response"),
+            Some(RuntimeEndpoint::Response("abc-1"))
         );
         assert_eq!(
-            route(&Method::POST, "/2018-06-01/runtime/invocation/abc-1/error"),
-            Some(Route::Error("abc-1"))
+            endpoint(&Method::POST, "/2018-06-01/runtime/invocation/abc-1/error"),
+            Some(RuntimeEndpoint::Error("abc-1"))
         );
         assert_eq!(
-            route(&Method::POST, "/2018-06-01/runtime/init/error"),
-            Some(Route::InitError)
+            endpoint(&Method::POST, "/2018-06-01/runtime/init/error"),
+            Some(RuntimeEndpoint::InitError)
         );
-        assert_eq!(route(&Method::POST, "/2018-06-01/runtime/invocation/next"), None);
-        assert_eq!(route(&Method::GET, "/2018-06-01/runtime/invocation/abc/response"), None);
-        assert_eq!(route(&Method::POST, "/2018-06-01/runtime/invocation//response"), None);
-        assert_eq!(route(&Method::GET, "/other"), None);
+        assert_eq!(endpoint(&Method::POST, "/2018-06-01/runtime/invocation/next"), None);
+        assert_eq!(
+            endpoint(&Method::GET, "/2018-06-01/runtime/invocation/abc/response"),
+            None
+        );
+        assert_eq!(
+            endpoint(&Method::POST, "/2018-06-01/runtime/invocation//response"),
+            None
+        );
+        assert_eq!(endpoint(&Method::GET, "/other"), None);
     }
 }

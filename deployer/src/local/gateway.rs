@@ -28,7 +28,7 @@ use hyper_util::rt::TokioIo;
 use super::cors;
 use super::event::{self, Gateway};
 use super::pool::{Outcome, Pool, trace_id};
-use super::response::{self, Answer};
+use super::response::{self, GatewayResponse};
 use super::routes::Router;
 use crate::config::CorsConfig;
 
@@ -127,7 +127,7 @@ async fn handle(api: &Api, req: Request<Incoming>, peer: SocketAddr) -> Response
     into_response(answer)
 }
 
-async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id: &str) -> (Answer, Served) {
+async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id: &str) -> (GatewayResponse, Served) {
     let method = req.method().as_str().to_string();
     if let Some(c) = &api.cors
         && cors::is_preflight(&method, req.headers())
@@ -142,7 +142,7 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
     }
     let raw_path = req.uri().path().to_string();
     let Some(matched) = api.router.find(&method, &raw_path) else {
-        return (Answer::not_found(), Served { route: None, env: 0 });
+        return (GatewayResponse::not_found(), Served { route: None, env: 0 });
     };
     let route_key = matched.route.key.clone();
     let path_parameters = matched.path_parameters;
@@ -153,7 +153,7 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
         Ok(b) => b.to_bytes(),
         Err(_) => {
             return (
-                Answer::too_large(),
+                GatewayResponse::too_large(),
                 Served {
                     route: Some(route_key),
                     env: 0,
@@ -181,7 +181,7 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
         trace_id: trace.clone(),
         time_epoch_ms,
     };
-    let incoming = event::Incoming {
+    let request = event::RequestParts {
         method: &method,
         raw_path: &raw_path,
         raw_query: &raw_query,
@@ -190,7 +190,7 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
         source_ip: peer.ip().to_string(),
         protocol: &protocol,
     };
-    let event = event::build(&incoming, &route_key, &path_parameters, &gateway);
+    let event = event::build(&request, &route_key, &path_parameters, &gateway);
     let invoked = api.pool.invoke(Bytes::from(event.to_string()), trace).await;
     let env = invoked.env;
     let say = |why: &str| {
@@ -204,7 +204,7 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
             Ok(a) => a,
             Err(why) => {
                 say(&format!("invalid response: {why}"));
-                Answer::internal_error()
+                GatewayResponse::internal_error()
             }
         },
         Outcome::Error { error_type, payload } => {
@@ -213,15 +213,15 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
                 error_type.unwrap_or_else(|| "unhandled".into()),
                 String::from_utf8_lossy(&payload)
             ));
-            Answer::internal_error()
+            GatewayResponse::internal_error()
         }
         Outcome::TimedOut => {
             say("the function timed out");
-            Answer::internal_error()
+            GatewayResponse::internal_error()
         }
         Outcome::Crashed(why) => {
             say(&why);
-            Answer::internal_error()
+            GatewayResponse::internal_error()
         }
     };
     (
@@ -233,7 +233,7 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
     )
 }
 
-fn into_response(answer: Answer) -> Response<Full<Bytes>> {
+fn into_response(answer: GatewayResponse) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(answer.body));
     *r.status_mut() = hyper::StatusCode::from_u16(answer.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
