@@ -1,7 +1,7 @@
 //! `up --local`: the whole stack on this machine, no AWS account: DynamoDB Local (or the server
 //! given with `--dynamodb-endpoint`) with the table made by `up`'s own table code, the function
-//! built natively and run unmodified as N `bootstrap` execution environments behind an embedded
-//! Lambda Runtime API, and an HTTP API emulator on 127.0.0.1 in front. Runs until Ctrl-C.
+//! built for this machine exactly as `package` builds it and run unmodified as N `bootstrap`
+//! execution environments behind an embedded Lambda Runtime API, and an HTTP API emulator on 127.0.0.1 in front. Runs until Ctrl-C.
 //!
 //! Order of start: the API port first (a taken port fails before anything starts), then
 //! DynamoDB, the table, the build, the environments, and last the API. Every child process is
@@ -52,7 +52,7 @@ pub struct LocalOptions {
     pub dynamodb_endpoint: Option<String>,
 }
 
-/// The architecture of this machine (the function is built natively, whatever the config says).
+/// The architecture of this machine (the function is built for it, whatever the config says).
 fn host_architecture() -> Architecture {
     if cfg!(target_arch = "aarch64") {
         Architecture::Arm64
@@ -155,7 +155,9 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
         ));
     }
 
-    // The function, built natively.
+    // The function, built for this machine's architecture the way `package` builds it (cargo
+    // zigbuild for AL2023's glibc when installed, else natively): the environments run the binary
+    // that would be shipped, and `package` after `up --local` (or the reverse) builds nothing.
     let arch = host_architecture();
     if arch != config.function.architecture {
         progress.info(format!(
@@ -164,8 +166,7 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
             config.function.architecture.lambda_name()
         ));
     }
-    let mut build = BuildOptions::for_workspace(&config.function.package, arch)?;
-    build.zigbuild = Some(false);
+    let build = BuildOptions::for_workspace(&config.function.package, arch)?;
     let p = progress.clone();
     let (binary, _how) = tokio::task::spawn_blocking(move || package::compile(&build, &p))
         .await
