@@ -1,347 +1,17 @@
-//! The stack's YAML config: raw serde structs, then validation into a [`Config`] with every
-//! problem reported at once, each with its YAML path and line:column.
+//! Validation: turns the raw structs into a [`Config`], collecting every problem (unknown keys
+//! with a "did you mean", type errors, out-of-range values, malformed route keys) with its position.
 
-use std::collections::BTreeMap;
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use serde::Deserialize;
+use super::locate::Locator;
+use super::raw::{RawConfig, SCHEMA};
+use super::{
+    ApiConfig, Architecture, Config, CorsConfig, FrontendConfig, FunctionConfig, IdempotencyConfig, LocalConfig,
+    Problem, TableConfig, ThrottleConfig,
+};
 
-/// Every problem found in one config file.
-#[derive(Debug, thiserror::Error)]
-pub struct ConfigErrors {
-    pub file: PathBuf,
-    pub problems: Vec<Problem>,
-}
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.problems.len();
-        write!(
-            f,
-            "{} has {n} problem{}; nothing was created:",
-            self.file.display(),
-            if n == 1 { "" } else { "s" }
-        )?;
-        for p in &self.problems {
-            write!(f, "\n  {}:{p}", self.file.display())?;
-        }
-        Ok(())
-    }
-}
-
-/// One problem: where (YAML path, 1-based line and column when known) and what to do.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Problem {
-    pub path: String,
-    pub line: Option<usize>,
-    pub column: Option<usize>,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.line, self.column) {
-            (Some(l), Some(c)) => write!(f, "{l}:{c}: ")?,
-            _ => write!(f, " ")?,
-        }
-        if self.path.is_empty() {
-            write!(f, "{}", self.message)
-        } else {
-            write!(f, "`{}`: {}", self.path, self.message)
-        }
-    }
-}
-
-// ----------------------------------------------------------------------------------------------
-// Raw structs: exactly what the YAML may say.
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    app: Option<String>,
-    stage: Option<String>,
-    region: Option<String>,
-    #[serde(default)]
-    table: RawTable,
-    #[serde(default)]
-    function: RawFunction,
-    #[serde(default)]
-    idempotency: RawIdempotency,
-    #[serde(default)]
-    api: RawApi,
-    #[serde(default)]
-    frontend: RawFrontend,
-    #[serde(default)]
-    local: RawLocal,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTable {
-    ttl_attribute: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFunction {
-    package: Option<String>,
-    architecture: Option<String>,
-    memory_mb: Option<i64>,
-    timeout_s: Option<i64>,
-    log_retention_days: Option<i64>,
-    environment: Option<BTreeMap<String, String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawIdempotency {
-    expires_after_s: Option<i64>,
-    header: Option<String>,
-    local_cache_items: Option<i64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawApi {
-    routes: Option<Vec<String>>,
-    cors: Option<RawCors>,
-    throttle: Option<RawThrottle>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCors {
-    allow_origins: Option<Vec<String>>,
-    allow_methods: Option<Vec<String>>,
-    allow_headers: Option<Vec<String>>,
-    expose_headers: Option<Vec<String>>,
-    max_age_s: Option<i64>,
-    allow_credentials: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawThrottle {
-    burst: Option<i64>,
-    rate: Option<f64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFrontend {
-    env_file: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLocal {
-    concurrency: Option<i64>,
-}
-
-/// The keys each mapping accepts, so that every unknown key is reported, not only the first.
-const SCHEMA: &[(&str, &[&str])] = &[
-    (
-        "",
-        &[
-            "app",
-            "stage",
-            "region",
-            "table",
-            "function",
-            "idempotency",
-            "api",
-            "frontend",
-            "local",
-        ],
-    ),
-    ("table", &["ttl_attribute"]),
-    (
-        "function",
-        &[
-            "package",
-            "architecture",
-            "memory_mb",
-            "timeout_s",
-            "log_retention_days",
-            "environment",
-        ],
-    ),
-    ("idempotency", &["expires_after_s", "header", "local_cache_items"]),
-    ("api", &["routes", "cors", "throttle"]),
-    (
-        "api.cors",
-        &[
-            "allow_origins",
-            "allow_methods",
-            "allow_headers",
-            "expose_headers",
-            "max_age_s",
-            "allow_credentials",
-        ],
-    ),
-    ("api.throttle", &["burst", "rate"]),
-    ("frontend", &["env_file"]),
-    ("local", &["concurrency"]),
-];
-
-// ----------------------------------------------------------------------------------------------
-// The validated config.
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Architecture {
-    X86_64,
-    Arm64,
-}
-
-impl Architecture {
-    /// The Rust target triple the function is built for.
-    pub fn rust_target(self) -> &'static str {
-        match self {
-            Architecture::X86_64 => "x86_64-unknown-linux-gnu",
-            Architecture::Arm64 => "aarch64-unknown-linux-gnu",
-        }
-    }
-    /// Lambda's name for it.
-    pub fn lambda_name(self) -> &'static str {
-        match self {
-            Architecture::X86_64 => "x86_64",
-            Architecture::Arm64 => "arm64",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Config {
-    pub app: String,
-    pub stage: String,
-    pub region: Option<String>,
-    pub table: TableConfig,
-    pub function: FunctionConfig,
-    pub idempotency: IdempotencyConfig,
-    pub api: ApiConfig,
-    pub frontend: FrontendConfig,
-    pub local: LocalConfig,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct TableConfig {
-    pub ttl_attribute: String,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct FunctionConfig {
-    pub package: String,
-    pub architecture: Architecture,
-    pub memory_mb: i32,
-    pub timeout_s: i32,
-    pub log_retention_days: i32,
-    pub environment: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct IdempotencyConfig {
-    pub expires_after_s: u64,
-    pub header: String,
-    pub local_cache_items: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ApiConfig {
-    pub routes: Vec<String>,
-    pub cors: Option<CorsConfig>,
-    pub throttle: ThrottleConfig,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct CorsConfig {
-    pub allow_origins: Vec<String>,
-    pub allow_methods: Vec<String>,
-    pub allow_headers: Vec<String>,
-    pub expose_headers: Vec<String>,
-    pub max_age_s: i32,
-    pub allow_credentials: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ThrottleConfig {
-    pub burst: i32,
-    pub rate: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct FrontendConfig {
-    pub env_file: PathBuf,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct LocalConfig {
-    pub concurrency: u32,
-}
-
-impl Config {
-    /// `{app}-{stage}`: the name of every resource.
-    pub fn name(&self) -> String {
-        format!("{}-{}", self.app, self.stage)
-    }
-
-    /// Reads and validates a config file.
-    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
-            file: path.to_path_buf(),
-            problems: vec![Problem {
-                path: String::new(),
-                line: None,
-                column: None,
-                message: format!("cannot read the file ({e}); pass the stack's YAML file with --config PATH"),
-            }],
-        })?;
-        Config::parse(&text).map_err(|problems| ConfigErrors {
-            file: path.to_path_buf(),
-            problems,
-        })
-    }
-
-    /// Parses and validates YAML text; on failure returns every problem found.
-    pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
-        let locator = Locator::new(text);
-        let value: serde_yaml::Value = match serde_yaml::from_str(text) {
-            Ok(v) => v,
-            Err(e) => return Err(vec![serde_problem(&e)]),
-        };
-        let value = if value.is_null() {
-            serde_yaml::Value::Mapping(Default::default())
-        } else {
-            value
-        };
-        let mut problems = Vec::new();
-        check_keys(&value, "", &locator, &mut problems);
-        if !problems.is_empty() {
-            return Err(problems);
-        }
-        let raw: RawConfig = match serde_yaml::from_value(value) {
-            Ok(raw) => raw,
-            Err(e) => {
-                // `from_value` has no positions; re-run on the text for them.
-                let e = serde_yaml::from_str::<RawConfig>(text).err().unwrap_or(e);
-                return Err(vec![serde_problem(&e)]);
-            }
-        };
-        let mut v = Validator {
-            locator,
-            problems: Vec::new(),
-        };
-        let config = v.validate(raw);
-        if v.problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(v.problems)
-        }
-    }
-}
-
-fn serde_problem(e: &serde_yaml::Error) -> Problem {
+/// A serde_yaml error (syntax or type) as a [`Problem`], its position apart from its message.
+pub(super) fn serde_problem(e: &serde_yaml::Error) -> Problem {
     let loc = e.location();
     let text = e.to_string();
     // serde_yaml appends " at line L column C"; the position is printed separately.
@@ -361,7 +31,9 @@ fn serde_problem(e: &serde_yaml::Error) -> Problem {
     }
 }
 
-fn check_keys(value: &serde_yaml::Value, path: &str, locator: &Locator, problems: &mut Vec<Problem>) {
+/// Reports every key the mapping at `path` does not accept (with the closest known key), not only
+/// the first as serde would, and descends into the keys it does accept.
+pub(super) fn check_keys(value: &serde_yaml::Value, path: &str, locator: &Locator, problems: &mut Vec<Problem>) {
     let Some(allowed) = SCHEMA.iter().find(|(p, _)| *p == path).map(|(_, keys)| *keys) else {
         return;
     };
@@ -390,6 +62,7 @@ fn check_keys(value: &serde_yaml::Value, path: &str, locator: &Locator, problems
     }
 }
 
+/// The candidate within edit distance 3 of `key`, the closest first.
 fn closest<'a>(key: &str, candidates: &[&'a str]) -> Option<&'a str> {
     fn distance(a: &str, b: &str) -> usize {
         let b: Vec<char> = b.chars().collect();
@@ -410,94 +83,6 @@ fn closest<'a>(key: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .min()
         .map(|(_, c)| c)
 }
-
-/// Finds the line:column of a dotted YAML path in the source text. It understands the block and
-/// flow mappings a hand-written config uses; when it cannot tell, it answers (None, None).
-struct Locator {
-    lines: Vec<String>,
-}
-
-impl Locator {
-    fn new(text: &str) -> Self {
-        Locator {
-            lines: text.lines().map(str::to_string).collect(),
-        }
-    }
-
-    fn find(&self, path: &str) -> (Option<usize>, Option<usize>) {
-        let mut start_line = 0;
-        let mut min_indent: Option<usize> = None;
-        let mut inline_from: Option<(usize, usize)> = None; // (line, column) inside a flow mapping
-        let mut found = (None, None);
-        for part in path.split('.') {
-            let part = part.split('[').next().unwrap_or(part);
-            let mut hit = None;
-            if let Some((l, c)) = inline_from {
-                if let Some(i) = find_key(&self.lines[l][c..], part) {
-                    hit = Some((l, c + i));
-                }
-            } else {
-                for (l, line) in self.lines.iter().enumerate().skip(start_line) {
-                    let trimmed = line.trim_start();
-                    if trimmed.is_empty() || trimmed.starts_with('#') {
-                        continue;
-                    }
-                    let indent = line.len() - trimmed.len();
-                    if let Some(min) = min_indent
-                        && indent < min
-                    {
-                        break;
-                    }
-                    if key_at(trimmed, part) && min_indent.is_none_or(|m| indent >= m) {
-                        hit = Some((l, indent));
-                        break;
-                    }
-                }
-            }
-            let Some((l, c)) = hit else { return found };
-            found = (Some(l + 1), Some(c + 1));
-            // Where do this key's children live?
-            let after = &self.lines[l][c + part.len()..];
-            let rest = after.trim_start_matches([':', ' ', '"', '\'']);
-            if rest.starts_with('{') {
-                inline_from = Some((l, self.lines[l].len() - rest.len()));
-            } else {
-                inline_from = None;
-                start_line = l + 1;
-                min_indent = Some(c + 1);
-            }
-        }
-        found
-    }
-}
-
-fn key_at(text: &str, key: &str) -> bool {
-    let unquoted = text
-        .strip_prefix(key)
-        .map(|r| r.trim_start().starts_with(':'))
-        .unwrap_or(false);
-    let quoted = [format!("\"{key}\""), format!("'{key}'")].iter().any(|q| {
-        text.strip_prefix(q.as_str())
-            .is_some_and(|r| r.trim_start().starts_with(':'))
-    });
-    unquoted || quoted
-}
-
-fn find_key(text: &str, key: &str) -> Option<usize> {
-    let mut from = 0;
-    while let Some(i) = text[from..].find(key) {
-        let at = from + i;
-        let before_ok = at == 0 || matches!(text.as_bytes()[at - 1], b' ' | b'{' | b',' | b'"' | b'\'');
-        if before_ok && key_at(text[at..].trim_start_matches(['"', '\'']), key) {
-            return Some(at);
-        }
-        from = at + key.len();
-    }
-    None
-}
-
-// ----------------------------------------------------------------------------------------------
-// Validation.
 
 /// Names Lambda reserves or the deployer sets itself.
 pub const RESERVED_ENV: &[&str] = &[
@@ -532,6 +117,20 @@ pub const LOG_RETENTION_DAYS: &[i64] = &[
 ];
 
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"];
+
+/// Validates the raw config: the [`Config`], or every problem found.
+pub(super) fn validate(raw: RawConfig, locator: Locator) -> Result<Config, Vec<Problem>> {
+    let mut v = Validator {
+        locator,
+        problems: Vec::new(),
+    };
+    let config = v.validate(raw);
+    if v.problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(v.problems)
+    }
+}
 
 struct Validator {
     locator: Locator,
@@ -883,38 +482,6 @@ pub fn check_route_key(route: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    const SAMPLE: &str = include_str!("../../config/stack.yaml");
-
-    #[test]
-    fn the_shipped_config_is_valid() {
-        let c = Config::parse(SAMPLE).unwrap();
-        assert_eq!(c.name(), "oncely-dev");
-        assert_eq!(c.function.memory_mb, 256);
-        assert_eq!(c.api.routes, vec!["POST /orders", "GET /orders/{id}"]);
-        let cors = c.api.cors.unwrap();
-        assert_eq!(cors.allow_origins, vec!["http://localhost:5173"]);
-        assert!(cors.expose_headers.contains(&"idempotent-replayed".to_string()));
-        assert!(cors.allow_headers.contains(&"idempotency-key".to_string()));
-    }
-
-    #[test]
-    fn defaults_cover_everything_but_app_and_stage() {
-        let c = Config::parse("app: shop\nstage: prod\n").unwrap();
-        assert_eq!(c.table.ttl_attribute, "expiration");
-        assert_eq!(c.function.timeout_s, 15);
-        assert_eq!(c.function.architecture, Architecture::X86_64);
-        assert_eq!(c.idempotency.expires_after_s, 86_400);
-        assert_eq!(c.idempotency.header, "Idempotency-Key");
-        assert_eq!(c.api.throttle, ThrottleConfig { burst: 100, rate: 50.0 });
-        assert_eq!(c.frontend.env_file, PathBuf::from("frontend/.env.local"));
-        assert_eq!(c.local.concurrency, 4);
-        let missing = Config::parse("table: {}\n").unwrap_err();
-        assert_eq!(
-            missing.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(),
-            vec!["app", "stage"]
-        );
-    }
-
     #[test]
     fn every_problem_is_reported_with_its_position() {
         let yaml = "app: Bad_Name\nstage: dev\n\
@@ -961,12 +528,13 @@ mod tests {
     }
 
     #[test]
-    fn type_and_syntax_errors_carry_a_position() {
-        let p = Config::parse("app: a\nstage: b\nfunction:\n  memory_mb: lots\n").unwrap_err();
-        assert_eq!((p[0].line, p[0].column), (Some(4), Some(14)), "{:?}", p[0]);
-        assert!(p[0].message.contains("invalid type"), "{}", p[0].message);
-        let p = Config::parse("app: [unclosed\n").unwrap_err();
-        assert!(p[0].line.is_some());
+    fn cors_origins_are_checked() {
+        let p = Config::parse(
+            "app: a\nstage: b\napi:\n  cors:\n    allow_origins: [\"localhost:5173\", \
+            \"http://ok.example\", \"https://x.example/path\"]\n",
+        )
+        .unwrap_err();
+        assert_eq!(p.len(), 2, "{p:?}");
     }
 
     #[test]
@@ -992,15 +560,5 @@ mod tests {
         ] {
             assert!(check_route_key(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn cors_origins_are_checked() {
-        let p = Config::parse(
-            "app: a\nstage: b\napi:\n  cors:\n    allow_origins: [\"localhost:5173\", \
-            \"http://ok.example\", \"https://x.example/path\"]\n",
-        )
-        .unwrap_err();
-        assert_eq!(p.len(), 2, "{p:?}");
     }
 }
