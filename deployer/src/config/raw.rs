@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use serde::de::{self, DeserializeOwned, Deserializer, Visitor, value};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -88,48 +89,84 @@ pub(super) struct RawLocal {
     pub(super) concurrency: Option<i64>,
 }
 
-/// The keys each mapping accepts, so that every unknown key is reported, not only the first.
-pub(super) const SCHEMA: &[(&str, &[&str])] = &[
-    (
-        "",
-        &[
-            "app",
-            "stage",
-            "region",
-            "table",
-            "function",
-            "idempotency",
-            "api",
-            "frontend",
-            "local",
-        ],
-    ),
-    ("table", &["ttl_attribute"]),
-    (
-        "function",
-        &[
-            "package",
-            "architecture",
-            "memory_mb",
-            "timeout_s",
-            "log_retention_days",
-            "environment",
-        ],
-    ),
-    ("idempotency", &["expires_after_s", "header", "local_cache_items"]),
-    ("api", &["routes", "cors", "throttle"]),
-    (
-        "api.cors",
-        &[
-            "allow_origins",
-            "allow_methods",
-            "allow_headers",
-            "expose_headers",
-            "max_age_s",
-            "allow_credentials",
-        ],
-    ),
-    ("api.throttle", &["burst", "rate"]),
-    ("frontend", &["env_file"]),
-    ("local", &["concurrency"]),
-];
+/// The keys the mapping at a dotted YAML path accepts (`""` is the top level), so that every unknown
+/// key is reported, not only the first; `None` where the keys are free (`function.environment`).
+/// The names come from the structs themselves.
+pub(super) fn known_fields(path: &str) -> Option<&'static [&'static str]> {
+    Some(match path {
+        "" => fields_of::<RawConfig>(),
+        "table" => fields_of::<RawTable>(),
+        "function" => fields_of::<RawFunction>(),
+        "idempotency" => fields_of::<RawIdempotency>(),
+        "api" => fields_of::<RawApi>(),
+        "api.cors" => fields_of::<RawCors>(),
+        "api.throttle" => fields_of::<RawThrottle>(),
+        "frontend" => fields_of::<RawFrontend>(),
+        "local" => fields_of::<RawLocal>(),
+        _ => return None,
+    })
+}
+
+/// The field names serde-derive gives a struct's `Deserialize` (in declaration order, after any
+/// renames); empty for a type that is not a struct.
+pub(super) fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
+    let mut fields = None;
+    // The recorder always fails: it only wants to see the `fields` argument.
+    let _ = T::deserialize(FieldsRecorder(&mut fields));
+    fields.unwrap_or(&[])
+}
+
+/// A `Deserializer` that records the `fields` serde-derive passes to `deserialize_struct`, and
+/// deserializes nothing.
+struct FieldsRecorder<'a>(&'a mut Option<&'static [&'static str]>);
+
+impl<'de> Deserializer<'de> for FieldsRecorder<'_> {
+    type Error = value::Error;
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, value::Error> {
+        *self.0 = Some(fields);
+        Err(de::Error::custom("only the field names were wanted"))
+    }
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, value::Error> {
+        Err(de::Error::custom("not a struct"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+        unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_come_from_the_structs_in_declaration_order() {
+        assert_eq!(fields_of::<RawThrottle>(), ["burst", "rate"]);
+        assert_eq!(
+            known_fields(""),
+            Some(
+                &[
+                    "app",
+                    "stage",
+                    "region",
+                    "table",
+                    "function",
+                    "idempotency",
+                    "api",
+                    "frontend",
+                    "local"
+                ][..]
+            )
+        );
+        assert_eq!(known_fields("function.environment"), None);
+        assert!(fields_of::<String>().is_empty());
+    }
+}

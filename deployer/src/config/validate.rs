@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::locate::Locator;
-use super::raw::{RawConfig, SCHEMA};
+use super::raw::{RawConfig, known_fields};
 use super::{
     ApiConfig, Architecture, Config, CorsConfig, FrontendConfig, FunctionConfig, IdempotencyConfig, LocalConfig,
     Problem, TableConfig, ThrottleConfig,
@@ -34,7 +34,7 @@ pub(super) fn serde_problem(e: &serde_yaml::Error) -> Problem {
 /// Reports every key the mapping at `path` does not accept (with the closest known key), not only
 /// the first as serde would, and descends into the keys it does accept.
 pub(super) fn check_keys(value: &serde_yaml::Value, path: &str, locator: &Locator, problems: &mut Vec<Problem>) {
-    let Some(allowed) = SCHEMA.iter().find(|(p, _)| *p == path).map(|(_, keys)| *keys) else {
+    let Some(allowed) = known_fields(path) else {
         return;
     };
     let serde_yaml::Value::Mapping(map) = value else { return };
