@@ -3,10 +3,12 @@
 //! line:column).
 //!
 //! As in ripgrep's low-level/high-level args split: `raw` holds the serde structs (exactly what the
-//! YAML may say), `validate` turns them into a [`Config`], `locate` finds a YAML path's position.
+//! YAML may say), `validate` turns them into a [`Config`], `locate` finds a YAML path's position,
+//! and `route_key` parses the API's route keys once into [`RouteKey`]s.
 
 mod locate;
 mod raw;
+mod route_key;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -15,7 +17,8 @@ use std::path::{Path, PathBuf};
 
 use locate::Locator;
 use raw::RawConfig;
-pub use validate::{LOG_RETENTION_DAYS, RESERVED_ENV, check_route_key};
+pub use route_key::{Method, RouteKey, RouteKeyError, Segment};
+pub use validate::{LOG_RETENTION_DAYS, RESERVED_ENV};
 use validate::{check_keys, serde_problem};
 
 /// Every problem found in one config file.
@@ -125,7 +128,7 @@ pub struct IdempotencyConfig {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ApiConfig {
-    pub routes: Vec<String>,
+    pub routes: Vec<RouteKey>,
     pub cors: Option<CorsConfig>,
     pub throttle: ThrottleConfig,
 }
@@ -219,7 +222,8 @@ mod tests {
         let c = Config::parse(SAMPLE).unwrap();
         assert_eq!(c.name(), "oncely-dev");
         assert_eq!(c.function.memory_mb, 256);
-        assert_eq!(c.api.routes, vec!["POST /orders", "GET /orders/{id}"]);
+        let routes: Vec<String> = c.api.routes.iter().map(ToString::to_string).collect();
+        assert_eq!(routes, vec!["POST /orders", "GET /orders/{id}"]);
         let cors = c.api.cors.unwrap();
         assert_eq!(cors.allow_origins, vec!["http://localhost:5173"]);
         assert!(cors.expose_headers.contains(&"idempotent-replayed".to_string()));

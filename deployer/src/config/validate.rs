@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::locate::Locator;
 use super::raw::{RawConfig, known_fields};
+use super::route_key::{Method, RouteKey, RouteKeyError};
 use super::{
     ApiConfig, Architecture, Config, CorsConfig, FrontendConfig, FunctionConfig, IdempotencyConfig, LocalConfig,
     Problem, TableConfig, ThrottleConfig,
@@ -115,8 +116,6 @@ pub const RESERVED_ENV: &[&str] = &[
 pub const LOG_RETENTION_DAYS: &[i64] = &[
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ];
-
-const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"];
 
 /// Validates the raw config: the [`Config`], or every problem found.
 pub(super) fn validate(raw: RawConfig, locator: Locator) -> Result<Config, Vec<Problem>> {
@@ -283,18 +282,28 @@ impl Validator {
         );
 
         let a = raw.api;
-        let routes = a
+        let texts = a
             .routes
             .unwrap_or_else(|| vec!["POST /orders".into(), "GET /orders/{id}".into()]);
-        if routes.is_empty() {
+        if texts.is_empty() {
             self.problem("api.routes", "needs at least one route such as \"POST /orders\"");
         }
-        let mut seen = std::collections::BTreeSet::new();
-        for (n, route) in routes.iter().enumerate() {
-            if let Err(why) = check_route_key(route) {
-                self.problem(&format!("api.routes[{n}]"), format!("{route:?}: {why}"));
-            } else if !seen.insert(route.clone()) {
-                self.problem(&format!("api.routes[{n}]"), format!("{route:?} is listed twice"));
+        let mut routes: Vec<RouteKey> = Vec::with_capacity(texts.len());
+        // A route's unknown method goes into CORS's default `allow_methods` too, and is reported
+        // there as well, as it always has been.
+        let mut unknown_methods: Vec<String> = Vec::new();
+        for (n, text) in texts.iter().enumerate() {
+            match text.parse::<RouteKey>() {
+                Ok(key) if routes.contains(&key) => {
+                    self.problem(&format!("api.routes[{n}]"), format!("{text:?} is listed twice"));
+                }
+                Ok(key) => routes.push(key),
+                Err(why) => {
+                    if let RouteKeyError::UnknownMethod(m) = &why {
+                        unknown_methods.push(m.clone());
+                    }
+                    self.problem(&format!("api.routes[{n}]"), format!("{text:?}: {why}"));
+                }
             }
         }
         let cors = a.cors.map(|c| {
@@ -323,8 +332,10 @@ impl Validator {
             let mut methods = c.allow_methods.unwrap_or_else(|| {
                 let mut m: Vec<String> = routes
                     .iter()
-                    .filter_map(|r| r.split_once(' ').map(|(m, _)| m.to_string()))
-                    .filter(|m| m != "ANY")
+                    .filter_map(RouteKey::method)
+                    .filter(|m| *m != Method::Any)
+                    .map(|m| m.to_string())
+                    .chain(unknown_methods)
                     .collect();
                 m.push("OPTIONS".into());
                 m
@@ -332,7 +343,7 @@ impl Validator {
             methods.sort();
             methods.dedup();
             for m in &methods {
-                if m != "*" && !METHODS.contains(&m.as_str()) {
+                if m != "*" && m.parse::<Method>().is_err() {
                     self.problem("api.cors.allow_methods", format!("{m:?} is not an HTTP method"));
                 }
             }
@@ -433,51 +444,6 @@ fn is_origin(o: &str) -> bool {
     !rest.is_empty() && !rest.contains(['/', ' ', '?', '#'])
 }
 
-/// Checks an API Gateway HTTP API route key: `$default`, or `METHOD /path` where a segment may be
-/// `{name}`, and the last may be `{name+}`.
-pub fn check_route_key(route: &str) -> Result<(), String> {
-    if route == "$default" {
-        return Ok(());
-    }
-    let Some((method, path)) = route.split_once(' ') else {
-        return Err("use \"METHOD /path\" (e.g. \"POST /orders\") or \"$default\"".into());
-    };
-    if !METHODS.contains(&method) {
-        return Err(format!("{method:?} is not one of {}", METHODS.join(", ")));
-    }
-    if !path.starts_with('/') {
-        return Err("the path must start with /".into());
-    }
-    if path == "/" {
-        return Ok(());
-    }
-    let segments: Vec<&str> = path[1..].split('/').collect();
-    for (i, seg) in segments.iter().enumerate() {
-        if seg.is_empty() {
-            return Err("the path has an empty segment (//) or a trailing /".into());
-        }
-        if let Some(inner) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            let (name, greedy) = match inner.strip_suffix('+') {
-                Some(n) => (n, true),
-                None => (inner, false),
-            };
-            if name.is_empty()
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-            {
-                return Err(format!("{seg:?} is not a valid path parameter such as {{id}}"));
-            }
-            if greedy && i + 1 != segments.len() {
-                return Err("a greedy parameter {name+} must be the last segment".into());
-            }
-        } else if seg.contains(['{', '}', ' ']) {
-            return Err(format!("{seg:?} is not a valid path segment"));
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -535,30 +501,5 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(p.len(), 2, "{p:?}");
-    }
-
-    #[test]
-    fn route_keys_follow_api_gateway_rules() {
-        for ok in [
-            "$default",
-            "GET /",
-            "POST /orders",
-            "GET /orders/{id}",
-            "ANY /{proxy+}",
-            "DELETE /a/{b}/c",
-        ] {
-            assert_eq!(check_route_key(ok), Ok(()), "{ok}");
-        }
-        for bad in [
-            "POST",
-            "post /orders",
-            "GET orders",
-            "GET /a//b",
-            "GET /{proxy+}/x",
-            "GET /{}",
-            "GET /a/",
-        ] {
-            assert!(check_route_key(bad).is_err(), "{bad}");
-        }
     }
 }

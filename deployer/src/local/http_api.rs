@@ -144,7 +144,7 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
     let Some(matched) = api.router.find(&method, &raw_path) else {
         return (Answer::not_found(), Served { route: None, env: 0 });
     };
-    let route_key = matched.route.key.clone();
+    let route_key = matched.route.to_string();
     let path_parameters = matched.path_parameters;
     let raw_query = req.uri().query().unwrap_or("").to_string();
     let protocol = format!("{:?}", req.version());

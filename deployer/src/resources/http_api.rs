@@ -256,7 +256,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
         for route in &c.routes {
             out.push(Change::create(
                 ROUTE_KIND,
-                route.clone(),
+                route.to_string(),
                 vec![("target", "integrations/<new>".into())],
             ));
         }
@@ -312,20 +312,24 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
         }
     };
     for route in &c.routes {
-        match live.routes.iter().find(|r| &r.key == route) {
+        match live.routes.iter().find(|r| r.key == route.to_string()) {
             None => out.push(Change::create(
                 ROUTE_KIND,
-                route.clone(),
+                route.to_string(),
                 vec![("target", target.clone())],
             )),
             Some(r) => {
                 let mut d = Vec::new();
                 diff_attr(&mut d, "target", r.target.as_ref(), Some(&target));
-                out.push(Change::compare(ROUTE_KIND, route.clone(), d));
+                out.push(Change::compare(ROUTE_KIND, route.to_string(), d));
             }
         }
     }
-    for r in live.routes.iter().filter(|r| !c.routes.contains(&r.key)) {
+    for r in live
+        .routes
+        .iter()
+        .filter(|r| !c.routes.iter().any(|k| k.to_string() == r.key))
+    {
         out.push(Change::new(ROUTE_KIND, r.key.clone(), Action::Delete).with_note("no longer in the config"));
     }
     match &live.stage {
