@@ -96,21 +96,21 @@ pub struct Config {
     pub app: String,
     pub stage: String,
     pub region: Option<String>,
-    pub table: TableConfig,
-    pub function: FunctionConfig,
-    pub idempotency: IdempotencyConfig,
-    pub api: ApiConfig,
-    pub frontend: FrontendConfig,
-    pub local: LocalConfig,
+    pub table: TableSettings,
+    pub function: FunctionSettings,
+    pub idempotency: IdempotencySettings,
+    pub api: ApiSettings,
+    pub frontend: FrontendSettings,
+    pub local: LocalSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct TableConfig {
+pub struct TableSettings {
     pub ttl_attribute: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct FunctionConfig {
+pub struct FunctionSettings {
     pub package: String,
     pub architecture: Architecture,
     pub memory_mb: i32,
@@ -120,21 +120,21 @@ pub struct FunctionConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct IdempotencyConfig {
+pub struct IdempotencySettings {
     pub expires_after_s: u64,
     pub header: String,
     pub local_cache_items: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ApiConfig {
+pub struct ApiSettings {
     pub routes: Vec<RouteKey>,
-    pub cors: Option<CorsConfig>,
-    pub throttle: ThrottleConfig,
+    pub cors: Option<CorsSettings>,
+    pub throttle: ThrottleSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct CorsConfig {
+pub struct CorsSettings {
     pub allow_origins: Vec<String>,
     pub allow_methods: Vec<String>,
     pub allow_headers: Vec<String>,
@@ -144,18 +144,18 @@ pub struct CorsConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ThrottleConfig {
+pub struct ThrottleSettings {
     pub burst: i32,
     pub rate: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct FrontendConfig {
+pub struct FrontendSettings {
     pub env_file: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct LocalConfig {
+pub struct LocalSettings {
     pub concurrency: u32,
 }
 
@@ -238,7 +238,7 @@ mod tests {
         assert_eq!(c.function.architecture, Architecture::X86_64);
         assert_eq!(c.idempotency.expires_after_s, 86_400);
         assert_eq!(c.idempotency.header, "Idempotency-Key");
-        assert_eq!(c.api.throttle, ThrottleConfig { burst: 100, rate: 50.0 });
+        assert_eq!(c.api.throttle, ThrottleSettings { burst: 100, rate: 50.0 });
         assert_eq!(c.frontend.env_file, PathBuf::from("frontend/.env.local"));
         assert_eq!(c.local.concurrency, 4);
         let missing = Config::parse("table: {}\n").unwrap_err();

@@ -7,8 +7,8 @@ use super::locate::Locator;
 use super::raw::{RawConfig, known_fields};
 use super::route_key::{Method, RouteKey, RouteKeyError};
 use super::{
-    ApiConfig, Architecture, Config, CorsConfig, FrontendConfig, FunctionConfig, IdempotencyConfig, LocalConfig,
-    Problem, TableConfig, ThrottleConfig,
+    ApiSettings, Architecture, Config, CorsSettings, FrontendSettings, FunctionSettings, IdempotencySettings,
+    LocalSettings, Problem, TableSettings, ThrottleSettings,
 };
 
 /// A serde_yaml error (syntax or type) as a [`Problem`], its position apart from its message.
@@ -365,7 +365,7 @@ impl Validator {
             });
             expose_headers.iter_mut().for_each(|h| *h = h.to_ascii_lowercase());
             let max_age_s = self.int("api.cors.max_age_s", c.max_age_s, 600, 0, 86_400, " seconds");
-            CorsConfig {
+            CorsSettings {
                 allow_origins,
                 allow_methods: methods,
                 allow_headers,
@@ -401,8 +401,8 @@ impl Validator {
             app,
             stage,
             region: raw.region,
-            table: TableConfig { ttl_attribute },
-            function: FunctionConfig {
+            table: TableSettings { ttl_attribute },
+            function: FunctionSettings {
                 package,
                 architecture,
                 memory_mb: memory_mb as i32,
@@ -410,23 +410,23 @@ impl Validator {
                 log_retention_days: log_retention_days as i32,
                 environment,
             },
-            idempotency: IdempotencyConfig {
+            idempotency: IdempotencySettings {
                 expires_after_s: expires_after_s as u64,
                 header,
                 local_cache_items: local_cache_items as u32,
             },
-            api: ApiConfig {
+            api: ApiSettings {
                 routes,
                 cors,
-                throttle: ThrottleConfig {
+                throttle: ThrottleSettings {
                     burst: burst as i32,
                     rate,
                 },
             },
-            frontend: FrontendConfig {
+            frontend: FrontendSettings {
                 env_file: PathBuf::from(env_file),
             },
-            local: LocalConfig {
+            local: LocalSettings {
                 concurrency: concurrency as u32,
             },
         }

@@ -30,7 +30,7 @@ use super::event::{self, Gateway};
 use super::pool::{Outcome, Pool, trace_id};
 use super::response::{self, Answer};
 use super::routes::Router;
-use crate::config::CorsConfig;
+use crate::config::CorsSettings;
 
 /// The HTTP API payload quota.
 pub const MAX_REQUEST_BODY: usize = 10 * 1024 * 1024;
@@ -41,7 +41,7 @@ const PREFLIGHT: &str = "(CORS preflight)";
 /// Everything a request needs.
 pub struct Api {
     pub router: Router,
-    pub cors: Option<CorsConfig>,
+    pub cors: Option<CorsSettings>,
     pub pool: Arc<Pool>,
     pub port: u16,
     pub account_id: String,

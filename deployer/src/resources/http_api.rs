@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_apigatewayv2::types::{Cors, IntegrationType, ProtocolType, RouteSettings};
 
-use crate::config::CorsConfig;
+use crate::config::CorsSettings;
 use crate::context::Context;
 use crate::error::{DeployError, Result, aws};
 use crate::report::{Action, AttrDiff, Change, diff_attr};
@@ -86,7 +86,7 @@ fn render_cors(
     )
 }
 
-fn want_cors(c: &CorsConfig) -> String {
+fn want_cors(c: &CorsSettings) -> String {
     render_cors(
         &c.allow_origins,
         &c.allow_methods,
@@ -358,7 +358,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
     out
 }
 
-fn cors_of(c: &CorsConfig) -> Cors {
+fn cors_of(c: &CorsSettings) -> Cors {
     Cors::builder()
         .set_allow_origins(Some(c.allow_origins.clone()))
         .set_allow_methods(Some(c.allow_methods.clone()))
