@@ -85,3 +85,21 @@ fn find_key(text: &str, key: &str) -> Option<usize> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_and_flow_mappings() {
+        let text = "# comment\napp: a\napi:\n  routes: [\"GET /\"]\n  cors: { allow_origins: [], max_age_s: 1 }\n";
+        let locator = Locator::new(text);
+        assert_eq!(locator.find("app"), (Some(2), Some(1)));
+        assert_eq!(locator.find("api.routes[0]"), (Some(4), Some(3)));
+        assert_eq!(locator.find("api.cors.allow_origins"), (Some(5), Some(11)));
+        assert_eq!(locator.find("api.cors.max_age_s"), (Some(5), Some(30)));
+        // A missing key: where its parent is.
+        assert_eq!(locator.find("api.throttle"), (Some(3), Some(1)));
+        assert_eq!(locator.find("stage"), (None, None));
+    }
+}

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::locate::Locator;
-use super::raw::{RawConfig, known_fields};
+use super::raw::{RawApi, RawConfig, RawCors, RawFunction, RawIdempotency, known_fields};
 use super::route_key::{Method, RouteKey, RouteKeyError};
 use super::{
     ApiSettings, Architecture, Config, CorsSettings, FrontendSettings, FunctionSettings, IdempotencySettings,
@@ -200,7 +200,41 @@ impl Validator {
             );
         }
 
-        let f = raw.function;
+        let function = self.function(raw.function);
+        let idempotency = self.idempotency(raw.idempotency);
+        let api = self.api(raw.api, &idempotency.header);
+
+        let env_file = raw.frontend.env_file.unwrap_or_else(|| "frontend/.env.local".into());
+        if env_file.is_empty() || env_file.ends_with('/') {
+            self.problem("frontend.env_file", "must be a file path such as frontend/.env.local");
+        }
+        let concurrency = self.int(
+            "local.concurrency",
+            raw.local.concurrency,
+            4,
+            1,
+            64,
+            " execution environments",
+        );
+
+        Config {
+            app,
+            stage,
+            region: raw.region,
+            table: TableSettings { ttl_attribute },
+            function,
+            idempotency,
+            api,
+            frontend: FrontendSettings {
+                env_file: PathBuf::from(env_file),
+            },
+            local: LocalSettings {
+                concurrency: concurrency as u32,
+            },
+        }
+    }
+
+    fn function(&mut self, f: RawFunction) -> FunctionSettings {
         let package = f.package.unwrap_or_else(|| "function".into());
         if package.is_empty() {
             self.problem("function.package", "must name a workspace package, e.g. `function`");
@@ -254,8 +288,17 @@ impl Validator {
                 );
             }
         }
+        FunctionSettings {
+            package,
+            architecture,
+            memory_mb: memory_mb as i32,
+            timeout_s: timeout_s as i32,
+            log_retention_days: log_retention_days as i32,
+            environment,
+        }
+    }
 
-        let i = raw.idempotency;
+    fn idempotency(&mut self, i: RawIdempotency) -> IdempotencySettings {
         let expires_after_s = self.int(
             "idempotency.expires_after_s",
             i.expires_after_s,
@@ -280,8 +323,15 @@ impl Validator {
             1_000_000,
             " items (0 turns the cache off)",
         );
+        IdempotencySettings {
+            expires_after_s: expires_after_s as u64,
+            header,
+            local_cache_items: local_cache_items as u32,
+        }
+    }
 
-        let a = raw.api;
+    /// `header` is the idempotency key header, allowed by CORS by default.
+    fn api(&mut self, a: RawApi, header: &str) -> ApiSettings {
         let texts = a
             .routes
             .unwrap_or_else(|| vec!["POST /orders".into(), "GET /orders/{id}".into()]);
@@ -306,74 +356,7 @@ impl Validator {
                 }
             }
         }
-        let cors = a.cors.map(|c| {
-            let allow_origins = c.allow_origins.unwrap_or_default();
-            if allow_origins.is_empty() {
-                self.problem(
-                    "api.cors.allow_origins",
-                    "list at least one origin such as http://localhost:5173, or remove `cors`",
-                );
-            }
-            for o in &allow_origins {
-                if !is_origin(o) {
-                    self.problem(
-                        "api.cors.allow_origins",
-                        format!("{o:?} is not an origin: use scheme://host[:port] with no path, or \"*\""),
-                    );
-                }
-            }
-            let allow_credentials = c.allow_credentials.unwrap_or(false);
-            if allow_credentials && allow_origins.iter().any(|o| o == "*") {
-                self.problem(
-                    "api.cors.allow_credentials",
-                    "cannot be true while allow_origins contains \"*\"; list the origins instead",
-                );
-            }
-            let mut methods = c.allow_methods.unwrap_or_else(|| {
-                let mut m: Vec<String> = routes
-                    .iter()
-                    .filter_map(RouteKey::method)
-                    .filter(|m| *m != Method::Any)
-                    .map(|m| m.to_string())
-                    .chain(unknown_methods)
-                    .collect();
-                m.push("OPTIONS".into());
-                m
-            });
-            methods.sort();
-            methods.dedup();
-            for m in &methods {
-                if m != "*" && m.parse::<Method>().is_err() {
-                    self.problem("api.cors.allow_methods", format!("{m:?} is not an HTTP method"));
-                }
-            }
-            let mut allow_headers = c.allow_headers.unwrap_or_else(|| {
-                vec![
-                    "content-type".into(),
-                    header.to_ascii_lowercase(),
-                    "if-none-match".into(),
-                ]
-            });
-            allow_headers.iter_mut().for_each(|h| *h = h.to_ascii_lowercase());
-            let mut expose_headers = c.expose_headers.unwrap_or_else(|| {
-                vec![
-                    "location".into(),
-                    "etag".into(),
-                    "idempotent-replayed".into(),
-                    "retry-after".into(),
-                ]
-            });
-            expose_headers.iter_mut().for_each(|h| *h = h.to_ascii_lowercase());
-            let max_age_s = self.int("api.cors.max_age_s", c.max_age_s, 600, 0, 86_400, " seconds");
-            CorsSettings {
-                allow_origins,
-                allow_methods: methods,
-                allow_headers,
-                expose_headers,
-                max_age_s: max_age_s as i32,
-                allow_credentials,
-            }
-        });
+        let cors = a.cors.map(|c| self.cors(c, &routes, unknown_methods, header));
         let t = a.throttle.unwrap_or_default();
         let burst = self.int("api.throttle.burst", t.burst, 100, 0, 5000, " requests");
         let rate = t.rate.unwrap_or(50.0);
@@ -383,52 +366,84 @@ impl Validator {
                 format!("{rate} is out of range: use 0..10000 requests per second"),
             );
         }
-
-        let env_file = raw.frontend.env_file.unwrap_or_else(|| "frontend/.env.local".into());
-        if env_file.is_empty() || env_file.ends_with('/') {
-            self.problem("frontend.env_file", "must be a file path such as frontend/.env.local");
+        ApiSettings {
+            routes,
+            cors,
+            throttle: ThrottleSettings {
+                burst: burst as i32,
+                rate,
+            },
         }
-        let concurrency = self.int(
-            "local.concurrency",
-            raw.local.concurrency,
-            4,
-            1,
-            64,
-            " execution environments",
-        );
+    }
 
-        Config {
-            app,
-            stage,
-            region: raw.region,
-            table: TableSettings { ttl_attribute },
-            function: FunctionSettings {
-                package,
-                architecture,
-                memory_mb: memory_mb as i32,
-                timeout_s: timeout_s as i32,
-                log_retention_days: log_retention_days as i32,
-                environment,
-            },
-            idempotency: IdempotencySettings {
-                expires_after_s: expires_after_s as u64,
-                header,
-                local_cache_items: local_cache_items as u32,
-            },
-            api: ApiSettings {
-                routes,
-                cors,
-                throttle: ThrottleSettings {
-                    burst: burst as i32,
-                    rate,
-                },
-            },
-            frontend: FrontendSettings {
-                env_file: PathBuf::from(env_file),
-            },
-            local: LocalSettings {
-                concurrency: concurrency as u32,
-            },
+    /// `routes` and `unknown_methods` give the default `allow_methods`, `header` the default
+    /// `allow_headers`.
+    fn cors(&mut self, c: RawCors, routes: &[RouteKey], unknown_methods: Vec<String>, header: &str) -> CorsSettings {
+        let allow_origins = c.allow_origins.unwrap_or_default();
+        if allow_origins.is_empty() {
+            self.problem(
+                "api.cors.allow_origins",
+                "list at least one origin such as http://localhost:5173, or remove `cors`",
+            );
+        }
+        for o in &allow_origins {
+            if !is_origin(o) {
+                self.problem(
+                    "api.cors.allow_origins",
+                    format!("{o:?} is not an origin: use scheme://host[:port] with no path, or \"*\""),
+                );
+            }
+        }
+        let allow_credentials = c.allow_credentials.unwrap_or(false);
+        if allow_credentials && allow_origins.iter().any(|o| o == "*") {
+            self.problem(
+                "api.cors.allow_credentials",
+                "cannot be true while allow_origins contains \"*\"; list the origins instead",
+            );
+        }
+        let mut methods = c.allow_methods.unwrap_or_else(|| {
+            let mut m: Vec<String> = routes
+                .iter()
+                .filter_map(RouteKey::method)
+                .filter(|m| *m != Method::Any)
+                .map(|m| m.to_string())
+                .chain(unknown_methods)
+                .collect();
+            m.push("OPTIONS".into());
+            m
+        });
+        methods.sort();
+        methods.dedup();
+        for m in &methods {
+            if m != "*" && m.parse::<Method>().is_err() {
+                self.problem("api.cors.allow_methods", format!("{m:?} is not an HTTP method"));
+            }
+        }
+        let mut allow_headers = c.allow_headers.unwrap_or_else(|| {
+            vec![
+                "content-type".into(),
+                header.to_ascii_lowercase(),
+                "if-none-match".into(),
+            ]
+        });
+        allow_headers.iter_mut().for_each(|h| *h = h.to_ascii_lowercase());
+        let mut expose_headers = c.expose_headers.unwrap_or_else(|| {
+            vec![
+                "location".into(),
+                "etag".into(),
+                "idempotent-replayed".into(),
+                "retry-after".into(),
+            ]
+        });
+        expose_headers.iter_mut().for_each(|h| *h = h.to_ascii_lowercase());
+        let max_age_s = self.int("api.cors.max_age_s", c.max_age_s, 600, 0, 86_400, " seconds");
+        CorsSettings {
+            allow_origins,
+            allow_methods: methods,
+            allow_headers,
+            expose_headers,
+            max_age_s: max_age_s as i32,
+            allow_credentials,
         }
     }
 }
@@ -501,5 +516,20 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(p.len(), 2, "{p:?}");
+    }
+
+    #[test]
+    fn cors_methods_default_to_the_routes_methods() {
+        let c = Config::parse(
+            "app: a\nstage: b\napi:\n  routes: [\"ANY /{proxy+}\", \"GET /\", \"POST /orders\", \"GET /x\"]\n  \
+            cors: {allow_origins: [\"*\"]}\n",
+        )
+        .unwrap();
+        assert_eq!(c.api.cors.unwrap().allow_methods, vec!["GET", "OPTIONS", "POST"]);
+        // A route's unknown method is reported for the route and for the methods CORS would allow.
+        let p = Config::parse("app: a\nstage: b\napi:\n  routes: [\"FETCH /x\"]\n  cors: {allow_origins: [\"*\"]}\n")
+            .unwrap_err();
+        let paths: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, vec!["api.routes[0]", "api.cors.allow_methods"]);
     }
 }
