@@ -324,7 +324,7 @@ mod tests {
                     .enumerate()
                     .map(|(i, k)| http_api::RouteLive {
                         id: format!("r{i}"),
-                        key: k.clone(),
+                        key: k.to_string(),
                         target: Some("integrations/int1".into()),
                     })
                     .collect(),

@@ -5,14 +5,14 @@
 use hyper::HeaderMap;
 
 use super::response::GatewayResponse;
-use crate::config::CorsConfig;
+use crate::config::CorsSettings;
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// The `Access-Control-Allow-Origin` value for this request's `Origin`, if it is allowed.
-fn allowed_origin(cors: &CorsConfig, origin: Option<&str>) -> Option<String> {
+fn allowed_origin(cors: &CorsSettings, origin: Option<&str>) -> Option<String> {
     let origin = origin?;
     if cors.allow_origins.iter().any(|o| o == "*") {
         return Some(if cors.allow_credentials {
@@ -33,7 +33,7 @@ pub fn is_preflight(method: &str, headers: &HeaderMap) -> bool {
 }
 
 /// The gateway's answer to a preflight request.
-pub fn preflight(cors: &CorsConfig, headers: &HeaderMap) -> GatewayResponse {
+pub fn preflight(cors: &CorsSettings, headers: &HeaderMap) -> GatewayResponse {
     let mut out = Vec::new();
     if let Some(origin) = allowed_origin(cors, header(headers, "origin")) {
         out.push(("access-control-allow-origin".to_string(), origin));
@@ -66,7 +66,7 @@ pub fn preflight(cors: &CorsConfig, headers: &HeaderMap) -> GatewayResponse {
 }
 
 /// Adds the CORS headers to a non-preflight response (dropping the function's own).
-pub fn decorate(cors: &CorsConfig, request_headers: &HeaderMap, answer: &mut GatewayResponse) {
+pub fn decorate(cors: &CorsSettings, request_headers: &HeaderMap, answer: &mut GatewayResponse) {
     answer.headers.retain(|(n, _)| !n.starts_with("access-control-"));
     if let Some(origin) = allowed_origin(cors, header(request_headers, "origin")) {
         answer.headers.push(("access-control-allow-origin".into(), origin));
@@ -88,8 +88,8 @@ mod tests {
     use super::*;
     use hyper::header::HeaderValue;
 
-    fn cors() -> CorsConfig {
-        CorsConfig {
+    fn cors() -> CorsSettings {
+        CorsSettings {
             allow_origins: vec!["http://localhost:5173".into()],
             allow_methods: vec!["GET".into(), "OPTIONS".into(), "POST".into()],
             allow_headers: vec!["content-type".into(), "idempotency-key".into()],
@@ -158,7 +158,7 @@ mod tests {
         assert!(b.header("access-control-allow-origin").is_none());
         let mut c = GatewayResponse::not_found();
         decorate(
-            &CorsConfig {
+            &CorsSettings {
                 allow_origins: vec!["*".into()],
                 ..cors()
             },

@@ -30,7 +30,7 @@ use super::event::{self, Gateway};
 use super::pool::{Outcome, Pool, trace_id};
 use super::response::{self, GatewayResponse};
 use super::routes::Router;
-use crate::config::CorsConfig;
+use crate::config::CorsSettings;
 
 /// The HTTP API payload quota.
 pub const MAX_REQUEST_BODY: usize = 10 * 1024 * 1024;
@@ -41,7 +41,7 @@ const PREFLIGHT: &str = "(CORS preflight)";
 /// Everything a request needs.
 pub struct Api {
     pub router: Router,
-    pub cors: Option<CorsConfig>,
+    pub cors: Option<CorsSettings>,
     pub pool: Arc<Pool>,
     pub port: u16,
     pub account_id: String,
@@ -144,7 +144,7 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
     let Some(matched) = api.router.find(&method, &raw_path) else {
         return (GatewayResponse::not_found(), Served { route: None, env: 0 });
     };
-    let route_key = matched.route.key.clone();
+    let route_key = matched.route.to_string();
     let path_parameters = matched.path_parameters;
     let raw_query = req.uri().query().unwrap_or("").to_string();
     let protocol = format!("{:?}", req.version());

@@ -186,7 +186,7 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
     step.done("ready");
 
     // The HTTP API.
-    let router = routes::Router::new(&config.api.routes).map_err(anyhow::Error::msg)?;
+    let router = routes::Router::new(&config.api.routes);
     let api = Arc::new(gateway::Api {
         router,
         cors: config.api.cors.clone(),
@@ -198,10 +198,11 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
     let server = tokio::spawn(gateway::serve(listener, api));
     let endpoint = format!("http://127.0.0.1:{port}");
     crate::endpoint::write_to_frontend(config, &endpoint, progress)?;
+    let route_keys: Vec<String> = config.api.routes.iter().map(ToString::to_string).collect();
     println!(
         "Local stack {} is up: {endpoint} (routes: {}; DynamoDB: {dynamodb_endpoint}, table {}). Ctrl-C stops it.",
         stack.name,
-        config.api.routes.join(", "),
+        route_keys.join(", "),
         stack.table_name()
     );
 

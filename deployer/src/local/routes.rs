@@ -8,174 +8,116 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Segment {
-    Literal(String),
-    Param(String),
-    Greedy(String),
-}
+use crate::config::{Method, RouteKey, Segment};
 
-impl Segment {
-    /// Higher is more specific.
-    fn rank(&self) -> u8 {
-        match self {
-            Segment::Literal(_) => 2,
-            Segment::Param(_) => 1,
-            Segment::Greedy(_) => 0,
-        }
+/// Higher is more specific.
+fn rank(segment: &Segment) -> u8 {
+    match segment {
+        Segment::Literal(_) => 2,
+        Segment::Param(_) => 1,
+        Segment::Greedy(_) => 0,
     }
-}
-
-/// One configured route key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
-    /// The route key as configured, e.g. `GET /orders/{id}`; it goes into the event's `routeKey`.
-    pub key: String,
-    /// `None` for `ANY` and `$default`.
-    method: Option<String>,
-    /// `None` for `$default`.
-    segments: Option<Vec<Segment>>,
 }
 
 /// A successful match: the route and its path parameters (percent-decoded).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Matched<'a> {
-    pub route: &'a Route,
+pub struct MatchedRoute<'a> {
+    /// The route key as configured; its text goes into the event's `routeKey`.
+    pub route: &'a RouteKey,
     pub path_parameters: BTreeMap<String, String>,
 }
 
-impl Route {
-    /// Parses a route key (the config has validated it already; a malformed key is an error here too).
-    pub fn parse(key: &str) -> Result<Route, String> {
-        if key == "$default" {
-            return Ok(Route {
-                key: key.to_string(),
-                method: None,
-                segments: None,
-            });
-        }
-        let (method, path) = key
-            .split_once(' ')
-            .ok_or_else(|| format!("route key {key:?} is not \"METHOD /path\" or \"$default\""))?;
-        if !path.starts_with('/') {
-            return Err(format!("route key {key:?}: the path must start with /"));
-        }
-        let mut segments = Vec::new();
-        let parts: Vec<&str> = if path == "/" {
-            Vec::new()
-        } else {
-            path[1..].split('/').collect()
-        };
-        for (i, part) in parts.iter().enumerate() {
-            let seg = if let Some(name) = part.strip_prefix('{').and_then(|p| p.strip_suffix("+}")) {
-                if i + 1 != parts.len() {
-                    return Err(format!(
-                        "route key {key:?}: a greedy {{{name}+}} must be the last segment"
-                    ));
-                }
-                Segment::Greedy(name.to_string())
-            } else if let Some(name) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                Segment::Param(name.to_string())
-            } else {
-                Segment::Literal(part.to_string())
-            };
-            segments.push(seg);
-        }
-        let method = (method != "ANY").then(|| method.to_ascii_uppercase());
-        Ok(Route {
-            key: key.to_string(),
-            method,
-            segments: Some(segments),
-        })
+/// The path parameters if `route` matches `method` and the raw `path`; `$default` always does.
+fn matches(route: &RouteKey, method: &str, path: &str) -> Option<BTreeMap<String, String>> {
+    let RouteKey::Path {
+        method: route_method,
+        segments,
+    } = route
+    else {
+        return Some(BTreeMap::new());
+    };
+    if *route_method != Method::Any && route_method.as_str() != method {
+        return None;
     }
-
-    fn matches(&self, method: &str, path: &str) -> Option<BTreeMap<String, String>> {
-        let segments = self.segments.as_ref()?;
-        if self.method.as_deref().is_some_and(|m| m != method) {
-            return None;
-        }
-        let parts: Vec<&str> = if path == "/" || path.is_empty() {
-            Vec::new()
-        } else {
-            path.trim_start_matches('/').split('/').collect()
-        };
-        let mut params = BTreeMap::new();
-        for (i, seg) in segments.iter().enumerate() {
-            match seg {
-                Segment::Greedy(name) => {
-                    let rest = parts.get(i..).map(|r| r.join("/")).unwrap_or_default();
-                    if rest.is_empty() {
-                        return None;
-                    }
-                    params.insert(name.clone(), percent_decode(&rest));
-                    return Some(params);
+    let parts: Vec<&str> = if path == "/" || path.is_empty() {
+        Vec::new()
+    } else {
+        path.trim_start_matches('/').split('/').collect()
+    };
+    let mut params = BTreeMap::new();
+    for (i, seg) in segments.iter().enumerate() {
+        match seg {
+            Segment::Greedy(name) => {
+                let rest = parts.get(i..).map(|r| r.join("/")).unwrap_or_default();
+                if rest.is_empty() {
+                    return None;
                 }
-                Segment::Literal(lit) => {
-                    if parts.get(i) != Some(&lit.as_str()) {
-                        return None;
-                    }
-                }
-                Segment::Param(name) => {
-                    let value = parts.get(i).filter(|v| !v.is_empty())?;
-                    params.insert(name.clone(), percent_decode(value));
+                params.insert(name.clone(), percent_decode(&rest));
+                return Some(params);
+            }
+            Segment::Literal(lit) => {
+                if parts.get(i) != Some(&lit.as_str()) {
+                    return None;
                 }
             }
+            Segment::Param(name) => {
+                let value = parts.get(i).filter(|v| !v.is_empty())?;
+                params.insert(name.clone(), percent_decode(value));
+            }
         }
-        (parts.len() == segments.len()).then_some(params)
     }
+    (parts.len() == segments.len()).then_some(params)
+}
 
-    /// Orders two routes that both match: `Greater` means `self` is more specific.
-    fn specificity(&self, other: &Route) -> Ordering {
-        match (&self.segments, &other.segments) {
-            (None, None) => return Ordering::Equal,
-            (None, Some(_)) => return Ordering::Less,
-            (Some(_), None) => return Ordering::Greater,
-            (Some(a), Some(b)) => {
-                for (x, y) in a.iter().zip(b.iter()) {
-                    match x.rank().cmp(&y.rank()) {
-                        Ordering::Equal => {}
-                        other => return other,
-                    }
-                }
-                // Same shape so far: the longer fixed prefix is more specific.
-                match a.len().cmp(&b.len()) {
+/// Orders two routes that both match: `Greater` means `a` is more specific.
+fn specificity(a: &RouteKey, b: &RouteKey) -> Ordering {
+    match (a.segments(), b.segments()) {
+        (None, None) => return Ordering::Equal,
+        (None, Some(_)) => return Ordering::Less,
+        (Some(_), None) => return Ordering::Greater,
+        (Some(x), Some(y)) => {
+            for (s, t) in x.iter().zip(y.iter()) {
+                match rank(s).cmp(&rank(t)) {
                     Ordering::Equal => {}
                     other => return other,
                 }
             }
+            // Same shape so far: the longer fixed prefix is more specific.
+            match x.len().cmp(&y.len()) {
+                Ordering::Equal => {}
+                other => return other,
+            }
         }
-        self.method.is_some().cmp(&other.method.is_some())
     }
+    let exact = |k: &RouteKey| k.method().is_some_and(|m| m != Method::Any);
+    exact(a).cmp(&exact(b))
 }
 
 /// The configured routes of the API.
 #[derive(Debug, Clone)]
 pub struct Router {
-    routes: Vec<Route>,
+    routes: Vec<RouteKey>,
 }
 
 impl Router {
-    pub fn new(keys: &[String]) -> Result<Router, String> {
-        Ok(Router {
-            routes: keys.iter().map(|k| Route::parse(k)).collect::<Result<_, _>>()?,
-        })
+    pub fn new(routes: &[RouteKey]) -> Router {
+        Router {
+            routes: routes.to_vec(),
+        }
     }
 
     /// The most specific route matching `method` and the raw `path`, if any.
-    pub fn find(&self, method: &str, path: &str) -> Option<Matched<'_>> {
-        let mut best: Option<Matched<'_>> = None;
+    pub fn find(&self, method: &str, path: &str) -> Option<MatchedRoute<'_>> {
+        let mut best: Option<MatchedRoute<'_>> = None;
         for route in &self.routes {
-            let params = if route.segments.is_none() {
-                Some(BTreeMap::new())
-            } else {
-                route.matches(method, path)
+            let Some(path_parameters) = matches(route, method, path) else {
+                continue;
             };
-            let Some(path_parameters) = params else { continue };
             if best
                 .as_ref()
-                .is_none_or(|b| route.specificity(b.route) == Ordering::Greater)
+                .is_none_or(|b| specificity(route, b.route) == Ordering::Greater)
             {
-                best = Some(Matched { route, path_parameters });
+                best = Some(MatchedRoute { route, path_parameters });
             }
         }
         best
@@ -212,12 +154,12 @@ mod tests {
     use super::*;
 
     fn router(keys: &[&str]) -> Router {
-        Router::new(&keys.iter().map(std::string::ToString::to_string).collect::<Vec<_>>()).unwrap()
+        Router::new(&keys.iter().map(|k| k.parse().unwrap()).collect::<Vec<RouteKey>>())
     }
 
     fn found(r: &Router, method: &str, path: &str) -> Option<(String, Vec<(String, String)>)> {
         r.find(method, path)
-            .map(|m| (m.route.key.clone(), m.path_parameters.into_iter().collect()))
+            .map(|m| (m.route.to_string(), m.path_parameters.into_iter().collect()))
     }
 
     #[test]
@@ -270,12 +212,5 @@ mod tests {
         );
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz%41"), "%zzA");
-    }
-
-    #[test]
-    fn malformed_keys_are_rejected() {
-        assert!(Route::parse("GET orders").is_err());
-        assert!(Route::parse("GET /{proxy+}/x").is_err());
-        assert!(Route::parse("orders").is_err());
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_apigatewayv2::types::{Cors, IntegrationType, ProtocolType, RouteSettings};
 
-use crate::config::CorsConfig;
+use crate::config::CorsSettings;
 use crate::context::Context;
 use crate::error::{DeployError, Result, aws};
 use crate::report::{Action, AttrDiff, Change, Note, ResourceKind, diff_attr};
@@ -88,7 +88,7 @@ fn render_cors(
     )
 }
 
-fn want_cors(c: &CorsConfig) -> String {
+fn want_cors(c: &CorsSettings) -> String {
     render_cors(
         &c.allow_origins,
         &c.allow_methods,
@@ -258,7 +258,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
         for route in &c.routes {
             out.push(Change::create(
                 ROUTE_KIND,
-                route.clone(),
+                route.to_string(),
                 vec![("target", "integrations/<new>".into())],
             ));
         }
@@ -314,20 +314,24 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
         }
     };
     for route in &c.routes {
-        match live.routes.iter().find(|r| &r.key == route) {
+        match live.routes.iter().find(|r| r.key == route.to_string()) {
             None => out.push(Change::create(
                 ROUTE_KIND,
-                route.clone(),
+                route.to_string(),
                 vec![("target", target.clone())],
             )),
             Some(r) => {
                 let mut d = Vec::new();
                 diff_attr(&mut d, "target", r.target.as_ref(), Some(&target));
-                out.push(Change::compare(ROUTE_KIND, route.clone(), d));
+                out.push(Change::compare(ROUTE_KIND, route.to_string(), d));
             }
         }
     }
-    for r in live.routes.iter().filter(|r| !c.routes.contains(&r.key)) {
+    for r in live
+        .routes
+        .iter()
+        .filter(|r| !c.routes.iter().any(|k| k.to_string() == r.key))
+    {
         out.push(Change::new(ROUTE_KIND, r.key.clone(), Action::Delete).with_note(Note::NoLongerInConfig));
     }
     match &live.stage {
@@ -356,7 +360,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
     out
 }
 
-fn cors_of(c: &CorsConfig) -> Cors {
+fn cors_of(c: &CorsSettings) -> Cors {
     Cors::builder()
         .set_allow_origins(Some(c.allow_origins.clone()))
         .set_allow_methods(Some(c.allow_methods.clone()))

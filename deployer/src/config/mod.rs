@@ -1,0 +1,259 @@
+//! The stack's YAML config: the validated [`Config`] and its sections, loading and parsing, and the
+//! problems reported when the file is invalid (every one at once, each with its YAML path and
+//! line:column).
+//!
+//! As in ripgrep's low-level/high-level args split: `raw` holds the serde structs (exactly what the
+//! YAML may say), `validate` turns them into a [`Config`], `locate` finds a YAML path's position,
+//! and `route_key` parses the API's route keys once into [`RouteKey`]s.
+
+mod locate;
+mod raw;
+mod route_key;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use locate::Locator;
+use raw::RawConfig;
+pub use route_key::{Method, RouteKey, RouteKeyError, Segment};
+pub use validate::{LOG_RETENTION_DAYS, RESERVED_ENV};
+use validate::{check_keys, serde_problem};
+
+/// Every problem found in one config file.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigErrors {
+    pub file: PathBuf,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "{} has {n} problem{}; nothing was created:",
+            self.file.display(),
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            write!(f, "\n  {}:{p}", self.file.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// One problem: where (YAML path, 1-based line and column when known) and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    pub path: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "{l}:{c}: ")?,
+            _ => write!(f, " ")?,
+        }
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "`{}`: {}", self.path, self.message)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    X86_64,
+    Arm64,
+}
+
+impl Architecture {
+    /// The Rust target triple the function is built for.
+    pub fn rust_target(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64-unknown-linux-gnu",
+            Architecture::Arm64 => "aarch64-unknown-linux-gnu",
+        }
+    }
+    /// Lambda's name for it.
+    pub fn lambda_name(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64",
+            Architecture::Arm64 => "arm64",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Config {
+    pub app: String,
+    pub stage: String,
+    pub region: Option<String>,
+    pub table: TableSettings,
+    pub function: FunctionSettings,
+    pub idempotency: IdempotencySettings,
+    pub api: ApiSettings,
+    pub frontend: FrontendSettings,
+    pub local: LocalSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TableSettings {
+    pub ttl_attribute: String,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FunctionSettings {
+    pub package: String,
+    pub architecture: Architecture,
+    pub memory_mb: i32,
+    pub timeout_s: i32,
+    pub log_retention_days: i32,
+    pub environment: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct IdempotencySettings {
+    pub expires_after_s: u64,
+    pub header: String,
+    pub local_cache_items: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ApiSettings {
+    pub routes: Vec<RouteKey>,
+    pub cors: Option<CorsSettings>,
+    pub throttle: ThrottleSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CorsSettings {
+    pub allow_origins: Vec<String>,
+    pub allow_methods: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub max_age_s: i32,
+    pub allow_credentials: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ThrottleSettings {
+    pub burst: i32,
+    pub rate: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FrontendSettings {
+    pub env_file: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LocalSettings {
+    pub concurrency: u32,
+}
+
+impl Config {
+    /// `{app}-{stage}`: the name of every resource.
+    pub fn name(&self) -> String {
+        format!("{}-{}", self.app, self.stage)
+    }
+
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+            file: path.to_path_buf(),
+            problems: vec![Problem {
+                path: String::new(),
+                line: None,
+                column: None,
+                message: format!("cannot read the file ({e}); pass the stack's YAML file with --config PATH"),
+            }],
+        })?;
+        Config::parse(&text).map_err(|problems| ConfigErrors {
+            file: path.to_path_buf(),
+            problems,
+        })
+    }
+
+    /// Parses and validates YAML text; on failure returns every problem found.
+    pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
+        let locator = Locator::new(text);
+        let value: serde_yaml::Value = match serde_yaml::from_str(text) {
+            Ok(v) => v,
+            Err(e) => return Err(vec![serde_problem(&e)]),
+        };
+        let value = if value.is_null() {
+            serde_yaml::Value::Mapping(Default::default())
+        } else {
+            value
+        };
+        let mut problems = Vec::new();
+        check_keys(&value, "", &locator, &mut problems);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let raw: RawConfig = match serde_yaml::from_value(value) {
+            Ok(raw) => raw,
+            Err(e) => {
+                // `from_value` has no positions; re-run on the text for them.
+                let e = serde_yaml::from_str::<RawConfig>(text).err().unwrap_or(e);
+                return Err(vec![serde_problem(&e)]);
+            }
+        };
+        validate::validate(raw, locator)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = include_str!("../../../config/stack.yaml");
+
+    #[test]
+    fn the_shipped_config_is_valid() {
+        let c = Config::parse(SAMPLE).unwrap();
+        assert_eq!(c.name(), "oncely-dev");
+        assert_eq!(c.function.memory_mb, 256);
+        let routes: Vec<String> = c.api.routes.iter().map(ToString::to_string).collect();
+        assert_eq!(routes, vec!["POST /orders", "GET /orders/{id}"]);
+        let cors = c.api.cors.unwrap();
+        assert_eq!(cors.allow_origins, vec!["http://localhost:5173"]);
+        assert!(cors.expose_headers.contains(&"idempotent-replayed".to_string()));
+        assert!(cors.allow_headers.contains(&"idempotency-key".to_string()));
+    }
+
+    #[test]
+    fn defaults_cover_everything_but_app_and_stage() {
+        let c = Config::parse("app: shop\nstage: prod\n").unwrap();
+        assert_eq!(c.table.ttl_attribute, "expiration");
+        assert_eq!(c.function.timeout_s, 15);
+        assert_eq!(c.function.architecture, Architecture::X86_64);
+        assert_eq!(c.idempotency.expires_after_s, 86_400);
+        assert_eq!(c.idempotency.header, "Idempotency-Key");
+        assert_eq!(c.api.throttle, ThrottleSettings { burst: 100, rate: 50.0 });
+        assert_eq!(c.frontend.env_file, PathBuf::from("frontend/.env.local"));
+        assert_eq!(c.local.concurrency, 4);
+        let missing = Config::parse("table: {}\n").unwrap_err();
+        assert_eq!(
+            missing.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(),
+            vec!["app", "stage"]
+        );
+    }
+
+    #[test]
+    fn type_and_syntax_errors_carry_a_position() {
+        let p = Config::parse("app: a\nstage: b\nfunction:\n  memory_mb: lots\n").unwrap_err();
+        assert_eq!((p[0].line, p[0].column), (Some(4), Some(14)), "{:?}", p[0]);
+        assert!(p[0].message.contains("invalid type"), "{}", p[0].message);
+        let p = Config::parse("app: [unclosed\n").unwrap_err();
+        assert!(p[0].line.is_some());
+    }
+}

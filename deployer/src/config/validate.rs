@@ -1,0 +1,535 @@
+//! Validation: turns the raw structs into a [`Config`], collecting every problem (unknown keys
+//! with a "did you mean", type errors, out-of-range values, malformed route keys) with its position.
+
+use std::path::PathBuf;
+
+use super::locate::Locator;
+use super::raw::{RawApi, RawConfig, RawCors, RawFunction, RawIdempotency, known_fields};
+use super::route_key::{Method, RouteKey, RouteKeyError};
+use super::{
+    ApiSettings, Architecture, Config, CorsSettings, FrontendSettings, FunctionSettings, IdempotencySettings,
+    LocalSettings, Problem, TableSettings, ThrottleSettings,
+};
+
+/// A serde_yaml error (syntax or type) as a [`Problem`], its position apart from its message.
+pub(super) fn serde_problem(e: &serde_yaml::Error) -> Problem {
+    let loc = e.location();
+    let text = e.to_string();
+    // serde_yaml appends " at line L column C"; the position is printed separately.
+    let message = match text.find(" at line ") {
+        Some(i) if loc.is_some() => text[..i].to_string(),
+        _ => text,
+    };
+    let (path, message) = match message.split_once(": ") {
+        Some((p, m)) if !p.contains(' ') => (p.to_string(), m.to_string()),
+        _ => (String::new(), message),
+    };
+    Problem {
+        path,
+        line: loc.as_ref().map(serde_yaml::Location::line),
+        column: loc.as_ref().map(serde_yaml::Location::column),
+        message: format!("{message} (see README.md, \"Config reference\")"),
+    }
+}
+
+/// Reports every key the mapping at `path` does not accept (with the closest known key), not only
+/// the first as serde would, and descends into the keys it does accept.
+pub(super) fn check_keys(value: &serde_yaml::Value, path: &str, locator: &Locator, problems: &mut Vec<Problem>) {
+    let Some(allowed) = known_fields(path) else {
+        return;
+    };
+    let serde_yaml::Value::Mapping(map) = value else { return };
+    for (k, v) in map {
+        let Some(key) = k.as_str() else { continue };
+        let child = if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        };
+        if allowed.contains(&key) {
+            check_keys(v, &child, locator, problems);
+        } else {
+            let (line, column) = locator.find(&child);
+            let hint = closest(key, allowed)
+                .map(|s| format!("did you mean `{s}`? "))
+                .unwrap_or_default();
+            problems.push(Problem {
+                path: child,
+                line,
+                column,
+                message: format!("unknown key; {hint}allowed here: {}", allowed.join(", ")),
+            });
+        }
+    }
+}
+
+/// The candidate within edit distance 3 of `key`, the closest first.
+fn closest<'a>(key: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut cur = vec![i + 1];
+            for (j, cb) in b.iter().enumerate() {
+                cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+    candidates
+        .iter()
+        .map(|c| (distance(key, c), *c))
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Names Lambda reserves or the deployer sets itself.
+pub const RESERVED_ENV: &[&str] = &[
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+    "TABLE_NAME",
+    "IDEMPOTENCY_EXPIRES_AFTER_S",
+    "IDEMPOTENCY_HEADER",
+    "IDEMPOTENCY_LOCAL_CACHE_ITEMS",
+    "IDEMPOTENCY_TTL_ATTRIBUTE",
+];
+
+/// The retention periods CloudWatch Logs accepts.
+pub const LOG_RETENTION_DAYS: &[i64] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+/// Validates the raw config: the [`Config`], or every problem found.
+pub(super) fn validate(raw: RawConfig, locator: Locator) -> Result<Config, Vec<Problem>> {
+    let mut v = Validator {
+        locator,
+        problems: Vec::new(),
+    };
+    let config = v.validate(raw);
+    if v.problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(v.problems)
+    }
+}
+
+struct Validator {
+    locator: Locator,
+    problems: Vec<Problem>,
+}
+
+impl Validator {
+    fn problem(&mut self, path: &str, message: impl Into<String>) {
+        let (line, column) = self.locator.find(path);
+        self.problems.push(Problem {
+            path: path.to_string(),
+            line,
+            column,
+            message: message.into(),
+        });
+    }
+
+    fn name_part(&mut self, path: &str, value: Option<String>, max: usize) -> String {
+        let Some(value) = value else {
+            self.problem(path, format!("is required: 1..{max} characters of a-z, 0-9 and -"));
+            return String::new();
+        };
+        let ok = !value.is_empty()
+            && value.len() <= max
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !value.starts_with('-')
+            && !value.ends_with('-');
+        if !ok {
+            self.problem(
+                path,
+                format!("{value:?} is not a valid name: use 1..{max} characters of a-z, 0-9 and - (not at either end)"),
+            );
+        }
+        value
+    }
+
+    fn int(&mut self, path: &str, value: Option<i64>, default: i64, min: i64, max: i64, unit: &str) -> i64 {
+        let v = value.unwrap_or(default);
+        if v < min || v > max {
+            self.problem(path, format!("{v} is out of range: use {min}..{max}{unit}"));
+        }
+        v
+    }
+
+    fn validate(&mut self, raw: RawConfig) -> Config {
+        let app = self.name_part("app", raw.app, 32);
+        let stage = self.name_part("stage", raw.stage, 16);
+        if let Some(region) = &raw.region {
+            let ok = region.split('-').count() >= 3
+                && region
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !ok {
+                self.problem(
+                    "region",
+                    format!("{region:?} is not an AWS region name such as us-east-1"),
+                );
+            }
+        }
+
+        let ttl_attribute = raw.table.ttl_attribute.unwrap_or_else(|| "expiration".into());
+        if ttl_attribute.is_empty() || ttl_attribute.len() > 255 || ttl_attribute == "id" {
+            self.problem(
+                "table.ttl_attribute",
+                "must be 1..255 characters and not `id` (the table's key)",
+            );
+        }
+
+        let function = self.function(raw.function);
+        let idempotency = self.idempotency(raw.idempotency);
+        let api = self.api(raw.api, &idempotency.header);
+
+        let env_file = raw.frontend.env_file.unwrap_or_else(|| "frontend/.env.local".into());
+        if env_file.is_empty() || env_file.ends_with('/') {
+            self.problem("frontend.env_file", "must be a file path such as frontend/.env.local");
+        }
+        let concurrency = self.int(
+            "local.concurrency",
+            raw.local.concurrency,
+            4,
+            1,
+            64,
+            " execution environments",
+        );
+
+        Config {
+            app,
+            stage,
+            region: raw.region,
+            table: TableSettings { ttl_attribute },
+            function,
+            idempotency,
+            api,
+            frontend: FrontendSettings {
+                env_file: PathBuf::from(env_file),
+            },
+            local: LocalSettings {
+                concurrency: concurrency as u32,
+            },
+        }
+    }
+
+    fn function(&mut self, f: RawFunction) -> FunctionSettings {
+        let package = f.package.unwrap_or_else(|| "function".into());
+        if package.is_empty() {
+            self.problem("function.package", "must name a workspace package, e.g. `function`");
+        }
+        let architecture = match f.architecture.as_deref().unwrap_or("x86_64") {
+            "x86_64" => Architecture::X86_64,
+            "arm64" => Architecture::Arm64,
+            other => {
+                self.problem(
+                    "function.architecture",
+                    format!("{other:?} is not supported: use x86_64 or arm64"),
+                );
+                Architecture::X86_64
+            }
+        };
+        let memory_mb = self.int("function.memory_mb", f.memory_mb, 256, 128, 10240, " MB");
+        let timeout_s = self.int(
+            "function.timeout_s",
+            f.timeout_s,
+            15,
+            1,
+            29,
+            " seconds (an HTTP API waits at most 30 s for its integration)",
+        );
+        let log_retention_days = f.log_retention_days.unwrap_or(14);
+        if !LOG_RETENTION_DAYS.contains(&log_retention_days) {
+            let allowed: Vec<String> = LOG_RETENTION_DAYS.iter().map(i64::to_string).collect();
+            self.problem(
+                "function.log_retention_days",
+                format!(
+                    "{log_retention_days} is not a retention CloudWatch Logs accepts: use one of {}",
+                    allowed.join(", ")
+                ),
+            );
+        }
+        let environment = f.environment.unwrap_or_default();
+        for name in environment.keys() {
+            let path = format!("function.environment.{name}");
+            let valid = name.len() >= 2
+                && name.as_bytes()[0].is_ascii_alphabetic()
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if RESERVED_ENV.contains(&name.as_str()) {
+                self.problem(
+                    &path,
+                    format!("{name} is reserved (set by Lambda or by the deployer); choose another name"),
+                );
+            } else if !valid {
+                self.problem(
+                    &path,
+                    format!("{name:?} is not a valid variable name: start with a letter, then letters, digits and _"),
+                );
+            }
+        }
+        FunctionSettings {
+            package,
+            architecture,
+            memory_mb: memory_mb as i32,
+            timeout_s: timeout_s as i32,
+            log_retention_days: log_retention_days as i32,
+            environment,
+        }
+    }
+
+    fn idempotency(&mut self, i: RawIdempotency) -> IdempotencySettings {
+        let expires_after_s = self.int(
+            "idempotency.expires_after_s",
+            i.expires_after_s,
+            86_400,
+            1,
+            31_536_000,
+            " seconds",
+        );
+        let header = i.header.unwrap_or_else(|| "Idempotency-Key".into());
+        let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        if header.is_empty() || !header.bytes().all(token) {
+            self.problem(
+                "idempotency.header",
+                format!("{header:?} is not an HTTP header name (letters, digits and - such as Idempotency-Key)"),
+            );
+        }
+        let local_cache_items = self.int(
+            "idempotency.local_cache_items",
+            i.local_cache_items,
+            256,
+            0,
+            1_000_000,
+            " items (0 turns the cache off)",
+        );
+        IdempotencySettings {
+            expires_after_s: expires_after_s as u64,
+            header,
+            local_cache_items: local_cache_items as u32,
+        }
+    }
+
+    /// `header` is the idempotency key header, allowed by CORS by default.
+    fn api(&mut self, a: RawApi, header: &str) -> ApiSettings {
+        let texts = a
+            .routes
+            .unwrap_or_else(|| vec!["POST /orders".into(), "GET /orders/{id}".into()]);
+        if texts.is_empty() {
+            self.problem("api.routes", "needs at least one route such as \"POST /orders\"");
+        }
+        let mut routes: Vec<RouteKey> = Vec::with_capacity(texts.len());
+        // A route's unknown method goes into CORS's default `allow_methods` too, and is reported
+        // there as well, as it always has been.
+        let mut unknown_methods: Vec<String> = Vec::new();
+        for (n, text) in texts.iter().enumerate() {
+            match text.parse::<RouteKey>() {
+                Ok(key) if routes.contains(&key) => {
+                    self.problem(&format!("api.routes[{n}]"), format!("{text:?} is listed twice"));
+                }
+                Ok(key) => routes.push(key),
+                Err(why) => {
+                    if let RouteKeyError::UnknownMethod(m) = &why {
+                        unknown_methods.push(m.clone());
+                    }
+                    self.problem(&format!("api.routes[{n}]"), format!("{text:?}: {why}"));
+                }
+            }
+        }
+        let cors = a.cors.map(|c| self.cors(c, &routes, unknown_methods, header));
+        let t = a.throttle.unwrap_or_default();
+        let burst = self.int("api.throttle.burst", t.burst, 100, 0, 5000, " requests");
+        let rate = t.rate.unwrap_or(50.0);
+        if !(0.0..=10_000.0).contains(&rate) || !rate.is_finite() {
+            self.problem(
+                "api.throttle.rate",
+                format!("{rate} is out of range: use 0..10000 requests per second"),
+            );
+        }
+        ApiSettings {
+            routes,
+            cors,
+            throttle: ThrottleSettings {
+                burst: burst as i32,
+                rate,
+            },
+        }
+    }
+
+    /// `routes` and `unknown_methods` give the default `allow_methods`, `header` the default
+    /// `allow_headers`.
+    fn cors(&mut self, c: RawCors, routes: &[RouteKey], unknown_methods: Vec<String>, header: &str) -> CorsSettings {
+        let allow_origins = c.allow_origins.unwrap_or_default();
+        if allow_origins.is_empty() {
+            self.problem(
+                "api.cors.allow_origins",
+                "list at least one origin such as http://localhost:5173, or remove `cors`",
+            );
+        }
+        for o in &allow_origins {
+            if !is_origin(o) {
+                self.problem(
+                    "api.cors.allow_origins",
+                    format!("{o:?} is not an origin: use scheme://host[:port] with no path, or \"*\""),
+                );
+            }
+        }
+        let allow_credentials = c.allow_credentials.unwrap_or(false);
+        if allow_credentials && allow_origins.iter().any(|o| o == "*") {
+            self.problem(
+                "api.cors.allow_credentials",
+                "cannot be true while allow_origins contains \"*\"; list the origins instead",
+            );
+        }
+        let mut methods = c.allow_methods.unwrap_or_else(|| {
+            let mut m: Vec<String> = routes
+                .iter()
+                .filter_map(RouteKey::method)
+                .filter(|m| *m != Method::Any)
+                .map(|m| m.to_string())
+                .chain(unknown_methods)
+                .collect();
+            m.push("OPTIONS".into());
+            m
+        });
+        methods.sort();
+        methods.dedup();
+        for m in &methods {
+            if m != "*" && m.parse::<Method>().is_err() {
+                self.problem("api.cors.allow_methods", format!("{m:?} is not an HTTP method"));
+            }
+        }
+        let mut allow_headers = c.allow_headers.unwrap_or_else(|| {
+            vec![
+                "content-type".into(),
+                header.to_ascii_lowercase(),
+                "if-none-match".into(),
+            ]
+        });
+        allow_headers.iter_mut().for_each(|h| *h = h.to_ascii_lowercase());
+        let mut expose_headers = c.expose_headers.unwrap_or_else(|| {
+            vec![
+                "location".into(),
+                "etag".into(),
+                "idempotent-replayed".into(),
+                "retry-after".into(),
+            ]
+        });
+        expose_headers.iter_mut().for_each(|h| *h = h.to_ascii_lowercase());
+        let max_age_s = self.int("api.cors.max_age_s", c.max_age_s, 600, 0, 86_400, " seconds");
+        CorsSettings {
+            allow_origins,
+            allow_methods: methods,
+            allow_headers,
+            expose_headers,
+            max_age_s: max_age_s as i32,
+            allow_credentials,
+        }
+    }
+}
+
+/// `*`, or `scheme://host[:port]` with no path.
+fn is_origin(o: &str) -> bool {
+    if o == "*" {
+        return true;
+    }
+    let Some(rest) = o.strip_prefix("http://").or_else(|| o.strip_prefix("https://")) else {
+        return false;
+    };
+    !rest.is_empty() && !rest.contains(['/', ' ', '?', '#'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_reported_with_its_position() {
+        let yaml = "app: Bad_Name\nstage: dev\n\
+            function:\n  memory_mb: 64\n  timeout_s: 60\n  environment:\n    AWS_REGION: x\n\
+            api:\n  routes: [\"FETCH /x\", \"GET orders\"]\n";
+        let problems = Config::parse(yaml).unwrap_err();
+        let summary: Vec<(String, Option<usize>, Option<usize>)> =
+            problems.iter().map(|p| (p.path.clone(), p.line, p.column)).collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("app".into(), Some(1), Some(1)),
+                ("function.memory_mb".into(), Some(4), Some(3)),
+                ("function.timeout_s".into(), Some(5), Some(3)),
+                ("function.environment.AWS_REGION".into(), Some(7), Some(5)),
+                ("api.routes[0]".into(), Some(9), Some(3)),
+                ("api.routes[1]".into(), Some(9), Some(3)),
+            ]
+        );
+        assert!(problems[1].message.contains("128..10240"), "{}", problems[1].message);
+        assert!(problems[3].message.contains("reserved"));
+    }
+
+    #[test]
+    fn all_unknown_keys_are_reported_with_a_suggestion() {
+        let yaml = "app: a\nstage: b\nfunction:\n  memory: 512\napi:\n  cors: { allow_origin: [\"*\"] }\nextra: 1\n";
+        let problems = Config::parse(yaml).unwrap_err();
+        let summary: Vec<(&str, Option<usize>, Option<usize>)> =
+            problems.iter().map(|p| (p.path.as_str(), p.line, p.column)).collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("function.memory", Some(4), Some(3)),
+                ("api.cors.allow_origin", Some(6), Some(11)),
+                ("extra", Some(7), Some(1))
+            ]
+        );
+        assert!(
+            problems[0].message.contains("did you mean `memory_mb`"),
+            "{}",
+            problems[0].message
+        );
+        assert!(problems[1].message.contains("did you mean `allow_origins`"));
+    }
+
+    #[test]
+    fn cors_origins_are_checked() {
+        let p = Config::parse(
+            "app: a\nstage: b\napi:\n  cors:\n    allow_origins: [\"localhost:5173\", \
+            \"http://ok.example\", \"https://x.example/path\"]\n",
+        )
+        .unwrap_err();
+        assert_eq!(p.len(), 2, "{p:?}");
+    }
+
+    #[test]
+    fn cors_methods_default_to_the_routes_methods() {
+        let c = Config::parse(
+            "app: a\nstage: b\napi:\n  routes: [\"ANY /{proxy+}\", \"GET /\", \"POST /orders\", \"GET /x\"]\n  \
+            cors: {allow_origins: [\"*\"]}\n",
+        )
+        .unwrap();
+        assert_eq!(c.api.cors.unwrap().allow_methods, vec!["GET", "OPTIONS", "POST"]);
+        // A route's unknown method is reported for the route and for the methods CORS would allow.
+        let p = Config::parse("app: a\nstage: b\napi:\n  routes: [\"FETCH /x\"]\n  cors: {allow_origins: [\"*\"]}\n")
+            .unwrap_err();
+        let paths: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, vec!["api.routes[0]", "api.cors.allow_methods"]);
+    }
+}
