@@ -539,28 +539,7 @@ async fn an_untagged_resource_with_our_name_is_never_adopted_nor_deleted() {
     let w = World::new("foreign");
     let ctx = w.ctx();
     let name = w.name();
-    use aws_sdk_dynamodb::types::*;
-    ctx.dynamodb
-        .create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    testkit::create_table(&ctx.dynamodb, &name).await;
     let zip = w.zip("v1");
     let out = w.run(&["up", "--zip", zip.to_str().unwrap()]);
     assert!(!out.status.success());
