@@ -43,6 +43,14 @@ impl World {
         world
     }
 
+    /// A world whose stack is up, deployed with the zip `v1` (returned too).
+    pub fn deployed(app: &str) -> (World, PathBuf) {
+        let world = World::new(app);
+        let zip = world.zip("v1");
+        world.json(&["up", "--zip", zip.to_str().unwrap()]);
+        (world, zip)
+    }
+
     pub fn name(&self) -> String {
         format!("{}-test", self.app)
     }
@@ -139,6 +147,18 @@ impl World {
         };
         (ctx, calls)
     }
+}
+
+/// The function's configuration as Lambda reports it.
+pub async fn function_configuration(ctx: &Context, name: &str) -> aws_sdk_lambda::types::FunctionConfiguration {
+    let function = ctx.lambda.get_function().function_name(name).send().await.unwrap();
+    function.configuration.unwrap()
+}
+
+/// The function's resource policy as JSON.
+pub async fn function_policy(ctx: &Context, name: &str) -> serde_json::Value {
+    let policy = ctx.lambda.get_policy().function_name(name).send().await.unwrap().policy;
+    serde_json::from_str(&policy.unwrap()).unwrap()
 }
 
 /// Whether an operation name reads (Describe/Get/List) rather than writes.
