@@ -1,4 +1,5 @@
-//! SDK clients for an emulator: static test credentials, a fixed region, the emulator's endpoint.
+//! SDK clients for an emulator (static test credentials, a fixed region, its endpoint), the orders
+//! table's layout, and an endpoint nothing listens on.
 
 use std::time::Duration;
 
