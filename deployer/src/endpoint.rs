@@ -91,14 +91,13 @@ mod tests {
 
     #[test]
     fn writes_the_file_and_its_folder() {
-        let dir = std::env::temp_dir().join(format!("oncely-endpoint-{}", std::process::id()));
-        let path = dir.join("nested/.env.local");
+        let dir = testkit::temp_dir();
+        let path = dir.path().join("nested/.env.local");
         write(&path, "http://127.0.0.1:3000").unwrap();
         write(&path, "http://127.0.0.1:3001").unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             "VITE_API_URL=http://127.0.0.1:3001\n"
         );
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use deployer::config::Config;
 use deployer::engine;
 use deployer::stack::Stack;
-use serde_json::{Value, json};
+use serde_json::json;
 use support::*;
 
 fn tags_ok(tags: &BTreeMap<String, String>, app: &str) -> bool {
@@ -217,17 +217,7 @@ async fn fresh_up_creates_all_five_resources_with_every_property() {
         (settings.throttling_burst_limit(), settings.throttling_rate_limit()),
         (Some(100), Some(50.0))
     );
-    let policy: Value = serde_json::from_str(
-        &ctx.lambda
-            .get_policy()
-            .function_name(&name)
-            .send()
-            .await
-            .unwrap()
-            .policy
-            .unwrap(),
-    )
-    .unwrap();
+    let policy = function_policy(&ctx, &name).await;
     let statements = policy["Statement"].as_array().unwrap();
     assert_eq!(statements.len(), 1);
     assert_eq!(statements[0]["Principal"]["Service"], "apigateway.amazonaws.com");
@@ -247,20 +237,10 @@ async fn fresh_up_creates_all_five_resources_with_every_property() {
 
 #[tokio::test]
 async fn a_second_up_changes_nothing_and_sends_no_write() {
-    let w = World::new("again");
-    let zip = w.zip("v1");
-    w.json(&["up", "--zip", zip.to_str().unwrap()]);
+    let (w, zip) = World::deployed("again");
     let ctx = w.ctx();
     let name = w.name();
-    let before = ctx
-        .lambda
-        .get_function()
-        .function_name(&name)
-        .send()
-        .await
-        .unwrap()
-        .configuration
-        .unwrap();
+    let before = function_configuration(&ctx, &name).await;
 
     // In-process with a call recorder: only reads.
     let config = Config::load(&w.config_path()).unwrap();
@@ -310,28 +290,10 @@ async fn a_second_up_changes_nothing_and_sends_no_write() {
         stdout(&text)
     );
 
-    let after = ctx
-        .lambda
-        .get_function()
-        .function_name(&name)
-        .send()
-        .await
-        .unwrap()
-        .configuration
-        .unwrap();
+    let after = function_configuration(&ctx, &name).await;
     assert_eq!(before.code_sha256(), after.code_sha256());
     assert_eq!(before.last_modified(), after.last_modified());
-    let policy: Value = serde_json::from_str(
-        &ctx.lambda
-            .get_policy()
-            .function_name(&name)
-            .send()
-            .await
-            .unwrap()
-            .policy
-            .unwrap(),
-    )
-    .unwrap();
+    let policy = function_policy(&ctx, &name).await;
     assert_eq!(
         policy["Statement"].as_array().unwrap().len(),
         1,
@@ -362,9 +324,7 @@ async fn a_second_up_changes_nothing_and_sends_no_write() {
 
 #[tokio::test]
 async fn a_config_change_updates_exactly_that() {
-    let w = World::new("change");
-    let zip = w.zip("v1");
-    w.json(&["up", "--zip", zip.to_str().unwrap()]);
+    let (w, zip) = World::deployed("change");
     let yaml = std::fs::read_to_string(w.config_path())
         .unwrap()
         .replace("memory_mb: 256", "memory_mb: 512")
@@ -391,15 +351,7 @@ async fn a_config_change_updates_exactly_that() {
     assert_eq!(attrs(&report, "http api"), ["cors"]);
 
     let ctx = w.ctx();
-    let c = ctx
-        .lambda
-        .get_function()
-        .function_name(w.name())
-        .send()
-        .await
-        .unwrap()
-        .configuration
-        .unwrap();
+    let c = function_configuration(&ctx, &w.name()).await;
     assert_eq!(c.memory_size(), Some(512));
     assert_eq!(
         c.environment()
@@ -439,15 +391,7 @@ async fn a_config_change_updates_exactly_that() {
     let report = w.json(&["up", "--zip", v2.to_str().unwrap()]);
     assert_eq!(rows(&report, "update"), [format!("function {}", w.name())]);
     assert_eq!(attrs(&report, "function"), ["code_sha256"]);
-    let c = ctx
-        .lambda
-        .get_function()
-        .function_name(w.name())
-        .send()
-        .await
-        .unwrap()
-        .configuration
-        .unwrap();
+    let c = function_configuration(&ctx, &w.name()).await;
     assert_eq!(
         c.code_sha256().unwrap(),
         deployer::package::sha256_b64(&std::fs::read(&v2).unwrap())
@@ -456,9 +400,7 @@ async fn a_config_change_updates_exactly_that() {
 
 #[tokio::test]
 async fn down_removes_everything_and_a_second_down_has_nothing_to_do() {
-    let w = World::new("down");
-    let zip = w.zip("v1");
-    w.json(&["up", "--zip", zip.to_str().unwrap()]);
+    let (w, _) = World::deployed("down");
     let ctx = w.ctx();
     let name = w.name();
 
@@ -539,28 +481,7 @@ async fn an_untagged_resource_with_our_name_is_never_adopted_nor_deleted() {
     let w = World::new("foreign");
     let ctx = w.ctx();
     let name = w.name();
-    use aws_sdk_dynamodb::types::*;
-    ctx.dynamodb
-        .create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    testkit::create_table(&ctx.dynamodb, &name).await;
     let zip = w.zip("v1");
     let out = w.run(&["up", "--zip", zip.to_str().unwrap()]);
     assert!(!out.status.success());
@@ -593,9 +514,7 @@ async fn an_untagged_resource_with_our_name_is_never_adopted_nor_deleted() {
 
 #[tokio::test]
 async fn up_converges_a_half_created_stack() {
-    let w = World::new("half");
-    let zip = w.zip("v1");
-    w.json(&["up", "--zip", zip.to_str().unwrap()]);
+    let (w, zip) = World::deployed("half");
     // Lose everything but the role and the table (an interrupted first run, or a partial delete).
     let ctx = w.ctx();
     let name = w.name();
@@ -634,17 +553,7 @@ async fn up_converges_a_half_created_stack() {
         (Some(0), Some(0), Some(0)),
         "{again:#}"
     );
-    let policy: Value = serde_json::from_str(
-        &ctx.lambda
-            .get_policy()
-            .function_name(&name)
-            .send()
-            .await
-            .unwrap()
-            .policy
-            .unwrap(),
-    )
-    .unwrap();
+    let policy = function_policy(&ctx, &name).await;
     let new_api = ctx.apigw.get_apis().send().await.unwrap().items()[0]
         .api_id()
         .unwrap()

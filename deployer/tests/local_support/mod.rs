@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -15,12 +15,7 @@ use hyper::{HeaderMap, Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-
-/// One DynamoDB Local per test binary (stopped by its watchdog when the binary exits).
-pub fn dynamodb() -> &'static emulators::Emulator {
-    static DDB: OnceLock<emulators::Emulator> = OnceLock::new();
-    DDB.get_or_init(|| emulators::start_dynamodb_local(None, |m| eprintln!("{m}")).expect("starting DynamoDB Local"))
-}
+use testkit::TempDir;
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -96,8 +91,7 @@ pub struct LocalStack {
     pub stderr: Arc<Lines>,
     pub endpoint: String,
     pub port: u16,
-    pub dir: PathBuf,
-    pub env_file: PathBuf,
+    pub dir: StackDir,
     pub client: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -126,31 +120,47 @@ local:
     )
 }
 
-/// The deployer binary with `args`, run from the workspace root.
-pub fn deployer(args: &[&str]) -> Command {
+/// A temporary directory with a stack's config (removed when dropped).
+pub struct StackDir {
+    pub dir: TempDir,
+    pub config: PathBuf,
+    pub env_file: PathBuf,
+}
+
+impl StackOptions {
+    /// Writes this stack's config into a fresh temporary directory.
+    pub fn write(&self) -> StackDir {
+        let dir = testkit::temp_dir();
+        let env_file = dir.path().join("frontend").join(".env.local");
+        let config = dir.path().join("stack.yaml");
+        std::fs::write(&config, config_yaml(self, &env_file)).unwrap();
+        StackDir { dir, config, env_file }
+    }
+}
+
+/// `deployer up --local --port <port> --config <config>` and `extra`, run from the workspace root.
+pub fn up_local(port: u16, config: &Path, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_deployer"));
-    cmd.args(args).current_dir(workspace_root()).stdin(Stdio::null());
+    cmd.args(["up", "--local", "--port", &port.to_string(), "--config"])
+        .arg(config)
+        .args(extra)
+        .current_dir(workspace_root())
+        .stdin(Stdio::null());
     cmd
 }
 
 impl LocalStack {
     pub fn start(o: StackOptions) -> LocalStack {
-        let dir = std::env::temp_dir().join(format!("oncely-local-{}-{}", o.app, std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let env_file = dir.join("frontend").join(".env.local");
-        let config = dir.join("stack.yaml");
-        std::fs::write(&config, config_yaml(&o, &env_file)).unwrap();
+        let dir = o.write();
         let port = emulators::free_port().unwrap();
-        let port_s = port.to_string();
-        let config_s = config.display().to_string();
-        let mut args = vec!["up", "--local", "--port", &port_s, "--config", &config_s];
-        let ddb;
-        if o.shared_dynamodb {
-            ddb = dynamodb().endpoint();
-            args.extend(["--dynamodb-endpoint", &ddb]);
-        }
-        let mut child = deployer(&args)
+        let shared;
+        let extra: &[&str] = if o.shared_dynamodb {
+            shared = testkit::dynamodb_local().endpoint();
+            &["--dynamodb-endpoint", &shared]
+        } else {
+            &[]
+        };
+        let mut child = up_local(port, &dir.config, extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -179,7 +189,6 @@ impl LocalStack {
             endpoint,
             port,
             dir,
-            env_file,
             client,
         }
     }
@@ -253,7 +262,6 @@ impl Drop for LocalStack {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -284,24 +292,6 @@ pub fn pids_with_cmdline(needles: &[&str]) -> Vec<i32> {
         }
     }
     out
-}
-
-/// A DynamoDB client for the table the stack uses (the local stack's key id and region).
-pub fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let creds = aws_sdk_dynamodb::config::Credentials::new(
-        deployer::local::LOCAL_ACCESS_KEY_ID,
-        deployer::local::LOCAL_SECRET_ACCESS_KEY,
-        None,
-        None,
-        "tests",
-    );
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .endpoint_url(endpoint)
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
 }
 
 pub fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {

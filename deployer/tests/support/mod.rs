@@ -4,18 +4,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::Credentials;
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_config::SdkConfig;
 use deployer::context::Context;
 use deployer::progress::Progress;
+use testkit::TempDir;
+pub use testkit::{Calls, REGION};
 
-pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "123456789012";
 
 /// The YAML of a small stack; `extra` is appended (more keys, or overrides of nested ones).
@@ -33,32 +28,37 @@ pub fn config_yaml(app: &str, env_file: &Path) -> String {
 /// One test's world: a moto server, a temp dir with the config, and a deployable zip.
 pub struct World {
     pub moto: emulators::Emulator,
-    pub dir: PathBuf,
+    dir: TempDir,
     pub app: String,
 }
 
 impl World {
     pub fn new(app: &str) -> World {
-        let moto = emulators::start_moto().expect("moto starts (scripts/test installs it into .venv)");
-        let dir = std::env::temp_dir().join(format!("oncely-deploy-{app}-{}-{}", std::process::id(), moto.port()));
-        std::fs::create_dir_all(&dir).unwrap();
         let world = World {
-            moto,
-            dir,
+            moto: testkit::moto(),
+            dir: testkit::temp_dir(),
             app: app.to_string(),
         };
         world.write_config(&config_yaml(app, &world.env_file()));
         world
     }
 
+    /// A world whose stack is up, deployed with the zip `v1` (returned too).
+    pub fn deployed(app: &str) -> (World, PathBuf) {
+        let world = World::new(app);
+        let zip = world.zip("v1");
+        world.json(&["up", "--zip", zip.to_str().unwrap()]);
+        (world, zip)
+    }
+
     pub fn name(&self) -> String {
         format!("{}-test", self.app)
     }
     pub fn config_path(&self) -> PathBuf {
-        self.dir.join("stack.yaml")
+        self.dir.path().join("stack.yaml")
     }
     pub fn env_file(&self) -> PathBuf {
-        self.dir.join("frontend").join(".env.local")
+        self.dir.path().join("frontend").join(".env.local")
     }
     pub fn write_config(&self, yaml: &str) {
         std::fs::write(self.config_path(), yaml).unwrap();
@@ -66,7 +66,7 @@ impl World {
 
     /// A deployable zip whose content is `marker` (moto never runs it; it only stores and hashes it).
     pub fn zip(&self, marker: &str) -> PathBuf {
-        let path = self.dir.join(format!("{marker}.zip"));
+        let path = self.dir.path().join(format!("{marker}.zip"));
         std::fs::write(
             &path,
             deployer::package::zip_bootstrap(format!("#!/bin/sh\n# {marker}\n").as_bytes()).unwrap(),
@@ -81,7 +81,7 @@ impl World {
         cmd.args(args)
             .arg("--config")
             .arg(self.config_path())
-            .current_dir(&self.dir);
+            .current_dir(self.dir.path());
         for var in [
             "AWS_PROFILE",
             "AWS_DEFAULT_PROFILE",
@@ -94,8 +94,11 @@ impl World {
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", REGION)
-            .env("AWS_CONFIG_FILE", self.dir.join("no-aws-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.join("no-aws-credentials"))
+            .env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.dir.path().join("no-aws-credentials"),
+            )
             .env("AWS_EC2_METADATA_DISABLED", "true");
         cmd
     }
@@ -119,14 +122,7 @@ impl World {
     }
 
     pub fn sdk_config(&self) -> SdkConfig {
-        SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(self.moto.endpoint())
-            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-                Credentials::for_tests(),
-            ))
-            .build()
+        testkit::sdk_config(&self.moto.endpoint(), testkit::TEST_KEY_ID)
     }
 
     /// Clients for inspecting moto.
@@ -139,36 +135,12 @@ impl World {
         let calls = Calls::default();
         let sdk = self.sdk_config();
         let ctx = Context {
-            dynamodb: aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::config::Builder::from(&sdk)
-                    .interceptor(calls.clone())
-                    .build(),
-            ),
-            lambda: aws_sdk_lambda::Client::from_conf(
-                aws_sdk_lambda::config::Builder::from(&sdk)
-                    .interceptor(calls.clone())
-                    .build(),
-            ),
-            apigw: aws_sdk_apigatewayv2::Client::from_conf(
-                aws_sdk_apigatewayv2::config::Builder::from(&sdk)
-                    .interceptor(calls.clone())
-                    .build(),
-            ),
-            iam: aws_sdk_iam::Client::from_conf(
-                aws_sdk_iam::config::Builder::from(&sdk)
-                    .interceptor(calls.clone())
-                    .build(),
-            ),
-            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
-                aws_sdk_cloudwatchlogs::config::Builder::from(&sdk)
-                    .interceptor(calls.clone())
-                    .build(),
-            ),
-            sts: aws_sdk_sts::Client::from_conf(
-                aws_sdk_sts::config::Builder::from(&sdk)
-                    .interceptor(calls.clone())
-                    .build(),
-            ),
+            dynamodb: testkit::recorded_client!(aws_sdk_dynamodb, &sdk, &calls),
+            lambda: testkit::recorded_client!(aws_sdk_lambda, &sdk, &calls),
+            apigw: testkit::recorded_client!(aws_sdk_apigatewayv2, &sdk, &calls),
+            iam: testkit::recorded_client!(aws_sdk_iam, &sdk, &calls),
+            logs: testkit::recorded_client!(aws_sdk_cloudwatchlogs, &sdk, &calls),
+            sts: testkit::recorded_client!(aws_sdk_sts, &sdk, &calls),
             progress: Progress::silent(),
             region: REGION.into(),
             account: ACCOUNT.into(),
@@ -177,40 +149,16 @@ impl World {
     }
 }
 
-impl Drop for World {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// The function's configuration as Lambda reports it.
+pub async fn function_configuration(ctx: &Context, name: &str) -> aws_sdk_lambda::types::FunctionConfiguration {
+    let function = ctx.lambda.get_function().function_name(name).send().await.unwrap();
+    function.configuration.unwrap()
 }
 
-/// Records the operation name of every call a client makes.
-#[derive(Debug, Clone, Default)]
-pub struct Calls(Arc<Mutex<Vec<String>>>);
-
-impl Calls {
-    pub fn take(&self) -> Vec<String> {
-        std::mem::take(&mut self.0.lock().unwrap())
-    }
-}
-
-impl Intercept for Calls {
-    fn name(&self) -> &'static str {
-        "CallRecorder"
-    }
-    fn read_before_execution(
-        &self,
-        context: &BeforeSerializationInterceptorContextRef<'_>,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        // The input's type names the operation: `DescribeTableInput { .. }` is DescribeTable.
-        let debug = format!("{:?}", context.input());
-        let name = debug
-            .split(|c: char| !c.is_alphanumeric())
-            .find(|w| w.ends_with("Input") && w.len() > 5)
-            .unwrap_or("Unknown");
-        self.0.lock().unwrap().push(name.trim_end_matches("Input").to_string());
-        Ok(())
-    }
+/// The function's resource policy as JSON.
+pub async fn function_policy(ctx: &Context, name: &str) -> serde_json::Value {
+    let policy = ctx.lambda.get_policy().function_name(name).send().await.unwrap().policy;
+    serde_json::from_str(&policy.unwrap()).unwrap()
 }
 
 /// Whether an operation name reads (Describe/Get/List) rather than writes.

