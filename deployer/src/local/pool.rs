@@ -260,27 +260,20 @@ while True:
     );
 
     /// Writes the client as an executable with an absolute interpreter path (the environment
-    /// of an execution environment has Lambda's PATH only). `None` without python3.
-    fn client() -> Option<PathBuf> {
+    /// of an execution environment has Lambda's PATH only), in a directory removed on drop.
+    fn client() -> (testkit::TempDir, PathBuf) {
         let out = std::process::Command::new("python3")
             .args(["-c", "import sys; print(sys.executable)"])
             .output()
-            .ok()?;
-        let python = String::from_utf8(out.stdout).ok()?.trim().to_string();
-        if python.is_empty() {
-            return None;
-        }
-        let dir = std::env::temp_dir().join(format!(
-            "oncely-pool-test-{}-{}",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir).ok()?;
-        let path = dir.join("bootstrap");
-        std::fs::write(&path, format!("#!{python}\n{CLIENT}")).ok()?;
+            .expect("python3 runs the test runtime client");
+        let python = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        assert!(!python.is_empty(), "python3 printed no sys.executable");
+        let dir = testkit::temp_dir();
+        let path = dir.path().join("bootstrap");
+        std::fs::write(&path, format!("#!{python}\n{CLIENT}")).unwrap();
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).ok()?;
-        Some(path)
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        (dir, path)
     }
 
     fn spec(binary: PathBuf, extra: &[(&str, &str)]) -> Spec {
@@ -308,10 +301,7 @@ while True:
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn invocations_errors_crashes_and_timeouts() {
-        let Some(binary) = client() else {
-            eprintln!("skipped: python3 is not available");
-            return;
-        };
+        let (_dir, binary) = client();
         let pool = Pool::start(spec(binary, &[]), 1).await.unwrap();
 
         let first = invoke(&pool, "echo").await;
@@ -362,7 +352,7 @@ while True:
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn invocations_wait_for_an_idle_environment() {
-        let Some(binary) = client() else { return };
+        let (_dir, binary) = client();
         let pool = Arc::new(Pool::start(spec(binary, &[]), 2).await.unwrap());
         let runs = (0..6).map(|_| {
             let pool = pool.clone();
@@ -380,7 +370,7 @@ while True:
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_runtime_that_dies_at_init_is_a_clear_error() {
-        let Some(binary) = client() else { return };
+        let (_dir, binary) = client();
         let err = Pool::start(spec(binary, &[("FAIL_INIT", "1")]), 2)
             .await
             .err()
