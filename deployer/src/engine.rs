@@ -87,21 +87,21 @@ fn check_adoptable(stack: &Stack, changes: &[Change]) -> Result<()> {
     Ok(())
 }
 
+/// One warning per resource that has our name but not our tags: `{kind} {name} {what}`.
+fn foreign_warnings(report: &Report, what: &str) -> Vec<String> {
+    report
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Foreign)
+        .map(|c| format!("{} {} {what}", c.resource, c.name))
+        .collect()
+}
+
 /// `plan`: what `up` would do; changes nothing.
 pub async fn plan(ctx: &Context, stack: &Stack, code: Option<&Artifact>) -> Result<Report> {
     let live = read(ctx, stack).await?;
     let mut report = Report::new(Command::Plan, diff(stack, &live, code));
-    report.warnings = report
-        .changes
-        .iter()
-        .filter(|c| c.action == Action::Foreign)
-        .map(|c| {
-            format!(
-                "{} {} exists without oncely's tags: `up` will refuse to adopt it",
-                c.resource, c.name
-            )
-        })
-        .collect();
+    report.warnings = foreign_warnings(&report, "exists without oncely's tags: `up` will refuse to adopt it");
     report.endpoint = live
         .api
         .as_ref()
@@ -200,17 +200,7 @@ pub async fn down(ctx: &Context, stack: &Stack, live: &LiveStack, delete_data: b
     changes.push(table::destroy(ctx, stack, live.table.as_ref(), delete_data).await?);
     let mut report = Report::new(Command::Down, changes);
     report.applied = report.delete > 0;
-    report.warnings = report
-        .changes
-        .iter()
-        .filter(|c| c.action == Action::Foreign)
-        .map(|c| {
-            format!(
-                "{} {} was left alone: it exists without oncely's tags",
-                c.resource, c.name
-            )
-        })
-        .collect();
+    report.warnings = foreign_warnings(&report, "was left alone: it exists without oncely's tags");
     report
         .warnings
         .extend(report.changes.iter().filter_map(|c| match &c.note {
