@@ -229,6 +229,11 @@ impl Persistence for DynamoDbPersistence {
             Ok(_) => Ok(ClaimOutcome::Claimed),
             Err(err) => match err.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(e)) => match e.item() {
+                    // Our own claim: an earlier attempt of this call applied but its reply was
+                    // lost, and the SDK retried it.
+                    Some(item) if item.get("claim").and_then(|c| c.as_s().ok()) == Some(&record.claim) => {
+                        Ok(ClaimOutcome::Claimed)
+                    }
                     Some(item) => Ok(ClaimOutcome::Existing(self.from_item(item)?)),
                     None => Err(PersistenceError::Busy),
                 },
@@ -301,12 +306,18 @@ impl Persistence for DynamoDbPersistence {
             .delete_item()
             .table_name(&self.table)
             .key("id", AttributeValue::S(record.key_hash.clone()))
-            .condition_expression("claim = :claim")
+            // Only our claim while still in progress: a completion whose reply was lost may have
+            // committed, and its COMPLETED record (with our token) must stay with its effects.
+            .condition_expression("claim = :claim AND #status = :inprogress")
+            .expression_attribute_names("#status", "status")
             .expression_attribute_values(":claim", AttributeValue::S(record.claim.clone()))
+            .expression_attribute_values(":inprogress", AttributeValue::S(Status::InProgress.as_str().into()))
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
+            // Gone (an earlier attempt applied and its reply was lost), completed, or another
+            // request's claim: nothing of ours is left to release.
             Err(err)
                 if err.as_service_error().is_some_and(
                     aws_sdk_dynamodb::operation::delete_item::DeleteItemError::is_conditional_check_failed_exception,
@@ -384,7 +395,11 @@ impl Persistence for InMemoryPersistence {
 
     async fn release(&self, record: &IdempotencyRecord) -> Result<(), PersistenceError> {
         let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if state.0.get(&record.key_hash).is_some_and(|r| r.claim == record.claim) {
+        if state
+            .0
+            .get(&record.key_hash)
+            .is_some_and(|r| r.claim == record.claim && r.status == Status::InProgress)
+        {
             state.0.remove(&record.key_hash);
         }
         Ok(())
