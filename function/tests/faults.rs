@@ -1,5 +1,6 @@
 //! The idempotency layer under store faults, injected by a proxy between the SDK and DynamoDB
-//! Local: replies lost after the write applied (the SDK retries), and a store that never answers.
+//! Local: replies lost after the write applied (the SDK retries), and a store that never answers
+//! (bounded by the invocation's deadline: 503 before it, nothing half-written).
 
 mod common;
 
@@ -7,6 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use common::*;
 use lambda_http::{Body, Response};
 use oncely_function::{Completion, DynamoDbPersistence, HandlerError, Idempotency, OrdersApi, Outcome};
+use std::time::Duration;
 use testkit::{Fault, FaultProxy, Times};
 
 const BODY: &str = r#"{"item":"book","quantity":2,"customer":"ann"}"#;
@@ -125,4 +127,59 @@ async fn a_completion_committed_but_never_acknowledged_is_not_released() {
     let retry = api.handle(post(Some("unacknowledged"), BODY)).await;
     assert_eq!(header(&retry, "idempotent-replayed"), Some("true"));
     assert_one_order(&table, &api, "unacknowledged", &retry).await;
+}
+
+/// The invocation's deadline in the black-hole tests.
+const DEADLINE_MS: u64 = 3000;
+
+/// `POST /orders` with `key` whose Lambda deadline is [`DEADLINE_MS`] away, answered before it
+/// (a correctness bound, not a speed target: the function would be killed at its deadline).
+async fn post_before_deadline(api: &OrdersApi, key: &str) -> Response<Body> {
+    let request = request_with_deadline(&post_event(Some(key), BODY), DEADLINE_MS);
+    tokio::time::timeout(Duration::from_millis(DEADLINE_MS), api.handle(request))
+        .await
+        .expect("an answer before the invocation's deadline")
+}
+
+fn assert_unavailable(response: &Response<Body>) {
+    assert_problem(response, 503);
+    assert!(header(response, "retry-after").is_some_and(|v| v.parse::<u64>().is_ok()));
+}
+
+#[tokio::test]
+async fn a_store_that_never_answers_the_claim_is_503_before_the_deadline() {
+    let (table, proxy) = setup().await;
+    let (api, _) = api(&table, &proxy);
+    proxy.inject("PutItem", Fault::BlackHole, Times::Always);
+    let response = post_before_deadline(&api, "black-hole").await;
+    assert_unavailable(&response);
+    assert!(proxy.count("black_hole", "PutItem") >= 1);
+    assert!(table.orders().await.is_empty());
+
+    proxy.clear();
+    let retry = api.handle(post(Some("black-hole"), BODY)).await;
+    assert_one_order(&table, &api, "black-hole", &retry).await;
+}
+
+#[tokio::test]
+async fn a_store_that_never_answers_the_completion_is_503_and_the_key_runs_once_after_the_deadline() {
+    let (table, proxy) = setup().await;
+    let (api, _) = api(&table, &proxy);
+    // The claim is written; the completion and the release after it never get an answer.
+    proxy.inject("TransactWriteItems", Fault::BlackHole, Times::Always);
+    proxy.inject("DeleteItem", Fault::BlackHole, Times::Always);
+    let started = now_ms();
+    let response = post_before_deadline(&api, "stuck").await;
+    assert_unavailable(&response);
+    assert!(proxy.count("black_hole", "TransactWriteItems") >= 1);
+    assert!(proxy.count("black_hole", "DeleteItem") >= 1);
+    assert!(table.orders().await.is_empty(), "nothing half-written");
+
+    // Until the claim's deadline the key is in progress; after it, the retry runs exactly once.
+    proxy.clear();
+    assert_problem(&api.handle(post(Some("stuck"), BODY)).await, 409);
+    let wait = (started + DEADLINE_MS + 100).saturating_sub(now_ms());
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+    let retry = api.handle(post(Some("stuck"), BODY)).await;
+    assert_one_order(&table, &api, "stuck", &retry).await;
 }
