@@ -254,6 +254,9 @@ impl<P: Persistence> Idempotency<P> {
             Err(PersistenceError::Busy) => return (in_progress(1), Outcome::Conflict),
             Err(err) => {
                 tracing::error!(key_hash = %hash, error = %err, "claim failed");
+                // It may have been applied with its reply lost (then timed out): release what is
+                // ours, so a retry need not wait for the deadline.
+                self.release(&record).await;
                 return (unavailable(), Outcome::Failed);
             }
         }

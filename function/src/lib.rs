@@ -64,7 +64,7 @@ pub mod record;
 pub use config::{ConfigError, IdempotencyConfig, KeySource, Settings};
 pub use idempotency::{Completion, HandlerError, Idempotency, Outcome};
 pub use orders::OrdersApi;
-pub use persistence::{ClaimOutcome, DynamoDbPersistence, Persistence, PersistenceError};
+pub use persistence::{ClaimOutcome, DynamoDbPersistence, Persistence, PersistenceError, TimeBounds};
 pub use problem::Problem;
 pub use record::{IdempotencyRecord, Status, StoredResponse};
 

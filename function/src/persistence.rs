@@ -3,6 +3,7 @@
 
 use crate::record::{IdempotencyRecord, Status, StoredResponse};
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -10,6 +11,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use std::collections::HashMap;
 use std::future::Future;
+use std::time::Duration;
 
 /// What can go wrong in the persistence layer.
 #[derive(Debug, thiserror::Error)]
@@ -65,12 +67,71 @@ pub trait Persistence: Send + Sync + 'static {
     fn release(&self, record: &IdempotencyRecord) -> impl Future<Output = Result<(), PersistenceError>> + Send;
 }
 
+/// Time bounds of the store calls, derived per call from the invocation's deadline (the record's
+/// `in_progress_expiration_ms`): a call must end `answer_reserve` before it (so the client gets an
+/// answer before the function times out), and a claim or completion `release_reserve` earlier
+/// still (so the release after a failure has its time too). Each call is also capped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeBounds {
+    /// The most one store call may take, all its attempts together.
+    pub operation_max: Duration,
+    /// The most one attempt may take (it is also at most half the call's bound, so a stuck
+    /// attempt leaves time for a retry on a fresh connection).
+    pub attempt_max: Duration,
+    /// Kept free before the deadline to send the answer.
+    pub answer_reserve: Duration,
+    /// Kept free by a claim or a completion for the release that may follow it.
+    pub release_reserve: Duration,
+}
+
+impl Default for TimeBounds {
+    fn default() -> Self {
+        TimeBounds {
+            operation_max: Duration::from_secs(5),
+            attempt_max: Duration::from_secs(2),
+            answer_reserve: Duration::from_millis(500),
+            release_reserve: Duration::from_millis(500),
+        }
+    }
+}
+
+/// A call shorter than this is not started: it would only time out.
+const MIN_CALL: Duration = Duration::from_millis(20);
+
+impl TimeBounds {
+    /// The (operation, attempt) timeouts of a call made at `now_ms` that must end `keep` before
+    /// `deadline_ms`; `None` when too little time is left to make it. `keep` is at most half the
+    /// time left, so a short function timeout (1 s) still gets its store calls.
+    pub fn call(&self, deadline_ms: u64, keep: Duration, now_ms: u64) -> Option<(Duration, Duration)> {
+        let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+        let operation = (left - keep.min(left / 2)).min(self.operation_max);
+        if operation < MIN_CALL {
+            return None;
+        }
+        Some((operation, (operation / 2).max(MIN_CALL).min(self.attempt_max)))
+    }
+
+    /// The SDK configuration override of such a call, or `Unavailable` when no time is left.
+    fn config(&self, deadline_ms: u64, keep: Duration) -> Result<aws_sdk_dynamodb::config::Builder, PersistenceError> {
+        let (operation, attempt) = self
+            .call(deadline_ms, keep, crate::idempotency::now_ms())
+            .ok_or_else(|| PersistenceError::Unavailable("no time left before the invocation's deadline".into()))?;
+        Ok(aws_sdk_dynamodb::config::Builder::default().timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(operation)
+                .operation_attempt_timeout(attempt)
+                .build(),
+        ))
+    }
+}
+
 /// Records in a DynamoDB table with hash key `id` (S) and TTL on `ttl_attribute`.
 #[derive(Debug, Clone)]
 pub struct DynamoDbPersistence {
     client: Client,
     table: String,
     ttl_attribute: String,
+    bounds: TimeBounds,
 }
 
 /// How often a completion that hit a `TransactionConflict` is tried again.
@@ -83,7 +144,19 @@ impl DynamoDbPersistence {
             client,
             table: table.into(),
             ttl_attribute: ttl_attribute.into(),
+            bounds: TimeBounds::default(),
         }
+    }
+
+    /// The same with other time bounds.
+    pub fn with_time_bounds(mut self, bounds: TimeBounds) -> Self {
+        self.bounds = bounds;
+        self
+    }
+
+    /// The keep of a claim or a completion: time to release after it, then to answer.
+    fn keep_for_release(&self) -> Duration {
+        self.bounds.answer_reserve + self.bounds.release_reserve
     }
 
     /// The table name.
@@ -208,6 +281,9 @@ impl Persistence for DynamoDbPersistence {
     type Write = TransactWriteItem;
 
     async fn claim(&self, record: &IdempotencyRecord, now_ms: u64) -> Result<ClaimOutcome, PersistenceError> {
+        let bounds = self
+            .bounds
+            .config(record.in_progress_expiration_ms, self.keep_for_release())?;
         let result = self
             .client
             .put_item()
@@ -223,12 +299,19 @@ impl Persistence for DynamoDbPersistence {
             .expression_attribute_values(":now_ms", AttributeValue::N(now_ms.to_string()))
             .expression_attribute_values(":inprogress", AttributeValue::S(Status::InProgress.as_str().into()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .customize()
+            .config_override(bounds)
             .send()
             .await;
         match result {
             Ok(_) => Ok(ClaimOutcome::Claimed),
             Err(err) => match err.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(e)) => match e.item() {
+                    // Our own claim: an earlier attempt of this call applied but its reply was
+                    // lost, and the SDK retried it.
+                    Some(item) if item.get("claim").and_then(|c| c.as_s().ok()) == Some(&record.claim) => {
+                        Ok(ClaimOutcome::Claimed)
+                    }
                     Some(item) => Ok(ClaimOutcome::Existing(self.from_item(item)?)),
                     None => Err(PersistenceError::Busy),
                 },
@@ -258,12 +341,18 @@ impl Persistence for DynamoDbPersistence {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            // Bounded afresh for each try: the deadline does not move.
+            let bounds = self
+                .bounds
+                .config(record.in_progress_expiration_ms, self.keep_for_release())?;
             let result = self
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
                 // The claim token makes an SDK retry of a committed transaction a no-op success.
                 .client_request_token(&record.claim)
+                .customize()
+                .config_override(bounds)
                 .send()
                 .await;
             let Err(err) = result else { return Ok(()) };
@@ -296,17 +385,28 @@ impl Persistence for DynamoDbPersistence {
     }
 
     async fn release(&self, record: &IdempotencyRecord) -> Result<(), PersistenceError> {
+        let bounds = self
+            .bounds
+            .config(record.in_progress_expiration_ms, self.bounds.answer_reserve)?;
         let result = self
             .client
             .delete_item()
             .table_name(&self.table)
             .key("id", AttributeValue::S(record.key_hash.clone()))
-            .condition_expression("claim = :claim")
+            // Only our claim while still in progress: a completion whose reply was lost may have
+            // committed, and its COMPLETED record (with our token) must stay with its effects.
+            .condition_expression("claim = :claim AND #status = :inprogress")
+            .expression_attribute_names("#status", "status")
             .expression_attribute_values(":claim", AttributeValue::S(record.claim.clone()))
+            .expression_attribute_values(":inprogress", AttributeValue::S(Status::InProgress.as_str().into()))
+            .customize()
+            .config_override(bounds)
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
+            // Gone (an earlier attempt applied and its reply was lost), completed, or another
+            // request's claim: nothing of ours is left to release.
             Err(err)
                 if err.as_service_error().is_some_and(
                     aws_sdk_dynamodb::operation::delete_item::DeleteItemError::is_conditional_check_failed_exception,
@@ -384,7 +484,11 @@ impl Persistence for InMemoryPersistence {
 
     async fn release(&self, record: &IdempotencyRecord) -> Result<(), PersistenceError> {
         let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if state.0.get(&record.key_hash).is_some_and(|r| r.claim == record.claim) {
+        if state
+            .0
+            .get(&record.key_hash)
+            .is_some_and(|r| r.claim == record.claim && r.status == Status::InProgress)
+        {
             state.0.remove(&record.key_hash);
         }
         Ok(())
@@ -394,6 +498,22 @@ impl Persistence for InMemoryPersistence {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_bounds_come_from_the_deadline() {
+        let bounds = TimeBounds::default();
+        let keep = Duration::from_millis(1000);
+        let ms = Duration::from_millis;
+        // Far from the deadline: the caps.
+        assert_eq!(bounds.call(100_000, keep, 0), Some((ms(5000), ms(2000))));
+        // 3 s away, keeping 1 s: 2 s in all, attempts of half that.
+        assert_eq!(bounds.call(3000, keep, 0), Some((ms(2000), ms(1000))));
+        // 1 s away: the reserve shrinks to half of what is left.
+        assert_eq!(bounds.call(1000, keep, 0), Some((ms(500), ms(250))));
+        // Too close, or past it: no call.
+        assert_eq!(bounds.call(30, keep, 0), None);
+        assert_eq!(bounds.call(500, keep, 1000), None);
+    }
 
     fn persistence() -> DynamoDbPersistence {
         let config = aws_sdk_dynamodb::Config::builder()

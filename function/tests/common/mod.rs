@@ -148,9 +148,14 @@ pub fn fixture(name: &str) -> serde_json::Value {
 /// Turns an API Gateway v2 event into the `Request` lambda_http hands the handler, with a
 /// Lambda context whose deadline is 30 s away.
 pub fn request(event: &serde_json::Value) -> Request {
+    request_with_deadline(event, 30_000)
+}
+
+/// Like [`request`], with the Lambda deadline `remaining_ms` away.
+pub fn request_with_deadline(event: &serde_json::Value, remaining_ms: u64) -> Request {
     let mut context = Context::default();
     context.request_id = uuid::Uuid::new_v4().to_string();
-    context.deadline = now_ms() + 30_000;
+    context.deadline = now_ms() + remaining_ms;
     lambda_http::request::from_str(&event.to_string())
         .expect("a valid API Gateway v2 event")
         .with_lambda_context(context)

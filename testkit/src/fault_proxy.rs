@@ -1,0 +1,353 @@
+//! [`FaultProxy`]: an HTTP/1.1 proxy on 127.0.0.1 in front of DynamoDB (Local) that injects faults
+//! per operation (`X-Amz-Target`): latency, resets, lost responses, DynamoDB's own error bodies and
+//! black holes, and counts what it did.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::{JoinHandle, JoinSet};
+
+/// What the proxy does with one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Forward it and send the response back.
+    Pass,
+    /// Wait this long, then forward it.
+    Latency(Duration),
+    /// Close the client's connection (with a reset) without forwarding anything.
+    ResetBeforeForward,
+    /// Forward it, read the whole response, then close the client's connection without sending
+    /// it: the write applied, its reply lost.
+    DropResponse,
+    /// Answer this status and JSON body without forwarding (see [`Fault::internal_server_error`]).
+    Error(u16, String),
+    /// Never answer; the connection stays open until the client closes it.
+    BlackHole,
+}
+
+impl Fault {
+    /// The name it is counted under: `pass`, `latency`, `reset`, `drop_response`, `error`, `black_hole`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Pass => "pass",
+            Fault::Latency(_) => "latency",
+            Fault::ResetBeforeForward => "reset",
+            Fault::DropResponse => "drop_response",
+            Fault::Error(..) => "error",
+            Fault::BlackHole => "black_hole",
+        }
+    }
+
+    /// DynamoDB's `500 InternalServerError`, as it sends it.
+    pub fn internal_server_error() -> Fault {
+        Fault::dynamodb_error(500, "InternalServerError", "Internal server error")
+    }
+
+    /// DynamoDB's `400 ThrottlingException`, as it sends it.
+    pub fn throttling() -> Fault {
+        Fault::dynamodb_error(
+            400,
+            "ThrottlingException",
+            "Rate of requests exceeds the allowed throughput.",
+        )
+    }
+
+    /// DynamoDB's `400 ProvisionedThroughputExceededException`, as it sends it.
+    pub fn provisioned_throughput_exceeded() -> Fault {
+        Fault::dynamodb_error(
+            400,
+            "ProvisionedThroughputExceededException",
+            "The level of configured provisioned throughput for the table was exceeded. Consider increasing your \
+            provisioning level with the UpdateTable API.",
+        )
+    }
+
+    fn dynamodb_error(status: u16, error_type: &str, message: &str) -> Fault {
+        Fault::Error(
+            status,
+            format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{error_type}","message":"{message}"}}"#),
+        )
+    }
+}
+
+/// For how many matching requests a rule applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Times {
+    /// The next `n` matching requests, then the rule is gone.
+    Next(usize),
+    /// Every matching request until [`FaultProxy::clear`].
+    Always,
+}
+
+#[derive(Debug)]
+struct Rule {
+    operation: String,
+    fault: Fault,
+    times: Times,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    rules: Vec<Rule>,
+    counts: HashMap<(String, String), usize>,
+}
+
+impl State {
+    /// The fault for a request of `operation`: the first live rule that matches, else `Pass`.
+    fn choose(&mut self, operation: &str) -> Fault {
+        let index = self
+            .rules
+            .iter()
+            .position(|r| r.operation == "*" || r.operation == operation);
+        let fault = match index {
+            None => Fault::Pass,
+            Some(i) => {
+                let fault = self.rules[i].fault.clone();
+                if let Times::Next(n) = &mut self.rules[i].times {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.rules.remove(i);
+                    }
+                }
+                fault
+            }
+        };
+        *self
+            .counts
+            .entry((fault.kind().to_string(), operation.to_string()))
+            .or_default() += 1;
+        fault
+    }
+}
+
+/// A fault-injecting proxy on 127.0.0.1 (a free port) in front of `upstream`. Every request
+/// passes until a rule says otherwise. Each client connection gets its own upstream connection
+/// (keep-alive on both sides). It stops, with every connection it holds, when dropped.
+#[derive(Debug)]
+pub struct FaultProxy {
+    endpoint: String,
+    state: Arc<Mutex<State>>,
+    task: JoinHandle<()>,
+}
+
+impl FaultProxy {
+    /// Starts a proxy in front of `upstream` (`http://host:port`) on the current tokio runtime.
+    pub async fn start(upstream: &str) -> FaultProxy {
+        let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding the proxy");
+        let endpoint = format!("http://{}", listener.local_addr().expect("the proxy's address"));
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = state.clone();
+        let task = tokio::spawn(async move {
+            // Dropped with this task when the proxy is: every connection ends with it.
+            let mut connections = JoinSet::new();
+            loop {
+                tokio::select! {
+                    accepted = listener.accept() => {
+                        let Ok((client, _)) = accepted else { continue };
+                        connections.spawn(serve(client, upstream.clone(), shared.clone()));
+                    }
+                    Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                }
+            }
+        });
+        FaultProxy { endpoint, state, task }
+    }
+
+    /// The URL clients use (`http://127.0.0.1:port`).
+    pub fn endpoint(&self) -> String {
+        self.endpoint.clone()
+    }
+
+    /// Applies `fault` to requests of `operation` (`PutItem`, ..., or `*` for any) `times`.
+    /// Rules are tried in the order they were set; the first live match wins.
+    pub fn inject(&self, operation: &str, fault: Fault, times: Times) {
+        self.lock().rules.push(Rule {
+            operation: operation.to_string(),
+            fault,
+            times,
+        });
+    }
+
+    /// Removes every rule: everything passes from now on.
+    pub fn clear(&self) {
+        self.lock().rules.clear();
+    }
+
+    /// How many requests of `operation` got a fault of `kind` (see [`Fault::kind`]).
+    pub fn count(&self, kind: &str, operation: &str) -> usize {
+        self.lock()
+            .counts
+            .get(&(kind.to_string(), operation.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Every count so far, by (fault kind, operation).
+    pub fn counts(&self) -> HashMap<(String, String), usize> {
+        self.lock().counts.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// One parsed HTTP/1.1 message: its raw bytes (head and body, as received) and what we need of it.
+struct Message {
+    raw: Vec<u8>,
+    target: Option<String>,
+    close: bool,
+}
+
+/// Reads one message (request, or response when `response`) from `reader`; `None` at a clean EOF.
+async fn read_message<R: AsyncBufReadExt + Unpin>(reader: &mut R, response: bool) -> std::io::Result<Option<Message>> {
+    let mut raw = Vec::new();
+    let mut first = true;
+    let mut length: Option<usize> = None;
+    let mut chunked = false;
+    let mut target = None;
+    let mut close = false;
+    loop {
+        let mut line = Vec::new();
+        if reader.read_until(b'\n', &mut line).await? == 0 {
+            if first && raw.is_empty() {
+                return Ok(None);
+            }
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        raw.extend_from_slice(&line);
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end();
+        if first {
+            first = false;
+            close = response && text.starts_with("HTTP/1.0");
+            continue;
+        }
+        if text.is_empty() {
+            break;
+        }
+        let Some((name, value)) = text.split_once(':') else {
+            continue;
+        };
+        let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
+        match name.as_str() {
+            "content-length" => length = value.parse().ok(),
+            "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
+            "x-amz-target" => target = Some(value.rsplit('.').next().unwrap_or(value).to_string()),
+            "connection" => close = value.eq_ignore_ascii_case("close"),
+            _ => {}
+        }
+    }
+    if chunked {
+        loop {
+            let mut size_line = Vec::new();
+            reader.read_until(b'\n', &mut size_line).await?;
+            raw.extend_from_slice(&size_line);
+            let size_text = String::from_utf8_lossy(&size_line);
+            let size_text = size_text.trim().split(';').next().unwrap_or("");
+            let size = usize::from_str_radix(size_text, 16)
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "bad chunk size"))?;
+            if size == 0 {
+                // Trailers, up to the empty line.
+                loop {
+                    let mut trailer = Vec::new();
+                    reader.read_until(b'\n', &mut trailer).await?;
+                    raw.extend_from_slice(&trailer);
+                    if trailer.is_empty() || trailer == b"\r\n" || trailer == b"\n" {
+                        break;
+                    }
+                }
+                break;
+            }
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).await?;
+            raw.extend_from_slice(&chunk);
+        }
+    } else if let Some(length) = length {
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).await?;
+        raw.extend_from_slice(&body);
+    } else if response {
+        // No length: the body runs to the end of the connection.
+        reader.read_to_end(&mut raw).await?;
+        close = true;
+    }
+    Ok(Some(Message { raw, target, close }))
+}
+
+/// Serves one client connection until it closes or a fault closes it.
+async fn serve(client: TcpStream, upstream_addr: String, state: Arc<Mutex<State>>) {
+    let (client_read, mut client_write) = client.into_split();
+    let mut client_read = BufReader::new(client_read);
+    let mut upstream: Option<BufReader<TcpStream>> = None;
+    while let Ok(Some(request)) = read_message(&mut client_read, false).await {
+        let operation = request.target.clone().unwrap_or_else(|| "Unknown".to_string());
+        let fault = state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .choose(&operation);
+        match fault {
+            Fault::ResetBeforeForward => {
+                if let Ok(stream) = client_read.into_inner().reunite(client_write) {
+                    let _ = stream.set_zero_linger();
+                }
+                return;
+            }
+            Fault::BlackHole => {
+                // Swallow whatever comes until the client gives up.
+                let mut sink = [0; 4096];
+                while matches!(client_read.read(&mut sink).await, Ok(n) if n > 0) {}
+                return;
+            }
+            Fault::Error(status, body) => {
+                let head = format!(
+                    "HTTP/1.1 {status} {}\r\nContent-Type: application/x-amz-json-1.0\r\n\
+                    x-amzn-RequestId: fault-proxy\r\nContent-Length: {}\r\n\r\n",
+                    if status >= 500 {
+                        "Internal Server Error"
+                    } else {
+                        "Bad Request"
+                    },
+                    body.len()
+                );
+                if client_write.write_all(head.as_bytes()).await.is_err()
+                    || client_write.write_all(body.as_bytes()).await.is_err()
+                {
+                    return;
+                }
+                continue;
+            }
+            Fault::Latency(delay) => tokio::time::sleep(delay).await,
+            Fault::Pass | Fault::DropResponse => {}
+        }
+        let Some(response) = forward(&mut upstream, &upstream_addr, &request.raw).await else {
+            return;
+        };
+        if response.close {
+            upstream = None;
+        }
+        if fault == Fault::DropResponse || client_write.write_all(&response.raw).await.is_err() || request.close {
+            return;
+        }
+    }
+}
+
+/// Sends `request` upstream (connecting first if needed) and reads the whole response.
+async fn forward(upstream: &mut Option<BufReader<TcpStream>>, addr: &str, request: &[u8]) -> Option<Message> {
+    if upstream.is_none() {
+        *upstream = Some(BufReader::new(TcpStream::connect(addr).await.ok()?));
+    }
+    let connection = upstream.as_mut()?;
+    connection.get_mut().write_all(request).await.ok()?;
+    read_message(connection, true).await.ok().flatten()
+}

@@ -1,0 +1,130 @@
+//! The fault proxy against DynamoDB Local: each fault does what it says, and is counted.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::AttributeValue;
+use testkit::{Fault, FaultProxy, Times};
+
+/// A client through `endpoint` that tries once and gives up after 1 s.
+fn client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(&testkit::sdk_config(endpoint, "faultproxy"))
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(Duration::from_secs(1))
+                .build(),
+        )
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+async fn put(client: &aws_sdk_dynamodb::Client, table: &str, id: &str) -> bool {
+    client
+        .put_item()
+        .table_name(table)
+        .item("id", AttributeValue::S(id.into()))
+        .send()
+        .await
+        .is_ok()
+}
+
+async fn exists(client: &aws_sdk_dynamodb::Client, table: &str, id: &str) -> bool {
+    client
+        .get_item()
+        .table_name(table)
+        .key("id", AttributeValue::S(id.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("get")
+        .item
+        .is_some()
+}
+
+#[tokio::test]
+async fn each_fault_does_what_it_says_and_is_counted() {
+    let upstream = testkit::dynamodb_local().endpoint();
+    let direct = client(&upstream);
+    let proxy = FaultProxy::start(&upstream).await;
+    let through = client(&proxy.endpoint());
+    let table = "fault-proxy";
+    testkit::create_table(&through, table).await;
+
+    // Pass, several requests on kept-alive connections.
+    for id in ["a", "b", "c"] {
+        assert!(put(&through, table, id).await);
+    }
+    assert_eq!(proxy.count("pass", "PutItem"), 3);
+    assert_eq!(proxy.count("pass", "CreateTable"), 1);
+
+    // DynamoDB's own error bodies, for the next request only.
+    proxy.inject("PutItem", Fault::internal_server_error(), Times::Next(1));
+    proxy.inject("PutItem", Fault::throttling(), Times::Next(1));
+    let codes = [
+        through
+            .put_item()
+            .table_name(table)
+            .item("id", AttributeValue::S("e".into()))
+            .send()
+            .await,
+        through
+            .put_item()
+            .table_name(table)
+            .item("id", AttributeValue::S("e".into()))
+            .send()
+            .await,
+    ]
+    .map(|r| r.expect_err("an injected error").code().map(str::to_string));
+    assert_eq!(
+        codes,
+        [
+            Some("InternalServerError".to_string()),
+            Some("ThrottlingException".to_string())
+        ]
+    );
+    assert!(!exists(&direct, table, "e").await, "errors are not forwarded");
+    assert!(put(&through, table, "e").await, "the rules are used up");
+    assert_eq!(proxy.count("error", "PutItem"), 2);
+
+    // A reset is not forwarded; a dropped response was applied.
+    proxy.inject("PutItem", Fault::ResetBeforeForward, Times::Next(1));
+    assert!(!put(&through, table, "reset").await);
+    assert!(!exists(&direct, table, "reset").await);
+    proxy.inject("PutItem", Fault::DropResponse, Times::Next(1));
+    assert!(!put(&through, table, "dropped").await, "the client sees no answer");
+    assert!(exists(&direct, table, "dropped").await, "but the write applied");
+
+    // A black hole never answers: the client's own timeout ends it.
+    proxy.inject("PutItem", Fault::BlackHole, Times::Always);
+    let err = through
+        .put_item()
+        .table_name(table)
+        .item("id", AttributeValue::S("hole".into()))
+        .send()
+        .await
+        .expect_err("no answer");
+    assert!(
+        matches!(err, aws_sdk_dynamodb::error::SdkError::TimeoutError(_)),
+        "{err:?}"
+    );
+    assert!(!exists(&through, table, "hole").await, "other operations still pass");
+    proxy.clear();
+
+    // Latency delays, then forwards.
+    proxy.inject("*", Fault::Latency(Duration::from_millis(200)), Times::Next(1));
+    let started = Instant::now();
+    assert!(put(&through, table, "late").await);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+
+    for (kind, count) in [("reset", 1), ("drop_response", 1), ("black_hole", 1), ("latency", 1)] {
+        assert_eq!(proxy.count(kind, "PutItem"), count, "{kind}");
+    }
+    drop(proxy);
+    assert!(
+        !put(&through, table, "after").await,
+        "a dropped proxy no longer answers"
+    );
+}
