@@ -151,6 +151,51 @@ async fn the_key_is_required_and_validated_without_touching_dynamodb() {
 }
 
 #[tokio::test]
+async fn a_header_sent_twice_is_400_and_creates_nothing() {
+    let table = Table::new().await;
+    let (api, calls) = table.api();
+    // API Gateway payload 2.0 joins a repeated header with a comma: each form the handler can see.
+    for joined in [
+        "k1,k2",
+        "k1, k2",
+        "\"k1\", \"k2\"",
+        "\"k1\",\"k2\"",
+        "k1,\"k2\"",
+        "k1,k1",
+    ] {
+        let response = api.handle(post(Some(joined), BODY)).await;
+        let problem = assert_problem(&response, 400);
+        assert_eq!(
+            problem["type"], "urn:oncely:problem:invalid-idempotency-key",
+            "{joined}: {problem}"
+        );
+        assert!(
+            problem["title"].as_str().unwrap().contains("exactly once"),
+            "{joined}: {problem}"
+        );
+    }
+    // Values that are no key at all: never accepted as some other key.
+    for bad in ["k1 k2", " k1", "k1\\", "k\"1", "\"k1\";p=1"] {
+        let response = api.handle(post(Some(bad), BODY)).await;
+        let problem = assert_problem(&response, 400);
+        assert_eq!(
+            problem["type"], "urn:oncely:problem:invalid-idempotency-key",
+            "{bad}: {problem}"
+        );
+    }
+    assert_eq!(calls.count(), 0, "refused before any DynamoDB call");
+    assert!(table.items().await.is_empty());
+    // The real fixture's event with its header doubled.
+    let mut event = post_event(None, BODY);
+    event["headers"]["idempotency-key"] =
+        "8e03978e-40d5-43e8-bc93-6894a57f9324,8e03978e-40d5-43e8-bc93-6894a57f9325".into();
+    assert_problem(&api.handle(request(&event)).await, 400);
+    assert!(table.items().await.is_empty());
+    // One quoted key may hold a comma: it is one key.
+    assert_eq!(api.handle(post(Some("\"k1,k2\""), BODY)).await.status(), 201);
+}
+
+#[tokio::test]
 async fn the_quoted_key_is_the_bare_key_and_named_stages_route() {
     let table = Table::new().await;
     let (api, _) = table.api();
