@@ -196,6 +196,48 @@ async fn a_header_sent_twice_is_400_and_creates_nothing() {
 }
 
 #[tokio::test]
+async fn bodies_without_an_exact_fingerprint_are_400_naming_the_member() {
+    let table = Table::new().await;
+    let (api, calls) = table.api();
+    for (body, pointer) in [
+        (r#"{"item":"book","quantity":2,"ref":12345678901234567890}"#, "/ref"),
+        (r#"{"item":"book","quantity":2,"ref":12345678901234567891}"#, "/ref"),
+        (r#"{"item":"book","quantity":2,"quantity":3}"#, "/quantity"),
+        (r#"{"item":"book","quantity":2,"customer":"ann\ud800"}"#, "/customer"),
+        (r#"{"item":"book","quantity":2,"meta":{"x":[1,1e400]}}"#, "/meta/x/1"),
+    ] {
+        let response = api.handle(post(Some("exact-key"), body)).await;
+        let problem = assert_problem(&response, 400);
+        assert_eq!(problem["type"], "urn:oncely:problem:inexact-json", "{body}: {problem}");
+        assert_eq!(
+            problem["detail"],
+            format!("JSON pointer: {pointer}"),
+            "{body}: {problem}"
+        );
+        assert!(
+            problem["title"].as_str().unwrap().contains(pointer),
+            "{body}: {problem}"
+        );
+    }
+    assert_eq!(calls.count(), 0, "refused before any DynamoDB call");
+    assert!(table.items().await.is_empty());
+    // Exact numbers in other spellings are the same payload.
+    let first = api
+        .handle(post(Some("exact-key"), r#"{"item":"book","quantity":2,"ref":1e2}"#))
+        .await;
+    assert_eq!(first.status(), 201);
+    let (cold, _) = table.api();
+    let again = cold
+        .handle(post(Some("exact-key"), r#"{"ref":100.0,"quantity":2,"item":"book"}"#))
+        .await;
+    assert_replay(&first, &again);
+    let other = cold
+        .handle(post(Some("exact-key"), r#"{"ref":101,"quantity":2,"item":"book"}"#))
+        .await;
+    assert_problem(&other, 422);
+}
+
+#[tokio::test]
 async fn the_quoted_key_is_the_bare_key_and_named_stages_route() {
     let table = Table::new().await;
     let (api, _) = table.api();
