@@ -1,53 +1,50 @@
-//! Payload fingerprints: SHA-256 of canonical JSON, so key order and whitespace do not matter but values do.
+//! Payload fingerprints: SHA-256 of the RFC 8785 (JCS) canonical JSON, so key order and whitespace
+//! do not matter but values do; JSON that JCS cannot canonicalise without loss is refused.
 
+use crate::jcs::{self, Json, LossyJson, ParseError};
 use base64::Engine;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// Writes `value` as canonical JSON: object keys sorted by their UTF-8 bytes, no whitespace,
-/// strings escaped the way `serde_json` escapes them, numbers as `serde_json` prints them.
+/// Writes `value` as RFC 8785 canonical JSON: object keys sorted by UTF-16 code units, no
+/// whitespace, strings as ECMAScript's `JSON.stringify`, numbers as ECMAScript's `Number.toString`
+/// of their double (an integer beyond 2^53 is written as the double nearest it).
 pub fn canonical_json(value: &Value) -> String {
     let mut out = String::new();
-    write_canonical(value, &mut out);
+    jcs::write(&to_json(value), &mut out);
     out
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+fn to_json(value: &Value) -> Json {
     match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            out.push('{');
-            for (i, (k, v)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&serde_json::to_string(k).expect("a string always serializes"));
-                out.push(':');
-                write_canonical(v, out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(v, out);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&serde_json::to_string(scalar).expect("a scalar always serializes")),
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Number(n) => Json::Number(n.as_f64().unwrap_or(f64::NAN)),
+        Value::String(s) => Json::String(s.clone()),
+        Value::Array(items) => Json::Array(items.iter().map(to_json).collect()),
+        Value::Object(map) => Json::Object(map.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
     }
 }
 
-/// The fingerprint of a request body: `json:` + SHA-256 of its canonical JSON when the body is
-/// JSON, else `raw:` + SHA-256 of its bytes (base64url, no padding).
+/// The fingerprint of a request body: `json:` + SHA-256 of its JCS canonical form when the body is
+/// JSON that has one, else (not JSON, or lossy JSON) `raw:` + SHA-256 of its bytes (base64url, no
+/// padding). Two different payloads never share a fingerprint; [`checked_fingerprint`] refuses
+/// lossy JSON instead.
 pub fn fingerprint(body: &[u8]) -> String {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(value) => format!("json:{}", digest(canonical_json(&value).as_bytes())),
+    match jcs::canonicalize(body) {
+        Ok(canonical) => format!("json:{}", digest(canonical.as_bytes())),
         Err(_) => format!("raw:{}", digest(body)),
+    }
+}
+
+/// Like [`fingerprint`], but JSON without a lossless canonical form (duplicate names, numbers a
+/// double does not hold, invalid Unicode) is an error naming the place (what the handler answers
+/// with a 400).
+pub fn checked_fingerprint(body: &[u8]) -> Result<String, LossyJson> {
+    match jcs::canonicalize(body) {
+        Ok(canonical) => Ok(format!("json:{}", digest(canonical.as_bytes()))),
+        Err(ParseError::Lossy(lossy)) => Err(lossy),
+        Err(ParseError::Syntax(_)) => Ok(format!("raw:{}", digest(body))),
     }
 }
 
@@ -86,5 +83,21 @@ mod tests {
         assert!(fingerprint(b"not json").starts_with("raw:"));
         assert_ne!(fingerprint(b"a=1"), fingerprint(b"a=2"));
         assert_eq!(fingerprint(b""), fingerprint(b""));
+    }
+
+    #[test]
+    fn lossy_json_is_refused_and_never_shares_a_fingerprint() {
+        let a = br#"{"id":12345678901234567890}"#;
+        let b = br#"{"id":12345678901234567891}"#;
+        assert_ne!(fingerprint(a), fingerprint(b));
+        let err = checked_fingerprint(a).unwrap_err();
+        assert_eq!(err.pointer, "/id");
+        assert!(checked_fingerprint(br#"{"a":1,"a":2}"#).is_err());
+        assert!(checked_fingerprint(br#"{"s":"\ud800"}"#).is_err());
+        assert_eq!(checked_fingerprint(b"not json").unwrap(), fingerprint(b"not json"));
+        assert_eq!(
+            checked_fingerprint(br#"{"q":1.0,"r":1e2}"#).unwrap(),
+            fingerprint(br#"{"r":100,"q":1}"#)
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::cache::RecordCache;
 use crate::config::{IdempotencyConfig, KeySource};
-use crate::fingerprint::fingerprint;
+use crate::fingerprint::checked_fingerprint;
 use crate::key::{KeyError, key_from_body_fields, key_from_headers, key_hash};
 use crate::persistence::{ClaimOutcome, Persistence, PersistenceError};
 use crate::problem::Problem;
@@ -128,7 +128,8 @@ impl<P: Persistence> Idempotency<P> {
 
     /// Like [`Idempotency::handle`], also returning what happened.
     ///
-    /// 1. The key is read (header or body fields); a missing or invalid key → 400.
+    /// 1. The key is read (header or body fields); a missing or invalid key → 400. The body's
+    ///    fingerprint is taken (RFC 8785); JSON without an exact canonical form → 400.
     /// 2. `validate` parses the request; its [`Problem`] (e.g. a 400) is returned and nothing is recorded.
     /// 3. The local cache may replay a COMPLETED record (no DynamoDB call).
     /// 4. One conditional write claims the key; a live record answers: replay, 409 or 422.
@@ -166,6 +167,18 @@ impl<P: Persistence> Idempotency<P> {
                 return (key_problem(&err).into_response(), Outcome::Rejected);
             }
         };
+        let fingerprint = match checked_fingerprint(request.body().as_ref()) {
+            Ok(fingerprint) => fingerprint,
+            Err(lossy) => {
+                tracing::info!(
+                    request_id = %request_id,
+                    outcome = "rejected",
+                    reason = %lossy,
+                    "request body has no exact fingerprint",
+                );
+                return (lossy_json(&lossy).into_response(), Outcome::Rejected);
+            }
+        };
         let input = match validate(request) {
             Ok(input) => input,
             Err(problem) => {
@@ -180,7 +193,6 @@ impl<P: Persistence> Idempotency<P> {
         };
         let hash = self.key_hash(request.method().as_str(), route, &client_key);
         drop(client_key);
-        let fingerprint = fingerprint(request.body().as_ref());
 
         let (response, outcome) = self
             .run(&hash, fingerprint, started_ms, deadline_ms, input, execute)
@@ -375,6 +387,18 @@ fn key_problem(err: &KeyError) -> Problem {
         None => title,
     };
     Problem::new(StatusCode::BAD_REQUEST, slug, title)
+}
+
+fn lossy_json(lossy: &crate::jcs::LossyJson) -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "inexact-json",
+        format!(
+            "The JSON body has no exact canonical form (RFC 8785): {lossy}; send each member once, \
+            numbers an IEEE 754 double holds exactly, and valid Unicode strings"
+        ),
+    )
+    .with_detail(format!("JSON pointer: {}", lossy.pointer))
 }
 
 fn mismatch() -> Response<Body> {

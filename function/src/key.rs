@@ -12,14 +12,14 @@ pub const MAX_KEY_LEN: usize = 255;
 pub enum KeyError {
     #[error(
         "the `{header}` header is required on this request: \
-        send a unique key (1 to 255 printable ASCII characters) per operation"
+        send one unique key (1 to 255 visible ASCII characters) per operation"
     )]
     Missing { header: String },
-    #[error("send the `{header}` header exactly once")]
+    #[error("send the `{header}` header exactly once, with one key (a comma-separated list is not one key)")]
     Repeated { header: String },
     #[error(
-        "the `{header}` header must be 1 to 255 printable ASCII characters, \
-        bare or as a quoted structured-header string"
+        "the `{header}` header must be one key: 1 to 255 visible ASCII characters without `,` `\"` `\\`, \
+        or one quoted structured-header string"
     )]
     Invalid { header: String },
     #[error("the request body must be a JSON object that contains `{field}`, which is used as the idempotency key")]
@@ -28,13 +28,15 @@ pub enum KeyError {
 
 /// Parses one header value into the client key.
 ///
-/// Accepted: 1..=255 printable ASCII characters (0x20..=0x7E), bare (`abc`) or as a structured
-/// header string (`"abc"`, with `\"` and `\\` escapes), which is the same key as `abc`.
+/// Accepted: one key of 1..=255 characters, either bare, a token of visible ASCII (0x21..=0x7E)
+/// without `,` `"` `\` (so no whitespace at all), or one RFC 8941 sf-string (`"abc"`, printable
+/// ASCII with `\"` and `\\` escapes) with nothing after it, which is the same key as `abc`.
+/// A list (`a,b`, `"a", "b"`: a header sent twice and joined by API Gateway) is never a key.
 pub fn parse_key(raw: &[u8]) -> Option<String> {
     let key = if raw.first() == Some(&b'"') {
         parse_sf_string(raw)?
     } else {
-        if raw.iter().any(|b| !(0x20..=0x7e).contains(b)) {
+        if !raw.iter().all(|&b| is_bare_key_byte(b)) {
             return None;
         }
         String::from_utf8(raw.to_vec()).ok()?
@@ -43,6 +45,28 @@ pub fn parse_key(raw: &[u8]) -> Option<String> {
         return None;
     }
     Some(key)
+}
+
+/// A byte of a bare key: visible ASCII except the list separator `,` and the sf-string `"` `\`.
+fn is_bare_key_byte(b: u8) -> bool {
+    (0x21..=0x7e).contains(&b) && !matches!(b, b',' | b'"' | b'\\')
+}
+
+/// Whether a header value is a list (a comma outside any quoted string), as a header sent twice
+/// arrives from API Gateway payload 2.0.
+fn is_list(raw: &[u8]) -> bool {
+    let mut quoted = false;
+    let mut escaped = false;
+    for &b in raw {
+        match b {
+            _ if escaped => escaped = false,
+            b'\\' if quoted => escaped = true,
+            b'"' => quoted = !quoted,
+            b',' if !quoted => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// RFC 8941 sf-string: `"` *( unescaped / `\` ( `"` / `\` ) ) `"`, nothing after it.
@@ -83,9 +107,15 @@ pub fn key_from_headers(headers: &lambda_http::http::HeaderMap, header: &str) ->
             header: header.to_string(),
         });
     }
-    parse_key(value.as_bytes()).ok_or_else(|| KeyError::Invalid {
-        header: header.to_string(),
-    })
+    match parse_key(value.as_bytes()) {
+        Some(key) => Ok(key),
+        None if is_list(value.as_bytes()) => Err(KeyError::Repeated {
+            header: header.to_string(),
+        }),
+        None => Err(KeyError::Invalid {
+            header: header.to_string(),
+        }),
+    }
 }
 
 /// Derives the key from named fields of a JSON object body: the canonical JSON array of their
@@ -154,6 +184,45 @@ mod tests {
     }
 
     #[test]
+    fn a_key_is_one_key_never_a_list() {
+        // A header sent twice, joined by API Gateway payload 2.0, in each form.
+        for list in [
+            &b"a,b"[..],
+            b"a, b",
+            b"\"a\", \"b\"",
+            b"\"a\",\"b\"",
+            b"a,\"b\"",
+            b"\"a\",b",
+            b"a,",
+            b",a",
+        ] {
+            assert_eq!(parse_key(list), None, "{}", String::from_utf8_lossy(list));
+            assert!(is_list(list), "{}", String::from_utf8_lossy(list));
+        }
+        // A comma inside one quoted string is one key.
+        assert_eq!(parse_key(b"\"a,b\"").as_deref(), Some("a,b"));
+        assert!(!is_list(b"\"a,b\""));
+        assert!(!is_list(br#""a\",b""#));
+    }
+
+    #[test]
+    fn bare_keys_are_strict_tokens() {
+        for bad in [&b" a"[..], b"a ", b"a b", b"a\"b", b"a\\b", b"\"a\";p=1", b"\"a\" "] {
+            assert_eq!(parse_key(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+        for good in [
+            "demo-1",
+            "8e03978e-40d5-43e8-bc93-6894a57f9324",
+            "a;b=1",
+            "!#$%&'()*+-./:;<=>?@[]^_`{|}~",
+        ] {
+            assert_eq!(parse_key(good.as_bytes()).as_deref(), Some(good));
+        }
+        let hex = "ab".repeat(32);
+        assert_eq!(parse_key(hex.as_bytes()).as_deref(), Some(hex.as_str()));
+    }
+
+    #[test]
     fn header_missing_repeated_invalid() {
         let mut headers = HeaderMap::new();
         assert!(matches!(
@@ -169,6 +238,16 @@ mod tests {
         ));
         let mut headers = HeaderMap::new();
         headers.insert("idempotency-key", HeaderValue::from_bytes(b"\"open").unwrap());
+        assert!(matches!(
+            key_from_headers(&headers, "idempotency-key"),
+            Err(KeyError::Invalid { .. })
+        ));
+        headers.insert("idempotency-key", HeaderValue::from_static("a,b"));
+        assert!(matches!(
+            key_from_headers(&headers, "idempotency-key"),
+            Err(KeyError::Repeated { .. })
+        ));
+        headers.insert("idempotency-key", HeaderValue::from_static("a b"));
         assert!(matches!(
             key_from_headers(&headers, "idempotency-key"),
             Err(KeyError::Invalid { .. })

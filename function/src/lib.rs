@@ -55,6 +55,7 @@ pub mod cache;
 pub mod config;
 pub mod fingerprint;
 pub mod idempotency;
+pub mod jcs;
 pub mod key;
 pub mod orders;
 pub mod persistence;

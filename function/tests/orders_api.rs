@@ -151,6 +151,93 @@ async fn the_key_is_required_and_validated_without_touching_dynamodb() {
 }
 
 #[tokio::test]
+async fn a_header_sent_twice_is_400_and_creates_nothing() {
+    let table = Table::new().await;
+    let (api, calls) = table.api();
+    // API Gateway payload 2.0 joins a repeated header with a comma: each form the handler can see.
+    for joined in [
+        "k1,k2",
+        "k1, k2",
+        "\"k1\", \"k2\"",
+        "\"k1\",\"k2\"",
+        "k1,\"k2\"",
+        "k1,k1",
+    ] {
+        let response = api.handle(post(Some(joined), BODY)).await;
+        let problem = assert_problem(&response, 400);
+        assert_eq!(
+            problem["type"], "urn:oncely:problem:invalid-idempotency-key",
+            "{joined}: {problem}"
+        );
+        assert!(
+            problem["title"].as_str().unwrap().contains("exactly once"),
+            "{joined}: {problem}"
+        );
+    }
+    // Values that are no key at all: never accepted as some other key.
+    for bad in ["k1 k2", " k1", "k1\\", "k\"1", "\"k1\";p=1"] {
+        let response = api.handle(post(Some(bad), BODY)).await;
+        let problem = assert_problem(&response, 400);
+        assert_eq!(
+            problem["type"], "urn:oncely:problem:invalid-idempotency-key",
+            "{bad}: {problem}"
+        );
+    }
+    assert_eq!(calls.count(), 0, "refused before any DynamoDB call");
+    assert!(table.items().await.is_empty());
+    // The real fixture's event with its header doubled.
+    let mut event = post_event(None, BODY);
+    event["headers"]["idempotency-key"] =
+        "8e03978e-40d5-43e8-bc93-6894a57f9324,8e03978e-40d5-43e8-bc93-6894a57f9325".into();
+    assert_problem(&api.handle(request(&event)).await, 400);
+    assert!(table.items().await.is_empty());
+    // One quoted key may hold a comma: it is one key.
+    assert_eq!(api.handle(post(Some("\"k1,k2\""), BODY)).await.status(), 201);
+}
+
+#[tokio::test]
+async fn bodies_without_an_exact_fingerprint_are_400_naming_the_member() {
+    let table = Table::new().await;
+    let (api, calls) = table.api();
+    for (body, pointer) in [
+        (r#"{"item":"book","quantity":2,"ref":12345678901234567890}"#, "/ref"),
+        (r#"{"item":"book","quantity":2,"ref":12345678901234567891}"#, "/ref"),
+        (r#"{"item":"book","quantity":2,"quantity":3}"#, "/quantity"),
+        (r#"{"item":"book","quantity":2,"customer":"ann\ud800"}"#, "/customer"),
+        (r#"{"item":"book","quantity":2,"meta":{"x":[1,1e400]}}"#, "/meta/x/1"),
+    ] {
+        let response = api.handle(post(Some("exact-key"), body)).await;
+        let problem = assert_problem(&response, 400);
+        assert_eq!(problem["type"], "urn:oncely:problem:inexact-json", "{body}: {problem}");
+        assert_eq!(
+            problem["detail"],
+            format!("JSON pointer: {pointer}"),
+            "{body}: {problem}"
+        );
+        assert!(
+            problem["title"].as_str().unwrap().contains(pointer),
+            "{body}: {problem}"
+        );
+    }
+    assert_eq!(calls.count(), 0, "refused before any DynamoDB call");
+    assert!(table.items().await.is_empty());
+    // Exact numbers in other spellings are the same payload.
+    let first = api
+        .handle(post(Some("exact-key"), r#"{"item":"book","quantity":2,"ref":1e2}"#))
+        .await;
+    assert_eq!(first.status(), 201);
+    let (cold, _) = table.api();
+    let again = cold
+        .handle(post(Some("exact-key"), r#"{"ref":100.0,"quantity":2,"item":"book"}"#))
+        .await;
+    assert_replay(&first, &again);
+    let other = cold
+        .handle(post(Some("exact-key"), r#"{"ref":101,"quantity":2,"item":"book"}"#))
+        .await;
+    assert_problem(&other, 422);
+}
+
+#[tokio::test]
 async fn the_quoted_key_is_the_bare_key_and_named_stages_route() {
     let table = Table::new().await;
     let (api, _) = table.api();

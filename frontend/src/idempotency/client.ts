@@ -100,6 +100,8 @@ export class IdempotencyClient {
   /**
    * A new intent. `uuid`: a fresh random key, to be reused by every retry of this intent.
    * `fingerprint`: the key is the SHA-256 of the canonical request, so identical payloads share it.
+   * Rejects with `NonCanonicalJsonError` (naming the member) for a JSON body without an exact
+   * RFC 8785 form (duplicate name, inexact number, lone surrogate), which the server refuses with 400.
    */
   async createIntent(request: IdempotentRequest, mode: KeyMode): Promise<Intent> {
     const fp = await fingerprint(request);

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, canonicalRequest, fingerprint } from './fingerprint';
+import { canonicalBody, canonicalJson, canonicalRequest, fingerprint, NonCanonicalJsonError } from './fingerprint';
+import { canonicalizeText } from './jcs';
 import { sha256Bytes, toHex } from './sha256';
 
 describe('canonical JSON', () => {
@@ -44,5 +47,90 @@ describe('fingerprint', () => {
       const data = new Uint8Array(n).map((_, i) => (i * 31 + 7) & 0xff);
       expect(toHex(sha256Bytes(data))).toBe(createHash('sha256').update(data).digest('hex'));
     }
+  });
+});
+
+// The RFC 8785 vectors shared with the Rust library (function/tests/jcs.rs reads the same file).
+interface Vectors {
+  canonical: { source: string; input: string; output: string; inexact?: string }[];
+  numbers: { source: string; bits: string; output: string | null }[];
+  lossy: { input: string; pointer: string; loss: string }[];
+}
+const vectors: Vectors = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../../../function/tests/fixtures/jcs-vectors.json', import.meta.url)), 'utf8'),
+);
+
+const fromBits = (bits: string): number => {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setBigUint64(0, BigInt('0x' + bits));
+  return view.getFloat64(0);
+};
+
+describe('RFC 8785 vectors', () => {
+  it('canonicalises the RFC examples; exact mode refuses the rounded number, naming it', () => {
+    expect(vectors.canonical.length).toBeGreaterThanOrEqual(5);
+    for (const c of vectors.canonical) {
+      expect(canonicalizeText(c.input, false), c.source).toBe(c.output);
+      if (c.inexact === undefined) {
+        expect(canonicalizeText(c.input), c.source).toBe(c.output);
+        expect(canonicalBody(c.input)).toBe(c.output);
+        expect(canonicalJson(JSON.parse(c.input))).toBe(c.output);
+      } else {
+        expect(() => canonicalizeText(c.input)).toThrow(NonCanonicalJsonError);
+        try {
+          canonicalizeText(c.input);
+        } catch (err) {
+          expect((err as NonCanonicalJsonError).pointer).toBe(c.inexact);
+          expect((err as NonCanonicalJsonError).loss).toBe('inexact-number');
+        }
+      }
+    }
+  });
+
+  it('writes the Appendix B numbers', () => {
+    expect(vectors.numbers.length).toBe(26);
+    for (const n of vectors.numbers) {
+      const value = fromBits(n.bits);
+      if (n.output === null) {
+        expect(() => canonicalJson(value)).toThrow(NonCanonicalJsonError);
+      } else {
+        expect(canonicalJson(value), n.bits).toBe(n.output);
+        expect(canonicalizeText(n.output)).toBe(n.output);
+      }
+    }
+  });
+
+  it('refuses lossy JSON with the pointer of the member, never conflating two payloads', () => {
+    for (const l of vectors.lossy) {
+      let caught: unknown;
+      try {
+        canonicalBody(l.input);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught, l.input).toBeInstanceOf(NonCanonicalJsonError);
+      expect((caught as NonCanonicalJsonError).pointer, l.input).toBe(l.pointer);
+      expect((caught as NonCanonicalJsonError).loss, l.input).toBe(l.loss);
+    }
+  });
+});
+
+describe('lossy bodies', () => {
+  it('two large integers are not the same payload: both are refused', async () => {
+    const req = (body: string) => ({ method: 'POST', path: '/orders', body });
+    await expect(fingerprint(req('{"id":12345678901234567890}'))).rejects.toThrow(NonCanonicalJsonError);
+    await expect(fingerprint(req('{"id":12345678901234567891}'))).rejects.toThrow(/\/id/);
+    expect(canonicalBody('{"id":1e2,"x":100.0}')).toBe('{"id":100,"x":100}');
+  });
+
+  it('a JS value can only be checked for what it still shows', () => {
+    expect(() => canonicalJson({ a: [1, Number.NaN] })).toThrow(/\/a\/1/);
+    expect(() => canonicalJson({ s: '\ud800' })).toThrow(NonCanonicalJsonError);
+    expect(canonicalJson({ b: undefined, a: -0 })).toBe('{"a":0}');
+  });
+
+  it('text that is not JSON is kept as it is', () => {
+    for (const text of ['{', '[1,]', '01', 'a=1', '"\\x"']) expect(canonicalBody(text)).toBe(text);
+    expect(canonicalBody('['.repeat(200) + ']'.repeat(200))).toBe('['.repeat(200) + ']'.repeat(200));
   });
 });

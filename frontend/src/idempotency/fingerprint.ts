@@ -1,31 +1,34 @@
 import { sha256Hex } from './sha256';
+import { canonicalizeText, canonicalizeValue, NonCanonicalJsonError } from './jcs';
 import type { IdempotentRequest } from './types';
 
+export { NonCanonicalJsonError };
+
 /**
- * Canonical JSON: object keys sorted (by UTF-16 code units), no insignificant whitespace,
- * arrays in order, numbers and strings as JSON.stringify writes them. Two documents that differ
- * only in key order or whitespace have the same canonical form; any changed value changes it.
+ * Canonical JSON (RFC 8785, JCS) of a JavaScript value: object keys sorted by UTF-16 code units, no
+ * insignificant whitespace, arrays in order, numbers and strings as ECMAScript writes them. Two
+ * values that differ only in key order have the same canonical form; any changed value changes it.
+ * A value has already lost what its text had (duplicate names merged, numbers rounded to doubles),
+ * so only NaN, infinities and lone surrogates can be refused here ({@link NonCanonicalJsonError}):
+ * pass the text to {@link canonicalBody} to have everything checked.
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    const s = JSON.stringify(value);
-    return s === undefined ? 'null' : s;
-  }
-  if (Array.isArray(value)) return '[' + value.map(canonicalJson).join(',') + ']';
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj)
-    .filter((k) => obj[k] !== undefined)
-    .sort();
-  return '{' + keys.map((k) => JSON.stringify(k) + ':' + canonicalJson(obj[k])).join(',') + '}';
+  return canonicalizeValue(value);
 }
 
-/** The canonical text of a body: canonical JSON when it parses, else the text unchanged. */
+/**
+ * The canonical text of a body: its RFC 8785 form when it is JSON, else the text unchanged. JSON
+ * that has no exact canonical form (a duplicate name, a number a double does not hold exactly, a
+ * lone surrogate) throws {@link NonCanonicalJsonError} naming the member: the server would refuse
+ * it with a 400, so the client does not make an intent of it.
+ */
 export function canonicalBody(body: string | undefined): string {
   if (body === undefined || body === '') return '';
   try {
-    return canonicalJson(JSON.parse(body));
-  } catch {
-    return body;
+    return canonicalizeText(body);
+  } catch (err) {
+    if (err instanceof SyntaxError) return body;
+    throw err;
   }
 }
 
@@ -34,7 +37,7 @@ export function canonicalRequest(req: IdempotentRequest): string {
   return `${req.method.toUpperCase()} ${req.path}\n${canonicalBody(req.body)}`;
 }
 
-/** SHA-256 (hex, 64 characters) of the canonical request. */
-export function fingerprint(req: IdempotentRequest): Promise<string> {
+/** SHA-256 (hex, 64 characters) of the canonical request; rejects with `NonCanonicalJsonError` for lossy JSON. */
+export async function fingerprint(req: IdempotentRequest): Promise<string> {
   return sha256Hex(canonicalRequest(req));
 }

@@ -1,5 +1,6 @@
 export * from './types';
 export { canonicalJson, canonicalBody, canonicalRequest, fingerprint } from './fingerprint';
+export { NonCanonicalJsonError, canonicalizeText, canonicalizeValue, type Loss } from './jcs';
 export { sha256Hex, sha256Bytes } from './sha256';
 export { ResponseCache, DAY_MS, DEFAULT_CACHE_LIMITS, type CacheEntry, type CacheLimits } from './cache';
 export { OfflineQueue, type QueuedItem } from './queue';
