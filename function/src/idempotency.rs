@@ -110,6 +110,15 @@ impl<P: Persistence> Idempotency<P> {
         &self.persistence
     }
 
+    /// The invocation's deadline (epoch ms): the Lambda context's, or `fallback_deadline` after
+    /// `started_ms` outside Lambda.
+    pub fn deadline_ms(&self, request: &Request, started_ms: u64) -> u64 {
+        match request.lambda_context_ref().map(|c| c.deadline) {
+            Some(d) if d > 0 => d,
+            _ => started_ms + self.config.fallback_deadline.as_millis() as u64,
+        }
+    }
+
     /// The record id for `client_key` on `method` + `route` (what is stored instead of the key).
     pub fn key_hash(&self, method: &str, route: &str, client_key: &str) -> String {
         key_hash(&self.config.function_name, method, route, client_key)
@@ -147,13 +156,12 @@ impl<P: Persistence> Idempotency<P> {
         F: FnOnce(T) -> Fut,
         Fut: Future<Output = Result<Completion<P::Write>, HandlerError>>,
     {
-        let context = request.lambda_context_ref();
-        let request_id = context.map(|c| c.request_id.clone()).unwrap_or_default();
+        let request_id = request
+            .lambda_context_ref()
+            .map(|c| c.request_id.clone())
+            .unwrap_or_default();
         let started_ms = now_ms();
-        let deadline_ms = match context.map(|c| c.deadline) {
-            Some(d) if d > 0 => d,
-            _ => started_ms + self.config.fallback_deadline.as_millis() as u64,
-        };
+        let deadline_ms = self.deadline_ms(request, started_ms);
 
         let client_key = match self.client_key(request) {
             Ok(key) => key,

@@ -220,21 +220,30 @@ impl OrdersApi {
         if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return not_found();
         }
-        let result = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("id", AttributeValue::S(order_item_id(id)))
-            .consistent_read(true)
-            .send()
-            .await;
+        // Bounded by the invocation's deadline like every store call: 503 before it, not a timeout.
+        let bounds = self.idempotency.persistence().time_bounds();
+        let deadline_ms = self.idempotency.deadline_ms(request, crate::idempotency::now_ms());
+        let result = match bounds.config(deadline_ms, bounds.answer_reserve) {
+            Ok(config) => self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("id", AttributeValue::S(order_item_id(id)))
+                .consistent_read(true)
+                .customize()
+                .config_override(config)
+                .send()
+                .await
+                .map_err(|err| aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string()),
+            Err(err) => Err(err.to_string()),
+        };
         let item = match result {
             Ok(output) => match output.item {
                 Some(item) => item,
                 None => return not_found(),
             },
             Err(err) => {
-                tracing::error!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&err), "GetItem failed");
+                tracing::error!(error = %err, "GetItem failed");
                 return Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "store-unavailable",

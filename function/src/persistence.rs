@@ -112,7 +112,11 @@ impl TimeBounds {
     }
 
     /// The SDK configuration override of such a call, or `Unavailable` when no time is left.
-    fn config(&self, deadline_ms: u64, keep: Duration) -> Result<aws_sdk_dynamodb::config::Builder, PersistenceError> {
+    pub(crate) fn config(
+        &self,
+        deadline_ms: u64,
+        keep: Duration,
+    ) -> Result<aws_sdk_dynamodb::config::Builder, PersistenceError> {
         let (operation, attempt) = self
             .call(deadline_ms, keep, crate::idempotency::now_ms())
             .ok_or_else(|| PersistenceError::Unavailable("no time left before the invocation's deadline".into()))?;
@@ -152,6 +156,11 @@ impl DynamoDbPersistence {
     pub fn with_time_bounds(mut self, bounds: TimeBounds) -> Self {
         self.bounds = bounds;
         self
+    }
+
+    /// The time bounds of its calls.
+    pub fn time_bounds(&self) -> TimeBounds {
+        self.bounds
     }
 
     /// The keep of a claim or a completion: time to release after it, then to answer.

@@ -183,3 +183,25 @@ async fn a_store_that_never_answers_the_completion_is_503_and_the_key_runs_once_
     let retry = api.handle(post(Some("stuck"), BODY)).await;
     assert_one_order(&table, &api, "stuck", &retry).await;
 }
+
+#[tokio::test]
+async fn a_store_that_never_answers_a_read_is_503_before_the_deadline() {
+    let (table, proxy) = setup().await;
+    let (api, _) = api(&table, &proxy);
+    let created = api.handle(post(Some("read-me"), BODY)).await;
+    assert_one_order(&table, &api, "read-me", &created).await;
+    let id = json(&created)["id"].as_str().unwrap().to_string();
+
+    proxy.inject("GetItem", Fault::BlackHole, Times::Always);
+    let request = request_with_deadline(&get_event(&id), DEADLINE_MS);
+    let response = tokio::time::timeout(Duration::from_millis(DEADLINE_MS), api.handle(request))
+        .await
+        .expect("an answer before the invocation's deadline");
+    assert_unavailable(&response);
+    assert!(proxy.count("black_hole", "GetItem") >= 1);
+
+    proxy.clear();
+    let read = api.handle(get(&id, None)).await;
+    assert_eq!(read.status(), 200);
+    assert_eq!(json(&read), json(&created));
+}

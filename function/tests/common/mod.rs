@@ -178,12 +178,18 @@ pub fn post(key: Option<&str>, body: &str) -> Request {
     request(&post_event(key, body))
 }
 
-/// `GET /orders/{id}` from the real fixture.
-pub fn get(id: &str, if_none_match: Option<&str>) -> Request {
+/// The `GET /orders/{id}` event of the real fixture.
+pub fn get_event(id: &str) -> serde_json::Value {
     let mut event = fixture("get-order.json");
     event["rawPath"] = format!("/orders/{id}").into();
     event["requestContext"]["http"]["path"] = format!("/orders/{id}").into();
     event["pathParameters"]["id"] = id.into();
+    event
+}
+
+/// `GET /orders/{id}` from the real fixture.
+pub fn get(id: &str, if_none_match: Option<&str>) -> Request {
+    let mut event = get_event(id);
     if let Some(tag) = if_none_match {
         event["headers"]["if-none-match"] = tag.into();
     }
