@@ -1,6 +1,8 @@
 //! [`FaultProxy`]: an HTTP/1.1 proxy on 127.0.0.1 in front of DynamoDB (Local) that injects faults
 //! per operation (`X-Amz-Target`): latency, resets, lost responses, DynamoDB's own error bodies and
-//! black holes, and counts what it did.
+//! black holes, and counts what it did. With [`FaultProxy::start_with`] it fronts any AWS-style
+//! HTTP/1.1 endpoint (moto): a caller-supplied function names each request's operation, and an
+//! observer sees each forwarded request right after its response came back, before the client does.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -73,6 +75,28 @@ impl Fault {
     }
 }
 
+/// What a classifier sees of one request: its method, path (with the query), `X-Amz-Target`
+/// (the part after the last dot) and body.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestView<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub target: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// Names a request's operation (what rules match and counts are kept by).
+pub type Classify = Arc<dyn Fn(&RequestView<'_>) -> String + Send + Sync>;
+
+/// Called with a forwarded request's operation once its response has been read, before the
+/// client gets it.
+pub type Observe = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The default classifier: the `X-Amz-Target` operation (DynamoDB's), else `Unknown`.
+fn by_target(request: &RequestView<'_>) -> String {
+    request.target.unwrap_or("Unknown").to_string()
+}
+
 /// For how many matching requests a rule applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Times {
@@ -89,10 +113,11 @@ struct Rule {
     times: Times,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct State {
     rules: Vec<Rule>,
     counts: HashMap<(String, String), usize>,
+    observer: Option<Observe>,
 }
 
 impl State {
@@ -126,7 +151,6 @@ impl State {
 /// A fault-injecting proxy on 127.0.0.1 (a free port) in front of `upstream`. Every request
 /// passes until a rule says otherwise. Each client connection gets its own upstream connection
 /// (keep-alive on both sides). It stops, with every connection it holds, when dropped.
-#[derive(Debug)]
 pub struct FaultProxy {
     endpoint: String,
     state: Arc<Mutex<State>>,
@@ -136,6 +160,11 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Starts a proxy in front of `upstream` (`http://host:port`) on the current tokio runtime.
     pub async fn start(upstream: &str) -> FaultProxy {
+        FaultProxy::start_with(upstream, Arc::new(by_target)).await
+    }
+
+    /// Starts a proxy in front of `upstream` whose requests `classify` names.
+    pub async fn start_with(upstream: &str, classify: Classify) -> FaultProxy {
         let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_string();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding the proxy");
         let endpoint = format!("http://{}", listener.local_addr().expect("the proxy's address"));
@@ -148,7 +177,7 @@ impl FaultProxy {
                 tokio::select! {
                     accepted = listener.accept() => {
                         let Ok((client, _)) = accepted else { continue };
-                        connections.spawn(serve(client, upstream.clone(), shared.clone()));
+                        connections.spawn(serve(client, upstream.clone(), shared.clone(), classify.clone()));
                     }
                     Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 }
@@ -170,6 +199,12 @@ impl FaultProxy {
             fault,
             times,
         });
+    }
+
+    /// Calls `observe` with every forwarded request's operation, after its response came back and
+    /// before it is passed on (replacing any earlier observer).
+    pub fn observe(&self, observe: Observe) {
+        self.lock().observer = Some(observe);
     }
 
     /// Removes every rule: everything passes from now on.
@@ -196,6 +231,12 @@ impl FaultProxy {
     }
 }
 
+impl std::fmt::Debug for FaultProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultProxy").field("endpoint", &self.endpoint).finish()
+    }
+}
+
 impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.task.abort();
@@ -205,6 +246,11 @@ impl Drop for FaultProxy {
 /// One parsed HTTP/1.1 message: its raw bytes (head and body, as received) and what we need of it.
 struct Message {
     raw: Vec<u8>,
+    /// Where the body starts in `raw`.
+    head_len: usize,
+    /// The request line's method and path (empty for a response).
+    method: String,
+    path: String,
     target: Option<String>,
     close: bool,
 }
@@ -217,6 +263,7 @@ async fn read_message<R: AsyncBufReadExt + Unpin>(reader: &mut R, response: bool
     let mut chunked = false;
     let mut target = None;
     let mut close = false;
+    let (mut method, mut path) = (String::new(), String::new());
     loop {
         let mut line = Vec::new();
         if reader.read_until(b'\n', &mut line).await? == 0 {
@@ -231,6 +278,11 @@ async fn read_message<R: AsyncBufReadExt + Unpin>(reader: &mut R, response: bool
         if first {
             first = false;
             close = response && text.starts_with("HTTP/1.0");
+            if !response {
+                let mut parts = text.split(' ');
+                method = parts.next().unwrap_or("").to_string();
+                path = parts.next().unwrap_or("").to_string();
+            }
             continue;
         }
         if text.is_empty() {
@@ -248,6 +300,7 @@ async fn read_message<R: AsyncBufReadExt + Unpin>(reader: &mut R, response: bool
             _ => {}
         }
     }
+    let head_len = raw.len();
     if chunked {
         loop {
             let mut size_line = Vec::new();
@@ -282,16 +335,28 @@ async fn read_message<R: AsyncBufReadExt + Unpin>(reader: &mut R, response: bool
         reader.read_to_end(&mut raw).await?;
         close = true;
     }
-    Ok(Some(Message { raw, target, close }))
+    Ok(Some(Message {
+        raw,
+        head_len,
+        method,
+        path,
+        target,
+        close,
+    }))
 }
 
 /// Serves one client connection until it closes or a fault closes it.
-async fn serve(client: TcpStream, upstream_addr: String, state: Arc<Mutex<State>>) {
+async fn serve(client: TcpStream, upstream_addr: String, state: Arc<Mutex<State>>, classify: Classify) {
     let (client_read, mut client_write) = client.into_split();
     let mut client_read = BufReader::new(client_read);
     let mut upstream: Option<BufReader<TcpStream>> = None;
     while let Ok(Some(request)) = read_message(&mut client_read, false).await {
-        let operation = request.target.clone().unwrap_or_else(|| "Unknown".to_string());
+        let operation = classify(&RequestView {
+            method: &request.method,
+            path: &request.path,
+            target: request.target.as_deref(),
+            body: &request.raw[request.head_len..],
+        });
         let fault = state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -335,6 +400,14 @@ async fn serve(client: TcpStream, upstream_addr: String, state: Arc<Mutex<State>
         };
         if response.close {
             upstream = None;
+        }
+        let observer = state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .observer
+            .clone();
+        if let Some(observe) = observer {
+            observe(&operation);
         }
         if fault == Fault::DropResponse || client_write.write_all(&response.raw).await.is_err() || request.close {
             return;

@@ -2,7 +2,7 @@
 //! only under `[dev-dependencies]`: a recorder of the SDK operations a client sends ([`Calls`]),
 //! one DynamoDB Local per test binary ([`dynamodb_local`]) and a fresh moto for tests that need an
 //! empty account ([`moto`]), SDK clients for an emulator ([`sdk_config`], [`dynamodb_client`],
-//! [`recorded_client!`]), a fault-injecting proxy in front of DynamoDB ([`FaultProxy`]), and temporary
+//! [`recorded_client!`]), a fault-injecting proxy in front of DynamoDB or moto ([`FaultProxy`]), and temporary
 //! directories ([`temp_dir`]).
 //!
 //! A crate of its own rather than a `testkit` feature of `emulators`: `emulators` is a normal
@@ -19,7 +19,7 @@ mod fault_proxy;
 pub use calls::Calls;
 pub use clients::{REGION, TEST_KEY_ID, closed_endpoint, create_table, dynamodb_client, sdk_config};
 pub use emulator::{dynamodb_local, moto};
-pub use fault_proxy::{Fault, FaultProxy, Times};
+pub use fault_proxy::{Classify, Fault, FaultProxy, Observe, RequestView, Times};
 pub use tempfile::TempDir;
 
 /// A fresh directory under the system's temp dir, removed with everything in it when dropped.

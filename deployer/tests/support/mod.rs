@@ -30,6 +30,8 @@ pub struct World {
     pub moto: emulators::Emulator,
     dir: TempDir,
     pub app: String,
+    /// Where the deployer sends its calls when not straight to moto (a proxy in front of it).
+    pub deployer_endpoint: Option<String>,
 }
 
 impl World {
@@ -38,6 +40,7 @@ impl World {
             moto: testkit::moto(),
             dir: testkit::temp_dir(),
             app: app.to_string(),
+            deployer_endpoint: None,
         };
         world.write_config(&config_yaml(app, &world.env_file()));
         world
@@ -90,7 +93,8 @@ impl World {
         ] {
             cmd.env_remove(var);
         }
-        cmd.env("AWS_ENDPOINT_URL", self.moto.endpoint())
+        let endpoint = self.deployer_endpoint.clone().unwrap_or_else(|| self.moto.endpoint());
+        cmd.env("AWS_ENDPOINT_URL", endpoint)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", REGION)

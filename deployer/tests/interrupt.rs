@@ -1,0 +1,309 @@
+//! The deployer under interruption: `up` SIGKILLed right after each of its mutating calls (seen by
+//! a recording proxy in front of moto) and re-run converges to exactly a clean `up`'s stack, with no
+//! duplicate or orphaned resource, and `down` then leaves nothing of it.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use deployer::context::Context;
+use support::*;
+use testkit::{FaultProxy, RequestView};
+
+/// Names a request by its protocol: JSON (`X-Amz-Target`: DynamoDB, Logs), query (`Action=` in the
+/// form body: IAM, STS), else REST (`METHOD /path`: Lambda, API Gateway).
+fn classify(request: &RequestView<'_>) -> String {
+    if let Some(target) = request.target {
+        return target.to_string();
+    }
+    let body = String::from_utf8_lossy(request.body);
+    if let Some(action) = body.split('&').find_map(|p| p.strip_prefix("Action=")) {
+        return action.to_string();
+    }
+    let path = request.path.split('?').next().unwrap_or("");
+    format!("{} {path}", request.method)
+}
+
+/// Whether an operation (as [`classify`] names it) changes anything: not a Describe/Get/List, and
+/// for REST not a GET.
+fn is_mutating(operation: &str) -> bool {
+    match operation.split_once(' ') {
+        Some((method, _)) => method != "GET" && method != "HEAD",
+        None => !is_read(operation),
+    }
+}
+
+/// What the proxy's observer keeps: the mutating calls seen, and whom to kill after which.
+#[derive(Default)]
+struct Recorder {
+    mutating: Vec<String>,
+    kill_after: Option<usize>,
+    pid: Option<u32>,
+}
+
+/// A proxy in front of `w`'s moto that records `w`'s deployer's mutating calls and can SIGKILL it.
+async fn recording_proxy(w: &mut World) -> (FaultProxy, Arc<Mutex<Recorder>>) {
+    let proxy = FaultProxy::start_with(&w.moto.endpoint(), Arc::new(classify)).await;
+    let recorder = Arc::new(Mutex::new(Recorder::default()));
+    let seen = recorder.clone();
+    proxy.observe(Arc::new(move |operation: &str| {
+        if !is_mutating(operation) {
+            return;
+        }
+        let mut r = seen.lock().unwrap();
+        r.mutating.push(operation.to_string());
+        if r.kill_after == Some(r.mutating.len()) {
+            let pid = r.pid.expect("the deployer's pid is registered before its first write");
+            // SAFETY: kill(2) on a child of this process that has not been waited for yet.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        }
+    }));
+    w.deployer_endpoint = Some(proxy.endpoint());
+    (proxy, recorder)
+}
+
+/// Runs `args` with the kill armed after the `k`-th mutating call; returns once the deployer died.
+async fn run_killed(w: &World, recorder: &Arc<Mutex<Recorder>>, args: &[&str], k: usize) {
+    let mut child = w
+        .command(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the deployer starts");
+    {
+        let mut r = recorder.lock().unwrap();
+        r.mutating.clear();
+        r.kill_after = Some(k);
+        r.pid = Some(child.id());
+    }
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    let mut r = recorder.lock().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGKILL),
+        "{args:?} was to be killed after mutating call {k}, it ended {status} after {:?}",
+        r.mutating
+    );
+    r.kill_after = None;
+    r.pid = None;
+}
+
+fn tags_ok(tags: &BTreeMap<String, String>, app: &str) -> bool {
+    tags.get("managed-by").map(String::as_str) == Some("oncely")
+        && tags.get("oncely:app").map(String::as_str) == Some(app)
+        && tags.get("oncely:stage").map(String::as_str) == Some("test")
+}
+
+/// The stack is a clean `up`'s: every resource once, with its tags and properties, nothing more.
+async fn assert_converged(w: &World, zip: &Path, k: usize) {
+    let ctx = w.ctx();
+    let (name, app) = (w.name(), w.app.as_str());
+
+    // Table: exactly one, on-demand, TTL on `expiration`, tagged.
+    let tables = ctx.dynamodb.list_tables().send().await.unwrap();
+    assert_eq!(tables.table_names(), std::slice::from_ref(&name), "k={k}");
+    let t = ctx.dynamodb.describe_table().table_name(&name).send().await.unwrap();
+    let t = t.table().unwrap();
+    assert_eq!(
+        t.billing_mode_summary().unwrap().billing_mode().unwrap().as_str(),
+        "PAY_PER_REQUEST"
+    );
+    let ttl = ctx
+        .dynamodb
+        .describe_time_to_live()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    assert_eq!(
+        (ttl.time_to_live_status().unwrap().as_str(), ttl.attribute_name()),
+        ("ENABLED", Some("expiration")),
+        "k={k}"
+    );
+    let tags = ctx
+        .dynamodb
+        .list_tags_of_resource()
+        .resource_arn(t.table_arn().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .iter()
+        .map(|t| (t.key().into(), t.value().into()))
+        .collect();
+    assert!(tags_ok(&tags, app), "k={k}: table tags {tags:?}");
+
+    // Log group: exactly one, retention, tags.
+    let groups = ctx.logs.describe_log_groups().send().await.unwrap();
+    let names: Vec<&str> = groups.log_groups().iter().filter_map(|g| g.log_group_name()).collect();
+    assert_eq!(names, [format!("/aws/lambda/{name}")], "k={k}");
+    assert_eq!(groups.log_groups()[0].retention_in_days(), Some(14), "k={k}");
+    let tags = ctx
+        .logs
+        .list_tags_for_resource()
+        .resource_arn(format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{name}"))
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    assert!(tags_ok(&tags, app), "k={k}: log group tags {tags:?}");
+
+    // Role: exactly one, tagged, one inline policy, nothing attached.
+    let roles = ctx.iam.list_roles().send().await.unwrap();
+    let names: Vec<&str> = roles.roles().iter().map(aws_sdk_iam::types::Role::role_name).collect();
+    assert_eq!(names, [name.as_str()], "k={k}");
+    let tags = ctx
+        .iam
+        .list_role_tags()
+        .role_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    assert!(tags_ok(&tags, app), "k={k}: role tags {tags:?}");
+    let inline = ctx.iam.list_role_policies().role_name(&name).send().await.unwrap();
+    assert_eq!(inline.policy_names(), [format!("{name}-access")], "k={k}");
+    let attached = ctx
+        .iam
+        .list_attached_role_policies()
+        .role_name(&name)
+        .send()
+        .await
+        .unwrap();
+    assert!(attached.attached_policies().is_empty(), "k={k}");
+
+    // Function: exactly one, its configuration, environment, code and tags.
+    let functions = ctx.lambda.list_functions().send().await.unwrap();
+    let names: Vec<&str> = functions.functions().iter().filter_map(|f| f.function_name()).collect();
+    assert_eq!(names, [name.as_str()], "k={k}");
+    let f = ctx.lambda.get_function().function_name(&name).send().await.unwrap();
+    let c = f.configuration().unwrap();
+    assert_eq!(c.runtime().unwrap().as_str(), "provided.al2023");
+    assert_eq!((c.memory_size(), c.timeout()), (Some(256), Some(15)), "k={k}");
+    assert_eq!(c.role(), Some(format!("arn:aws:iam::{ACCOUNT}:role/{name}").as_str()));
+    let env = c.environment().unwrap().variables().unwrap();
+    assert_eq!(env.get("TABLE_NAME"), Some(&name), "k={k}");
+    assert_eq!(env.get("GREETING").map(String::as_str), Some("hello"), "k={k}");
+    assert_eq!(
+        env.get("IDEMPOTENCY_HEADER").map(String::as_str),
+        Some("Idempotency-Key")
+    );
+    let zip_sha = deployer::package::sha256_b64(&std::fs::read(zip).unwrap());
+    assert_eq!(c.code_sha256(), Some(zip_sha.as_str()), "k={k}");
+    let tags = f.tags().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    assert!(tags_ok(&tags, app), "k={k}: function tags {tags:?}");
+
+    // HTTP API: exactly one, tagged, one integration to the function, the two routes to it, the
+    // $default stage, and one permission for this API.
+    let apis = ctx.apigw.get_apis().send().await.unwrap();
+    let names: Vec<&str> = apis.items().iter().filter_map(|a| a.name()).collect();
+    assert_eq!(names, [name.as_str()], "k={k}: APIs");
+    let api = &apis.items()[0];
+    let api_id = api.api_id().unwrap();
+    let tags = api
+        .tags()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert!(tags_ok(&tags, app), "k={k}: API tags {tags:?}");
+    let cors = api.cors_configuration().unwrap();
+    assert_eq!(cors.allow_origins(), ["http://localhost:5173"], "k={k}");
+    let ints = ctx.apigw.get_integrations().api_id(api_id).send().await.unwrap();
+    assert_eq!(ints.items().len(), 1, "k={k}: integrations");
+    let i = &ints.items()[0];
+    assert_eq!(
+        i.integration_uri(),
+        Some(format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}").as_str()),
+        "k={k}"
+    );
+    let routes = ctx.apigw.get_routes().api_id(api_id).send().await.unwrap();
+    let mut keys: Vec<&str> = routes.items().iter().map(|r| r.route_key().unwrap()).collect();
+    keys.sort();
+    assert_eq!(keys, ["GET /orders/{id}", "POST /orders"], "k={k}: routes");
+    let target = format!("integrations/{}", i.integration_id().unwrap());
+    assert!(
+        routes.items().iter().all(|r| r.target() == Some(target.as_str())),
+        "k={k}: route targets"
+    );
+    let stages = ctx.apigw.get_stages().api_id(api_id).send().await.unwrap();
+    let stage_names: Vec<&str> = stages.items().iter().filter_map(|s| s.stage_name()).collect();
+    assert_eq!(stage_names, ["$default"], "k={k}: stages");
+    let stage = &stages.items()[0];
+    assert_eq!(stage.auto_deploy(), Some(true), "k={k}");
+    let settings = stage.default_route_settings().unwrap();
+    assert_eq!(
+        (settings.throttling_burst_limit(), settings.throttling_rate_limit()),
+        (Some(100), Some(50.0)),
+        "k={k}"
+    );
+    let policy = function_policy(&ctx, &name).await;
+    let statements = policy["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1, "k={k}: permissions {policy}");
+    assert_eq!(
+        statements[0]["Condition"]["ArnLike"]["AWS:SourceArn"],
+        format!("arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/*/*"),
+        "k={k}"
+    );
+}
+
+/// Nothing of the stack is left: every list comes back empty.
+async fn assert_empty(ctx: &Context, k: usize) {
+    let tables = ctx.dynamodb.list_tables().send().await.unwrap();
+    assert!(tables.table_names().is_empty(), "k={k}: tables {tables:?}");
+    let groups = ctx.logs.describe_log_groups().send().await.unwrap();
+    assert!(groups.log_groups().is_empty(), "k={k}: log groups {groups:?}");
+    let roles = ctx.iam.list_roles().send().await.unwrap();
+    assert!(roles.roles().is_empty(), "k={k}: roles {roles:?}");
+    let functions = ctx.lambda.list_functions().send().await.unwrap();
+    assert!(functions.functions().is_empty(), "k={k}: functions {functions:?}");
+    let apis = ctx.apigw.get_apis().send().await.unwrap();
+    assert!(apis.items().is_empty(), "k={k}: APIs {apis:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn up_killed_after_any_write_converges_when_run_again_and_down_leaves_nothing() {
+    // A clean run through the proxy: how many writes `up` sends on a fresh stack.
+    let writes = {
+        let mut w = World::new("intr");
+        let zip = w.zip("v1");
+        let (_proxy, recorder) = recording_proxy(&mut w).await;
+        w.json(&["up", "--zip", zip.to_str().unwrap()]);
+        assert_converged(&w, &zip, 0).await;
+        std::mem::take(&mut recorder.lock().unwrap().mutating)
+    };
+    let n = writes.len();
+    println!("a clean up sends {n} mutating calls: {writes:?}");
+    assert!(n >= 11, "{writes:?}");
+
+    for k in 1..=n {
+        let mut w = World::new(&format!("intr{k}"));
+        let zip = w.zip("v1");
+        let (_proxy, recorder) = recording_proxy(&mut w).await;
+        let up = ["up", "--zip", zip.to_str().unwrap()];
+        run_killed(&w, &recorder, &up, k).await;
+        w.json(&up);
+        assert_converged(&w, &zip, k).await;
+        w.json(&["down", "--yes"]);
+        assert_empty(&w.ctx(), k).await;
+        println!(
+            "k={k:>2}: killed after {}, up again converged, down left nothing",
+            writes[k - 1]
+        );
+    }
+    println!("{n} interruption points tried, all converged");
+}
