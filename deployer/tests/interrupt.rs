@@ -1,6 +1,8 @@
 //! The deployer under interruption: `up` SIGKILLed right after each of its mutating calls (seen by
-//! a recording proxy in front of moto) and re-run converges to exactly a clean `up`'s stack, with no
-//! duplicate or orphaned resource, and `down` then leaves nothing of it.
+//! a recording proxy in front of moto), or failed by a persistent AWS error at each of them, and
+//! re-run converges to exactly a clean `up`'s stack, with no duplicate or orphaned resource, and
+//! `down` then leaves nothing of it; `down` SIGKILLed after each of its deletes, re-run, leaves
+//! nothing either. Each k gets a moto of its own, so every stack is named alike (`intr-test`).
 
 mod support;
 
@@ -12,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use deployer::context::Context;
 use support::*;
-use testkit::{FaultProxy, RequestView};
+use testkit::{Fault, FaultProxy, RequestView, Times};
 
 /// Names a request by its protocol: JSON (`X-Amz-Target`: DynamoDB, Logs), query (`Action=` in the
 /// form body: IAM, STS), else REST (`METHOD /path`: Lambda, API Gateway).
@@ -24,8 +26,15 @@ fn classify(request: &RequestView<'_>) -> String {
     if let Some(action) = body.split('&').find_map(|p| p.strip_prefix("Action=")) {
         return action.to_string();
     }
+    // An API's id differs from one moto to the next: named `{api}`, every run's calls read alike.
     let path = request.path.split('?').next().unwrap_or("");
-    format!("{} {path}", request.method)
+    let mut segments: Vec<&str> = path.split('/').collect();
+    for i in 1..segments.len() {
+        if segments[i - 1] == "apis" {
+            segments[i] = "{api}";
+        }
+    }
+    format!("{} {}", request.method, segments.join("/"))
 }
 
 /// Whether an operation (as [`classify`] names it) changes anything: not a Describe/Get/List, and
@@ -33,7 +42,60 @@ fn classify(request: &RequestView<'_>) -> String {
 fn is_mutating(operation: &str) -> bool {
     match operation.split_once(' ') {
         Some((method, _)) => method != "GET" && method != "HEAD",
-        None => !is_read(operation),
+        None => !is_read(operation) && operation != "Scan" && operation != "Query",
+    }
+}
+
+/// A persistent AWS error for `operation`, in its service's own shape: a `500` (`throttle` false)
+/// or a throttle (`true`), JSON with `__type` (DynamoDB, Logs), an IAM XML `ErrorResponse`, or the
+/// REST services' JSON.
+fn aws_error(operation: &str, throttle: bool) -> Fault {
+    // The deployer's IAM calls all name a role; its Logs calls a log group or a retention policy.
+    let rest = operation.contains(' ');
+    let iam = !rest && operation.contains("Role");
+    let logs = !rest && (operation.contains("Log") || operation.contains("Retention"));
+    if iam {
+        let (status, code, message) = if throttle {
+            (400, "Throttling", "Rate exceeded")
+        } else {
+            (
+                500,
+                "ServiceFailure",
+                "The request processing has failed because of an unknown error.",
+            )
+        };
+        return Fault::Error(
+            status,
+            format!(
+                "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>{}</Type>\
+                <Code>{code}</Code><Message>{message}</Message></Error><RequestId>fault-proxy</RequestId>\
+                </ErrorResponse>",
+                if throttle { "Sender" } else { "Receiver" }
+            ),
+        );
+    }
+    if !rest {
+        // DynamoDB's and CloudWatch Logs' JSON errors.
+        return if throttle {
+            Fault::throttling()
+        } else if logs {
+            Fault::Error(
+                500,
+                r#"{"__type":"ServiceUnavailableException","message":"Service unavailable"}"#.into(),
+            )
+        } else {
+            Fault::internal_server_error()
+        };
+    }
+    let lambda = operation.contains("/2015-03-31/");
+    match (throttle, lambda) {
+        (true, true) => Fault::Error(
+            429,
+            r#"{"Type":"User","message":"Rate exceeded","__type":"TooManyRequestsException","Reason":"CallerRateLimitExceeded"}"#.into(),
+        ),
+        (true, false) => Fault::Error(429, r#"{"message":"Too Many Requests","__type":"TooManyRequestsException"}"#.into()),
+        (false, true) => Fault::Error(500, r#"{"Type":"Service","message":"Internal error","__type":"ServiceException"}"#.into()),
+        (false, false) => Fault::Error(500, r#"{"message":"Internal server error"}"#.into()),
     }
 }
 
@@ -275,23 +337,27 @@ async fn assert_empty(ctx: &Context, k: usize) {
     assert!(apis.items().is_empty(), "k={k}: APIs {apis:?}");
 }
 
+const APP: &str = "intr";
+
+/// The mutating calls of a clean `up` on a fresh stack (the stack checked too).
+async fn clean_up_writes() -> Vec<String> {
+    let mut w = World::new(APP);
+    let zip = w.zip("v1");
+    let (_proxy, recorder) = recording_proxy(&mut w).await;
+    w.json(&["up", "--zip", zip.to_str().unwrap()]);
+    assert_converged(&w, &zip, 0).await;
+    let writes = std::mem::take(&mut recorder.lock().unwrap().mutating);
+    assert!(writes.len() >= 11, "{writes:?}");
+    writes
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn up_killed_after_any_write_converges_when_run_again_and_down_leaves_nothing() {
-    // A clean run through the proxy: how many writes `up` sends on a fresh stack.
-    let writes = {
-        let mut w = World::new("intr");
-        let zip = w.zip("v1");
-        let (_proxy, recorder) = recording_proxy(&mut w).await;
-        w.json(&["up", "--zip", zip.to_str().unwrap()]);
-        assert_converged(&w, &zip, 0).await;
-        std::mem::take(&mut recorder.lock().unwrap().mutating)
-    };
+    let writes = clean_up_writes().await;
     let n = writes.len();
     println!("a clean up sends {n} mutating calls: {writes:?}");
-    assert!(n >= 11, "{writes:?}");
-
     for k in 1..=n {
-        let mut w = World::new(&format!("intr{k}"));
+        let mut w = World::new(APP);
         let zip = w.zip("v1");
         let (_proxy, recorder) = recording_proxy(&mut w).await;
         let up = ["up", "--zip", zip.to_str().unwrap()];
@@ -305,5 +371,72 @@ async fn up_killed_after_any_write_converges_when_run_again_and_down_leaves_noth
             writes[k - 1]
         );
     }
-    println!("{n} interruption points tried, all converged");
+    println!("{n} interruption points of up tried, all converged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn down_killed_after_any_delete_leaves_nothing_when_run_again() {
+    let deletes = {
+        let (mut w, _) = World::deployed(APP);
+        let (_proxy, recorder) = recording_proxy(&mut w).await;
+        w.json(&["down", "--yes"]);
+        assert_empty(&w.ctx(), 0).await;
+        std::mem::take(&mut recorder.lock().unwrap().mutating)
+    };
+    let n = deletes.len();
+    println!("a clean down sends {n} mutating calls: {deletes:?}");
+    assert!(n >= 5, "{deletes:?}");
+    for k in 1..=n {
+        let (mut w, _) = World::deployed(APP);
+        let (_proxy, recorder) = recording_proxy(&mut w).await;
+        run_killed(&w, &recorder, &["down", "--yes"], k).await;
+        w.json(&["down", "--yes"]);
+        assert_empty(&w.ctx(), k).await;
+        println!("k={k:>2}: killed after {}, down again left nothing", deletes[k - 1]);
+    }
+    println!("{n} interruption points of down tried, all left nothing");
+}
+
+/// For each write k of a clean `up`: a fresh stack whose k-th write gets `fault` on every attempt;
+/// `up` fails, then with the fault gone `up` converges and `down` leaves nothing.
+async fn up_failed_at_each_write_converges(kind: &str, throttle: bool) {
+    let writes = clean_up_writes().await;
+    let n = writes.len();
+    for k in 1..=n {
+        let mut w = World::new(APP);
+        let zip = w.zip("v1");
+        let (proxy, _recorder) = recording_proxy(&mut w).await;
+        // The k-th write is the j-th of its operation: the j-1 before it pass, it and every retry fail.
+        let operation = &writes[k - 1];
+        let j = writes[..k].iter().filter(|w| *w == operation).count();
+        if j > 1 {
+            proxy.inject(operation, Fault::Pass, Times::Next(j - 1));
+        }
+        proxy.inject(operation, aws_error(operation, throttle), Times::Always);
+        let up = ["up", "--zip", zip.to_str().unwrap()];
+        let failed = w.run(&up);
+        assert!(
+            !failed.status.success(),
+            "k={k}: up succeeded through a {kind} on {operation}"
+        );
+        let sent = proxy.count("error", operation);
+        assert!(sent >= 1, "k={k}: no {kind} was sent");
+        proxy.clear();
+        w.json(&up);
+        assert_converged(&w, &zip, k).await;
+        w.json(&["down", "--yes"]);
+        assert_empty(&w.ctx(), k).await;
+        println!("k={k:>2}: {operation} answered {kind} (x{sent}), up failed, up again converged");
+    }
+    println!("{n} {kind} points of up tried, all converged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn up_failed_by_a_500_at_any_write_converges_when_run_again() {
+    up_failed_at_each_write_converges("500", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn up_failed_by_a_throttle_at_any_write_converges_when_run_again() {
+    up_failed_at_each_write_converges("throttle", true).await;
 }
