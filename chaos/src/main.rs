@@ -49,7 +49,14 @@ struct Args {
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    match runtime.block_on(campaign(&args)) {
+    // Ctrl-C drops the campaign, and with it the stack (which stops `deployer up --local`).
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            outcome = campaign(&args) => outcome,
+            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        }
+    });
+    match outcome {
         Ok(0) => std::process::ExitCode::SUCCESS,
         Ok(_) => std::process::ExitCode::from(1),
         Err(err) => {
