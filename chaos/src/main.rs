@@ -155,6 +155,19 @@ async fn campaign(args: &Args) -> anyhow::Result<usize> {
         "sigkill_bootstrap",
         counts.get("sigkill_bootstrap")
     );
+    let mut statuses = std::collections::BTreeMap::new();
+    for attempt in logs.values().flat_map(|log| &log.attempts) {
+        let status = match attempt.status {
+            Some(500) if attempt.body == clients::GATEWAY_ERROR_BODY => "500 (gateway)".to_string(),
+            Some(s) => s.to_string(),
+            None => "no answer".to_string(),
+        };
+        *statuses.entry(status).or_insert(0usize) += 1;
+    }
+    println!("{:<58} {:>8}", "status seen by clients", "attempts");
+    for (status, n) in &statuses {
+        println!("status {status:<51} {n:>8}");
+    }
     println!("{:<58} {:>8}", "invariant", "violations");
     for invariant in check::INVARIANTS {
         println!(
