@@ -113,22 +113,27 @@ struct Rule {
     times: Times,
 }
 
+/// Decides the fault of a request that no rule matches, by its operation (see [`FaultProxy::set_policy`]).
+pub type Policy = Arc<dyn Fn(&str) -> Fault + Send + Sync>;
+
 #[derive(Default)]
 struct State {
     rules: Vec<Rule>,
+    policy: Option<Policy>,
     counts: HashMap<(String, String), usize>,
     observer: Option<Observe>,
 }
 
 impl State {
-    /// The fault for a request of `operation`: the first live rule that matches, else `Pass`.
+    /// The fault for a request of `operation`: the first live rule that matches, else the
+    /// policy's answer, else `Pass`.
     fn choose(&mut self, operation: &str) -> Fault {
         let index = self
             .rules
             .iter()
             .position(|r| r.operation == "*" || r.operation == operation);
         let fault = match index {
-            None => Fault::Pass,
+            None => self.policy.as_ref().map_or(Fault::Pass, |policy| policy(operation)),
             Some(i) => {
                 let fault = self.rules[i].fault.clone();
                 if let Times::Next(n) = &mut self.rules[i].times {
@@ -207,9 +212,20 @@ impl FaultProxy {
         self.lock().observer = Some(observe);
     }
 
-    /// Removes every rule: everything passes from now on.
+    /// Removes every rule: everything passes from now on (unless a policy is set).
     pub fn clear(&self) {
         self.lock().rules.clear();
+    }
+
+    /// Lets `policy` decide the fault of every request that no rule matches (a seeded random
+    /// campaign, say). It is called with the proxy's lock held: it must not call the proxy.
+    pub fn set_policy(&self, policy: Policy) {
+        self.lock().policy = Some(policy);
+    }
+
+    /// Removes the policy: requests that no rule matches pass again.
+    pub fn clear_policy(&self) {
+        self.lock().policy = None;
     }
 
     /// How many requests of `operation` got a fault of `kind` (see [`Fault::kind`]).

@@ -128,3 +128,25 @@ async fn each_fault_does_what_it_says_and_is_counted() {
         "a dropped proxy no longer answers"
     );
 }
+
+#[tokio::test]
+async fn a_policy_decides_what_no_rule_matches() {
+    let upstream = testkit::dynamodb_local().endpoint();
+    let proxy = FaultProxy::start(&upstream).await;
+    let through = client(&proxy.endpoint());
+    let table = "fault-proxy-policy";
+    testkit::create_table(&through, table).await;
+    proxy.set_policy(std::sync::Arc::new(|operation: &str| {
+        if operation == "PutItem" {
+            Fault::throttling()
+        } else {
+            Fault::Pass
+        }
+    }));
+    assert!(!put(&through, table, "p").await, "the policy throttles PutItem");
+    assert_eq!(proxy.count("error", "PutItem"), 1);
+    proxy.inject("PutItem", Fault::Pass, Times::Next(1));
+    assert!(put(&through, table, "p").await, "a rule comes before the policy");
+    proxy.clear_policy();
+    assert!(put(&through, table, "q").await, "without the policy everything passes");
+}
