@@ -2,19 +2,11 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-
 use deployer::config::Config;
 use deployer::engine;
 use deployer::stack::Stack;
 use serde_json::json;
 use support::*;
-
-fn tags_ok(tags: &BTreeMap<String, String>, app: &str) -> bool {
-    tags.get("managed-by").map(String::as_str) == Some("oncely")
-        && tags.get("oncely:app").map(String::as_str) == Some(app)
-        && tags.get("oncely:stage").map(String::as_str) == Some("test")
-}
 
 #[tokio::test]
 async fn fresh_up_creates_all_five_resources_with_every_property() {
@@ -45,29 +37,11 @@ async fn fresh_up_creates_all_five_resources_with_every_property() {
         ("id", "HASH")
     );
     assert_eq!(t.attribute_definitions()[0].attribute_type().as_str(), "S");
-    let ttl = ctx
-        .dynamodb
-        .describe_time_to_live()
-        .table_name(&name)
-        .send()
-        .await
-        .unwrap();
-    let ttl = ttl.time_to_live_description().unwrap();
     assert_eq!(
-        (ttl.time_to_live_status().unwrap().as_str(), ttl.attribute_name()),
-        ("ENABLED", Some("expiration"))
+        table_ttl(&ctx, &name).await,
+        ("ENABLED".into(), Some("expiration".into()))
     );
-    let tags: BTreeMap<String, String> = ctx
-        .dynamodb
-        .list_tags_of_resource()
-        .resource_arn(t.table_arn().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .tags()
-        .iter()
-        .map(|t| (t.key().into(), t.value().into()))
-        .collect();
+    let tags = table_tags(&ctx, t.table_arn().unwrap()).await;
     assert!(tags_ok(&tags, "fresh"), "{tags:?}");
 
     // 2. Log group with retention and tags.

@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Stdio;
@@ -156,12 +155,6 @@ async fn run_killed(w: &World, recorder: &Arc<Mutex<Recorder>>, args: &[&str], k
     r.pid = None;
 }
 
-fn tags_ok(tags: &BTreeMap<String, String>, app: &str) -> bool {
-    tags.get("managed-by").map(String::as_str) == Some("oncely")
-        && tags.get("oncely:app").map(String::as_str) == Some(app)
-        && tags.get("oncely:stage").map(String::as_str) == Some("test")
-}
-
 /// The stack is a clean `up`'s: every resource once, with its tags and properties, nothing more.
 async fn assert_converged(w: &World, zip: &Path, k: usize) {
     let ctx = w.ctx();
@@ -176,30 +169,12 @@ async fn assert_converged(w: &World, zip: &Path, k: usize) {
         t.billing_mode_summary().unwrap().billing_mode().unwrap().as_str(),
         "PAY_PER_REQUEST"
     );
-    let ttl = ctx
-        .dynamodb
-        .describe_time_to_live()
-        .table_name(&name)
-        .send()
-        .await
-        .unwrap();
-    let ttl = ttl.time_to_live_description().unwrap();
     assert_eq!(
-        (ttl.time_to_live_status().unwrap().as_str(), ttl.attribute_name()),
-        ("ENABLED", Some("expiration")),
+        table_ttl(&ctx, &name).await,
+        ("ENABLED".into(), Some("expiration".into())),
         "k={k}"
     );
-    let tags = ctx
-        .dynamodb
-        .list_tags_of_resource()
-        .resource_arn(t.table_arn().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .tags()
-        .iter()
-        .map(|t| (t.key().into(), t.value().into()))
-        .collect();
+    let tags = table_tags(&ctx, t.table_arn().unwrap()).await;
     assert!(tags_ok(&tags, app), "k={k}: table tags {tags:?}");
 
     // Log group: exactly one, retention, tags.

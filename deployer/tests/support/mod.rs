@@ -2,6 +2,7 @@
 //! binary run against it, SDK clients (with a call recorder) to inspect what it did.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -168,6 +169,43 @@ pub async fn function_policy(ctx: &Context, name: &str) -> serde_json::Value {
 /// Whether an operation name reads (Describe/Get/List) rather than writes.
 pub fn is_read(call: &str) -> bool {
     ["Describe", "Get", "List"].iter().any(|p| call.starts_with(p))
+}
+
+/// Whether tags mark a resource as this app's (stage `test`) for oncely.
+pub fn tags_ok(tags: &BTreeMap<String, String>, app: &str) -> bool {
+    tags.get("managed-by").map(String::as_str) == Some("oncely")
+        && tags.get("oncely:app").map(String::as_str) == Some(app)
+        && tags.get("oncely:stage").map(String::as_str) == Some("test")
+}
+
+/// The table's TTL status and attribute.
+pub async fn table_ttl(ctx: &Context, name: &str) -> (String, Option<String>) {
+    let ttl = ctx
+        .dynamodb
+        .describe_time_to_live()
+        .table_name(name)
+        .send()
+        .await
+        .unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    (
+        ttl.time_to_live_status().unwrap().as_str().to_string(),
+        ttl.attribute_name().map(str::to_string),
+    )
+}
+
+/// The table's tags.
+pub async fn table_tags(ctx: &Context, arn: &str) -> BTreeMap<String, String> {
+    ctx.dynamodb
+        .list_tags_of_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .iter()
+        .map(|t| (t.key().into(), t.value().into()))
+        .collect()
 }
 
 pub fn stderr(out: &Output) -> String {
