@@ -88,6 +88,14 @@ struct Shared {
     kill: Box<dyn Fn() + Send + Sync>,
 }
 
+impl Shared {
+    /// Runs `f` on the log of `key` (every key is planned before the clients start).
+    fn with_log(&self, key: &str, f: impl FnOnce(&mut KeyLog)) {
+        let mut logs = self.logs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(logs.get_mut(key).expect("every key is planned"));
+    }
+}
+
 fn payload(item: &str, quantity: u32) -> String {
     format!(r#"{{"item":"{item}","quantity":{quantity}}}"#)
 }
@@ -194,19 +202,14 @@ async fn client(shared: &Shared, key: &str, body: &str, which: u8, work_ms: Opti
             (shared.kill)();
         }
         let (status, replayed, retry_after, response) = send(shared, key, body, work_ms).await;
-        shared
-            .logs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get_mut(key)
-            .expect("every key is planned")
-            .attempts
-            .push(Attempt {
+        shared.with_log(key, |log| {
+            log.attempts.push(Attempt {
                 payload: which,
                 status,
                 replayed,
                 body: response,
             });
+        });
         match status {
             Some(s @ (201 | 400 | 422)) => break Ending::Final(s),
             Some(409 | 429 | 500..=599) | None => {}
@@ -218,14 +221,7 @@ async fn client(shared: &Shared, key: &str, body: &str, which: u8, work_ms: Opti
         retry += 1;
         tokio::time::sleep(Duration::from_millis(wait)).await;
     };
-    shared
-        .logs
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get_mut(key)
-        .expect("every key is planned")
-        .endings
-        .push((which, ending));
+    shared.with_log(key, |log| log.endings.push((which, ending)));
 }
 
 /// One attempt: (status, replayed, Retry-After seconds, body); no status when no answer came.
