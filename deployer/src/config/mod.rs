@@ -131,6 +131,34 @@ pub struct ApiSettings {
     pub routes: Vec<RouteKey>,
     pub cors: Option<CorsSettings>,
     pub throttle: ThrottleSettings,
+    /// `None`: no auth, every route open (as before `api.auth` existed).
+    pub auth: Option<AuthSettings>,
+}
+
+/// `api.auth`: who may call the API.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AuthSettings {
+    pub provider: AuthProvider,
+    /// Routes reachable without a token (each one of `api.routes`).
+    pub public_routes: Vec<RouteKey>,
+}
+
+impl AuthSettings {
+    /// Whether a request matched to `route` needs a valid token.
+    pub fn protects(&self, route: &RouteKey) -> bool {
+        !self.public_routes.contains(route)
+    }
+}
+
+/// Where the tokens come from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthProvider {
+    /// The deployer creates a Cognito user pool and app client named `{app}-{stage}`; the issuer
+    /// and audience are theirs. `up --local` runs a local issuer instead.
+    Cognito,
+    /// Any OIDC issuer: tokens must carry this `iss` and one of `audience` in `aud` or `client_id`.
+    Jwt { issuer: String, audience: Vec<String> },
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

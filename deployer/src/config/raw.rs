@@ -57,6 +57,27 @@ pub(super) struct RawApi {
     pub(super) routes: Option<Vec<String>>,
     pub(super) cors: Option<RawCors>,
     pub(super) throttle: Option<RawThrottle>,
+    pub(super) auth: Option<RawAuth>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAuth {
+    pub(super) cognito: Option<RawCognito>,
+    pub(super) jwt: Option<RawJwt>,
+    pub(super) public_routes: Option<Vec<String>>,
+}
+
+/// `cognito: {}`: the deployer creates the user pool and app client; nothing to set yet.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCognito {}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawJwt {
+    pub(super) issuer: Option<String>,
+    pub(super) audience: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -101,6 +122,9 @@ pub(super) fn known_fields(path: &str) -> Option<&'static [&'static str]> {
         "api" => fields_of::<RawApi>(),
         "api.cors" => fields_of::<RawCors>(),
         "api.throttle" => fields_of::<RawThrottle>(),
+        "api.auth" => fields_of::<RawAuth>(),
+        "api.auth.cognito" => fields_of::<RawCognito>(),
+        "api.auth.jwt" => fields_of::<RawJwt>(),
         "frontend" => fields_of::<RawFrontend>(),
         "local" => fields_of::<RawLocal>(),
         _ => return None,

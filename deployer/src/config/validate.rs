@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 
 use super::locate::Locator;
-use super::raw::{RawApi, RawConfig, RawCors, RawFunction, RawIdempotency, known_fields};
+use super::raw::{RawApi, RawAuth, RawConfig, RawCors, RawFunction, RawIdempotency, known_fields};
 use super::route_key::{Method, RouteKey, RouteKeyError};
 use super::{
-    ApiSettings, Architecture, Config, CorsSettings, FrontendSettings, FunctionSettings, IdempotencySettings,
-    LocalSettings, Problem, TableSettings, ThrottleSettings,
+    ApiSettings, Architecture, AuthProvider, AuthSettings, Config, CorsSettings, FrontendSettings, FunctionSettings,
+    IdempotencySettings, LocalSettings, Problem, TableSettings, ThrottleSettings,
 };
 
 /// A serde_yaml error (syntax or type) as a [`Problem`], its position apart from its message.
@@ -357,6 +357,7 @@ impl Validator {
             }
         }
         let cors = a.cors.map(|c| self.cors(c, &routes, unknown_methods, header));
+        let auth = a.auth.and_then(|raw| self.auth(raw, &routes));
         let t = a.throttle.unwrap_or_default();
         let burst = self.int("api.throttle.burst", t.burst, 100, 0, 5000, " requests");
         let rate = t.rate.unwrap_or(50.0);
@@ -373,7 +374,71 @@ impl Validator {
                 burst: burst as i32,
                 rate,
             },
+            auth,
         }
+    }
+
+    /// `api.auth`: exactly one of `cognito` and `jwt`; `public_routes` among `routes`.
+    fn auth(&mut self, a: RawAuth, routes: &[RouteKey]) -> Option<AuthSettings> {
+        let provider = match (a.cognito, a.jwt) {
+            (Some(_), Some(_)) => {
+                self.problem("api.auth.jwt", "`cognito` and `jwt` are exclusive: keep one of them");
+                None
+            }
+            (None, None) => {
+                self.problem(
+                    "api.auth",
+                    "needs `cognito: {}` (a user pool made by the deployer) or \
+                     `jwt: { issuer: https://..., audience: [...] }`; remove `auth` for an open API",
+                );
+                None
+            }
+            (Some(_), None) => Some(AuthProvider::Cognito),
+            (None, Some(jwt)) => {
+                let issuer = jwt.issuer.unwrap_or_default();
+                if !is_issuer(&issuer) {
+                    self.problem(
+                        "api.auth.jwt.issuer",
+                        format!(
+                            "{issuer:?} is not an issuer URL: use https://host[/path] \
+                             (http:// only on 127.0.0.1 or localhost, for `up --local`)"
+                        ),
+                    );
+                }
+                let audience = jwt.audience.unwrap_or_default();
+                if audience.is_empty() {
+                    self.problem(
+                        "api.auth.jwt.audience",
+                        "list at least one audience (the app client id tokens carry in `aud` or `client_id`)",
+                    );
+                }
+                for (n, aud) in audience.iter().enumerate() {
+                    if aud.trim().is_empty() || aud.len() > 256 {
+                        self.problem(
+                            &format!("api.auth.jwt.audience[{n}]"),
+                            "must be 1..256 characters, not blank",
+                        );
+                    }
+                }
+                Some(AuthProvider::Jwt { issuer, audience })
+            }
+        };
+        let mut public_routes: Vec<RouteKey> = Vec::new();
+        for (n, text) in a.public_routes.unwrap_or_default().iter().enumerate() {
+            let path = format!("api.auth.public_routes[{n}]");
+            match text.parse::<RouteKey>() {
+                Ok(key) if !routes.contains(&key) => {
+                    self.problem(&path, format!("{text:?} is not one of `api.routes`"));
+                }
+                Ok(key) if public_routes.contains(&key) => self.problem(&path, format!("{text:?} is listed twice")),
+                Ok(key) => public_routes.push(key),
+                Err(why) => self.problem(&path, format!("{text:?}: {why}")),
+            }
+        }
+        Some(AuthSettings {
+            provider: provider?,
+            public_routes,
+        })
     }
 
     /// `routes` and `unknown_methods` give the default `allow_methods`, `header` the default
@@ -449,6 +514,24 @@ impl Validator {
 }
 
 /// `*`, or `scheme://host[:port]` with no path.
+/// An OIDC issuer as API Gateway takes it: an https URL (or http on loopback, which only
+/// `up --local` can reach) with a host, no query or fragment.
+fn is_issuer(i: &str) -> bool {
+    let rest = match (i.strip_prefix("https://"), i.strip_prefix("http://")) {
+        (Some(rest), _) => rest,
+        (None, Some(rest)) => {
+            let host = rest.split(['/', ':']).next().unwrap_or("");
+            if !matches!(host, "127.0.0.1" | "localhost") {
+                return false;
+            }
+            rest
+        }
+        (None, None) => return false,
+    };
+    let host = rest.split('/').next().unwrap_or("");
+    !host.is_empty() && !i.contains([' ', '?', '#'])
+}
+
 fn is_origin(o: &str) -> bool {
     if o == "*" {
         return true;
@@ -506,6 +589,61 @@ mod tests {
             problems[0].message
         );
         assert!(problems[1].message.contains("did you mean `allow_origins`"));
+    }
+
+    #[test]
+    fn auth_is_one_provider_and_public_routes_are_routes() {
+        let base = "app: a\nstage: b\napi:\n  routes: [\"POST /orders\", \"GET /orders/{id}\"]\n";
+        let c = Config::parse(&format!(
+            "{base}  auth: {{ cognito: {{}}, public_routes: [\"GET /orders/{{id}}\"] }}\n"
+        ))
+        .unwrap();
+        let auth = c.api.auth.unwrap();
+        assert_eq!(auth.provider, AuthProvider::Cognito);
+        assert!(auth.protects(&"POST /orders".parse().unwrap()));
+        assert!(!auth.protects(&"GET /orders/{id}".parse().unwrap()));
+        let c = Config::parse(&format!(
+            "{base}  auth:\n    jwt: {{ issuer: \"https://issuer.example.com/\", audience: [web] }}\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.api.auth.unwrap().provider,
+            AuthProvider::Jwt {
+                issuer: "https://issuer.example.com/".into(),
+                audience: vec!["web".into()]
+            }
+        );
+        assert_eq!(Config::parse(base).unwrap().api.auth, None);
+
+        let paths = |yaml: &str| -> Vec<(String, Option<usize>)> {
+            Config::parse(&format!("{base}{yaml}"))
+                .unwrap_err()
+                .into_iter()
+                .map(|p| (p.path, p.line))
+                .collect()
+        };
+        assert_eq!(
+            paths("  auth:\n    cognito: {}\n    jwt: { issuer: https://x.example, audience: [a] }\n"),
+            [("api.auth.jwt".to_string(), Some(7))]
+        );
+        assert_eq!(paths("  auth: {}\n"), [("api.auth".to_string(), Some(5))]);
+        assert_eq!(
+            paths("  auth:\n    jwt: { issuer: \"http://issuer.example.com\", audience: [] }\n"),
+            [
+                ("api.auth.jwt.issuer".to_string(), Some(6)),
+                ("api.auth.jwt.audience".to_string(), Some(6))
+            ]
+        );
+        assert_eq!(
+            paths("  auth:\n    cognito: {}\n    public_routes: [\"DELETE /orders\", \"GET /x{\"]\n").len(),
+            2
+        );
+        assert_eq!(
+            paths("  auth:\n    cognito: { pool: x }\n"),
+            [("api.auth.cognito.pool".to_string(), Some(6))]
+        );
+        let local = "  auth: { jwt: { issuer: \"http://127.0.0.1:9000/\", audience: [a] } }\n";
+        assert!(Config::parse(&format!("{base}{local}")).is_ok());
     }
 
     #[test]
