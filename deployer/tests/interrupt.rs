@@ -2,18 +2,20 @@
 //! a recording proxy in front of moto), or failed by a persistent AWS error at each of them, and
 //! re-run converges to exactly a clean `up`'s stack, with no duplicate or orphaned resource, and
 //! `down` then leaves nothing of it; `down` SIGKILLed after each of its deletes, re-run, leaves
-//! nothing either. Each k gets a moto of its own, so every stack is named alike (`intr-test`).
+//! nothing either. Resources are listed by name and, apart, by tag. Each k gets a moto of its own, so every stack is named alike (`intr-test`).
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
-use deployer::context::Context;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_resourcegroupstagging::types::TagFilter;
 use support::*;
-use testkit::{Fault, FaultProxy, RequestView, Times};
+use testkit::{ErrorReply, Fault, FaultProxy, RequestView, Times};
 
 /// Names a request by its protocol: JSON (`X-Amz-Target`: DynamoDB, Logs), query (`Action=` in the
 /// form body: IAM, STS), else REST (`METHOD /path`: Lambda, API Gateway).
@@ -45,57 +47,60 @@ fn is_mutating(operation: &str) -> bool {
     }
 }
 
-/// A persistent AWS error for `operation`, in its service's own shape: a `500` (`throttle` false)
-/// or a throttle (`true`), JSON with `__type` (DynamoDB, Logs), an IAM XML `ErrorResponse`, or the
-/// REST services' JSON.
+/// A persistent AWS error for `operation`, in its service's own protocol: a `500` (`throttle`
+/// false) or a throttle (`true`), as awsJson 1.0 (DynamoDB) or 1.1 (CloudWatch Logs) with
+/// `__type`, an awsQuery XML `ErrorResponse` (IAM), or restJson with `x-amzn-ErrorType` (Lambda,
+/// API Gateway), so the deployer must classify each by the code its SDK parses.
 fn aws_error(operation: &str, throttle: bool) -> Fault {
     // The deployer's IAM calls all name a role; its Logs calls a log group or a retention policy.
     let rest = operation.contains(' ');
     let iam = !rest && operation.contains("Role");
     let logs = !rest && (operation.contains("Log") || operation.contains("Retention"));
-    if iam {
-        let (status, code, message) = if throttle {
-            (400, "Throttling", "Rate exceeded")
+    let reply = if iam {
+        let xmlns = "https://iam.amazonaws.com/doc/2010-05-08/";
+        if throttle {
+            ErrorReply::aws_query(400, xmlns, "Throttling", "Rate exceeded")
         } else {
-            (
+            ErrorReply::aws_query(
                 500,
+                xmlns,
                 "ServiceFailure",
                 "The request processing has failed because of an unknown error.",
             )
-        };
-        return Fault::Error(
-            status,
-            format!(
-                "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>{}</Type>\
-                <Code>{code}</Code><Message>{message}</Message></Error><RequestId>fault-proxy</RequestId>\
-                </ErrorResponse>",
-                if throttle { "Sender" } else { "Receiver" }
-            ),
-        );
-    }
-    if !rest {
-        // DynamoDB's and CloudWatch Logs' JSON errors.
+        }
+    } else if logs {
+        if throttle {
+            ErrorReply::aws_json(400, "1.1", "ThrottlingException", "Rate exceeded")
+        } else {
+            ErrorReply::aws_json(500, "1.1", "ServiceUnavailableException", "Service unavailable")
+        }
+    } else if !rest {
+        // DynamoDB's own bodies.
         return if throttle {
             Fault::throttling()
-        } else if logs {
-            Fault::Error(
-                500,
-                r#"{"__type":"ServiceUnavailableException","message":"Service unavailable"}"#.into(),
-            )
         } else {
             Fault::internal_server_error()
         };
-    }
-    let lambda = operation.contains("/2015-03-31/");
-    match (throttle, lambda) {
-        (true, true) => Fault::Error(
-            429,
-            r#"{"Type":"User","message":"Rate exceeded","__type":"TooManyRequestsException","Reason":"CallerRateLimitExceeded"}"#.into(),
-        ),
-        (true, false) => Fault::Error(429, r#"{"message":"Too Many Requests","__type":"TooManyRequestsException"}"#.into()),
-        (false, true) => Fault::Error(500, r#"{"Type":"Service","message":"Internal error","__type":"ServiceException"}"#.into()),
-        (false, false) => Fault::Error(500, r#"{"message":"Internal server error"}"#.into()),
-    }
+    } else if operation.contains("/2015-03-31/") {
+        if throttle {
+            ErrorReply::rest_json(
+                429,
+                "TooManyRequestsException",
+                r#"{"Type":"User","message":"Rate exceeded","Reason":"CallerRateLimitExceeded"}"#,
+            )
+        } else {
+            ErrorReply::rest_json(
+                500,
+                "ServiceException",
+                r#"{"Type":"Service","message":"Internal error"}"#,
+            )
+        }
+    } else if throttle {
+        ErrorReply::rest_json(429, "TooManyRequestsException", r#"{"message":"Too Many Requests"}"#)
+    } else {
+        ErrorReply::rest_json(500, "InternalServerError", r#"{"message":"Internal server error"}"#)
+    };
+    Fault::Error(reply)
 }
 
 /// What the proxy's observer keeps: the mutating calls seen, and whom to kill after which.
@@ -296,10 +301,94 @@ async fn assert_converged(w: &World, zip: &Path, k: usize) {
         format!("arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/*/*"),
         "k={k}"
     );
+    assert_one_of_each_by_tag(w, k).await;
 }
 
-/// Nothing of the stack is left: every list comes back empty.
-async fn assert_empty(ctx: &Context, k: usize) {
+/// The stack's resources found by their tags alone, names playing no part, by kind: the Resource
+/// Groups Tagging API for what it covers (the table, the function, the log group: ARNs), and every
+/// role's and every API's own tags for the rest (names).
+async fn by_tag(w: &World) -> BTreeMap<&'static str, Vec<String>> {
+    let ctx = w.ctx();
+    let mut found: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    let tagging = aws_sdk_resourcegroupstagging::Client::new(&w.sdk_config());
+    let filter = |key: &str, value: &str| TagFilter::builder().key(key).values(value).build();
+    let resources = tagging
+        .get_resources()
+        .tag_filters(filter("managed-by", "oncely"))
+        .tag_filters(filter("oncely:app", &w.app))
+        .tag_filters(filter("oncely:stage", "test"))
+        .send()
+        .await
+        .unwrap();
+    for r in resources.resource_tag_mapping_list() {
+        let arn = r.resource_arn().unwrap().to_string();
+        let kind = match arn.split(':').nth(2) {
+            Some("dynamodb") => "table",
+            Some("lambda") => "function",
+            Some("logs") => "log group",
+            _ => "other",
+        };
+        found.entry(kind).or_default().push(arn);
+    }
+    for role in ctx.iam.list_roles().send().await.unwrap().roles() {
+        let tags = ctx
+            .iam
+            .list_role_tags()
+            .role_name(role.role_name())
+            .send()
+            .await
+            .unwrap();
+        let tags = tags
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        if tags_ok(&tags, &w.app) {
+            found.entry("role").or_default().push(role.role_name().to_string());
+        }
+    }
+    for api in ctx.apigw.get_apis().send().await.unwrap().items() {
+        let tags = api.tags().cloned().unwrap_or_default().into_iter().collect();
+        if tags_ok(&tags, &w.app) {
+            found
+                .entry("API")
+                .or_default()
+                .push(api.name().unwrap_or_default().to_string());
+        }
+    }
+    found
+}
+
+/// By tag, the stack is exactly one table, function, log group, role and API, each the named one.
+async fn assert_one_of_each_by_tag(w: &World, k: usize) {
+    let name = w.name();
+    let arn = |service: &str, rest: &str| format!("arn:aws:{service}:{REGION}:{ACCOUNT}:{rest}");
+    let found = by_tag(w).await;
+    let log_group = found
+        .get("log group")
+        .and_then(|g| g.first())
+        .cloned()
+        .unwrap_or_default();
+    let expected = BTreeMap::from([
+        ("API", vec![name.clone()]),
+        ("function", vec![arn("lambda", &format!("function:{name}"))]),
+        // moto and AWS differ on a trailing `:*`; the group is the same.
+        ("log group", vec![log_group.clone()]),
+        ("role", vec![name.clone()]),
+        ("table", vec![arn("dynamodb", &format!("table/{name}"))]),
+    ]);
+    assert_eq!(found, expected, "k={k}: the stack's resources by tag");
+    assert!(
+        log_group.trim_end_matches(":*") == arn("logs", &format!("log-group:/aws/lambda/{name}")),
+        "k={k}: log group {log_group}"
+    );
+}
+
+/// Nothing of the stack is left: every list comes back empty, and nothing carries its tags.
+async fn assert_empty(w: &World, k: usize) {
+    let ctx = w.ctx();
+    let found = by_tag(w).await;
+    assert!(found.is_empty(), "k={k}: left behind, by tag: {found:?}");
     let tables = ctx.dynamodb.list_tables().send().await.unwrap();
     assert!(tables.table_names().is_empty(), "k={k}: tables {tables:?}");
     let groups = ctx.logs.describe_log_groups().send().await.unwrap();
@@ -340,7 +429,7 @@ async fn up_killed_after_any_write_converges_when_run_again_and_down_leaves_noth
         w.json(&up);
         assert_converged(&w, &zip, k).await;
         w.json(&["down", "--yes"]);
-        assert_empty(&w.ctx(), k).await;
+        assert_empty(&w, k).await;
         println!(
             "k={k:>2}: killed after {}, up again converged, down left nothing",
             writes[k - 1]
@@ -349,27 +438,87 @@ async fn up_killed_after_any_write_converges_when_run_again_and_down_leaves_noth
     println!("{n} interruption points of up tried, all converged");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn down_killed_after_any_delete_leaves_nothing_when_run_again() {
+/// Puts `n` orders (and their idempotency records) into the stack's table, as the function would.
+async fn put_orders(w: &World, n: usize) {
+    let ctx = w.ctx();
+    for i in 0..n {
+        for id in [format!("order#{i}"), format!("key#{i}")] {
+            ctx.dynamodb
+                .put_item()
+                .table_name(w.name())
+                .item("id", AttributeValue::S(id))
+                .item("item", AttributeValue::S("book".into()))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// How many items the stack's table holds.
+async fn item_count(w: &World) -> usize {
+    let scan = w.ctx().dynamodb.scan().table_name(w.name()).send().await.unwrap();
+    scan.items().len()
+}
+
+/// For each delete k of a clean `down` (of a stack whose table holds orders when `orders`):
+/// `down` SIGKILLed right after it, then run again. Without orders nothing is left. With orders,
+/// `down` keeps the table with every item whatever the interruption (no data lost), removes the
+/// rest, and `down --delete-data` then leaves nothing.
+async fn down_killed_after_each_delete(orders: usize) {
     let deletes = {
         let (mut w, _) = World::deployed(APP);
+        assert_one_of_each_by_tag(&w, 0).await;
         let (_proxy, recorder) = recording_proxy(&mut w).await;
         w.json(&["down", "--yes"]);
-        assert_empty(&w.ctx(), 0).await;
+        assert_empty(&w, 0).await;
         std::mem::take(&mut recorder.lock().unwrap().mutating)
     };
     let n = deletes.len();
     println!("a clean down sends {n} mutating calls: {deletes:?}");
     assert!(n >= 5, "{deletes:?}");
+    let down = ["down", "--yes"];
+    let mut tried = 0;
     for k in 1..=n {
+        // The table is the last to go: with orders, `down` never gets to delete it.
+        if orders > 0 && deletes[k - 1] == "DeleteTable" {
+            continue;
+        }
+        tried += 1;
         let (mut w, _) = World::deployed(APP);
+        put_orders(&w, orders).await;
         let (_proxy, recorder) = recording_proxy(&mut w).await;
-        run_killed(&w, &recorder, &["down", "--yes"], k).await;
-        w.json(&["down", "--yes"]);
-        assert_empty(&w.ctx(), k).await;
+        run_killed(&w, &recorder, &down, k).await;
+        let report = w.json(&down);
+        if orders > 0 {
+            assert_eq!(item_count(&w).await, 2 * orders, "k={k}: items lost");
+            let kept = report["warnings"].as_array().unwrap();
+            assert!(
+                kept.iter().any(|w| w.as_str().unwrap().contains("pass --delete-data")),
+                "k={k}: {report}"
+            );
+            let left = by_tag(&w).await;
+            assert_eq!(
+                left.keys().copied().collect::<Vec<_>>(),
+                ["table"],
+                "k={k}: left {left:?}"
+            );
+            w.json(&["down", "--yes", "--delete-data"]);
+        }
+        assert_empty(&w, k).await;
         println!("k={k:>2}: killed after {}, down again left nothing", deletes[k - 1]);
     }
-    println!("{n} interruption points of down tried, all left nothing");
+    println!("{tried} interruption points of down tried (table with {orders} orders), all converged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn down_killed_after_any_delete_leaves_nothing_when_run_again() {
+    down_killed_after_each_delete(0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn down_killed_with_orders_in_the_table_keeps_them_and_delete_data_leaves_nothing() {
+    down_killed_after_each_delete(3).await;
 }
 
 /// For each write k of a clean `up`: a fresh stack whose k-th write gets `fault` on every attempt;
@@ -400,7 +549,7 @@ async fn up_failed_at_each_write_converges(kind: &str, throttle: bool) {
         w.json(&up);
         assert_converged(&w, &zip, k).await;
         w.json(&["down", "--yes"]);
-        assert_empty(&w.ctx(), k).await;
+        assert_empty(&w, k).await;
         println!("k={k:>2}: {operation} answered {kind} (x{sent}), up failed, up again converged");
     }
     println!("{n} {kind} points of up tried, all converged");

@@ -24,8 +24,9 @@ pub enum Fault {
     /// Forward it, read the whole response, then close the client's connection without sending
     /// it: the write applied, its reply lost.
     DropResponse,
-    /// Answer this status and JSON body without forwarding (see [`Fault::internal_server_error`]).
-    Error(u16, String),
+    /// Answer this error without forwarding, in its service's protocol (see [`ErrorReply`] and
+    /// [`Fault::internal_server_error`]).
+    Error(ErrorReply),
     /// Never answer; the connection stays open until the client closes it.
     BlackHole,
 }
@@ -68,10 +69,93 @@ impl Fault {
     }
 
     fn dynamodb_error(status: u16, error_type: &str, message: &str) -> Fault {
-        Fault::Error(
+        Fault::Error(ErrorReply::aws_json(
             status,
-            format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{error_type}","message":"{message}"}}"#),
+            "1.0",
+            &format!("com.amazonaws.dynamodb.v20120810#{error_type}"),
+            message,
+        ))
+    }
+}
+
+/// An AWS error response as the service's protocol sends it: status, `Content-Type`, the
+/// `x-amzn-ErrorType` header of the REST protocols, and the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorReply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub error_type: Option<String>,
+    pub body: String,
+}
+
+impl ErrorReply {
+    /// The awsJson protocols (DynamoDB `1.0`, CloudWatch Logs `1.1`): the code in `__type`.
+    pub fn aws_json(status: u16, version: &str, error_type: &str, message: &str) -> ErrorReply {
+        ErrorReply {
+            status,
+            content_type: if version == "1.0" {
+                "application/x-amz-json-1.0"
+            } else {
+                "application/x-amz-json-1.1"
+            },
+            error_type: None,
+            body: format!(r#"{{"__type":"{error_type}","message":"{message}"}}"#),
+        }
+    }
+
+    /// The awsQuery protocol (IAM, STS): an XML `ErrorResponse`; `Sender` faults below 500.
+    pub fn aws_query(status: u16, xmlns: &str, code: &str, message: &str) -> ErrorReply {
+        let kind = if status < 500 { "Sender" } else { "Receiver" };
+        ErrorReply {
+            status,
+            content_type: "text/xml",
+            error_type: None,
+            body: format!(
+                "<ErrorResponse xmlns=\"{xmlns}\"><Error><Type>{kind}</Type><Code>{code}</Code>\
+                <Message>{message}</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
+            ),
+        }
+    }
+
+    /// The restJson protocol (Lambda, API Gateway): the code in `x-amzn-ErrorType`, `body` as the
+    /// service words it.
+    pub fn rest_json(status: u16, error_type: &str, body: &str) -> ErrorReply {
+        ErrorReply {
+            status,
+            content_type: "application/json",
+            error_type: Some(error_type.to_string()),
+            body: body.to_string(),
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        match self.status {
+            400 => "Bad Request",
+            429 => "Too Many Requests",
+            503 => "Service Unavailable",
+            s if s >= 500 => "Internal Server Error",
+            _ => "Error",
+        }
+    }
+
+    /// The whole response, head and body.
+    fn to_bytes(&self) -> Vec<u8> {
+        let error_type = self
+            .error_type
+            .as_ref()
+            .map(|t| format!("x-amzn-ErrorType: {t}\r\n"))
+            .unwrap_or_default();
+        let mut bytes = format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\n{error_type}x-amzn-RequestId: fault-proxy\r\n\
+            Content-Length: {}\r\n\r\n",
+            self.status,
+            self.reason(),
+            self.content_type,
+            self.body.len()
         )
+        .into_bytes();
+        bytes.extend_from_slice(self.body.as_bytes());
+        bytes
     }
 }
 
@@ -390,20 +474,8 @@ async fn serve(client: TcpStream, upstream_addr: String, state: Arc<Mutex<State>
                 while matches!(client_read.read(&mut sink).await, Ok(n) if n > 0) {}
                 return;
             }
-            Fault::Error(status, body) => {
-                let head = format!(
-                    "HTTP/1.1 {status} {}\r\nContent-Type: application/x-amz-json-1.0\r\n\
-                    x-amzn-RequestId: fault-proxy\r\nContent-Length: {}\r\n\r\n",
-                    if status >= 500 {
-                        "Internal Server Error"
-                    } else {
-                        "Bad Request"
-                    },
-                    body.len()
-                );
-                if client_write.write_all(head.as_bytes()).await.is_err()
-                    || client_write.write_all(body.as_bytes()).await.is_err()
-                {
+            Fault::Error(reply) => {
+                if client_write.write_all(&reply.to_bytes()).await.is_err() {
                     return;
                 }
                 continue;

@@ -19,7 +19,7 @@ mod fault_proxy;
 pub use calls::Calls;
 pub use clients::{REGION, TEST_KEY_ID, closed_endpoint, create_table, dynamodb_client, sdk_config};
 pub use emulator::{dynamodb_local, moto};
-pub use fault_proxy::{Classify, Fault, FaultProxy, Observe, Policy, RequestView, Times};
+pub use fault_proxy::{Classify, ErrorReply, Fault, FaultProxy, Observe, Policy, RequestView, Times};
 pub use tempfile::TempDir;
 
 /// A fresh directory under the system's temp dir, removed with everything in it when dropped.
