@@ -7,10 +7,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use oncely_function::orders::order_from_item;
 use oncely_function::{DynamoDbPersistence, Status};
 
+use crate::causes::Cause;
 use crate::clients::{Ending, GATEWAY_ERROR_BODY, KeyLog, Plan};
 
 /// Every invariant, in the order they are printed.
-pub const INVARIANTS: [&str; 8] = [
+pub const INVARIANTS: [&str; 10] = [
     "at most one order per key",
     "every 201 names an existing, equal order",
     "every replay is byte-identical to the first 201",
@@ -19,13 +20,38 @@ pub const INVARIANTS: [&str; 8] = [
     "400 only for invalid bodies",
     "no status outside the documented set",
     "every retrying client gets the right answer",
+    "every gateway 500 is a SIGKILL or edge timeout",
+    "each deadline-edge key gets the committed answer",
 ];
+
+/// Work asked for at least this long ends near the function's deadline (3 s).
+pub const NEAR_DEADLINE_MS: u64 = 1500;
+
+/// The deadline-edge keys: how many there were, how many saw an error (a 500, a 503 or no
+/// answer) before their first 201, and how many of those got a replay of an execution whose
+/// client had seen the error (the effect committed, the answer lost, the retry answered).
+#[derive(Debug, Default)]
+pub struct DeadlineEdge {
+    pub keys: usize,
+    pub error_first: usize,
+    pub committed_then_replayed: usize,
+}
+
+/// The causes of the gateway's 500s, counted.
+#[derive(Debug, Default)]
+pub struct GatewayErrors {
+    pub killed: usize,
+    pub timed_out: usize,
+    pub other: usize,
+}
 
 /// Violations by invariant, with a few examples of each.
 #[derive(Debug, Default)]
 pub struct Violations {
     pub counts: BTreeMap<&'static str, usize>,
     pub examples: Vec<String>,
+    pub deadline_edge: DeadlineEdge,
+    pub gateway_errors: GatewayErrors,
 }
 
 impl Violations {
@@ -68,12 +94,14 @@ fn order_id(body: &[u8]) -> Option<String> {
     Some(value.get("id")?.as_str()?.to_string())
 }
 
-/// Checks every invariant over what the clients saw (`logs`) and the table's `items`.
+/// Checks every invariant over what the clients saw (`logs`), the table's `items` and the causes
+/// of the gateway's 500s (`causes`, from the stack's log).
 pub fn check(
     table: &str,
     logs: &HashMap<String, KeyLog>,
     items: &[Item],
     persistence: &DynamoDbPersistence,
+    causes: &HashMap<String, Cause>,
 ) -> Violations {
     let mut v = Violations::default();
     let id = |item: &Item| item.get("id").and_then(|a| a.as_s().ok()).cloned().unwrap_or_default();
@@ -183,6 +211,55 @@ pub fn check(
                 Some(201 | 400 | 409 | 422 | 503) | None => {}
                 Some(500) if attempt.body == GATEWAY_ERROR_BODY => {}
                 Some(s) => v.add(INVARIANTS[6], format!("key {key}: {s} {:?}", attempt.body)),
+            }
+        }
+        let near_deadline = log.work_ms.is_some_and(|ms| ms >= NEAR_DEADLINE_MS);
+        for attempt in log
+            .attempts
+            .iter()
+            .filter(|a| a.status == Some(500) && a.body == GATEWAY_ERROR_BODY)
+        {
+            let cause = attempt.gateway_id.as_ref().and_then(|id| causes.get(id));
+            match cause {
+                Some(Cause::Killed) => v.gateway_errors.killed += 1,
+                Some(Cause::TimedOut) if near_deadline => v.gateway_errors.timed_out += 1,
+                _ => {
+                    v.gateway_errors.other += 1;
+                    v.add(
+                        INVARIANTS[8],
+                        format!(
+                            "key {key} (work {:?} ms): a 500 ({:?}) caused by {cause:?}",
+                            log.work_ms, attempt.gateway_id
+                        ),
+                    );
+                }
+            }
+        }
+        if near_deadline && log.plan != Plan::Invalid {
+            v.deadline_edge.keys += 1;
+            let first_201 = log.attempts.iter().position(|a| a.status == Some(201));
+            let before = &log.attempts[..first_201.unwrap_or(log.attempts.len())];
+            if before.iter().any(|a| matches!(a.status, Some(500..=599) | None)) {
+                v.deadline_edge.error_first += 1;
+                // One client: a replay it was first to get names an execution it saw fail.
+                if log.plan == Plan::Plain && first_201.is_some_and(|i| log.attempts[i].replayed) {
+                    v.deadline_edge.committed_then_replayed += 1;
+                }
+            }
+            let stored = record
+                .as_ref()
+                .and_then(|r| r.response.as_ref())
+                .map(|r| r.body.as_slice());
+            let last = log
+                .attempts
+                .iter()
+                .rev()
+                .find(|a| a.payload == 0 && a.status == Some(201));
+            if stored.is_none() || last.map(|a| &a.body[..]) != stored {
+                v.add(
+                    INVARIANTS[9],
+                    format!("key {key}: ended {:?}, stored {stored:?}", log.endings),
+                );
             }
         }
         for (payload, ending) in &log.endings {

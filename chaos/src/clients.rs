@@ -46,6 +46,8 @@ pub struct Attempt {
     pub status: Option<u16>,
     pub replayed: bool,
     pub body: Bytes,
+    /// The gateway's `apigw-requestid`, which its log names a failed invocation by.
+    pub gateway_id: Option<String>,
 }
 
 /// How a client's request ended.
@@ -61,6 +63,8 @@ pub enum Ending {
 #[derive(Debug, Clone)]
 pub struct KeyLog {
     pub plan: Plan,
+    /// The simulated work asked for, when the request works until near the function's deadline.
+    pub work_ms: Option<u64>,
     pub attempts: Vec<Attempt>,
     /// Per client: the payload it sent and how it ended.
     pub endings: Vec<(u8, Ending)>,
@@ -151,6 +155,7 @@ pub async fn run(
                 key.clone(),
                 KeyLog {
                     plan,
+                    work_ms,
                     attempts: Vec::new(),
                     endings: Vec::new(),
                 },
@@ -201,13 +206,15 @@ async fn client(shared: &Shared, key: &str, body: &str, which: u8, work_ms: Opti
         if shared.kill_every > 0 && n.is_multiple_of(shared.kill_every) {
             (shared.kill)();
         }
-        let (status, replayed, retry_after, response) = send(shared, key, body, work_ms).await;
+        let (status, answer) = send(shared, key, body, work_ms).await;
+        let retry_after = answer.retry_after;
         shared.with_log(key, |log| {
             log.attempts.push(Attempt {
                 payload: which,
                 status,
-                replayed,
-                body: response,
+                replayed: answer.replayed,
+                body: answer.body,
+                gateway_id: answer.gateway_id,
             });
         });
         match status {
@@ -224,8 +231,18 @@ async fn client(shared: &Shared, key: &str, body: &str, which: u8, work_ms: Opti
     shared.with_log(key, |log| log.endings.push((which, ending)));
 }
 
-/// One attempt: (status, replayed, Retry-After seconds, body); no status when no answer came.
-async fn send(shared: &Shared, key: &str, body: &str, work_ms: Option<u64>) -> (Option<u16>, bool, Option<u64>, Bytes) {
+/// What came back for one attempt (all empty when nothing came).
+#[derive(Default)]
+struct Answer {
+    replayed: bool,
+    /// `Retry-After`, in seconds.
+    retry_after: Option<u64>,
+    body: Bytes,
+    gateway_id: Option<String>,
+}
+
+/// One attempt: its status (none when no answer came) and what came with it.
+async fn send(shared: &Shared, key: &str, body: &str, work_ms: Option<u64>) -> (Option<u16>, Answer) {
     let mut request = Request::post(format!("{}/orders", shared.endpoint))
         .header("content-type", "application/json")
         .header("idempotency-key", format!("\"{key}\""));
@@ -245,13 +262,16 @@ async fn send(shared: &Shared, key: &str, body: &str, work_ms: Option<u64>) -> (
     .ok()
     .flatten();
     let Some((parts, body)) = answer else {
-        return (None, false, None, Bytes::new());
+        return (None, Answer::default());
     };
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     (
         Some(parts.status.as_u16()),
-        header("idempotent-replayed") == Some("true"),
-        header("retry-after").and_then(|v| v.trim().parse().ok()),
-        body,
+        Answer {
+            replayed: header("idempotent-replayed") == Some("true"),
+            retry_after: header("retry-after").and_then(|v| v.trim().parse().ok()),
+            body,
+            gateway_id: header("apigw-requestid").map(str::to_string),
+        },
     )
 }

@@ -5,6 +5,7 @@
 //!
 //! `cargo build -p deployer && cargo run -p chaos -- --seed 7 --requests 2000`
 
+mod causes;
 mod check;
 mod clients;
 mod faults;
@@ -133,7 +134,8 @@ async fn campaign(args: &Args) -> anyhow::Result<usize> {
         stack.table.clone(),
         oncely_function::config::DEFAULT_TTL_ATTRIBUTE,
     );
-    let violations = check::check(&stack.table, &logs, &items, &persistence);
+    let causes = causes::parse(&stack.lines());
+    let violations = check::check(&stack.table, &logs, &items, &persistence, &causes);
 
     println!(
         "chaos campaign: seed {}, {} requests ({attempts} HTTP attempts), {} keys, fault rate {}, {} clients, kill every {}, {:.1} s",
@@ -168,6 +170,25 @@ async fn campaign(args: &Args) -> anyhow::Result<usize> {
     for (status, n) in &statuses {
         println!("status {status:<51} {n:>8}");
     }
+    let g = &violations.gateway_errors;
+    println!("{:<58} {:>8}", "cause of the gateway's 500s", "attempts");
+    println!("cause {:<52} {:>8}", "SIGKILL of the environment", g.killed);
+    println!(
+        "cause {:<52} {:>8}",
+        "function timeout at the deadline edge", g.timed_out
+    );
+    println!("cause {:<52} {:>8}", "anything else", g.other);
+    let d = &violations.deadline_edge;
+    println!("{:<58} {:>8}", "deadline edge (work >= 1.5 s of a 3 s timeout)", "keys");
+    println!("edge {:<53} {:>8}", "keys", d.keys);
+    println!(
+        "edge {:<53} {:>8}",
+        "an error (500, 503, no answer) before their 201", d.error_first
+    );
+    println!(
+        "edge {:<53} {:>8}",
+        "committed while the client saw an error, then replayed", d.committed_then_replayed
+    );
     println!("{:<58} {:>8}", "invariant", "violations");
     for invariant in check::INVARIANTS {
         println!(

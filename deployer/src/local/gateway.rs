@@ -195,7 +195,7 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
     let env = invoked.env;
     let say = |why: &str| {
         println!(
-            "[api] {method} {raw_path}: Lambda request {} failed: {why}",
+            "[api] {method} {raw_path} (apigw-requestid {request_id}): Lambda request {} failed: {why}",
             invoked.request_id
         );
     };
