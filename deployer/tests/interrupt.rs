@@ -134,6 +134,21 @@ async fn recording_proxy(w: &mut World) -> (FaultProxy, Arc<Mutex<Recorder>>) {
 
 /// Runs `args` with the kill armed after the `k`-th mutating call; returns once the deployer died.
 async fn run_killed(w: &World, recorder: &Arc<Mutex<Recorder>>, args: &[&str], k: usize) {
+    let (killed, status, writes) = run_armed(w, recorder, args, k).await;
+    assert!(
+        killed,
+        "{args:?} was to be killed after mutating call {k}, it ended {status} after {writes:?}"
+    );
+}
+
+/// Runs `args` with the kill armed after the `k`-th mutating call; returns whether it was killed
+/// (a run with fewer writes ends on its own), how it ended and the writes it made.
+async fn run_armed(
+    w: &World,
+    recorder: &Arc<Mutex<Recorder>>,
+    args: &[&str],
+    k: usize,
+) -> (bool, std::process::ExitStatus, Vec<String>) {
     let mut child = w
         .command(args)
         .stdout(Stdio::null())
@@ -150,14 +165,13 @@ async fn run_killed(w: &World, recorder: &Arc<Mutex<Recorder>>, args: &[&str], k
         .await
         .unwrap();
     let mut r = recorder.lock().unwrap();
-    assert_eq!(
-        status.signal(),
-        Some(libc::SIGKILL),
-        "{args:?} was to be killed after mutating call {k}, it ended {status} after {:?}",
-        r.mutating
-    );
     r.kill_after = None;
     r.pid = None;
+    (
+        status.signal() == Some(libc::SIGKILL),
+        status,
+        std::mem::take(&mut r.mutating),
+    )
 }
 
 /// The stack is a clean `up`'s: every resource once, with its tags and properties, nothing more.
@@ -563,4 +577,117 @@ async fn up_failed_by_a_500_at_any_write_converges_when_run_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn up_failed_by_a_throttle_at_any_write_converges_when_run_again() {
     up_failed_at_each_write_converges("throttle", true).await;
+}
+
+/// One interruption the campaign draws.
+#[derive(Debug, Clone)]
+enum Interruption {
+    /// SIGKILL right after the k-th mutating call.
+    Kill(usize),
+    /// Every attempt of this operation fails with a 500 (`false`) or a throttle (`true`).
+    Error(String, bool),
+}
+
+/// Runs `args` once under `interruption`; returns what happened, for the campaign's log.
+async fn interrupted(
+    w: &World,
+    proxy: &FaultProxy,
+    recorder: &Arc<Mutex<Recorder>>,
+    args: &[&str],
+    interruption: &Interruption,
+) -> String {
+    match interruption {
+        Interruption::Kill(k) => {
+            let (killed, status, writes) = run_armed(w, recorder, args, *k).await;
+            if killed {
+                format!("killed after {}", writes[k - 1])
+            } else {
+                assert!(status.success(), "{args:?} failed without a fault: {status}");
+                format!("finished before write {k}")
+            }
+        }
+        Interruption::Error(operation, throttle) => {
+            proxy.inject(operation, aws_error(operation, *throttle), Times::Always);
+            let out = w.run(args);
+            let sent = proxy.count("error", operation);
+            proxy.clear();
+            match (sent, out.status.success()) {
+                (0, true) => format!("did not call {operation}"),
+                (0, false) => panic!("{args:?} failed without a fault: {}", stderr(&out)),
+                (_, ok) => {
+                    assert!(!ok, "{args:?} succeeded through a persistent error on {operation}");
+                    format!(
+                        "failed by a {} on {operation}",
+                        if *throttle { "throttle" } else { "500" }
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// A seeded campaign of repeated interruptions: each round, on a fresh moto, `up` is interrupted
+/// one to three times in a row (a SIGKILL after a random write, or a persistent `500` or throttle
+/// on a random write), then converges to a clean `up`'s stack; then `down` is interrupted once or
+/// twice and, run again, leaves nothing. `ONCELY_INTERRUPT_ROUNDS` (default 3) and
+/// `ONCELY_INTERRUPT_SEED` (default 7) set its size and seed: the large campaign is
+/// `ONCELY_INTERRUPT_ROUNDS=100 cargo test -p deployer --test interrupt campaign -- --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_seeded_campaign_of_repeated_interruptions_converges() {
+    let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let (rounds, seed) = (env("ONCELY_INTERRUPT_ROUNDS", 3), env("ONCELY_INTERRUPT_SEED", 7));
+    let writes = clean_up_writes().await;
+    let name = format!("{APP}-test");
+    let deletes: Vec<String> = [
+        "DELETE /v2/apis/{api}".to_string(),
+        format!("DELETE /2015-03-31/functions/{name}/policy/{name}-apigateway-invoke"),
+        format!("DELETE /2015-03-31/functions/{name}"),
+        "DeleteLogGroup".into(),
+        "DeleteRolePolicy".into(),
+        "DeleteRole".into(),
+        "DeleteTable".into(),
+    ]
+    .into();
+    let mut rng = fastrand::Rng::with_seed(seed);
+    // A kill after one of the next run's writes, or an error on one of the writes still to come.
+    let draw = |pending: &[String], rng: &mut fastrand::Rng| {
+        if rng.bool() {
+            Interruption::Kill(rng.usize(1..=pending.len()))
+        } else {
+            Interruption::Error(pending[rng.usize(..pending.len())].clone(), rng.bool())
+        }
+    };
+    let mut points = 0;
+    for round in 1..=rounds {
+        let mut w = World::new(APP);
+        let zip = w.zip("v1");
+        let (proxy, recorder) = recording_proxy(&mut w).await;
+        let up = ["up", "--zip", zip.to_str().unwrap()];
+        let mut story = Vec::new();
+        let mut pending = writes.clone();
+        for _ in 0..rng.usize(1..=3) {
+            let i = draw(&pending, &mut rng);
+            story.push(format!("up {}", interrupted(&w, &proxy, &recorder, &up, &i).await));
+            if let Interruption::Kill(k) = i {
+                pending.drain(..k.min(pending.len() - 1));
+            }
+            points += 1;
+        }
+        w.json(&up);
+        assert_converged(&w, &zip, round as usize).await;
+        let down = ["down", "--yes"];
+        let mut pending = deletes.clone();
+        for _ in 0..rng.usize(1..=2) {
+            let i = draw(&pending, &mut rng);
+            story.push(format!("down {}", interrupted(&w, &proxy, &recorder, &down, &i).await));
+            if let Interruption::Kill(k) = i {
+                pending.drain(..k.min(pending.len() - 1));
+            }
+            points += 1;
+        }
+        w.json(&down);
+        assert_empty(&w, round as usize).await;
+        println!("round {round:>3} (seed {seed}): {}; converged", story.join(", "));
+    }
+    println!("campaign (seed {seed}): {rounds} rounds, {points} interruptions, every round converged");
 }
