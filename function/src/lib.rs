@@ -52,6 +52,7 @@
 //! ```
 
 pub mod cache;
+pub mod caller;
 pub mod config;
 pub mod fingerprint;
 pub mod idempotency;
@@ -62,6 +63,7 @@ pub mod persistence;
 pub mod problem;
 pub mod record;
 
+pub use caller::{Caller, CallerError};
 pub use config::{ConfigError, IdempotencyConfig, KeySource, Settings};
 pub use idempotency::{Completion, HandlerError, Idempotency, Outcome};
 pub use orders::OrdersApi;
