@@ -59,6 +59,7 @@ pub mod idempotency;
 pub mod jcs;
 pub mod key;
 pub mod orders;
+pub mod ownership;
 pub mod persistence;
 pub mod problem;
 pub mod record;
