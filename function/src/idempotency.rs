@@ -2,9 +2,10 @@
 //! (atomically with the handler's writes) or release, with replay, conflict and mismatch answers.
 
 use crate::cache::RecordCache;
+use crate::caller::Caller;
 use crate::config::{IdempotencyConfig, KeySource};
 use crate::fingerprint::checked_fingerprint;
-use crate::key::{KeyError, key_from_body_fields, key_from_headers, key_hash};
+use crate::key::{KeyError, caller_key_hash, key_from_body_fields, key_from_headers, key_hash};
 use crate::persistence::{ClaimOutcome, Persistence, PersistenceError};
 use crate::problem::Problem;
 use crate::record::{Decision, IdempotencyRecord, Status, StoredResponse};
@@ -119,9 +120,16 @@ impl<P: Persistence> Idempotency<P> {
         }
     }
 
-    /// The record id for `client_key` on `method` + `route` (what is stored instead of the key).
+    /// The record id for an anonymous caller's `client_key` on `method` + `route` (what is stored
+    /// instead of the key).
     pub fn key_hash(&self, method: &str, route: &str, client_key: &str) -> String {
         key_hash(&self.config.function_name, method, route, client_key)
+    }
+
+    /// The record id for `caller`'s `client_key` on `method` + `route`: each caller has its own
+    /// key space (see [`caller_key_hash`]); an anonymous caller's is [`Idempotency::key_hash`].
+    pub fn caller_key_hash(&self, caller: &Caller, method: &str, route: &str, client_key: &str) -> String {
+        caller_key_hash(&self.config.function_name, method, route, client_key, caller)
     }
 
     /// Runs `execute` at most once per key on `route` and returns the response.
@@ -135,15 +143,9 @@ impl<P: Persistence> Idempotency<P> {
         self.handle_with_outcome(request, route, validate, execute).await.0
     }
 
-    /// Like [`Idempotency::handle`], also returning what happened.
-    ///
-    /// 1. The key is read (header or body fields); a missing or invalid key → 400. The body's
-    ///    fingerprint is taken (RFC 8785); JSON without an exact canonical form → 400.
-    /// 2. `validate` parses the request; its [`Problem`] (e.g. a 400) is returned and nothing is recorded.
-    /// 3. The local cache may replay a COMPLETED record (no DynamoDB call).
-    /// 4. One conditional write claims the key; a live record answers: replay, 409 or 422.
-    /// 5. `execute` runs; on success its response and writes commit in one transaction with the
-    ///    record's move to COMPLETED. On an error, a panic or a 5xx, the claim is released.
+    /// Like [`Idempotency::handle`], also returning what happened. The caller is read from the
+    /// request ([`Caller::from_request`]): a token without a subject is refused with `401` and
+    /// nothing recorded; otherwise see [`Idempotency::handle_as`].
     pub async fn handle_with_outcome<T, V, F, Fut>(
         &self,
         request: &Request,
@@ -156,10 +158,45 @@ impl<P: Persistence> Idempotency<P> {
         F: FnOnce(T) -> Fut,
         Fut: Future<Output = Result<Completion<P::Write>, HandlerError>>,
     {
-        let request_id = request
-            .lambda_context_ref()
-            .map(|c| c.request_id.clone())
-            .unwrap_or_default();
+        match Caller::from_request(request) {
+            Ok(caller) => self.handle_as(&caller, request, route, validate, execute).await,
+            Err(err) => {
+                tracing::info!(
+                    request_id = %request_id(request),
+                    outcome = "rejected",
+                    reason = %err,
+                    "caller refused",
+                );
+                (err.problem().into_response(), Outcome::Rejected)
+            }
+        }
+    }
+
+    /// Runs `execute` at most once per key of `caller` on `route` and returns the response and
+    /// what happened. Each caller has its own key space: the same key sent by two callers is two
+    /// records, and a record is only ever answered to the caller that made it.
+    ///
+    /// 1. The key is read (header or body fields); a missing or invalid key → 400. The body's
+    ///    fingerprint is taken (RFC 8785); JSON without an exact canonical form → 400.
+    /// 2. `validate` parses the request; its [`Problem`] (e.g. a 400) is returned and nothing is recorded.
+    /// 3. The local cache may replay a COMPLETED record (no DynamoDB call).
+    /// 4. One conditional write claims the key; a live record answers: replay, 409 or 422.
+    /// 5. `execute` runs; on success its response and writes commit in one transaction with the
+    ///    record's move to COMPLETED. On an error, a panic or a 5xx, the claim is released.
+    pub async fn handle_as<T, V, F, Fut>(
+        &self,
+        caller: &Caller,
+        request: &Request,
+        route: &str,
+        validate: V,
+        execute: F,
+    ) -> (Response<Body>, Outcome)
+    where
+        V: FnOnce(&Request) -> Result<T, Problem>,
+        F: FnOnce(T) -> Fut,
+        Fut: Future<Output = Result<Completion<P::Write>, HandlerError>>,
+    {
+        let request_id = request_id(request);
         let started_ms = now_ms();
         let deadline_ms = self.deadline_ms(request, started_ms);
 
@@ -199,7 +236,7 @@ impl<P: Persistence> Idempotency<P> {
                 return (problem.into_response(), Outcome::Rejected);
             }
         };
-        let hash = self.key_hash(request.method().as_str(), route, &client_key);
+        let hash = self.caller_key_hash(caller, request.method().as_str(), route, &client_key);
         drop(client_key);
 
         let (response, outcome) = self
@@ -208,6 +245,7 @@ impl<P: Persistence> Idempotency<P> {
         tracing::info!(
             request_id = %request_id,
             key_hash = %hash,
+            caller = caller.kind(),
             outcome = outcome.as_str(),
             cached = matches!(outcome, Outcome::Replayed { cached: true }),
             status = response.status().as_u16(),
@@ -380,6 +418,14 @@ impl<P: Persistence> Idempotency<P> {
             );
         }
     }
+}
+
+/// The Lambda request id, empty outside Lambda.
+fn request_id(request: &Request) -> String {
+    request
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_default()
 }
 
 fn key_problem(err: &KeyError) -> Problem {
@@ -588,6 +634,52 @@ mod tests {
             idem.persistence()
                 .record(&idem.key_hash("POST", "/orders", "k"))
                 .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn each_caller_has_its_own_key_space_and_cache_entries() {
+        let idem = Idempotency::new(IdempotencyConfig::default(), InMemoryPersistence::new());
+        let alice = Caller::Subject("alice".into());
+        let bob = Caller::Subject("bob".into());
+        let mut bodies = Vec::new();
+        for (caller, text) in [(&alice, "alice's"), (&bob, "bob's"), (&Caller::Anonymous, "anonymous")] {
+            let (response, outcome) = idem
+                .handle_as(
+                    caller,
+                    &request(Some("k"), "{}"),
+                    "/orders",
+                    |_| Ok(()),
+                    |_| async move { ok(text) },
+                )
+                .await;
+            assert_eq!(outcome, Outcome::Executed, "{caller:?}");
+            bodies.push(response.body().as_ref().to_vec());
+        }
+        assert_eq!(idem.cache.len(), 3, "one cache entry per caller");
+        // Warm cache, same key: each caller gets its own answer, and nothing runs again.
+        for (caller, body) in [&alice, &bob, &Caller::Anonymous].into_iter().zip(&bodies) {
+            let (response, outcome) = idem
+                .handle_as(
+                    caller,
+                    &request(Some("k"), "{}"),
+                    "/orders",
+                    |_| Ok(()),
+                    |_| async { ok("ran again") },
+                )
+                .await;
+            assert_eq!(outcome, Outcome::Replayed { cached: true }, "{caller:?}");
+            assert_eq!(response.body().as_ref(), &body[..], "{caller:?}");
+        }
+        // The anonymous record has the pre-auth id; the subjects' do not.
+        assert!(
+            idem.persistence()
+                .record(&idem.key_hash("POST", "/orders", "k"))
+                .is_some()
+        );
+        assert_ne!(
+            idem.caller_key_hash(&alice, "POST", "/orders", "k"),
+            idem.key_hash("POST", "/orders", "k")
         );
     }
 

@@ -1,6 +1,7 @@
 //! Idempotency keys: parsing and validating the client's key, deriving one from body fields,
 //! and the scoped hash that is the record's `id` (the raw key is never stored or logged).
 
+use crate::caller::Caller;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 
@@ -132,10 +133,33 @@ pub fn key_from_body_fields(body: &serde_json::Value, fields: &[String]) -> Resu
 }
 
 /// The record id: hex SHA-256 over the length-prefixed function name, method, route and client
-/// key, so one client key on two routes (or two functions) never collides.
+/// key, so one client key on two routes (or two functions) never collides. This is the id of an
+/// anonymous caller's record; see [`caller_key_hash`].
 pub fn key_hash(function_name: &str, method: &str, route: &str, client_key: &str) -> String {
+    hash_parts(&[function_name, method, route, client_key])
+}
+
+/// The record id of `caller`'s key.
+///
+/// [`Caller::Anonymous`] hashes exactly as [`key_hash`], so the records of a stack without auth
+/// keep their ids. A subject appends two more parts: the tag [`SUBJECT_SCOPE`] and the subject.
+/// Every part is length-prefixed, so the hashed bytes decode to exactly one sequence of parts:
+/// no choice of key or subject (any bytes, separators included) hashes the same bytes as another
+/// caller's, or as an anonymous record (which has fewer parts).
+pub fn caller_key_hash(function_name: &str, method: &str, route: &str, client_key: &str, caller: &Caller) -> String {
+    match caller {
+        Caller::Anonymous => key_hash(function_name, method, route, client_key),
+        Caller::Subject(sub) => hash_parts(&[function_name, method, route, client_key, SUBJECT_SCOPE, sub]),
+    }
+}
+
+/// The part that marks a subject-scoped record id (followed by the subject).
+pub const SUBJECT_SCOPE: &str = "jwt-sub";
+
+/// Hex SHA-256 over each part as an 8-byte big-endian length followed by its bytes.
+fn hash_parts(parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
-    for part in [function_name, method, route, client_key] {
+    for part in parts {
         hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part.as_bytes());
     }
@@ -288,5 +312,56 @@ mod tests {
         assert_ne!(h, key_hash("other", "POST", "/orders", "k1"));
         // Length prefixes: moving a boundary changes the hash.
         assert_ne!(key_hash("a", "b", "c", "de"), key_hash("a", "b", "cd", "e"));
+    }
+
+    #[test]
+    fn anonymous_hashes_as_before_and_subjects_are_scoped() {
+        // The anonymous id is the pre-auth id: records of a stack without auth are unchanged.
+        let anonymous = caller_key_hash("fn", "POST", "/orders", "k1", &Caller::Anonymous);
+        assert_eq!(anonymous, key_hash("fn", "POST", "/orders", "k1"));
+        // Pinned: the id this key had before callers existed.
+        assert_eq!(
+            anonymous,
+            "6c395fd496719ef652bb66170e2cfda844dcfd9ef390aa4ad9e391d935305dd2"
+        );
+        let alice = Caller::Subject("alice".into());
+        let bob = Caller::Subject("bob".into());
+        let a = caller_key_hash("fn", "POST", "/orders", "k1", &alice);
+        assert_eq!(a.len(), 64);
+        assert!(!a.contains("alice") && !a.contains("k1"));
+        assert_eq!(a, caller_key_hash("fn", "POST", "/orders", "k1", &alice));
+        assert_ne!(a, anonymous);
+        assert_ne!(a, caller_key_hash("fn", "POST", "/orders", "k1", &bob));
+        assert_ne!(a, caller_key_hash("fn", "POST", "/orders", "k2", &alice));
+    }
+
+    #[test]
+    fn no_key_or_subject_forges_another_callers_id() {
+        let sub = |s: &str| Caller::Subject(s.into());
+        // Moving bytes between the key and the subject.
+        assert_ne!(
+            caller_key_hash("fn", "POST", "/orders", "k1a", &sub("lice")),
+            caller_key_hash("fn", "POST", "/orders", "k1", &sub("alice"))
+        );
+        // A key that spells out the subject part of another caller's id, as an anonymous key or
+        // inside a subject's key: the length prefixes keep the parts apart.
+        let mut spelled = String::from("k1");
+        for part in [SUBJECT_SCOPE, "alice"] {
+            spelled.push_str(&String::from_utf8_lossy(&(part.len() as u64).to_be_bytes()));
+            spelled.push_str(part);
+        }
+        assert_ne!(
+            caller_key_hash("fn", "POST", "/orders", &spelled, &Caller::Anonymous),
+            caller_key_hash("fn", "POST", "/orders", "k1", &sub("alice"))
+        );
+        assert_ne!(
+            caller_key_hash("fn", "POST", "/orders", "k1", &sub("")),
+            caller_key_hash("fn", "POST", "/orders", "k1", &Caller::Anonymous)
+        );
+        // A subject that looks like the scope tag.
+        assert_ne!(
+            caller_key_hash("fn", "POST", "/orders", "k1", &sub(SUBJECT_SCOPE)),
+            caller_key_hash("fn", "POST", "/orders", "k1", &sub("alice"))
+        );
     }
 }

@@ -52,16 +52,19 @@
 //! ```
 
 pub mod cache;
+pub mod caller;
 pub mod config;
 pub mod fingerprint;
 pub mod idempotency;
 pub mod jcs;
 pub mod key;
 pub mod orders;
+pub mod ownership;
 pub mod persistence;
 pub mod problem;
 pub mod record;
 
+pub use caller::{Caller, CallerError};
 pub use config::{ConfigError, IdempotencyConfig, KeySource, Settings};
 pub use idempotency::{Completion, HandlerError, Idempotency, Outcome};
 pub use orders::OrdersApi;

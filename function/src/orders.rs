@@ -1,8 +1,11 @@
 //! The orders API: `POST /orders` (idempotent, the order commits with the idempotency record)
-//! and `GET /orders/{id}` (ETag, 304), with problem+json errors and 404/405 routing.
+//! and `GET /orders/{id}` (ETag, 304), with problem+json errors and 404/405 routing. With a JWT
+//! caller, the order is the caller's (see `ownership`).
 
+use crate::caller::Caller;
 use crate::config::IdempotencyConfig;
 use crate::idempotency::{Completion, HandlerError, Idempotency, Outcome};
+use crate::ownership::{OWNER_ATTRIBUTE, Owner, customer_from_caller};
 use crate::persistence::DynamoDbPersistence;
 use crate::problem::Problem;
 use aws_sdk_dynamodb::Client;
@@ -191,24 +194,34 @@ impl OrdersApi {
     }
 
     async fn create(&self, request: &Request) -> (Response<Body>, Outcome) {
+        let caller = match caller_of(request) {
+            Ok(caller) => caller,
+            Err(err) => return (err.problem().into_response(), Outcome::Rejected),
+        };
         let table = self.table.clone();
         let work = self.simulated_work(request);
+        let owner = caller.subject().map(str::to_string);
         self.idempotency
-            .handle_with_outcome(
+            .handle_as(
+                &caller,
                 request,
                 ORDERS_ROUTE,
-                |r| parse_new_order(r.body().as_ref()),
+                |r| customer_from_caller(parse_new_order(r.body().as_ref())?, &caller),
                 move |order| async move {
                     if !work.is_zero() {
                         tokio::time::sleep(work).await;
                     }
-                    create_order(&table, order)
+                    create_order(&table, order, owner)
                 },
             )
             .await
     }
 
     async fn get(&self, request: &Request, id: &str) -> Response<Body> {
+        let caller = match caller_of(request) {
+            Ok(caller) => caller,
+            Err(err) => return err.problem().into_response(),
+        };
         let not_found = || {
             Problem::new(
                 StatusCode::NOT_FOUND,
@@ -253,6 +266,11 @@ impl OrdersApi {
                 .into_response();
             }
         };
+        // Another caller's order is answered exactly like a missing one.
+        let owner = Owner::of_item(&item);
+        if !owner.allows(&caller) {
+            return not_found();
+        }
         let Some(order) = order_from_item(&item) else {
             return Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -278,6 +296,10 @@ impl OrdersApi {
         let headers = response.headers_mut();
         headers.insert(header::ETAG, HeaderValue::from_str(&tag).expect("etags are ASCII"));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(ORDER_CACHE_CONTROL));
+        if owner != Owner::Nobody {
+            // Another user of the same browser must not be served this caller's cached copy.
+            headers.insert(header::VARY, HeaderValue::from_static("Authorization"));
+        }
         if request.method() == Method::HEAD {
             *response.body_mut() = Body::Empty;
         }
@@ -313,6 +335,13 @@ pub fn route_path(request: &Request) -> String {
     }
 }
 
+/// The request's caller; a refusal is logged (its response is the error's `401` problem).
+fn caller_of(request: &Request) -> Result<Caller, crate::caller::CallerError> {
+    Caller::from_request(request).inspect_err(|err| {
+        tracing::info!(outcome = "rejected", reason = %err, "caller refused");
+    })
+}
+
 fn method_not_allowed(allow: &str) -> Response<Body> {
     Problem::new(
         StatusCode::METHOD_NOT_ALLOWED,
@@ -323,8 +352,13 @@ fn method_not_allowed(allow: &str) -> Response<Body> {
     .into_response()
 }
 
-/// Builds the 201 response and the order's Put for the completion transaction.
-fn create_order(table: &str, order: NewOrder) -> Result<Completion<TransactWriteItem>, HandlerError> {
+/// Builds the 201 response and the order's Put for the completion transaction; `owner` (the
+/// caller's subject) is stored in [`OWNER_ATTRIBUTE`], not in the representation.
+fn create_order(
+    table: &str,
+    order: NewOrder,
+    owner: Option<String>,
+) -> Result<Completion<TransactWriteItem>, HandlerError> {
     let id = uuid::Uuid::new_v4().to_string();
     let created_at = aws_smithy_types::DateTime::from_millis(crate::idempotency::now_ms() as i64)
         .fmt(aws_smithy_types::date_time::Format::DateTime)?;
@@ -346,6 +380,9 @@ fn create_order(table: &str, order: NewOrder) -> Result<Completion<TransactWrite
     ]);
     if let Some(customer) = &order.customer {
         item.insert("customer".into(), AttributeValue::S(customer.clone()));
+    }
+    if let Some(owner) = owner {
+        item.insert(OWNER_ATTRIBUTE.into(), AttributeValue::S(owner));
     }
     let put = Put::builder()
         .table_name(table)

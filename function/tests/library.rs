@@ -331,3 +331,55 @@ async fn a_failed_completion_releases_the_claim_and_the_retry_runs_again() {
         .await;
     assert_eq!((response.status().as_u16(), outcome), (201, Outcome::Executed));
 }
+
+#[tokio::test]
+async fn the_wrapper_reads_the_caller_from_the_jwt_claims() {
+    let table = Table::new().await;
+    let (idem, calls) = wrapper(&table, table.config());
+    let runs = AtomicUsize::new(0);
+    let mut seen = Vec::new();
+    for sub in ["alice", "bob", "alice"] {
+        let (response, outcome) = idem
+            .handle_with_outcome(
+                &request(&as_subject(post_event(Some("k"), BODY), sub)),
+                "/orders",
+                |_| Ok(()),
+                |_| async {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    Result::Ok(Completion::new(created(sub)))
+                },
+            )
+            .await;
+        assert_eq!(response.body().as_ref(), sub.as_bytes(), "{sub} gets its own response");
+        seen.push(outcome);
+    }
+    assert_eq!(
+        seen,
+        [Outcome::Executed, Outcome::Executed, Outcome::Replayed { cached: true }]
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 2, "one execution per caller");
+    let alice = oncely_function::Caller::Subject("alice".into());
+    assert!(
+        table
+            .item(&idem.caller_key_hash(&alice, "POST", "/orders", "k"))
+            .await
+            .is_some()
+    );
+    calls.take();
+    // Claims without a subject: 401 before anything is read or recorded.
+    let (response, outcome) = idem
+        .handle_with_outcome(
+            &request(&with_claims(
+                post_event(Some("k"), BODY),
+                serde_json::json!({"iss": "https://issuer.example"}),
+            )),
+            "/orders",
+            |_| Ok(()),
+            |_| async { Result::Ok(Completion::new(created("never"))) },
+        )
+        .await;
+    assert_eq!(outcome, Outcome::Rejected);
+    assert_problem(&response, 401);
+    assert_eq!(calls.count(), 0);
+    assert_eq!(table.records().await.len(), 2);
+}

@@ -72,23 +72,6 @@ async fn first_post_creates_the_order_and_replays_byte_for_byte() {
     assert_eq!(table.orders().await.len(), 1);
 }
 
-fn assert_replay(
-    original: &lambda_http::Response<lambda_http::Body>,
-    replay: &lambda_http::Response<lambda_http::Body>,
-) {
-    assert_eq!(replay.status(), original.status());
-    assert_eq!(body(replay), body(original), "the body byte for byte");
-    assert_eq!(header(replay, "idempotent-replayed"), Some("true"));
-    for (name, value) in original.headers() {
-        assert_eq!(
-            replay.headers().get_all(name).iter().collect::<Vec<_>>(),
-            original.headers().get_all(name).iter().collect::<Vec<_>>(),
-            "{name}: {value:?}"
-        );
-    }
-    assert_eq!(replay.headers().len(), original.headers().len() + 1);
-}
-
 #[tokio::test]
 async fn reordered_json_replays_and_a_changed_value_is_422() {
     let table = Table::new().await;

@@ -208,6 +208,50 @@ pub fn event_for(method: &str, path: &str) -> serde_json::Value {
     event
 }
 
+/// `event` as API Gateway's JWT authorizer passes it on: `requestContext.authorizer.jwt.claims`
+/// (every value a string) with `claims`, as for a Cognito access token.
+pub fn with_claims(mut event: serde_json::Value, claims: serde_json::Value) -> serde_json::Value {
+    event["requestContext"]["authorizer"] = serde_json::json!({
+        "jwt": {"claims": claims, "scopes": ["orders/write"]}
+    });
+    event
+}
+
+/// `event` sent with a valid token of subject `sub` (the claims of a Cognito access token).
+pub fn as_subject(event: serde_json::Value, sub: &str) -> serde_json::Value {
+    with_claims(
+        event,
+        serde_json::json!({
+            "sub": sub,
+            "iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example",
+            "client_id": "3n4b5urk1ft4fl3mg5e62d9ado",
+            "token_use": "access",
+            "scope": "orders/write",
+            "auth_time": "1710088800",
+            "iat": "1710088800",
+            "exp": "1710092400",
+            "jti": "5f9c1bd6-8a5e-4f76-9d3f-1a2b3c4d5e6f",
+            "username": sub
+        }),
+    )
+}
+
+/// Asserts that `replay` is `original` replayed: same status, headers and body byte for byte,
+/// plus `Idempotent-Replayed: true`.
+pub fn assert_replay(original: &Response<Body>, replay: &Response<Body>) {
+    assert_eq!(replay.status(), original.status());
+    assert_eq!(body(replay), body(original), "the body byte for byte");
+    assert_eq!(header(replay, "idempotent-replayed"), Some("true"));
+    for (name, value) in original.headers() {
+        assert_eq!(
+            replay.headers().get_all(name).iter().collect::<Vec<_>>(),
+            original.headers().get_all(name).iter().collect::<Vec<_>>(),
+            "{name}: {value:?}"
+        );
+    }
+    assert_eq!(replay.headers().len(), original.headers().len() + 1);
+}
+
 pub fn body(response: &Response<Body>) -> Vec<u8> {
     response.body().as_ref().to_vec()
 }
