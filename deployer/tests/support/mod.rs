@@ -146,6 +146,7 @@ impl World {
             iam: testkit::recorded_client!(aws_sdk_iam, &sdk, &calls),
             logs: testkit::recorded_client!(aws_sdk_cloudwatchlogs, &sdk, &calls),
             sts: testkit::recorded_client!(aws_sdk_sts, &sdk, &calls),
+            cognito: testkit::recorded_client!(aws_sdk_cognitoidentityprovider, &sdk, &calls),
             progress: Progress::silent(),
             region: REGION.into(),
             account: ACCOUNT.into(),
