@@ -7,76 +7,18 @@ mod support;
 use std::collections::BTreeMap;
 
 use deployer::config::Config;
-use deployer::context::Context;
 use deployer::engine;
 use deployer::stack::Stack;
+use support::auth::*;
 use support::*;
 
-const THROTTLE: &str = "  throttle: { burst: 100, rate: 50 }\n";
-const COGNITO: &str = "  auth: { cognito: {}, public_routes: [\"GET /orders/{id}\"] }\n";
 const JWT: &str = "  auth:\n    jwt: { issuer: \"https://issuer.example.com/\", audience: [web] }\n    public_routes: [\"GET /orders/{id}\"]\n";
 
-/// A world whose config has `auth` (one of the constants above) under `api`.
+/// A world whose config has `auth` (YAML lines under `api:`).
 fn world_with(app: &str, auth: &str) -> World {
     let w = World::new(app);
-    set_auth(&w, auth);
+    w.set_auth(auth);
     w
-}
-
-/// Replaces the config's `api.auth` (empty: none).
-fn set_auth(w: &World, auth: &str) {
-    let yaml = config_yaml(&w.app, &w.env_file()).replace(THROTTLE, &format!("{THROTTLE}{auth}"));
-    w.write_config(&yaml);
-}
-
-/// Every route of the one API: key -> (authorization type, authorizer id, route id).
-async fn routes(ctx: &Context) -> BTreeMap<String, (String, Option<String>, String)> {
-    let api_id = api_id(ctx).await;
-    let routes = ctx.apigw.get_routes().api_id(&api_id).send().await.unwrap();
-    routes
-        .items()
-        .iter()
-        .map(|r| {
-            let t = r.authorization_type().map_or("NONE", |t| t.as_str()).to_string();
-            // AWS clears the authorizer of a NONE route; moto keeps the old id: only JWT's counts.
-            let id = r.authorizer_id().filter(|_| t == "JWT").map(str::to_string);
-            (
-                r.route_key().unwrap().to_string(),
-                (t, id, r.route_id().unwrap().to_string()),
-            )
-        })
-        .collect()
-}
-
-async fn api_id(ctx: &Context) -> String {
-    let apis = ctx.apigw.get_apis().send().await.unwrap();
-    assert_eq!(apis.items().len(), 1, "one API");
-    apis.items()[0].api_id().unwrap().to_string()
-}
-
-/// The user pools named `name`, by id.
-async fn pools(ctx: &Context, name: &str) -> Vec<String> {
-    let out = ctx.cognito.list_user_pools().max_results(60).send().await.unwrap();
-    out.user_pools()
-        .iter()
-        .filter(|p| p.name() == Some(name))
-        .map(|p| p.id().unwrap().to_string())
-        .collect()
-}
-
-/// The authorizer protecting `POST /orders`.
-async fn authorizer(ctx: &Context) -> aws_sdk_apigatewayv2::operation::get_authorizer::GetAuthorizerOutput {
-    let id = routes(ctx).await["POST /orders"]
-        .1
-        .clone()
-        .expect("POST /orders is protected");
-    ctx.apigw
-        .get_authorizer()
-        .api_id(api_id(ctx).await)
-        .authorizer_id(id)
-        .send()
-        .await
-        .unwrap()
 }
 
 fn counts(report: &serde_json::Value) -> (u64, u64, u64) {
@@ -89,7 +31,7 @@ fn counts(report: &serde_json::Value) -> (u64, u64, u64) {
 
 #[tokio::test]
 async fn cognito_up_creates_pool_client_and_authorizer_and_a_second_up_sends_no_write() {
-    let w = world_with("authc", COGNITO);
+    let w = world_with("authc", AUTH_COGNITO);
     let zip = w.zip("v1");
     let plan = w.json(&["plan", "--zip", zip.to_str().unwrap()]);
     let report = w.json(&["up", "--zip", zip.to_str().unwrap()]);
@@ -264,10 +206,7 @@ async fn jwt_routes_and_issuer_change_in_place_and_removing_auth_deletes_the_aut
     assert_eq!(before["GET /orders/{id}"].0, "NONE");
 
     // Public -> protected: that route is updated in place.
-    set_auth(
-        &w,
-        "  auth:\n    jwt: { issuer: \"https://issuer.example.com/\", audience: [web] }\n",
-    );
+    w.set_auth("  auth:\n    jwt: { issuer: \"https://issuer.example.com/\", audience: [web] }\n");
     let report = w.json(&["up", "--zip", zip.to_str().unwrap()]);
     assert_eq!(counts(&report), (0, 1, 0), "{report:#}");
     assert_eq!(rows(&report, "update"), ["route GET /orders/{id}"]);
@@ -277,10 +216,7 @@ async fn jwt_routes_and_issuer_change_in_place_and_removing_auth_deletes_the_aut
     assert_eq!(after["GET /orders/{id}"].1.as_deref(), Some(authorizer_id.as_str()));
 
     // A new issuer and audience: the authorizer is updated in place.
-    set_auth(
-        &w,
-        "  auth:\n    jwt: { issuer: \"https://login.example.org/tenant\", audience: [web, mobile] }\n",
-    );
+    w.set_auth("  auth:\n    jwt: { issuer: \"https://login.example.org/tenant\", audience: [web, mobile] }\n");
     let plan = w.json(&["plan", "--zip", zip.to_str().unwrap()]);
     let report = w.json(&["up", "--zip", zip.to_str().unwrap()]);
     assert_eq!(plan["changes"], report["changes"], "up does what plan said");
@@ -297,7 +233,7 @@ async fn jwt_routes_and_issuer_change_in_place_and_removing_auth_deletes_the_aut
     assert_eq!(counts(&again), (0, 0, 0), "{again:#}");
 
     // No more `api.auth`: the routes are opened, then the authorizer deleted.
-    set_auth(&w, "");
+    w.set_auth("");
     let report = w.json(&["up", "--zip", zip.to_str().unwrap()]);
     assert_eq!(counts(&report), (0, 2, 1), "{report:#}");
     assert_eq!(
@@ -325,7 +261,7 @@ async fn jwt_routes_and_issuer_change_in_place_and_removing_auth_deletes_the_aut
 
 #[tokio::test]
 async fn down_keeps_a_pool_with_users_unless_delete_data() {
-    let w = world_with("authd", COGNITO);
+    let w = world_with("authd", AUTH_COGNITO);
     let zip = w.zip("v1");
     w.json(&["up", "--zip", zip.to_str().unwrap()]);
     let ctx = w.ctx();
