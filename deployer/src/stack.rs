@@ -100,7 +100,8 @@ impl Stack {
     }
     /// The token issuer of a Cognito user pool in this region.
     pub fn cognito_issuer(&self, pool_id: &str) -> String {
-        format!("https://cognito-idp.{}.amazonaws.com/{pool_id}", self.region)
+        let suffix = if self.partition == "aws-cn" { ".cn" } else { "" };
+        format!("https://cognito-idp.{}.amazonaws.com{suffix}/{pool_id}", self.region)
     }
     /// The Lambda permission's statement id.
     pub fn permission_sid(&self) -> String {

@@ -304,3 +304,73 @@ pub fn destroyed_with_api(stack: &Stack, api_deleted: bool, live: &[Live]) -> Ve
         .map(|l| Change::new(KIND, format!("{name} ({})", l.id), Action::Delete).with_note(Note::DeletedWithApi))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn stack(auth: &str) -> Stack {
+        let yaml = format!("app: a\nstage: b\napi:\n  routes: [\"POST /orders\", \"GET /orders/{{id}}\"]\n{auth}");
+        Stack {
+            config: Config::parse(&yaml).unwrap(),
+            name: "a-b".into(),
+            region: "eu-west-1".into(),
+            account: "111122223333".into(),
+            partition: "aws".into(),
+        }
+    }
+
+    const JWT_PUBLIC_GET: &str = "  auth:\n    jwt: { issuer: \"https://i.example.com/\", audience: [web] }\n    \
+        public_routes: [\"GET /orders/{id}\"]\n";
+
+    fn live(issuer: &str) -> Live {
+        Live {
+            id: "au1".into(),
+            authorizer_type: JWT.into(),
+            identity_source: vec![IDENTITY_SOURCE.into()],
+            issuer: Some(issuer.into()),
+            audience: vec!["web".into()],
+        }
+    }
+
+    fn want(issuer: &str) -> Want {
+        Want {
+            issuer: issuer.into(),
+            audience: vec!["web".into()],
+        }
+    }
+
+    #[test]
+    fn routes_read_none_absent_or_empty_as_none_and_want_jwt_only_when_protected() {
+        assert_eq!(route_authorization(None, Some("stale")), "NONE");
+        assert_eq!(route_authorization(Some("NONE"), Some("stale")), "NONE");
+        assert_eq!(route_authorization(Some("JWT"), Some("au1")), "JWT au1");
+        let s = stack(JWT_PUBLIC_GET);
+        assert!(needed(&s));
+        assert_eq!(want_route_authorization(&s, "POST /orders", Some("au1")), "JWT au1");
+        assert_eq!(want_route_authorization(&s, "GET /orders/{id}", Some("au1")), "NONE");
+        let open = stack("");
+        assert!(!needed(&open));
+        assert_eq!(want_route_authorization(&open, "POST /orders", None), "NONE");
+    }
+
+    #[test]
+    fn diff_creates_updates_in_place_or_deletes() {
+        let s = stack(JWT_PUBLIC_GET);
+        let i = "https://i.example.com/";
+        let rows = diff(&s, Some(&want(i)), &[]);
+        assert_eq!((rows.len(), rows[0].action), (1, Action::Create));
+        let rows = diff(&s, Some(&want(i)), &[live(i)]);
+        assert_eq!((rows.len(), rows[0].action), (1, Action::Unchanged));
+        let rows = diff(&s, Some(&want("https://other.example.com/")), &[live(i)]);
+        assert_eq!(rows[0].action, Action::Update);
+        assert_eq!(rows[0].attributes[0].attribute, "issuer");
+        let rows = diff(&s, None, &[live(i)]);
+        assert_eq!(
+            (rows[0].action, rows[0].name.as_str(), rows[0].note.clone()),
+            (Action::Delete, "a-b (au1)", Some(Note::NoLongerNeeded))
+        );
+        assert!(diff(&s, None, &[]).is_empty(), "no auth, nothing live: no row at all");
+    }
+}
