@@ -193,6 +193,15 @@ async fn jwt_routes_and_issuer_change_in_place_and_removing_auth_deletes_the_aut
     let report = w.json(&["up", "--zip", zip.to_str().unwrap()]);
     assert_eq!(counts(&report), (12, 0, 0), "no Cognito resources: {report:#}");
     assert_eq!(report["auth"]["issuer"], "https://issuer.example.com/");
+    assert!(report["auth"].get("client_id").is_none(), "{report:#}");
+    let env = std::fs::read_to_string(w.env_file()).unwrap();
+    for line in [
+        "VITE_AUTH_MODE=jwt",
+        "VITE_AUTH_ISSUER=https://issuer.example.com/",
+        "VITE_AUTH_CLIENT_ID=web",
+    ] {
+        assert!(env.lines().any(|l| l == line), "{line} in {env}");
+    }
     let ctx = w.ctx();
     assert!(pools(&ctx, &w.name()).await.is_empty(), "jwt: creates no user pool");
     let a = authorizer(&ctx).await;
