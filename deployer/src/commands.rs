@@ -55,6 +55,9 @@ pub async fn up(config: &Config, args: &UpArgs, progress: &Progress) -> anyhow::
     if let Some(endpoint) = &report.endpoint {
         endpoint::write_to_frontend(config, endpoint, progress)?;
     }
+    if let Some(auth) = &report.auth {
+        endpoint::write_auth_to_frontend(config, auth, progress)?;
+    }
     Ok(report)
 }
 
@@ -89,5 +92,30 @@ pub async fn sync_endpoint(config: &Config, progress: &Progress) -> anyhow::Resu
             stack.api_name()
         );
     };
-    endpoint::write_to_frontend(config, &api.endpoint, progress)
+    let auth = sync_auth(&ctx, &stack).await?;
+    let mut synced = endpoint::write_to_frontend(config, &api.endpoint, progress)?;
+    if let Some(auth) = auth {
+        endpoint::write_auth_to_frontend(config, &auth, progress)?;
+        synced.auth = Some(auth);
+    }
+    Ok(synced)
+}
+
+/// What the frontend signs in with, read from the deployed pool and client (`api.auth`).
+async fn sync_auth(ctx: &Context, stack: &Stack) -> anyhow::Result<Option<resources::AuthOutputs>> {
+    let (pool, client) = resources::auth::read_cognito(ctx, stack)
+        .await
+        .with_context(|| format!("looking up the Cognito user pool of {}", stack.name))?;
+    let pool = pool.filter(|p| stack.owns(&p.tags));
+    if resources::auth::uses_cognito(stack) && (pool.is_none() || client.is_none()) {
+        bail!(
+            "the Cognito user pool or app client {} of stack {} is not deployed in {}: run `cargo run -- up` first",
+            stack.user_pool_name(),
+            stack.name,
+            stack.region
+        );
+    }
+    let pool_id = pool.as_ref().map(|p| p.id.as_str());
+    let want = resources::auth::target(stack, pool_id, client.as_ref().map(|c| c.id.as_str()));
+    Ok(want.map(|w| resources::auth::outputs(stack, &w, pool_id)))
 }

@@ -8,7 +8,7 @@ use crate::error::{DeployError, Result};
 use crate::package::Artifact;
 use crate::report::{Action, Change, Command, Note, Report, ResourceKind};
 use crate::resources::function::Backoff;
-use crate::resources::{function, http_api, log_group, role, table};
+use crate::resources::{auth, authorizer, function, http_api, log_group, role, table, user_pool, user_pool_client};
 use crate::stack::Stack;
 
 /// The live state of the whole stack.
@@ -20,6 +20,11 @@ pub struct LiveStack {
     pub function: Option<function::Live>,
     pub permission: Vec<Value>,
     pub api: Option<http_api::Live>,
+    /// `api.auth`: the JWT authorizers the API's routes use, and the Cognito user pool and app
+    /// client (read only for `provider: cognito`).
+    pub authorizers: Vec<authorizer::Live>,
+    pub user_pool: Option<user_pool::Live>,
+    pub user_pool_client: Option<user_pool_client::Live>,
 }
 
 impl LiveStack {
@@ -29,6 +34,7 @@ impl LiveStack {
             && self.role.is_none()
             && self.function.is_none()
             && self.api.is_none()
+            && self.user_pool.is_none()
     }
 }
 
@@ -37,13 +43,19 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<LiveStack> {
     let step = ctx
         .progress
         .step(format!("reading the live state of {} in {}", stack.name, stack.region));
-    let (table, log_group, role, function, permission, api) = tokio::try_join!(
+    let api_and_authorizers = async {
+        let api = http_api::read(ctx, stack).await?;
+        let authorizers = authorizer::read(ctx, stack, api.as_ref()).await?;
+        Ok::<_, DeployError>((api, authorizers))
+    };
+    let (table, log_group, role, function, permission, (api, authorizers), (user_pool, user_pool_client)) = tokio::try_join!(
         table::read(ctx, stack),
         log_group::read(ctx, stack),
         role::read(ctx, stack),
         function::read(ctx, stack),
         function::read_permission(ctx, stack),
-        http_api::read(ctx, stack),
+        api_and_authorizers,
+        auth::read_cognito(ctx, stack),
     )?;
     step.done("read");
     Ok(LiveStack {
@@ -53,7 +65,16 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<LiveStack> {
         function,
         permission,
         api,
+        authorizers,
+        user_pool,
+        user_pool_client,
     })
+}
+
+/// What the authorizer must be per the live state (`None` when no route needs one).
+fn authorizer_want(stack: &Stack, live: &LiveStack) -> Option<authorizer::Want> {
+    auth::live_target(stack, live.user_pool.as_ref(), live.user_pool_client.as_ref())
+        .filter(|_| authorizer::needed(stack))
 }
 
 /// Every change `up` would make, in the order it makes them.
@@ -64,7 +85,23 @@ pub fn diff(stack: &Stack, live: &LiveStack, code: Option<&Artifact>) -> Vec<Cha
     ];
     out.extend(role::diff(stack, live.role.as_ref()));
     out.push(function::diff(stack, live.function.as_ref(), code));
-    out.extend(http_api::diff(stack, live.api.as_ref()));
+    out.extend(auth::diff_cognito(
+        stack,
+        live.user_pool.as_ref(),
+        live.user_pool_client.as_ref(),
+    ));
+    let want = authorizer_want(stack, live);
+    let authorizer_id = want
+        .as_ref()
+        .map(|_| live.authorizers.first().map_or(authorizer::NEW, |a| a.id.as_str()));
+    let mut api_rows = http_api::diff(stack, live.api.as_ref(), authorizer_id);
+    // The authorizer is made before the routes use it, and deleted after they stopped.
+    let at = api_rows
+        .iter()
+        .position(|c| c.resource == ResourceKind::Route)
+        .unwrap_or(api_rows.len());
+    api_rows.splice(at..at, authorizer::diff(stack, want.as_ref(), &live.authorizers));
+    out.extend(api_rows);
     let owned_api = live
         .api
         .as_ref()
@@ -121,6 +158,8 @@ pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff)
     if !report.has_changes() {
         ctx.progress.info("everything is up to date: no changes made");
         report.endpoint = live.api.as_ref().map(|a| a.endpoint.clone());
+        report.auth = auth::live_target(stack, live.user_pool.as_ref(), live.user_pool_client.as_ref())
+            .map(|w| auth::outputs(stack, &w, live.user_pool.as_ref().map(|p| p.id.as_str())));
         return Ok(report);
     }
     ctx.progress.info(format!("plan: {}", report.summary()));
@@ -144,7 +183,25 @@ pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff)
     if let Some(c) = find(ResourceKind::Function) {
         function::apply(ctx, stack, live.function.as_ref(), &c, code, backoff).await?;
     }
-    let (api_id, endpoint) = http_api::apply(ctx, stack, live.api.as_ref(), &rows(&http_api::KINDS)).await?;
+    let target = auth::apply(
+        ctx,
+        stack,
+        live.user_pool.as_ref(),
+        live.user_pool_client.as_ref(),
+        &report.changes,
+    )
+    .await?;
+    report.auth = target
+        .as_ref()
+        .map(|(w, pool_id)| auth::outputs(stack, w, pool_id.as_deref()));
+    let want = target.map(|(w, _)| w).filter(|_| authorizer::needed(stack));
+    let api_auth = http_api::Auth {
+        want: want.as_ref(),
+        live: &live.authorizers,
+    };
+    let mut api_kinds = http_api::KINDS.to_vec();
+    api_kinds.push(ResourceKind::Authorizer);
+    let (api_id, endpoint) = http_api::apply(ctx, stack, live.api.as_ref(), &rows(&api_kinds), api_auth).await?;
     // The permission's source ARN needs the API id, known only now for a new API.
     let permission = function::diff_permission(stack, Some(&api_id), &live.permission);
     function::apply_permission(ctx, stack, &api_id, &permission, live.permission.len()).await?;
@@ -161,6 +218,13 @@ pub fn deletable(stack: &Stack, live: &LiveStack) -> Vec<String> {
             "HTTP API {} ({}) with its routes, integration and stage",
             stack.api_name(),
             a.api_id
+        ));
+    }
+    if let Some(p) = live.user_pool.as_ref().filter(|p| stack.owns(&p.tags)) {
+        out.push(format!(
+            "Cognito user pool {} ({}) with its app client (kept if it has users, unless --delete-data)",
+            stack.user_pool_name(),
+            p.id
         ));
     }
     let function_owned = live.function.as_ref().is_some_and(|f| stack.owns(&f.tags));
@@ -191,7 +255,24 @@ pub fn deletable(stack: &Stack, live: &LiveStack) -> Vec<String> {
 
 /// `down`: deletes what we own in dependency order; absent is success, foreign is left alone.
 pub async fn down(ctx: &Context, stack: &Stack, live: &LiveStack, delete_data: bool) -> Result<Report> {
-    let mut changes = vec![http_api::destroy(ctx, stack, live.api.as_ref()).await?];
+    let api = http_api::destroy(ctx, stack, live.api.as_ref()).await?;
+    let api_deleted = api.action == Action::Delete;
+    let mut changes = vec![api];
+    changes.extend(authorizer::destroyed_with_api(stack, api_deleted, &live.authorizers));
+    if auth::uses_cognito(stack) || live.user_pool.is_some() {
+        let keep = user_pool::kept(ctx, stack, live.user_pool.as_ref(), delete_data).await?;
+        changes.push(
+            user_pool_client::destroy(
+                ctx,
+                stack,
+                live.user_pool.as_ref(),
+                live.user_pool_client.as_ref(),
+                keep,
+            )
+            .await?,
+        );
+        changes.push(user_pool::destroy(ctx, stack, live.user_pool.as_ref(), keep).await?);
+    }
     let function_owned = live.function.as_ref().is_some_and(|f| stack.owns(&f.tags));
     changes.push(function::destroy_permission(ctx, stack, function_owned, &live.permission).await?);
     changes.push(function::destroy(ctx, stack, live.function.as_ref()).await?);
@@ -205,6 +286,9 @@ pub async fn down(ctx: &Context, stack: &Stack, live: &LiveStack, delete_data: b
         .warnings
         .extend(report.changes.iter().filter_map(|c| match &c.note {
             Some(note @ Note::KeptWithData { .. }) => Some(format!("{} {} {note}", c.resource, c.name)),
+            Some(note @ Note::KeptWithUsers) if c.resource == ResourceKind::UserPool => {
+                Some(format!("{} {} {note}", c.resource, c.name))
+            }
             _ => None,
         }));
     Ok(report)
@@ -316,6 +400,8 @@ mod tests {
                         id: format!("r{i}"),
                         key: k.to_string(),
                         target: Some("integrations/int1".into()),
+                        authorization_type: None,
+                        authorizer_id: None,
                     })
                     .collect(),
                 stage: Some(http_api::StageLive {
@@ -324,6 +410,9 @@ mod tests {
                     rate: Some(c.api.throttle.rate),
                 }),
             }),
+            authorizers: vec![],
+            user_pool: None,
+            user_pool_client: None,
         }
     }
 
@@ -356,7 +445,7 @@ mod tests {
             .filter(|c| http_api::KINDS.contains(&c.resource))
             .cloned()
             .collect();
-        let (api_id, _) = http_api::apply(&ctx, &stack, live.api.as_ref(), &api_rows)
+        let (api_id, _) = http_api::apply(&ctx, &stack, live.api.as_ref(), &api_rows, Default::default())
             .await
             .unwrap();
         assert_eq!(api_id, "abc123");
@@ -371,6 +460,8 @@ mod tests {
             id: "old".into(),
             key: "GET /legacy".into(),
             target: Some("integrations/int1".into()),
+            authorization_type: None,
+            authorizer_id: None,
         });
         let report = Report::new(Command::Plan, diff(&stack, &live, Some(&code)));
         assert_eq!(

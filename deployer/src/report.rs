@@ -20,6 +20,9 @@ pub enum ResourceKind {
     Integration,
     Route,
     Stage,
+    UserPool,
+    UserPoolClient,
+    Authorizer,
 }
 
 impl ResourceKind {
@@ -36,6 +39,9 @@ impl ResourceKind {
             ResourceKind::Integration => "integration",
             ResourceKind::Route => "route",
             ResourceKind::Stage => "stage",
+            ResourceKind::UserPool => "user pool",
+            ResourceKind::UserPoolClient => "user pool client",
+            ResourceKind::Authorizer => "authorizer",
         }
     }
 }
@@ -74,6 +80,14 @@ pub enum Note {
     Detached,
     /// The id of the deleted HTTP API.
     ApiId(String),
+    /// `down` kept a user pool (and its client) that still has users.
+    KeptWithUsers,
+    /// An authorizer no route should use any more.
+    NoLongerNeeded,
+    /// Deleted together with its HTTP API.
+    DeletedWithApi,
+    /// The user pool's sign-in attribute is not email; it cannot be changed in place.
+    UsernameMismatch { live: String },
 }
 
 impl fmt::Display for Note {
@@ -95,6 +109,16 @@ impl fmt::Display for Note {
             Note::NotLeastPrivilege => f.write_str("not part of the least-privilege policy"),
             Note::Detached => f.write_str("detached: the role keeps only its inline policy"),
             Note::ApiId(id) => write!(f, "api id {id}"),
+            Note::KeptWithUsers => {
+                f.write_str("kept: the user pool still has users; pass --delete-data to delete it with its users")
+            }
+            Note::NoLongerNeeded => f.write_str("no route needs it any more"),
+            Note::DeletedWithApi => f.write_str("deleted with its HTTP API"),
+            Note::UsernameMismatch { live } => write!(
+                f,
+                "users sign in with `{live}` but oncely's pools use `email`; this cannot be changed in place \
+                (the pool is used as it is)"
+            ),
         }
     }
 }
@@ -251,6 +275,9 @@ pub struct Report {
     pub function_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub table_name: Option<String>,
+    /// Where the API's tokens come from (set when `api.auth` is configured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<crate::resources::AuthOutputs>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// Whether changes were actually made (false for `plan` and for a no-op `up`).
@@ -270,6 +297,7 @@ impl Report {
             endpoint: None,
             function_name: None,
             table_name: None,
+            auth: None,
             warnings: Vec::new(),
             applied: false,
         }
@@ -339,6 +367,9 @@ impl fmt::Display for Report {
         if let Some(n) = &self.table_name {
             writeln!(f, "table:    {n}")?;
         }
+        if let Some(a) = &self.auth {
+            write!(f, "{a}")?;
+        }
         Ok(())
     }
 }
@@ -404,6 +435,9 @@ mod tests {
             Integration,
             Route,
             Stage,
+            UserPool,
+            UserPoolClient,
+            Authorizer,
         ];
         let json: Vec<serde_json::Value> = kinds.iter().map(|k| serde_json::to_value(k).unwrap()).collect();
         assert_eq!(
@@ -419,7 +453,10 @@ mod tests {
                 "http api",
                 "integration",
                 "route",
-                "stage"
+                "stage",
+                "user pool",
+                "user pool client",
+                "authorizer"
             ]
         );
         assert!(kinds.iter().all(|k| serde_json::to_value(k).unwrap() == k.to_string()));

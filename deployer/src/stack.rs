@@ -88,6 +88,21 @@ impl Stack {
     pub fn api_name(&self) -> &str {
         &self.name
     }
+    /// The Cognito user pool, its app client and the HTTP API's JWT authorizer (`api.auth`).
+    pub fn user_pool_name(&self) -> &str {
+        &self.name
+    }
+    pub fn user_pool_client_name(&self) -> &str {
+        &self.name
+    }
+    pub fn authorizer_name(&self) -> &str {
+        &self.name
+    }
+    /// The token issuer of a Cognito user pool in this region.
+    pub fn cognito_issuer(&self, pool_id: &str) -> String {
+        let suffix = if self.partition == "aws-cn" { ".cn" } else { "" };
+        format!("https://cognito-idp.{}.amazonaws.com{suffix}/{pool_id}", self.region)
+    }
     /// The Lambda permission's statement id.
     pub fn permission_sid(&self) -> String {
         format!("{}-apigateway-invoke", self.name)

@@ -4,12 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_apigatewayv2::types::{Cors, IntegrationType, ProtocolType, RouteSettings};
+use aws_sdk_apigatewayv2::types::{AuthorizationType, Cors, IntegrationType, ProtocolType, RouteSettings};
 
 use crate::config::CorsSettings;
 use crate::context::Context;
 use crate::error::{DeployError, Result, aws};
 use crate::report::{Action, AttrDiff, Change, Note, ResourceKind, diff_attr};
+use crate::resources::authorizer;
 use crate::stack::Stack;
 
 const KIND: ResourceKind = ResourceKind::HttpApi;
@@ -46,6 +47,9 @@ pub struct RouteLive {
     pub id: String,
     pub key: String,
     pub target: Option<String>,
+    /// `NONE` (or absent) or `JWT`, with the authorizer's id.
+    pub authorization_type: Option<String>,
+    pub authorizer_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -194,6 +198,8 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
             id: r.route_id().unwrap_or_default().to_string(),
             key: r.route_key().unwrap_or_default().to_string(),
             target: r.target().map(str::to_string),
+            authorization_type: r.authorization_type().map(|t| t.as_str().to_string()),
+            authorizer_id: r.authorizer_id().map(str::to_string),
         }));
         match routes.next_token() {
             Some(t) if !t.is_empty() => next = Some(t.to_string()),
@@ -231,8 +237,20 @@ fn our_integration<'a>(stack: &Stack, live: &'a Live) -> Option<&'a IntegrationL
         .or_else(|| live.integrations.first())
 }
 
+/// A new route's row: its target, and its authorizer when it needs a token.
+fn route_create_row(stack: &Stack, key: String, target: String, authorizer_id: Option<&str>) -> Change {
+    let mut attrs = vec![("target", target)];
+    let auth = authorizer::want_route_authorization(stack, &key, authorizer_id);
+    if auth != authorizer::NONE {
+        attrs.push(("authorization", auth));
+    }
+    Change::create(ROUTE_KIND, key, attrs)
+}
+
 /// What `up` would do: rows for the API, the integration, every route and the stage.
-pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
+/// `authorizer_id`: the JWT authorizer protected routes use (its id or [`authorizer::NEW`]), `None`
+/// without one.
+pub fn diff(stack: &Stack, live: Option<&Live>, authorizer_id: Option<&str>) -> Vec<Change> {
     let c = &stack.config.api;
     let name = stack.api_name();
     let want_cors = c.cors.as_ref().map(want_cors);
@@ -256,10 +274,11 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
             ],
         ));
         for route in &c.routes {
-            out.push(Change::create(
-                ROUTE_KIND,
+            out.push(route_create_row(
+                stack,
                 route.to_string(),
-                vec![("target", "integrations/<new>".into())],
+                "integrations/<new>".into(),
+                authorizer_id,
             ));
         }
         out.push(Change::create(
@@ -315,14 +334,28 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
     };
     for route in &c.routes {
         match live.routes.iter().find(|r| r.key == route.to_string()) {
-            None => out.push(Change::create(
-                ROUTE_KIND,
+            None => out.push(route_create_row(
+                stack,
                 route.to_string(),
-                vec![("target", target.clone())],
+                target.clone(),
+                authorizer_id,
             )),
             Some(r) => {
                 let mut d = Vec::new();
                 diff_attr(&mut d, "target", r.target.as_ref(), Some(&target));
+                diff_attr(
+                    &mut d,
+                    "authorization",
+                    Some(&authorizer::route_authorization(
+                        r.authorization_type.as_deref(),
+                        r.authorizer_id.as_deref(),
+                    )),
+                    Some(&authorizer::want_route_authorization(
+                        stack,
+                        &route.to_string(),
+                        authorizer_id,
+                    )),
+                );
                 out.push(Change::compare(ROUTE_KIND, route.to_string(), d));
             }
         }
@@ -379,19 +412,39 @@ fn stage_settings(stack: &Stack) -> RouteSettings {
         .build()
 }
 
-/// Converges the API as `changes` (from [`diff`]) say: the API, its integration, the routes, then
-/// the stage. Returns the API id and endpoint.
-pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, changes: &[Change]) -> Result<(String, String)> {
+/// The authorizer's part of [`apply`]: what it must be (real issuer and audience, `None` when no
+/// route needs it) and what is live.
+#[derive(Debug, Clone, Default)]
+pub struct Auth<'a> {
+    pub want: Option<&'a authorizer::Want>,
+    pub live: &'a [authorizer::Live],
+}
+
+/// Converges the API as `changes` (from [`diff`]) say: the API, its integration, the authorizer,
+/// the routes (then the authorizers no route uses), and the stage. Returns the API id and endpoint.
+pub async fn apply(
+    ctx: &Context,
+    stack: &Stack,
+    live: Option<&Live>,
+    changes: &[Change],
+    auth: Auth<'_>,
+) -> Result<(String, String)> {
     let row = |kind: ResourceKind| changes.iter().find(|c| c.resource == kind);
     let (api_id, endpoint) = apply_api(ctx, stack, live, row(KIND)).await?;
     let integration = live.and_then(|l| our_integration(stack, l));
     let integration_id = apply_integration(ctx, stack, &api_id, integration, row(INTEGRATION_KIND)).await?;
     let target = format!("integrations/{integration_id}");
+    let authorizer_id = authorizer::apply(ctx, stack, &api_id, auth.want, auth.live, changes).await?;
     let live_routes: &[RouteLive] = live.map(|l| l.routes.as_slice()).unwrap_or(&[]);
     let route_rows = changes.iter().filter(|c| c.resource == ROUTE_KIND && !c.is_noop());
     for change in route_rows {
-        apply_route(ctx, stack, &api_id, &target, live_routes, change).await?;
+        let route = RouteWant {
+            target: &target,
+            authorization: authorizer::want_route_authorization(stack, &change.name, authorizer_id.as_deref()),
+        };
+        apply_route(ctx, stack, &api_id, &route, live_routes, change).await?;
     }
+    authorizer::remove_unused(ctx, stack, &api_id, auth.live, changes).await?;
     let live_stage = live.and_then(|l| l.stage.as_ref());
     apply_stage(ctx, stack, &api_id, live_stage, row(STAGE_KIND)).await?;
     Ok((api_id, endpoint))
@@ -501,22 +554,35 @@ async fn apply_integration(
     }
 }
 
-/// One route row: creates the route, or retargets or deletes the live routes with its key.
+/// What a route must be: its target and its authorization (`NONE` or `JWT <id>`).
+struct RouteWant<'a> {
+    target: &'a str,
+    authorization: String,
+}
+
+impl RouteWant<'_> {
+    /// The JWT authorizer's id when the route needs a token.
+    fn authorizer_id(&self) -> Option<&str> {
+        self.authorization.strip_prefix("JWT ")
+    }
+}
+
+/// One route row: creates the route, or updates or deletes the live routes with its key.
 async fn apply_route(
     ctx: &Context,
     stack: &Stack,
     api_id: &str,
-    target: &str,
+    want: &RouteWant<'_>,
     live_routes: &[RouteLive],
     change: &Change,
 ) -> Result<()> {
     let key = &change.name;
     let live_ids = live_routes.iter().filter(|r| &r.key == key).map(|r| r.id.as_str());
     match change.action {
-        Action::Create => create_route(ctx, stack, api_id, key, target).await?,
+        Action::Create => create_route(ctx, stack, api_id, key, want).await?,
         Action::Update => {
             for route_id in live_ids {
-                retarget_route(ctx, stack, api_id, key, route_id, target).await?;
+                update_route(ctx, stack, api_id, key, route_id, want, change).await?;
             }
         }
         Action::Delete => {
@@ -529,14 +595,17 @@ async fn apply_route(
     Ok(())
 }
 
-async fn create_route(ctx: &Context, stack: &Stack, api_id: &str, key: &str, target: &str) -> Result<()> {
+async fn create_route(ctx: &Context, stack: &Stack, api_id: &str, key: &str, want: &RouteWant<'_>) -> Result<()> {
     let name = stack.api_name();
     let step = ctx.progress.step(format!("adding route {key}"));
+    let jwt = want.authorizer_id();
     ctx.apigw
         .create_route()
         .api_id(api_id)
         .route_key(key)
-        .target(target)
+        .target(want.target)
+        .set_authorization_type(jwt.map(|_| AuthorizationType::Jwt))
+        .set_authorizer_id(jwt.map(str::to_string))
         .send()
         .await
         .map_err(|e| aws("CreateRoute", format!("route {key} of http api {name}"), e))?;
@@ -544,21 +613,37 @@ async fn create_route(ctx: &Context, stack: &Stack, api_id: &str, key: &str, tar
     Ok(())
 }
 
-async fn retarget_route(
+/// Points the route at the function and, when its authorization changes, sets it: `JWT` with the
+/// authorizer's id, or `NONE` (which detaches the authorizer).
+async fn update_route(
     ctx: &Context,
     stack: &Stack,
     api_id: &str,
     key: &str,
     route_id: &str,
-    target: &str,
+    want: &RouteWant<'_>,
+    change: &Change,
 ) -> Result<()> {
     let name = stack.api_name();
-    let step = ctx.progress.step(format!("pointing route {key} at the function"));
+    let jwt = want.authorizer_id();
+    let authorization = match jwt {
+        Some(_) => Some(AuthorizationType::Jwt),
+        None if change.touches("authorization") => Some(AuthorizationType::None),
+        None => None,
+    };
+    let what = match (&authorization, jwt) {
+        (Some(_), Some(_)) => format!("protecting route {key} with the JWT authorizer"),
+        (Some(_), None) => format!("opening route {key} (no token needed)"),
+        _ => format!("pointing route {key} at the function"),
+    };
+    let step = ctx.progress.step(what);
     ctx.apigw
         .update_route()
         .api_id(api_id)
         .route_id(route_id)
-        .target(target)
+        .target(want.target)
+        .set_authorization_type(authorization)
+        .set_authorizer_id(jwt.map(str::to_string))
         .send()
         .await
         .map_err(|e| aws("UpdateRoute", format!("route {key} of http api {name}"), e))?;

@@ -2,11 +2,17 @@
 //! `diff` it against the desired state (pure), `apply` only what differs, `destroy` (absent is
 //! success, foreign is left alone).
 
+pub mod auth;
+pub mod authorizer;
 pub mod function;
 pub mod http_api;
 pub mod log_group;
 pub mod role;
 pub mod table;
+pub mod user_pool;
+pub mod user_pool_client;
+
+pub use auth::AuthOutputs;
 
 use std::collections::BTreeMap;
 

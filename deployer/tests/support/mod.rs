@@ -2,6 +2,8 @@
 //! binary run against it, SDK clients (with a call recorder) to inspect what it did.
 #![allow(dead_code)]
 
+pub mod auth;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -13,6 +15,9 @@ use testkit::TempDir;
 pub use testkit::{Calls, REGION};
 
 pub const ACCOUNT: &str = "123456789012";
+
+/// `api.auth` with a Cognito user pool; `GET /orders/{id}` stays public.
+pub const AUTH_COGNITO: &str = "  auth: { cognito: {}, public_routes: [\"GET /orders/{id}\"] }\n";
 
 /// The YAML of a small stack; `extra` is appended (more keys, or overrides of nested ones).
 pub fn config_yaml(app: &str, env_file: &Path) -> String {
@@ -66,6 +71,14 @@ impl World {
     }
     pub fn write_config(&self, yaml: &str) {
         std::fs::write(self.config_path(), yaml).unwrap();
+    }
+
+    /// Writes the small stack's config with `auth` (YAML lines under `api:`, e.g. [`AUTH_COGNITO`];
+    /// empty: no `api.auth`).
+    pub fn set_auth(&self, auth: &str) {
+        let throttle = "  throttle: { burst: 100, rate: 50 }\n";
+        let yaml = config_yaml(&self.app, &self.env_file()).replace(throttle, &format!("{throttle}{auth}"));
+        self.write_config(&yaml);
     }
 
     /// A deployable zip whose content is `marker` (moto never runs it; it only stores and hashes it).
@@ -146,6 +159,7 @@ impl World {
             iam: testkit::recorded_client!(aws_sdk_iam, &sdk, &calls),
             logs: testkit::recorded_client!(aws_sdk_cloudwatchlogs, &sdk, &calls),
             sts: testkit::recorded_client!(aws_sdk_sts, &sdk, &calls),
+            cognito: testkit::recorded_client!(aws_sdk_cognitoidentityprovider, &sdk, &calls),
             progress: Progress::silent(),
             region: REGION.into(),
             account: ACCOUNT.into(),
