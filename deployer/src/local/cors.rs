@@ -43,7 +43,9 @@ fn vary_origin(cors: &CorsSettings, headers: &mut Vec<(String, String)>) {
         return;
     }
     match headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case("vary")) {
-        Some((_, v)) if v.split(',').any(|p| p.trim() == "*" || p.trim().eq_ignore_ascii_case("origin")) => {}
+        Some((_, v))
+            if v.split(',')
+                .any(|p| p.trim() == "*" || p.trim().eq_ignore_ascii_case("origin")) => {}
         Some((_, v)) => v.push_str(", Origin"),
         None => headers.push(("vary".into(), "Origin".into())),
     }
@@ -157,7 +159,11 @@ mod tests {
         ]);
         let a = preflight(&cors(), &h);
         assert_eq!(a.status, 204);
-        assert_eq!(a.headers, vec![("vary".to_string(), "Origin".to_string())], "no CORS headers");
+        assert_eq!(
+            a.headers,
+            vec![("vary".to_string(), "Origin".to_string())],
+            "no CORS headers"
+        );
         assert!(!is_preflight(
             "OPTIONS",
             &headers(&[("origin", "http://localhost:5173")])
@@ -213,7 +219,10 @@ mod tests {
         assert_eq!(c.header("vary"), Some("Accept-Encoding, Origin"));
         decorate(&cors(), &h, &mut c);
         assert_eq!(c.header("vary"), Some("Accept-Encoding, Origin"), "added once");
-        let p = preflight(&cors(), &headers(&[("origin", "x"), ("access-control-request-method", "GET")]));
+        let p = preflight(
+            &cors(),
+            &headers(&[("origin", "x"), ("access-control-request-method", "GET")]),
+        );
         assert_eq!(p.header("vary"), Some("Origin"));
         let echoing = CorsSettings {
             allow_origins: vec!["*".into()],

@@ -8,9 +8,10 @@
 //! and a function timeout: Lambda reports a timeout as a function error ("Task timed out after
 //! N seconds"), which an HTTP API answers with that 500 (API Gateway developer guide,
 //! "Troubleshooting issues with HTTP API Lambda integrations"). The HTTP API's own 30 s
-//! integration timeout (`503 {"message":"Service Unavailable"}`) cannot happen first, because
-//! the config limits `function.timeout_s` to 29. The other limits (throttle, head size, Lambda's
-//! payload, waiting for an environment, connections): `limits.rs`, `throttle.rs`.
+//! integration timeout (`503 {"message":"Service Unavailable"}`) cannot happen first to a running
+//! invocation, because the config limits `function.timeout_s` to 29; it answers a request still
+//! waiting for an environment. That and the other limits (throttle, head size, Lambda's payload,
+//! connections): `limits.rs`, `throttle.rs`.
 
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -27,12 +28,12 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 
 use super::cors;
-use super::limits::{self, Limits};
-use super::throttle::{self, Bucket};
 use super::event::{self, Gateway};
+use super::limits::{self, Limits};
 use super::pool::{Outcome, Pool, trace_id};
 use super::response::{self, GatewayResponse};
 use super::routes::Router;
+use super::throttle::{self, Bucket};
 use crate::config::CorsSettings;
 
 /// The HTTP API payload quota.

@@ -15,8 +15,11 @@
 //!   Gateway returns a 500 error code" (Lambda developer guide, "Handling Lambda errors with an API
 //!   Gateway API"): `500 {"message":"Internal Server Error"}`, the function never runs.
 //! - "Maximum integration timeout: 30 seconds": a request still waiting for an idle execution
-//!   environment when it expires is answered `503 {"message":"Service Unavailable"}` (the HTTP
-//!   API's answer to an integration timeout) and never runs.
+//!   environment when it expires is answered `503 {"message":"Service Unavailable"}` and never
+//!   runs. AWS's guides do not print that answer; it is what HTTP APIs are seen to send at the
+//!   timeout (e.g. github.com/cortexlabs/cortex issue 1225, a response with `apigw-requestid`;
+//!   github.com/anomalyco/sst issue 2232). An invocation that an environment has taken runs to
+//!   its end or its function timeout (at most 29 s, so within the 30 s), as before.
 
 use std::time::Duration;
 
@@ -90,14 +93,14 @@ impl Limits {
 
 /// The size the quota counts: the request line (`METHOD target HTTP/1.1`) plus every header value.
 pub fn head_size<B>(req: &Request<B>) -> usize {
-    let target = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().len())
-        .unwrap_or(1);
+    let target = req.uri().path_and_query().map(|p| p.as_str().len()).unwrap_or(1);
     let version = format!("{:?}", req.version()).len();
     let line = req.method().as_str().len() + 1 + target + 1 + version;
-    line + req.headers().values().map(|v| v.len()).sum::<usize>()
+    line + req
+        .headers()
+        .values()
+        .map(hyper::header::HeaderValue::len)
+        .sum::<usize>()
 }
 
 /// The gateway's answer when the request line and headers are over the quota.
@@ -137,7 +140,10 @@ mod tests {
             .body(())
             .unwrap();
         let a = check_head(&big).expect("over the quota");
-        assert_eq!((a.status, &a.body[..]), (413, &br#"{"message":"Request Entity Too Large"}"#[..]));
+        assert_eq!(
+            (a.status, &a.body[..]),
+            (413, &br#"{"message":"Request Entity Too Large"}"#[..])
+        );
     }
 
     #[test]
@@ -162,13 +168,19 @@ mod tests {
         let err = Limits::from_vars(|n| (n == INTEGRATION_TIMEOUT_ENV).then(|| "40000".into()))
             .unwrap_err()
             .to_string();
-        assert!(err.contains(INTEGRATION_TIMEOUT_ENV) && err.contains("1 to 30000"), "{err}");
+        assert!(
+            err.contains(INTEGRATION_TIMEOUT_ENV) && err.contains("1 to 30000"),
+            "{err}"
+        );
         assert!(Limits::from_vars(|n| (n == MAX_CONNECTIONS_ENV).then(|| "many".into())).is_err());
     }
 
     #[test]
     fn service_unavailable_is_api_gateways_body() {
         let a = service_unavailable();
-        assert_eq!((a.status, &a.body[..]), (503, &br#"{"message":"Service Unavailable"}"#[..]));
+        assert_eq!(
+            (a.status, &a.body[..]),
+            (503, &br#"{"message":"Service Unavailable"}"#[..])
+        );
     }
 }

@@ -419,7 +419,9 @@ while True:
         let pool = Arc::new(Pool::start(spec(binary, &[]), 1).await.unwrap());
         let event = |action: &str| Bytes::from(format!(r#"{{"action":"{action}"}}"#));
         // One started in time is waited for past the limit: its own end (here a timeout) counts.
-        let slow = pool.invoke_within(event("sleep"), trace_id(), Duration::from_millis(300)).await;
+        let slow = pool
+            .invoke_within(event("sleep"), trace_id(), Duration::from_millis(300))
+            .await;
         assert_eq!(slow.map(|i| i.outcome), Some(Outcome::TimedOut));
         let pid = response(&invoke(&pool, "echo").await)["pid"].clone();
         // The environment naps for a second; a crash queued behind it gives up after 200 ms...
@@ -428,7 +430,9 @@ while True:
             tokio::spawn(async move { invoke(&pool, "nap").await })
         };
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let queued = pool.invoke_within(event("crash"), trace_id(), Duration::from_millis(200)).await;
+        let queued = pool
+            .invoke_within(event("crash"), trace_id(), Duration::from_millis(200))
+            .await;
         assert!(queued.is_none(), "{queued:?}");
         response(&busy.await.unwrap());
         // ... and never runs: the same process serves on.

@@ -45,7 +45,10 @@ impl Bucket {
         Bucket {
             capacity,
             rate: settings.rate.max(0.0),
-            state: Mutex::new(State { tokens: capacity, at: now }),
+            state: Mutex::new(State {
+                tokens: capacity,
+                at: now,
+            }),
         }
     }
 
@@ -86,7 +89,10 @@ mod tests {
         assert!((0..3).all(|_| b.try_take_at(t0)));
         assert!(!b.try_take_at(t0), "the burst is spent");
         assert!(!b.try_take_at(t0 + Duration::from_millis(400)), "0.8 of a token");
-        assert!(b.try_take_at(t0 + Duration::from_millis(500)), "one token after 0.5 s at 2/s");
+        assert!(
+            b.try_take_at(t0 + Duration::from_millis(500)),
+            "one token after 0.5 s at 2/s"
+        );
         // Never more than the burst, however long the pause.
         let later = t0 + Duration::from_secs(3600);
         assert_eq!((0..10).filter(|_| b.try_take_at(later)).count(), 3);
@@ -99,16 +105,25 @@ mod tests {
         assert!(!closed.try_take_at(t0));
         assert!(!closed.try_take_at(t0 + Duration::from_secs(60)));
         let no_burst = bucket(0, 100.0, t0);
-        assert!(!no_burst.try_take_at(t0 + Duration::from_secs(1)), "burst 0 holds no token");
+        assert!(
+            !no_burst.try_take_at(t0 + Duration::from_secs(1)),
+            "burst 0 holds no token"
+        );
         let no_rate = bucket(2, 0.0, t0);
         assert!(no_rate.try_take_at(t0) && no_rate.try_take_at(t0));
-        assert!(!no_rate.try_take_at(t0 + Duration::from_secs(60)), "rate 0 never refills");
+        assert!(
+            !no_rate.try_take_at(t0 + Duration::from_secs(60)),
+            "rate 0 never refills"
+        );
     }
 
     #[test]
     fn the_answer_is_api_gateways() {
         let a = too_many_requests();
-        assert_eq!((a.status, &a.body[..]), (429, &br#"{"message":"Too Many Requests"}"#[..]));
+        assert_eq!(
+            (a.status, &a.body[..]),
+            (429, &br#"{"message":"Too Many Requests"}"#[..])
+        );
         assert_eq!(a.header("content-type"), Some("application/json"));
     }
 }
