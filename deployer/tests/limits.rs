@@ -175,7 +175,11 @@ async fn a_request_queued_past_the_integration_timeout_is_a_503_and_never_runs()
             (r, Instant::now())
         },
         async {
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            // Sent once the first has its environment (its START line), so it is the one queued.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while stack.invocations() == 0 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
             let r = stack.request("POST", "/orders", &queued, BODY).await;
             (r, Instant::now())
         }
@@ -203,14 +207,18 @@ async fn a_request_queued_past_the_integration_timeout_is_a_503_and_never_runs()
     assert!(out.contains("within the 1500 ms integration timeout"), "{out}");
 }
 
-/// Slow headers (slowloris) and idle keep-alive connections are closed by the header timeout
-/// (1 s here, by the test knob); the server keeps answering others.
+/// Slow headers (slowloris) and idle keep-alive connections are closed by the header timeout, a
+/// body that never fully arrives is answered 408 at the body timeout (1 s each here, by the test
+/// knobs); the server keeps answering others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slow_header_and_idle_connections_are_closed() {
+async fn slow_header_slow_body_and_idle_connections_are_cut_off() {
     let stack = LocalStack::start_with(
         options("lim-slow", 1),
         &Extra {
-            env: &[("ONCELY_LOCAL_HEADER_TIMEOUT_MS", "1000")],
+            env: &[
+                ("ONCELY_LOCAL_HEADER_TIMEOUT_MS", "1000"),
+                ("ONCELY_LOCAL_BODY_TIMEOUT_MS", "1000"),
+            ],
             ..Extra::default()
         },
     );
@@ -247,6 +255,16 @@ async fn slow_header_and_idle_connections_are_closed() {
     // A connection that opens and never sends a byte.
     let mut silent = stack.connect();
     assert!(closed_within(&mut silent, Duration::from_secs(20)));
+
+    // A body announced as 100 bytes, of which 7 come.
+    let mut stalled = stack.connect();
+    stalled
+        .write_all(b"POST /orders HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 100\r\n\r\n{\"item\"")
+        .unwrap();
+    let (status, _, body) = read_response(&mut stalled).expect("an answer");
+    assert_eq!((status, &body[..]), (408, &br#"{"message":"Request Timeout"}"#[..]));
+    assert!(closed_within(&mut stalled, Duration::from_secs(20)));
+    assert_eq!(stack.invocations(), 1, "only the idle connection's request ran");
 
     let (status, _, _) = stack.request("GET", "/orders/x", &[], "").await;
     assert_eq!(status, 404, "the server still answers");

@@ -177,11 +177,16 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
     let raw_query = req.uri().query().unwrap_or("").to_string();
     let protocol = format!("{:?}", req.version());
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
+    let read = tokio::time::timeout(api.limits.body_timeout, Limited::new(body, MAX_REQUEST_BODY).collect());
+    let body = match read.await {
+        Ok(Ok(b)) => b.to_bytes(),
+        refused => {
+            let answer = match refused {
+                Err(_) => limits::request_timeout(),
+                Ok(_) => GatewayResponse::too_large(),
+            };
             return (
-                GatewayResponse::too_large(),
+                answer,
                 Served {
                     route: Some(route_key),
                     env: 0,

@@ -37,6 +37,9 @@ pub const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a connection may take to deliver a complete request head, counted from its opening or
 /// from the previous response: it closes slow-header (slowloris) and idle keep-alive connections.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a request body may take to arrive once its head has: a slow body (or a
+/// `content-length` that never comes) does not hold a connection forever.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connections served at once; more are closed as soon as they are accepted.
 pub const MAX_CONNECTIONS: usize = 256;
 
@@ -45,6 +48,7 @@ pub const MAX_CONNECTIONS: usize = 256;
 pub struct Limits {
     pub integration_timeout: Duration,
     pub header_timeout: Duration,
+    pub body_timeout: Duration,
     pub max_connections: usize,
 }
 
@@ -53,6 +57,7 @@ impl Default for Limits {
         Limits {
             integration_timeout: INTEGRATION_TIMEOUT,
             header_timeout: HEADER_TIMEOUT,
+            body_timeout: BODY_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
         }
     }
@@ -61,6 +66,7 @@ impl Default for Limits {
 /// Environment variables that shorten the limits, for tests only (documented in the README).
 pub const INTEGRATION_TIMEOUT_ENV: &str = "ONCELY_LOCAL_INTEGRATION_TIMEOUT_MS";
 pub const HEADER_TIMEOUT_ENV: &str = "ONCELY_LOCAL_HEADER_TIMEOUT_MS";
+pub const BODY_TIMEOUT_ENV: &str = "ONCELY_LOCAL_BODY_TIMEOUT_MS";
 pub const MAX_CONNECTIONS_ENV: &str = "ONCELY_LOCAL_MAX_CONNECTIONS";
 
 impl Limits {
@@ -83,6 +89,9 @@ impl Limits {
         }
         if let Some(ms) = number(HEADER_TIMEOUT_ENV, 600_000)? {
             limits.header_timeout = Duration::from_millis(ms);
+        }
+        if let Some(ms) = number(BODY_TIMEOUT_ENV, 600_000)? {
+            limits.body_timeout = Duration::from_millis(ms);
         }
         if let Some(n) = number(MAX_CONNECTIONS_ENV, 65_536)? {
             limits.max_connections = n as usize;
@@ -111,6 +120,13 @@ pub fn check_head<B>(req: &Request<B>) -> Option<GatewayResponse> {
 /// Whether Lambda would refuse an invocation with this payload (the serialized event).
 pub fn too_large_for_lambda(event_bytes: usize) -> bool {
     event_bytes > MAX_INVOKE_PAYLOAD
+}
+
+/// The answer to a body that did not arrive within the body timeout. AWS documents no body timeout
+/// for HTTP APIs: this is HTTP's own status for it (RFC 9110, 408 Request Timeout), in API
+/// Gateway's JSON shape; the connection is closed after it.
+pub fn request_timeout() -> GatewayResponse {
+    GatewayResponse::message(408, "Request Timeout")
 }
 
 /// The HTTP API's answer to an integration timeout.
@@ -158,12 +174,14 @@ mod tests {
         let l = Limits::from_vars(|n| match n {
             INTEGRATION_TIMEOUT_ENV => Some("1500".into()),
             HEADER_TIMEOUT_ENV => Some("800".into()),
+            BODY_TIMEOUT_ENV => Some("700".into()),
             MAX_CONNECTIONS_ENV => Some("4".into()),
             _ => None,
         })
         .unwrap();
         assert_eq!(l.integration_timeout, Duration::from_millis(1500));
         assert_eq!(l.header_timeout, Duration::from_millis(800));
+        assert_eq!(l.body_timeout, Duration::from_millis(700));
         assert_eq!(l.max_connections, 4);
         let err = Limits::from_vars(|n| (n == INTEGRATION_TIMEOUT_ENV).then(|| "40000".into()))
             .unwrap_err()

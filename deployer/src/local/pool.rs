@@ -424,14 +424,14 @@ while True:
             .await;
         assert_eq!(slow.map(|i| i.outcome), Some(Outcome::TimedOut));
         let pid = response(&invoke(&pool, "echo").await)["pid"].clone();
-        // The environment naps for a second; a crash queued behind it gives up after 200 ms...
+        // The environment naps for a second; a crash queued behind it gives up after 300 ms...
         let busy = {
             let pool = pool.clone();
             tokio::spawn(async move { invoke(&pool, "nap").await })
         };
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
         let queued = pool
-            .invoke_within(event("crash"), trace_id(), Duration::from_millis(200))
+            .invoke_within(event("crash"), trace_id(), Duration::from_millis(300))
             .await;
         assert!(queued.is_none(), "{queued:?}");
         response(&busy.await.unwrap());
