@@ -254,24 +254,7 @@ async fn a_hundred_concurrent_identical_posts_create_one_order() {
         .collect();
     assert_eq!(created.len(), 1, "every 201 is the same order");
 
-    let client = testkit::dynamodb_client(
-        &testkit::dynamodb_local().endpoint(),
-        deployer::local::LOCAL_ACCESS_KEY_ID,
-        None,
-    );
-    let scan = client
-        .scan()
-        .table_name("loc-race-test")
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap();
-    let orders: Vec<String> = scan
-        .items()
-        .iter()
-        .filter_map(|i| i.get("id")?.as_s().ok().cloned())
-        .filter(|id| id.starts_with("order#"))
-        .collect();
+    let orders = stack.orders("loc-race-test").await;
     assert_eq!(orders, vec![format!("order#{}", created.first().unwrap())]);
 
     // The requests were spread over the environments.

@@ -38,7 +38,10 @@ async function startStack(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'oncely-bench-'));
   const envFile = join(dir, '.env.local');
   const config = join(dir, 'stack.yaml');
-  writeFileSync(config, `app: oncely-bench\nstage: bench\nfrontend:\n  env_file: ${envFile}\n`);
+  // The highest `api.throttle` the config allows: the local gateway enforces it (burst 100, 50/s by
+  // default), and the bench measures answers, not the throttle.
+  const api = 'api:\n  throttle: { burst: 5000, rate: 10000 }\n';
+  writeFileSync(config, `app: oncely-bench\nstage: bench\n${api}frontend:\n  env_file: ${envFile}\n`);
   const port = await freePort();
   stack = spawn('cargo', ['run', '-q', '--', 'up', '--local', '--quiet', '--config', config, '--port', String(port)], {
     cwd: repo,

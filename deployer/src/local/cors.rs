@@ -1,6 +1,11 @@
 //! CORS as API Gateway HTTP APIs apply `api.cors` (developer guide, "Configuring CORS for an HTTP
 //! API"): preflight `OPTIONS` requests are answered by the gateway itself (no route needed), and
 //! every other response gets the CORS headers, replacing any the function set.
+//!
+//! Whenever the answer depends on the request's `Origin` (a list of origins, or `*` with
+//! credentials, which echoes the origin), the response says `Vary: Origin`, so that a cache never
+//! serves one origin's answer to another (Fetch standard, "CORS protocol and HTTP caches"). With
+//! `*` and no credentials every origin gets the same `*`: no `Vary`.
 
 use hyper::HeaderMap;
 
@@ -25,6 +30,25 @@ fn allowed_origin(cors: &CorsSettings, origin: Option<&str>) -> Option<String> {
         .iter()
         .any(|o| o.eq_ignore_ascii_case(origin))
         .then(|| origin.to_string())
+}
+
+/// Whether the CORS headers depend on the request's `Origin`.
+fn varies_by_origin(cors: &CorsSettings) -> bool {
+    cors.allow_credentials || !cors.allow_origins.iter().any(|o| o == "*")
+}
+
+/// Adds `Origin` to the response's `Vary` header (keeping what is there).
+fn vary_origin(cors: &CorsSettings, headers: &mut Vec<(String, String)>) {
+    if !varies_by_origin(cors) {
+        return;
+    }
+    match headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case("vary")) {
+        Some((_, v))
+            if v.split(',')
+                .any(|p| p.trim() == "*" || p.trim().eq_ignore_ascii_case("origin")) => {}
+        Some((_, v)) => v.push_str(", Origin"),
+        None => headers.push(("vary".into(), "Origin".into())),
+    }
 }
 
 /// Whether this is a CORS preflight request.
@@ -58,6 +82,7 @@ pub fn preflight(cors: &CorsSettings, headers: &HeaderMap) -> GatewayResponse {
             out.push(("access-control-allow-credentials".to_string(), "true".to_string()));
         }
     }
+    vary_origin(cors, &mut out);
     GatewayResponse {
         status: 204,
         headers: out,
@@ -81,6 +106,7 @@ pub fn decorate(cors: &CorsSettings, request_headers: &HeaderMap, answer: &mut G
                 .push(("access-control-allow-credentials".into(), "true".into()));
         }
     }
+    vary_origin(cors, &mut answer.headers);
 }
 
 #[cfg(test)]
@@ -133,7 +159,11 @@ mod tests {
         ]);
         let a = preflight(&cors(), &h);
         assert_eq!(a.status, 204);
-        assert!(a.headers.is_empty());
+        assert_eq!(
+            a.headers,
+            vec![("vary".to_string(), "Origin".to_string())],
+            "no CORS headers"
+        );
         assert!(!is_preflight(
             "OPTIONS",
             &headers(&[("origin", "http://localhost:5173")])
@@ -166,5 +196,41 @@ mod tests {
             &mut c,
         );
         assert_eq!(c.header("access-control-allow-origin"), Some("*"));
+        assert_eq!(c.header("vary"), None, "`*` is the same for every origin");
+    }
+
+    #[test]
+    fn origin_dependent_answers_vary_by_origin() {
+        let h = headers(&[("origin", "http://localhost:5173")]);
+        let mut a = GatewayResponse::not_found();
+        decorate(&cors(), &h, &mut a);
+        assert_eq!(a.header("vary"), Some("Origin"));
+        // Also when the origin is not allowed: that answer too is for this origin only.
+        let mut b = GatewayResponse::not_found();
+        decorate(&cors(), &headers(&[("origin", "http://evil.example")]), &mut b);
+        assert_eq!(b.header("vary"), Some("Origin"));
+        // The function's own Vary is kept.
+        let mut c = GatewayResponse {
+            status: 200,
+            headers: vec![("Vary".into(), "Accept-Encoding".into())],
+            body: Default::default(),
+        };
+        decorate(&cors(), &h, &mut c);
+        assert_eq!(c.header("vary"), Some("Accept-Encoding, Origin"));
+        decorate(&cors(), &h, &mut c);
+        assert_eq!(c.header("vary"), Some("Accept-Encoding, Origin"), "added once");
+        let p = preflight(
+            &cors(),
+            &headers(&[("origin", "x"), ("access-control-request-method", "GET")]),
+        );
+        assert_eq!(p.header("vary"), Some("Origin"));
+        let echoing = CorsSettings {
+            allow_origins: vec!["*".into()],
+            allow_credentials: true,
+            ..cors()
+        };
+        let mut d = GatewayResponse::not_found();
+        decorate(&echoing, &h, &mut d);
+        assert_eq!(d.header("vary"), Some("Origin"));
     }
 }

@@ -8,8 +8,10 @@
 //! and a function timeout: Lambda reports a timeout as a function error ("Task timed out after
 //! N seconds"), which an HTTP API answers with that 500 (API Gateway developer guide,
 //! "Troubleshooting issues with HTTP API Lambda integrations"). The HTTP API's own 30 s
-//! integration timeout (`503 {"message":"Service Unavailable"}`) cannot happen first, because
-//! the config limits `function.timeout_s` to 29.
+//! integration timeout (`503 {"message":"Service Unavailable"}`) cannot happen first to a running
+//! invocation, because the config limits `function.timeout_s` to 29; it answers a request still
+//! waiting for an environment. That and the other limits (throttle, head size, Lambda's payload,
+//! connections): `limits.rs`, `throttle.rs`.
 
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -23,13 +25,15 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 
 use super::cors;
 use super::event::{self, Gateway};
+use super::limits::{self, Limits};
 use super::pool::{Outcome, Pool, trace_id};
 use super::response::{self, GatewayResponse};
 use super::routes::Router;
+use super::throttle::{self, Bucket};
 use crate::config::CorsSettings;
 
 /// The HTTP API payload quota.
@@ -46,6 +50,9 @@ pub struct Api {
     pub port: u16,
     pub account_id: String,
     pub api_id: String,
+    /// `api.throttle`.
+    pub throttle: Bucket,
+    pub limits: Limits,
 }
 
 /// Binds the API's port on 127.0.0.1, with a clear error when it is taken.
@@ -69,18 +76,33 @@ pub async fn serve(listener: std::net::TcpListener, api: Arc<Api>) {
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
         return;
     };
+    let slots = Arc::new(tokio::sync::Semaphore::new(api.limits.max_connections));
     loop {
         let Ok((stream, peer)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
+        // Over the connection cap: closed at once (dropped), the open ones keep being served.
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            println!(
+                "[api] connection from {peer} closed: {} connections are open (the limit)",
+                api.limits.max_connections
+            );
+            continue;
+        };
         let api = api.clone();
         tokio::spawn(async move {
+            let _slot = slot;
+            let header_timeout = api.limits.header_timeout;
             let service = service_fn(move |req| {
                 let api = api.clone();
                 async move { Ok::<_, Infallible>(handle(&api, req, peer).await) }
             });
+            // The header timer runs from the connection's opening and from each response to the
+            // next complete request head: it closes slow-header and idle keep-alive connections.
             let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
@@ -129,6 +151,12 @@ async fn handle(api: &Api, req: Request<Incoming>, peer: SocketAddr) -> Response
 
 async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id: &str) -> (GatewayResponse, Served) {
     let method = req.method().as_str().to_string();
+    if let Some(refused) = limits::check_head(&req) {
+        return (refused, Served { route: None, env: 0 });
+    }
+    if !api.throttle.try_take() {
+        return (throttle::too_many_requests(), Served { route: None, env: 0 });
+    }
     if let Some(c) = &api.cors
         && cors::is_preflight(&method, req.headers())
     {
@@ -149,11 +177,16 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
     let raw_query = req.uri().query().unwrap_or("").to_string();
     let protocol = format!("{:?}", req.version());
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
+    let read = tokio::time::timeout(api.limits.body_timeout, Limited::new(body, MAX_REQUEST_BODY).collect());
+    let body = match read.await {
+        Ok(Ok(b)) => b.to_bytes(),
+        refused => {
+            let answer = match refused {
+                Err(_) => limits::request_timeout(),
+                Ok(_) => GatewayResponse::too_large(),
+            };
             return (
-                GatewayResponse::too_large(),
+                answer,
                 Served {
                     route: Some(route_key),
                     env: 0,
@@ -190,8 +223,30 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
         source_ip: peer.ip().to_string(),
         protocol: &protocol,
     };
-    let event = event::build(&request, &route_key, &path_parameters, &gateway);
-    let invoked = api.pool.invoke(Bytes::from(event.to_string()), trace).await;
+    let event = event::build(&request, &route_key, &path_parameters, &gateway).to_string();
+    let served = |env| Served {
+        route: Some(route_key.clone()),
+        env,
+    };
+    if limits::too_large_for_lambda(event.len()) {
+        println!(
+            "[api] {method} {raw_path}: Lambda refused the invocation: its {} byte payload is over the {} byte quota",
+            event.len(),
+            limits::MAX_INVOKE_PAYLOAD
+        );
+        return (GatewayResponse::internal_error(), served(0));
+    }
+    let Some(invoked) = api
+        .pool
+        .invoke_within(Bytes::from(event), trace, api.limits.integration_timeout)
+        .await
+    else {
+        println!(
+            "[api] {method} {raw_path}: no execution environment was free within the {} ms integration timeout",
+            api.limits.integration_timeout.as_millis()
+        );
+        return (limits::service_unavailable(), served(0));
+    };
     let env = invoked.env;
     let say = |why: &str| {
         println!(
@@ -224,13 +279,7 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
             GatewayResponse::internal_error()
         }
     };
-    (
-        answer,
-        Served {
-            route: Some(route_key),
-            env,
-        },
-    )
+    (answer, served(env))
 }
 
 fn into_response(answer: GatewayResponse) -> Response<Full<Bytes>> {

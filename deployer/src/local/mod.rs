@@ -10,12 +10,14 @@
 pub mod cors;
 pub mod event;
 pub mod gateway;
+pub mod limits;
 pub mod pool;
 mod process;
 pub mod response;
 pub mod routes;
 pub mod runtime_api;
 mod supervisor;
+pub mod throttle;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -98,6 +100,7 @@ pub fn function_environment(stack: &Stack, dynamodb_endpoint: &str, task_root: &
 
 /// Runs the local stack in the foreground until Ctrl-C (SIGINT) or SIGTERM.
 pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> anyhow::Result<()> {
+    let limits = limits::Limits::from_env()?;
     let listener = gateway::bind(opts.port)?;
     let port = listener.local_addr()?.port();
 
@@ -194,6 +197,8 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
         port,
         account_id: LOCAL_ACCOUNT.into(),
         api_id: "local".into(),
+        throttle: throttle::Bucket::new(&config.api.throttle),
+        limits,
     });
     let server = tokio::spawn(gateway::serve(listener, api));
     let endpoint = format!("http://127.0.0.1:{port}");

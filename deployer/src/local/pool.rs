@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -63,6 +64,24 @@ pub(super) struct Job {
     pub trace_id: String,
     pub event: Bytes,
     pub reply: oneshot::Sender<Invoked>,
+    /// [`WAITING`], [`STARTED`] (an environment took it) or [`WITHDRAWN`] (its caller stopped
+    /// waiting before that: it must never run).
+    pub state: Arc<AtomicU8>,
+}
+
+const WAITING: u8 = 0;
+const STARTED: u8 = 1;
+const WITHDRAWN: u8 = 2;
+
+impl Job {
+    /// Called by the environment that takes the job: `false` when it was withdrawn (skip it).
+    /// A job put back in the queue after its process died is already started, and runs again.
+    pub fn start(&self) -> bool {
+        self.state
+            .compare_exchange(WAITING, STARTED, Ordering::AcqRel, Ordering::Acquire)
+            .unwrap_or_else(|now| now)
+            != WITHDRAWN
+    }
 }
 
 /// The running environments.
@@ -92,6 +111,14 @@ pub fn request_id() -> String {
 pub fn trace_id() -> String {
     let hex = uuid::Uuid::new_v4().simple().to_string();
     format!("Root=1-{:08x}-{};Sampled=0", now_ms() / 1000, &hex[..24])
+}
+
+fn shutting_down(request_id: String) -> Invoked {
+    Invoked {
+        env: 0,
+        request_id,
+        outcome: Outcome::Crashed("the local stack is shutting down".into()),
+    }
 }
 
 impl Pool {
@@ -154,26 +181,42 @@ impl Pool {
 
     /// Runs one invocation on the next idle environment (waiting while all are busy).
     pub async fn invoke(&self, event: Bytes, trace_id: String) -> Invoked {
+        let (request_id, answer, _) = self.enqueue(event, trace_id);
+        answer.await.unwrap_or_else(|_| shutting_down(request_id))
+    }
+
+    /// As [`Pool::invoke`], but gives up when no environment has taken the invocation within
+    /// `queue_limit`: `None`, and the invocation is withdrawn (it never runs). Once an environment
+    /// has it, this waits for its end as `invoke` does (bounded by the function timeout).
+    pub async fn invoke_within(&self, event: Bytes, trace_id: String, queue_limit: Duration) -> Option<Invoked> {
+        let (request_id, mut answer, state) = self.enqueue(event, trace_id);
+        if let Ok(done) = tokio::time::timeout(queue_limit, &mut answer).await {
+            return Some(done.unwrap_or_else(|_| shutting_down(request_id)));
+        }
+        let withdrawn = state
+            .compare_exchange(WAITING, WITHDRAWN, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if withdrawn {
+            return None;
+        }
+        Some(answer.await.unwrap_or_else(|_| shutting_down(request_id)))
+    }
+
+    /// Queues an invocation; its answer comes on the receiver (closed when shutting down).
+    fn enqueue(&self, event: Bytes, trace_id: String) -> (String, oneshot::Receiver<Invoked>, Arc<AtomicU8>) {
         let request_id = request_id();
         let (reply, answer) = oneshot::channel();
+        let state = Arc::new(AtomicU8::new(WAITING));
         let job = Job {
             request_id: request_id.clone(),
             trace_id,
             event,
             reply,
+            state: state.clone(),
         };
-        if self.queue.send(job).is_err() {
-            return Invoked {
-                env: 0,
-                request_id,
-                outcome: Outcome::Crashed("the local stack is shutting down".into()),
-            };
-        }
-        answer.await.unwrap_or(Invoked {
-            env: 0,
-            request_id,
-            outcome: Outcome::Crashed("the local stack is shutting down".into()),
-        })
+        // When the queue is closed the job (and its reply sender) drops: the receiver says so.
+        let _ = self.queue.send(job);
+        (request_id, answer, state)
     }
 
     /// Process ids of the running `bootstrap` processes.
@@ -246,6 +289,8 @@ while True:
         sys.exit(3)
     if action == "sleep":
         time.sleep(60)
+    if action == "nap":
+        time.sleep(1)
     if action == "error":
         post("/invocation/" + rid + "/error", b'{"errorType":"Boom","errorMessage":"boom"}', "#,
         r#"{"Lambda-Runtime-Function-Error-Type": "Boom"})
@@ -365,6 +410,33 @@ while True:
             envs.insert(invoked.env);
         }
         assert!(envs.is_subset(&BTreeSet::from([1, 2])));
+        pool.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_invocation_not_started_within_the_limit_is_withdrawn_and_never_runs() {
+        let (_dir, binary) = client();
+        let pool = Arc::new(Pool::start(spec(binary, &[]), 1).await.unwrap());
+        let event = |action: &str| Bytes::from(format!(r#"{{"action":"{action}"}}"#));
+        // One started in time is waited for past the limit: its own end (here a timeout) counts.
+        let slow = pool
+            .invoke_within(event("sleep"), trace_id(), Duration::from_millis(300))
+            .await;
+        assert_eq!(slow.map(|i| i.outcome), Some(Outcome::TimedOut));
+        let pid = response(&invoke(&pool, "echo").await)["pid"].clone();
+        // The environment naps for a second; a crash queued behind it gives up after 300 ms...
+        let busy = {
+            let pool = pool.clone();
+            tokio::spawn(async move { invoke(&pool, "nap").await })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let queued = pool
+            .invoke_within(event("crash"), trace_id(), Duration::from_millis(300))
+            .await;
+        assert!(queued.is_none(), "{queued:?}");
+        response(&busy.await.unwrap());
+        // ... and never runs: the same process serves on.
+        assert_eq!(response(&invoke(&pool, "echo").await)["pid"], pid);
         pool.shutdown().await;
     }
 

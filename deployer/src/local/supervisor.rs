@@ -225,7 +225,16 @@ impl Env {
                 None => {
                     let queue = self.queue.clone();
                     tokio::select! {
-                        job = async move { queue.lock().await.recv().await } => match job {
+                        job = async move {
+                            // Skip invocations withdrawn by a gateway that stopped waiting.
+                            let mut queue = queue.lock().await;
+                            loop {
+                                match queue.recv().await {
+                                    Some(job) if !job.start() => continue,
+                                    other => break other,
+                                }
+                            }
+                        } => match job {
                             Some(job) => job,
                             None => return End::Shutdown,
                         },

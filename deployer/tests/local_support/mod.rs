@@ -95,8 +95,22 @@ pub struct LocalStack {
     pub client: Client<HttpConnector, Full<Bytes>>,
 }
 
+/// What a test adds to the stack beyond [`StackOptions`].
+#[derive(Default)]
+pub struct Extra<'a> {
+    /// YAML lines appended to the `api:` section (indented by two spaces), e.g. a throttle.
+    pub api_yaml: &'a str,
+    /// Environment variables of `up --local` (the test knobs).
+    pub env: &'a [(&'a str, &'a str)],
+}
+
 /// The config every test stack uses (concurrency, timeout and app vary).
 pub fn config_yaml(o: &StackOptions, env_file: &Path) -> String {
+    config_yaml_with(o, env_file, "")
+}
+
+/// [`config_yaml`] with `api_yaml` appended to the `api:` section.
+pub fn config_yaml_with(o: &StackOptions, env_file: &Path, api_yaml: &str) -> String {
     format!(
         r#"app: {app}
 stage: test
@@ -108,7 +122,7 @@ function:
 api:
   routes: ["POST /orders", "GET /orders/{{id}}"]
   cors: {{ allow_origins: ["http://localhost:5173"] }}
-frontend:
+{api_yaml}frontend:
   env_file: {env_file}
 local:
   concurrency: {concurrency}
@@ -116,7 +130,8 @@ local:
         app = o.app,
         timeout = o.timeout_s,
         concurrency = o.concurrency,
-        env_file = env_file.display()
+        env_file = env_file.display(),
+        api_yaml = api_yaml
     )
 }
 
@@ -130,10 +145,15 @@ pub struct StackDir {
 impl StackOptions {
     /// Writes this stack's config into a fresh temporary directory.
     pub fn write(&self) -> StackDir {
+        self.write_with("")
+    }
+
+    /// [`StackOptions::write`] with `api_yaml` appended to the `api:` section.
+    pub fn write_with(&self, api_yaml: &str) -> StackDir {
         let dir = testkit::temp_dir();
         let env_file = dir.path().join("frontend").join(".env.local");
         let config = dir.path().join("stack.yaml");
-        std::fs::write(&config, config_yaml(self, &env_file)).unwrap();
+        std::fs::write(&config, config_yaml_with(self, &env_file, api_yaml)).unwrap();
         StackDir { dir, config, env_file }
     }
 }
@@ -151,7 +171,12 @@ pub fn up_local(port: u16, config: &Path, extra: &[&str]) -> Command {
 
 impl LocalStack {
     pub fn start(o: StackOptions) -> LocalStack {
-        let dir = o.write();
+        LocalStack::start_with(o, &Extra::default())
+    }
+
+    /// [`LocalStack::start`] with extra config and environment.
+    pub fn start_with(o: StackOptions, x: &Extra) -> LocalStack {
+        let dir = o.write_with(x.api_yaml);
         let port = emulators::free_port().unwrap();
         let shared;
         let extra: &[&str] = if o.shared_dynamodb {
@@ -161,6 +186,7 @@ impl LocalStack {
             &[]
         };
         let mut child = up_local(port, &dir.config, extra)
+            .envs(x.env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -200,13 +226,25 @@ impl LocalStack {
         headers: &[(&str, &str)],
         body: &str,
     ) -> (StatusCode, HeaderMap, Bytes) {
+        self.request_bytes(method, path, headers, Bytes::from(body.to_string()))
+            .await
+    }
+
+    /// [`LocalStack::request`] with any body.
+    pub async fn request_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> (StatusCode, HeaderMap, Bytes) {
         let mut builder = Request::builder()
             .method(Method::from_bytes(method.as_bytes()).unwrap())
             .uri(format!("{}{path}", self.endpoint));
         for (n, v) in headers {
             builder = builder.header(*n, *v);
         }
-        let req = builder.body(Full::new(Bytes::from(body.to_string()))).unwrap();
+        let req = builder.body(Full::new(body)).unwrap();
         let resp = self
             .client
             .request(req)
@@ -215,6 +253,43 @@ impl LocalStack {
         let (parts, body) = resp.into_parts();
         let body = body.collect().await.unwrap().to_bytes();
         (parts.status, parts.headers, body)
+    }
+
+    /// How many invocations the environments started (their `START RequestId` lines).
+    pub fn invocations(&self) -> usize {
+        self.stdout
+            .all()
+            .iter()
+            .filter(|l| l.starts_with("[env ") && l.contains("START RequestId:"))
+            .count()
+    }
+
+    /// The ids of the orders in the stack's table (`order#<id>` items), read consistently.
+    pub async fn orders(&self, table: &str) -> Vec<String> {
+        let client = testkit::dynamodb_client(
+            &testkit::dynamodb_local().endpoint(),
+            deployer::local::LOCAL_ACCESS_KEY_ID,
+            None,
+        );
+        let scan = client
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        scan.items()
+            .iter()
+            .filter_map(|i| i.get("id")?.as_s().ok().cloned())
+            .filter(|id| id.starts_with("order#"))
+            .collect()
+    }
+
+    /// A plain TCP connection to the API (for tests that speak HTTP byte by byte).
+    pub fn connect(&self) -> std::net::TcpStream {
+        let s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s
     }
 
     /// Process ids of the `bootstrap` processes it reported starting.
@@ -296,4 +371,54 @@ pub fn pids_with_cmdline(needles: &[&str]) -> Vec<i32> {
 
 pub fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Reads one HTTP/1.1 response (head and `content-length` body) from a plain connection:
+/// `None` when the server closed the connection first.
+pub fn read_response(s: &mut std::net::TcpStream) -> Option<(u16, String, Vec<u8>)> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => buf.push(byte[0]),
+            _ => return None,
+        }
+    }
+    let head = String::from_utf8_lossy(&buf).into_owned();
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    let length = head
+        .lines()
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    s.read_exact(&mut body).ok()?;
+    Some((status, head, body))
+}
+
+/// Whether the server has closed this connection: a read ends (EOF or reset) within `limit`
+/// instead of timing out. Any bytes read first (a response) are skipped.
+pub fn closed_within(s: &mut std::net::TcpStream, limit: Duration) -> bool {
+    use std::io::Read;
+    let deadline = Instant::now() + limit;
+    let mut buf = [0u8; 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        s.set_read_timeout(Some(left)).unwrap();
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
 }
