@@ -356,8 +356,9 @@ impl Validator {
                 }
             }
         }
-        let cors = a.cors.map(|c| self.cors(c, &routes, unknown_methods, header));
+        let has_auth = a.auth.is_some();
         let auth = a.auth.and_then(|raw| self.auth(raw, &routes));
+        let cors = a.cors.map(|c| self.cors(c, &routes, unknown_methods, header, has_auth));
         let t = a.throttle.unwrap_or_default();
         let burst = self.int("api.throttle.burst", t.burst, 100, 0, 5000, " requests");
         let rate = t.rate.unwrap_or(50.0);
@@ -442,8 +443,15 @@ impl Validator {
     }
 
     /// `routes` and `unknown_methods` give the default `allow_methods`, `header` the default
-    /// `allow_headers`.
-    fn cors(&mut self, c: RawCors, routes: &[RouteKey], unknown_methods: Vec<String>, header: &str) -> CorsSettings {
+    /// `allow_headers`; with `auth` browsers send `Authorization`, which CORS must then allow.
+    fn cors(
+        &mut self,
+        c: RawCors,
+        routes: &[RouteKey],
+        unknown_methods: Vec<String>,
+        header: &str,
+        auth: bool,
+    ) -> CorsSettings {
         let allow_origins = c.allow_origins.unwrap_or_default();
         if allow_origins.is_empty() {
             self.problem(
@@ -484,14 +492,25 @@ impl Validator {
                 self.problem("api.cors.allow_methods", format!("{m:?} is not an HTTP method"));
             }
         }
+        let listed = c.allow_headers.is_some();
         let mut allow_headers = c.allow_headers.unwrap_or_else(|| {
-            vec![
+            let mut h = vec![
                 "content-type".into(),
                 header.to_ascii_lowercase(),
                 "if-none-match".into(),
-            ]
+            ];
+            if auth {
+                h.push("authorization".into());
+            }
+            h
         });
         allow_headers.iter_mut().for_each(|h| *h = h.to_ascii_lowercase());
+        if auth && listed && !allow_headers.iter().any(|h| h == "authorization" || h == "*") {
+            self.problem(
+                "api.cors.allow_headers",
+                "`api.auth` is set, so browsers send their token in `Authorization`: add `authorization` here",
+            );
+        }
         let mut expose_headers = c.expose_headers.unwrap_or_else(|| {
             vec![
                 "location".into(),
@@ -644,6 +663,32 @@ mod tests {
         );
         let local = "  auth: { jwt: { issuer: \"http://127.0.0.1:9000/\", audience: [a] } }\n";
         assert!(Config::parse(&format!("{base}{local}")).is_ok());
+    }
+
+    #[test]
+    fn with_auth_cors_allows_the_authorization_header() {
+        let base = "app: a\nstage: b\napi:\n  auth: { cognito: {} }\n";
+        let c = Config::parse(&format!(
+            "{base}  cors: {{ allow_origins: [\"http://localhost:5173\"] }}\n"
+        ))
+        .unwrap();
+        assert!(c.api.cors.unwrap().allow_headers.contains(&"authorization".to_string()));
+        let p = Config::parse(&format!(
+            "{base}  cors: {{ allow_origins: [\"http://localhost:5173\"], allow_headers: [content-type] }}\n"
+        ))
+        .unwrap_err();
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!((p[0].path.as_str(), p[0].line), ("api.cors.allow_headers", Some(5)));
+        let open =
+            Config::parse("app: a\nstage: b\napi:\n  cors: { allow_origins: [\"http://x.example\"] }\n").unwrap();
+        assert!(
+            !open
+                .api
+                .cors
+                .unwrap()
+                .allow_headers
+                .contains(&"authorization".to_string())
+        );
     }
 
     #[test]
