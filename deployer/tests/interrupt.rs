@@ -626,6 +626,33 @@ async fn interrupted(
     }
 }
 
+/// `runs` runs of `args` in a row, each interrupted by a random kill after one of its writes or a
+/// persistent error on one of the writes still to come (`pending`, the clean run's, shortened by
+/// each kill); returns what happened to each.
+async fn interrupted_runs(
+    w: &World,
+    (proxy, recorder): (&FaultProxy, &Arc<Mutex<Recorder>>),
+    args: &[&str],
+    mut pending: Vec<String>,
+    runs: usize,
+    rng: &mut fastrand::Rng,
+) -> Vec<String> {
+    let mut story = Vec::new();
+    for _ in 0..runs {
+        let interruption = if rng.bool() {
+            Interruption::Kill(rng.usize(1..=pending.len()))
+        } else {
+            Interruption::Error(pending[rng.usize(..pending.len())].clone(), rng.bool())
+        };
+        let what = interrupted(w, proxy, recorder, args, &interruption).await;
+        story.push(format!("{} {what}", args[0]));
+        if let Interruption::Kill(k) = interruption {
+            pending.drain(..k.min(pending.len() - 1));
+        }
+    }
+    story
+}
+
 /// A seeded campaign of repeated interruptions: each round, on a fresh moto, `up` is interrupted
 /// one to three times in a row (a SIGKILL after a random write, or a persistent `500` or throttle
 /// on a random write), then converges to a clean `up`'s stack; then `down` is interrupted once or
@@ -649,14 +676,6 @@ async fn a_seeded_campaign_of_repeated_interruptions_converges() {
     ]
     .into();
     let mut rng = fastrand::Rng::with_seed(seed);
-    // A kill after one of the next run's writes, or an error on one of the writes still to come.
-    let draw = |pending: &[String], rng: &mut fastrand::Rng| {
-        if rng.bool() {
-            Interruption::Kill(rng.usize(1..=pending.len()))
-        } else {
-            Interruption::Error(pending[rng.usize(..pending.len())].clone(), rng.bool())
-        }
-    };
     let mut points = 0;
     for round in 1..=rounds {
         let mut w = World::new(APP);
@@ -664,27 +683,14 @@ async fn a_seeded_campaign_of_repeated_interruptions_converges() {
         let (proxy, recorder) = recording_proxy(&mut w).await;
         let up = ["up", "--zip", zip.to_str().unwrap()];
         let mut story = Vec::new();
-        let mut pending = writes.clone();
-        for _ in 0..rng.usize(1..=3) {
-            let i = draw(&pending, &mut rng);
-            story.push(format!("up {}", interrupted(&w, &proxy, &recorder, &up, &i).await));
-            if let Interruption::Kill(k) = i {
-                pending.drain(..k.min(pending.len() - 1));
-            }
-            points += 1;
-        }
+        let runs = rng.usize(1..=3);
+        story.extend(interrupted_runs(&w, (&proxy, &recorder), &up, writes.clone(), runs, &mut rng).await);
         w.json(&up);
         assert_converged(&w, &zip, round as usize).await;
         let down = ["down", "--yes"];
-        let mut pending = deletes.clone();
-        for _ in 0..rng.usize(1..=2) {
-            let i = draw(&pending, &mut rng);
-            story.push(format!("down {}", interrupted(&w, &proxy, &recorder, &down, &i).await));
-            if let Interruption::Kill(k) = i {
-                pending.drain(..k.min(pending.len() - 1));
-            }
-            points += 1;
-        }
+        let runs = rng.usize(1..=2);
+        story.extend(interrupted_runs(&w, (&proxy, &recorder), &down, deletes.clone(), runs, &mut rng).await);
+        points += story.len();
         w.json(&down);
         assert_empty(&w, round as usize).await;
         println!("round {round:>3} (seed {seed}): {}; converged", story.join(", "));
