@@ -97,6 +97,11 @@ pub struct LocalStack {
 
 /// The config every test stack uses (concurrency, timeout and app vary).
 pub fn config_yaml(o: &StackOptions, env_file: &Path) -> String {
+    config_yaml_with(o, env_file, "")
+}
+
+/// The test config with `api_extra` (indented lines of the `api:` section, e.g. `  auth: ...`).
+pub fn config_yaml_with(o: &StackOptions, env_file: &Path, api_extra: &str) -> String {
     format!(
         r#"app: {app}
 stage: test
@@ -108,7 +113,7 @@ function:
 api:
   routes: ["POST /orders", "GET /orders/{{id}}"]
   cors: {{ allow_origins: ["http://localhost:5173"] }}
-frontend:
+{api_extra}frontend:
   env_file: {env_file}
 local:
   concurrency: {concurrency}
@@ -130,10 +135,15 @@ pub struct StackDir {
 impl StackOptions {
     /// Writes this stack's config into a fresh temporary directory.
     pub fn write(&self) -> StackDir {
+        self.write_with("")
+    }
+
+    /// Writes this stack's config with `api_extra` in its `api:` section.
+    pub fn write_with(&self, api_extra: &str) -> StackDir {
         let dir = testkit::temp_dir();
         let env_file = dir.path().join("frontend").join(".env.local");
         let config = dir.path().join("stack.yaml");
-        std::fs::write(&config, config_yaml(self, &env_file)).unwrap();
+        std::fs::write(&config, config_yaml_with(self, &env_file, api_extra)).unwrap();
         StackDir { dir, config, env_file }
     }
 }
@@ -151,7 +161,12 @@ pub fn up_local(port: u16, config: &Path, extra: &[&str]) -> Command {
 
 impl LocalStack {
     pub fn start(o: StackOptions) -> LocalStack {
-        let dir = o.write();
+        LocalStack::start_with(o, "")
+    }
+
+    /// Starts a stack whose config has `api_extra` in its `api:` section.
+    pub fn start_with(o: StackOptions, api_extra: &str) -> LocalStack {
+        let dir = o.write_with(api_extra);
         let port = emulators::free_port().unwrap();
         let shared;
         let extra: &[&str] = if o.shared_dynamodb {
@@ -200,9 +215,22 @@ impl LocalStack {
         headers: &[(&str, &str)],
         body: &str,
     ) -> (StatusCode, HeaderMap, Bytes) {
+        self.request_url(method, &format!("{}{path}", self.endpoint), headers, body)
+            .await
+    }
+
+    /// A request to any URL (e.g. another server the stack runs).
+    pub async fn request_url(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (StatusCode, HeaderMap, Bytes) {
+        let path = url;
         let mut builder = Request::builder()
             .method(Method::from_bytes(method.as_bytes()).unwrap())
-            .uri(format!("{}{path}", self.endpoint));
+            .uri(url);
         for (n, v) in headers {
             builder = builder.header(*n, *v);
         }
