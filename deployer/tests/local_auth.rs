@@ -181,9 +181,11 @@ async fn cognito_auth_runs_a_local_issuer_and_the_api_checks_its_tokens() {
     // Refused: no token, a bad signature, another issuer, `alg: none`, HS256.
     assert_refused(&stack, None, "denied-1", None).await;
     assert_refused(&stack, Some("Bearer "), "denied-2", None).await;
-    let mut bad_signature = alice.clone();
-    let last = bad_signature.pop().unwrap();
-    bad_signature.push(if last == 'A' { 'B' } else { 'A' });
+    // One character in the middle of the signature changed (the last one also carries padding bits).
+    let mut bad_signature = alice.clone().into_bytes();
+    let at = alice.len() - 20;
+    bad_signature[at] = if bad_signature[at] == b'A' { b'B' } else { b'A' };
+    let bad_signature = String::from_utf8(bad_signature).unwrap();
     let (head, _) = alice.split_once('.').unwrap();
     let kid = json_of(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(head).unwrap())["kid"].clone();
     assert_refused(
@@ -219,17 +221,29 @@ async fn cognito_auth_runs_a_local_issuer_and_the_api_checks_its_tokens() {
         "a refused request created something"
     );
 
-    // A CORS preflight needs no token.
+    // A CORS preflight needs no token, and allows the `Authorization` header.
     let (status, h, _) = stack
         .request(
             "OPTIONS",
             "/orders",
-            &[origin, ("access-control-request-method", "POST")],
+            &[
+                origin,
+                ("access-control-request-method", "POST"),
+                (
+                    "access-control-request-headers",
+                    "authorization,content-type,idempotency-key",
+                ),
+            ],
             "",
         )
         .await;
     assert_eq!(status, 204);
     assert_eq!(header(&h, "access-control-allow-origin"), Some("http://localhost:5173"));
+    assert!(
+        header(&h, "access-control-allow-headers")
+            .unwrap()
+            .contains("authorization")
+    );
 
     // Valid tokens reach the function: with `Bearer ` or alone, from `token` or POST /token.
     let s = &stack;

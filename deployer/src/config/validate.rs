@@ -356,8 +356,13 @@ impl Validator {
                 }
             }
         }
-        let cors = a.cors.map(|c| self.cors(c, &routes, unknown_methods, header));
+        let default_headers = a.cors.as_ref().is_some_and(|c| c.allow_headers.is_none());
+        let mut cors = a.cors.map(|c| self.cors(c, &routes, unknown_methods, header));
         let auth = a.auth.and_then(|raw| self.auth(raw, &routes));
+        // With `api.auth`, browsers send the token in `Authorization`: the default headers allow it.
+        if let (Some(c), Some(_), true) = (cors.as_mut(), &auth, default_headers) {
+            c.allow_headers.push("authorization".into());
+        }
         let t = a.throttle.unwrap_or_default();
         let burst = self.int("api.throttle.burst", t.burst, 100, 0, 5000, " requests");
         let rate = t.rate.unwrap_or(50.0);
@@ -644,6 +649,18 @@ mod tests {
         );
         let local = "  auth: { jwt: { issuer: \"http://127.0.0.1:9000/\", audience: [a] } }\n";
         assert!(Config::parse(&format!("{base}{local}")).is_ok());
+        // CORS's default headers allow `Authorization` only with auth.
+        let cors = "  cors: { allow_origins: [\"http://localhost:5173\"] }\n";
+        let headers = |extra: &str| {
+            Config::parse(&format!("{base}{cors}{extra}"))
+                .unwrap()
+                .api
+                .cors
+                .unwrap()
+                .allow_headers
+        };
+        assert!(headers("  auth: { cognito: {} }\n").contains(&"authorization".to_string()));
+        assert!(!headers("").contains(&"authorization".to_string()));
     }
 
     #[test]
