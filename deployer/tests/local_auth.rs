@@ -87,7 +87,7 @@ async fn assert_refused(stack: &LocalStack, authorization: Option<&str>, key: &s
 /// a token is refused before the function runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cognito_auth_runs_a_local_issuer_and_the_api_checks_its_tokens() {
-    let stack = LocalStack::start_with(
+    let mut stack = LocalStack::start_with(
         StackOptions {
             app: "loc-auth",
             concurrency: 1,
@@ -276,6 +276,21 @@ async fn cognito_auth_runs_a_local_issuer_and_the_api_checks_its_tokens() {
     assert_eq!(json_of(&body)["id"], alice_order.as_str());
     let log = stack.stdout.text();
     assert!(log.lines().any(|l| l.starts_with("[api] POST /orders -> 401")), "{log}");
+
+    // Ctrl-C stops the issuer with the stack, and `token` says no stack runs.
+    let port: u16 = issuer.rsplit(':').next().unwrap().parse().unwrap();
+    assert!(stack.interrupt().success(), "{}", stack.stderr.text());
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the issuer still listens"
+    );
+    let out = token_command(&stack.dir.config, &["--sub", "alice"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no local stack with auth runs for loc-auth-test"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `api.auth: jwt`: the API reads another issuer's discovery document and keys (an issuer started
