@@ -32,6 +32,8 @@ async fn the_orders_contract_through_the_local_stack_and_ctrl_c_stops_everything
         env_file.contains(&format!("VITE_API_URL={}", stack.endpoint)),
         "{env_file}"
     );
+    // Without `api.auth` the frontend is told there is no auth.
+    assert!(env_file.contains("VITE_AUTH_MODE=none\n"), "{env_file}");
 
     // 400: no key.
     let (status, headers, body) = stack.request("POST", "/orders", &post, BODY).await;

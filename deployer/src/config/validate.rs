@@ -663,6 +663,18 @@ mod tests {
         );
         let local = "  auth: { jwt: { issuer: \"http://127.0.0.1:9000/\", audience: [a] } }\n";
         assert!(Config::parse(&format!("{base}{local}")).is_ok());
+        // CORS's default headers allow `Authorization` only with auth.
+        let cors = "  cors: { allow_origins: [\"http://localhost:5173\"] }\n";
+        let headers = |extra: &str| {
+            Config::parse(&format!("{base}{cors}{extra}"))
+                .unwrap()
+                .api
+                .cors
+                .unwrap()
+                .allow_headers
+        };
+        assert!(headers("  auth: { cognito: {} }\n").contains(&"authorization".to_string()));
+        assert!(!headers("").contains(&"authorization".to_string()));
     }
 
     #[test]

@@ -7,15 +7,21 @@
 //! DynamoDB, the table, the build, the environments, and last the API. Every child process is
 //! owned by a value whose drop stops it, so an error at any step stops what already runs.
 
+pub mod auth;
+mod auth_setup;
 pub mod cors;
 pub mod event;
 pub mod gateway;
+pub mod http_client;
+pub mod issuer;
+pub mod jwt;
 pub mod limits;
 pub mod pool;
 mod process;
 pub mod response;
 pub mod routes;
 pub mod runtime_api;
+pub mod session;
 mod supervisor;
 pub mod throttle;
 
@@ -103,6 +109,9 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
     let limits = limits::Limits::from_env()?;
     let listener = gateway::bind(opts.port)?;
     let port = listener.local_addr()?.port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    // `api.auth`: the local issuer, or the configured issuer's keys (an unreachable one fails here).
+    let auth = auth_setup::start(config, &endpoint, progress).await?;
 
     // DynamoDB: the given server, or DynamoDB Local (stopped when `_dynamodb` drops).
     let (_dynamodb, dynamodb_endpoint) = match opts.dynamodb_endpoint {
@@ -199,10 +208,11 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
         api_id: "local".into(),
         throttle: throttle::Bucket::new(&config.api.throttle),
         limits,
+        auth: auth.as_ref().map(|a| a.authorizer.clone()),
     });
     let server = tokio::spawn(gateway::serve(listener, api));
-    let endpoint = format!("http://127.0.0.1:{port}");
     crate::endpoint::write_to_frontend(config, &endpoint, progress)?;
+    auth_setup::announce(config, auth.as_ref(), progress)?;
     let route_keys: Vec<String> = config.api.routes.iter().map(ToString::to_string).collect();
     println!(
         "Local stack {} is up: {endpoint} (routes: {}; DynamoDB: {dynamodb_endpoint}, table {}). Ctrl-C stops it.",
@@ -215,6 +225,7 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
     println!("Stopping the local stack ...");
     server.abort();
     pool.shutdown().await;
+    drop(auth);
     println!("Stopped.");
     Ok(())
 }

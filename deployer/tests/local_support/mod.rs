@@ -238,9 +238,32 @@ impl LocalStack {
         headers: &[(&str, &str)],
         body: Bytes,
     ) -> (StatusCode, HeaderMap, Bytes) {
+        self.send_to(method, &format!("{}{path}", self.endpoint), headers, body)
+            .await
+    }
+
+    /// A request to any URL (e.g. another server the stack runs, such as its local issuer).
+    pub async fn request_url(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (StatusCode, HeaderMap, Bytes) {
+        self.send_to(method, url, headers, Bytes::from(body.to_string())).await
+    }
+
+    async fn send_to(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> (StatusCode, HeaderMap, Bytes) {
+        let path = url;
         let mut builder = Request::builder()
             .method(Method::from_bytes(method.as_bytes()).unwrap())
-            .uri(format!("{}{path}", self.endpoint));
+            .uri(url);
         for (n, v) in headers {
             builder = builder.header(*n, *v);
         }
