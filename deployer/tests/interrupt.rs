@@ -607,9 +607,11 @@ async fn interrupted(
             }
         }
         Interruption::Error(operation, throttle) => {
+            // Counts last as long as the proxy: this run's are those added now.
+            let before = proxy.count("error", operation);
             proxy.inject(operation, aws_error(operation, *throttle), Times::Always);
             let out = w.run(args);
-            let sent = proxy.count("error", operation);
+            let sent = proxy.count("error", operation) - before;
             proxy.clear();
             match (sent, out.status.success()) {
                 (0, true) => format!("did not call {operation}"),
