@@ -1,4 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
+import type { AuthConfig, UserTokens } from './auth';
+import { AuthBar } from './AuthBar';
 import {
   canonicalBody,
   createBrowserClient,
@@ -25,8 +27,11 @@ interface LogLine extends AttemptEvent {
 
 const SIMULATE_HEADER = 'X-Simulate-Work-Ms';
 
-export function App({ apiUrl }: { apiUrl: string }) {
+export function App({ apiUrl, auth = { mode: 'none' } }: { apiUrl: string; auth?: AuthConfig }) {
   const [client, setClient] = useState<IdempotencyClient | null>(null);
+  // The signed-in user (auth on); each user gets their own client, cache and offline queue.
+  const [user, setUser] = useState<UserTokens | null>(null);
+  const needsUser = auth.mode !== 'none';
   const [storage, setStorage] = useState('');
   const [item, setItem] = useState('notebook');
   const [quantity, setQuantity] = useState('1');
@@ -84,8 +89,18 @@ export function App({ apiUrl }: { apiUrl: string }) {
   useEffect(() => {
     let stop = () => {};
     let cancelled = false;
+    let created: IdempotencyClient | null = null;
+    // A new user (or none): nothing of the previous one's stays on the page.
+    setClient(null);
+    setOrder(null);
+    setLog([]);
+    setMessage('');
+    setQueued(0);
+    intentRef.current = null;
+    if (needsUser && !user) return;
     void createBrowserClient({
       baseUrl: apiUrl,
+      credentials: user ?? undefined,
       onAttempt: (e) => {
         const n = ++counter.current;
         setLog((l) => [...l, { ...e, n, at: new Date().toISOString().slice(11, 23) }]);
@@ -93,6 +108,7 @@ export function App({ apiUrl }: { apiUrl: string }) {
       onQueueResult: (r) => showResult(r),
     }).then(({ client: c, storage: kind }) => {
       if (cancelled) return;
+      created = c;
       setClient(c);
       setStorage(kind);
       void refreshQueued(c);
@@ -105,10 +121,24 @@ export function App({ apiUrl }: { apiUrl: string }) {
     return () => {
       cancelled = true;
       stop();
+      created?.close();
       window.removeEventListener('online', on);
       window.removeEventListener('offline', off);
     };
-  }, [apiUrl, showResult, refreshQueued]);
+  }, [apiUrl, needsUser, user, showResult, refreshQueued]);
+
+  const signIn = (tokens: UserTokens) => {
+    setUser((previous) => {
+      if (previous !== tokens) previous?.signOut(); // the last user's requests are never sent with the new token
+      return tokens;
+    });
+  };
+  const signOut = () => {
+    setUser((previous) => {
+      previous?.signOut();
+      return null;
+    });
+  };
 
   // After the queue is replayed (online), refresh its count.
   useEffect(() => {
@@ -195,6 +225,7 @@ export function App({ apiUrl }: { apiUrl: string }) {
             {pending}
           </span>
         </p>
+        {auth.mode !== 'none' ? <AuthBar auth={auth} user={user} onSignIn={signIn} onSignOut={signOut} /> : null}
       </header>
 
       <form onSubmit={submit}>
