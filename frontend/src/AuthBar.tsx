@@ -1,6 +1,13 @@
 /** The sign-in bar: a user picker with the local issuer, the Cognito hosted UI (or a pasted token) otherwise. */
 import { useEffect, useMemo, useState } from 'react';
-import { CognitoSignIn, LOCAL_USERS, signInLocally, type AuthConfig, type UserTokens } from './auth';
+import {
+  CognitoSignIn,
+  LOCAL_USERS,
+  pastedIssuerTokens,
+  signInLocally,
+  type AuthConfig,
+  type UserTokens,
+} from './auth';
 
 export interface AuthBarProps {
   auth: Exclude<AuthConfig, { mode: 'none' }>;
@@ -89,7 +96,7 @@ export function AuthBar({ auth, user, onSignIn, onSignOut }: AuthBarProps) {
             ))}
           </select>
         </label>
-      ) : user ? null : auth.base ? (
+      ) : user ? null : auth.mode === 'cognito' && auth.base ? (
         <button
           type="button"
           data-testid="sign-in"
@@ -105,7 +112,11 @@ export function AuthBar({ auth, user, onSignIn, onSignOut }: AuthBarProps) {
             type="button"
             data-testid="sign-in"
             disabled={busy || !pasted.trim()}
-            onClick={() => void run(() => onSignIn(cognito!.fromAccessToken(pasted)))}
+            onClick={() =>
+              void run(() =>
+                onSignIn(cognito ? cognito.fromAccessToken(pasted) : pastedIssuerTokens(pasted, auth.issuer)),
+              )
+            }
           >
             Use token
           </button>

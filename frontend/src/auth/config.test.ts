@@ -14,6 +14,13 @@ describe('VITE_AUTH_* settings', () => {
     });
   });
 
+  it('jwt (any OIDC issuer): the issuer URL, a token is pasted', () => {
+    expect(readAuthConfig({ VITE_AUTH_MODE: 'jwt', VITE_AUTH_ISSUER: 'https://id.example.com' })).toEqual({
+      mode: 'jwt',
+      issuer: 'https://id.example.com',
+    });
+  });
+
   it('cognito: issuer, client id and the optional hosted UI domain', () => {
     const issuer = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC';
     expect(readAuthConfig({ VITE_AUTH_MODE: 'cognito', VITE_AUTH_ISSUER: issuer, VITE_AUTH_CLIENT_ID: 'c1' })).toEqual({
@@ -34,7 +41,7 @@ describe('VITE_AUTH_* settings', () => {
 
   it('names the missing or bad setting', () => {
     expect(() => readAuthConfig({ VITE_AUTH_MODE: 'oidc' })).toThrow(
-      /VITE_AUTH_MODE=oidc: expected none, local or cognito/,
+      /VITE_AUTH_MODE=oidc: expected none, local, cognito or jwt/,
     );
     expect(() => readAuthConfig({ VITE_AUTH_MODE: 'local' })).toThrow(/needs VITE_AUTH_ISSUER/);
     expect(() => readAuthConfig({ VITE_AUTH_MODE: 'local', VITE_AUTH_ISSUER: 'ftp://x' })).toThrow(

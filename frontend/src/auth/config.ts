@@ -6,7 +6,9 @@ export type AuthConfig =
   /** `up --local`'s issuer: a user picker, tokens from `POST {issuer}/token`. */
   | { mode: 'local'; issuer: string }
   /** A Cognito user pool: hosted UI sign-in when `base` (from `VITE_AUTH_DOMAIN`) is set, else a pasted token. */
-  | { mode: 'cognito'; issuer: string; clientId: string; base?: string };
+  | { mode: 'cognito'; issuer: string; clientId: string; base?: string }
+  /** Any OIDC issuer (`api.auth.jwt`): an access token from that issuer is pasted. */
+  | { mode: 'jwt'; issuer: string };
 
 /** A `VITE_AUTH_*` setting that is missing or wrong, named. */
 export class AuthConfigError extends Error {
@@ -45,6 +47,8 @@ export function readAuthConfig(env: AuthEnv): AuthConfig {
       return { mode: 'none' };
     case 'local':
       return { mode: 'local', issuer: httpUrl('VITE_AUTH_ISSUER', env.VITE_AUTH_ISSUER, mode) };
+    case 'jwt':
+      return { mode: 'jwt', issuer: httpUrl('VITE_AUTH_ISSUER', env.VITE_AUTH_ISSUER, mode) };
     case 'cognito': {
       const issuer = httpUrl('VITE_AUTH_ISSUER', env.VITE_AUTH_ISSUER, mode);
       const clientId = env.VITE_AUTH_CLIENT_ID?.trim();
@@ -61,6 +65,6 @@ export function readAuthConfig(env: AuthEnv): AuthConfig {
       return { mode: 'cognito', issuer, clientId, base };
     }
     default:
-      throw new AuthConfigError(`VITE_AUTH_MODE=${mode}: expected none, local or cognito`);
+      throw new AuthConfigError(`VITE_AUTH_MODE=${mode}: expected none, local, cognito or jwt`);
   }
 }

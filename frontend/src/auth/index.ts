@@ -16,6 +16,8 @@ export {
   TokenResponseError,
   UserTokens,
   parseTokenResponse,
+  pastedIssuerTokens,
+  pastedTokens,
   renewalMarginMs,
   type IssueToken,
   type IssuedToken,

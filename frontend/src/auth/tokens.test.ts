@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SignedOutError, jwtClaims, jwtSubject, MalformedTokenError } from '../idempotency/credentials';
 import { scriptedFetch, unsignedJwt } from '../idempotency/testkit';
 import { localIssue, signInLocally } from './local';
-import { TokenResponseError, UserTokens, parseTokenResponse, type IssuedToken } from './tokens';
+import { TokenResponseError, UserTokens, parseTokenResponse, pastedIssuerTokens, type IssuedToken } from './tokens';
 
 const HOUR_S = 3600;
 
@@ -97,6 +97,19 @@ describe('UserTokens', () => {
     t.signOut();
     await expect(renewing).rejects.toBeInstanceOf(SignedOutError);
     await expect(t.token()).rejects.toBeInstanceOf(SignedOutError);
+  });
+});
+
+describe('a pasted token (api.auth.jwt: any OIDC issuer)', () => {
+  it("is used for its sub until it expires, then the user is signed out; another issuer's is refused", async () => {
+    let now = Date.UTC(2026, 0, 1);
+    const token = unsignedJwt({ sub: 'carol', iss: 'https://id.example.com/', exp: now / 1000 + 600 });
+    const t = pastedIssuerTokens(`${token}\n`, 'https://id.example.com', () => now);
+    expect(t.subject).toBe('carol');
+    expect(await t.token()).toBe(token);
+    now += 600_000;
+    await expect(t.token()).rejects.toBeInstanceOf(SignedOutError);
+    expect(() => pastedIssuerTokens(token, 'https://other.example.com')).toThrow(/iss is "https:\/\/id.example.com\/"/);
   });
 });
 

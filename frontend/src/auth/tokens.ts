@@ -1,5 +1,5 @@
 /** A signed-in user's access tokens: fetched when needed, renewed before they expire. */
-import { SignedOutError, jwtExpiresAtMs, jwtSubject, type Credentials } from '../idempotency/credentials';
+import { SignedOutError, jwtClaims, jwtExpiresAtMs, jwtSubject, type Credentials } from '../idempotency/credentials';
 
 /** What an issuer answered (`access_token`, `expires_in`, `refresh_token` of an OAuth token response). */
 export interface IssuedToken {
@@ -110,6 +110,25 @@ export class UserTokens implements Credentials {
     this.renewAt = Number.isFinite(expiresAt) ? expiresAt - renewalMarginMs(expiresAt - issuedAt) : Infinity;
     this.current = { ...t, refreshToken: t.refreshToken ?? this.current?.refreshToken };
   }
+}
+
+/**
+ * Tokens from an access token pasted by hand: used until it expires (or the API refuses it), then
+ * the user is signed out (their requests wait in their queue until they paste a new one).
+ */
+export function pastedTokens(accessToken: string, wallNow?: () => number): UserTokens {
+  const token = accessToken.trim();
+  const sub = jwtSubject(token);
+  return new UserTokens(sub, () => Promise.reject(new SignedOutError(sub)), wallNow, { accessToken: token });
+}
+
+/** Checks a pasted token's `iss` (no signature check: the API does that); answers its tokens. */
+export function pastedIssuerTokens(accessToken: string, issuer: string, wallNow?: () => number): UserTokens {
+  const iss = jwtClaims(accessToken.trim()).iss;
+  const trim = (s: string) => s.replace(/\/+$/, '');
+  if (typeof iss !== 'string' || trim(iss) !== trim(issuer))
+    throw new TokenResponseError(`the token's iss is ${JSON.stringify(iss)}, expected ${issuer}`);
+  return pastedTokens(accessToken, wallNow);
 }
 
 /** POSTs to an issuer with a time bound; answers its parsed token response or throws naming the status. */
