@@ -14,7 +14,8 @@ const AFTER_HELP: &str = "Examples:
   cargo run -- up                   deploy or update the stack
   cargo run -- up --output json     the result as JSON
   cargo run -- down --yes           delete the stack (keeps a table holding orders)
-  cargo run -- package              build and zip the function only";
+  cargo run -- package              build and zip the function only
+  cargo run -- token --sub alice    a token for the running `up --local` stack (api.auth: cognito)";
 
 /// Converge an idempotent HTTP API on AWS Lambda from one YAML file.
 ///
@@ -78,6 +79,18 @@ pub enum Command {
     SyncEndpoint,
     /// Build the function as `bootstrap` for provided.al2023 and zip it.
     Package,
+    /// Print a token the running `up --local` stack accepts (`api.auth: cognito`), for `sub`.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The caller (the token's `sub` and `username`): letters, digits and . _ @ + -, 1..128.
+    #[arg(long)]
+    pub sub: String,
+    /// How long the token is valid: 30s, 10m, 1h, 1h30m (1 s to 24 h).
+    #[arg(long, default_value = "1h", value_name = "DURATION")]
+    pub ttl: String,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! Writes the API endpoint where the frontend reads it: `VITE_API_URL=<endpoint>` in the
-//! configured env file, keeping every other line of that file.
+//! configured env file, keeping every other line of that file; `up --local` also writes how the
+//! frontend gets tokens (`VITE_AUTH_MODE`, `VITE_AUTH_ISSUER`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -54,24 +55,61 @@ pub fn write(path: &Path, endpoint: &str) -> std::io::Result<()> {
 
 /// The new file content: other lines kept in order, ours replaced in place or appended.
 pub fn with_endpoint(existing: &str, endpoint: &str) -> String {
-    let line = format!("{VARIABLE}={endpoint}");
+    with_variable(existing, VARIABLE, Some(endpoint))
+}
+
+/// The new file content with `name=value` replaced in place or appended (`None`: removed),
+/// other lines kept in order.
+pub fn with_variable(existing: &str, name: &str, value: Option<&str>) -> String {
+    let line = value.map(|v| format!("{name}={v}"));
     let mut replaced = false;
     let mut out: Vec<String> = Vec::new();
     for l in existing.lines() {
         let key = l.trim_start().strip_prefix("export ").unwrap_or(l.trim_start());
-        if key.split('=').next().map(str::trim) == Some(VARIABLE) {
-            if !replaced {
+        if key.split('=').next().map(str::trim) == Some(name) {
+            if !replaced && let Some(line) = &line {
                 out.push(line.clone());
-                replaced = true;
             }
+            replaced = true;
         } else {
             out.push(l.to_string());
         }
     }
-    if !replaced {
+    if let (false, Some(line)) = (replaced, line) {
         out.push(line);
     }
-    out.join("\n") + "\n"
+    if out.is_empty() {
+        String::new()
+    } else {
+        out.join("\n") + "\n"
+    }
+}
+
+/// How the frontend of a local stack gets tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalAuth<'a> {
+    /// No `api.auth`: `VITE_AUTH_MODE=none`, no issuer.
+    None,
+    /// `cognito`: the local issuer's `POST /token`.
+    Local { issuer: &'a str },
+    /// `jwt`: the configured issuer.
+    Jwt { issuer: &'a str },
+}
+
+/// Writes `VITE_AUTH_MODE` and `VITE_AUTH_ISSUER` for a local stack into the frontend's env file.
+pub fn write_local_auth(config: &Config, auth: LocalAuth<'_>, progress: &Progress) -> anyhow::Result<()> {
+    let path = &config.frontend.env_file;
+    let (mode, issuer) = match auth {
+        LocalAuth::None => ("none", None),
+        LocalAuth::Local { issuer } => ("local", Some(issuer)),
+        LocalAuth::Jwt { issuer } => ("jwt", Some(issuer)),
+    };
+    let existing = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = with_variable(&existing, "VITE_AUTH_MODE", Some(mode));
+    let text = with_variable(&text, "VITE_AUTH_ISSUER", issuer);
+    std::fs::write(path, text).with_context(|| format!("writing VITE_AUTH_MODE to {}", path.display()))?;
+    progress.info(format!("wrote VITE_AUTH_MODE={mode} to {}", path.display()));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -87,6 +125,12 @@ mod tests {
         );
         assert_eq!(with_endpoint("", "http://a"), "VITE_API_URL=http://a\n");
         assert_eq!(with_endpoint("A=1", "http://a"), "A=1\nVITE_API_URL=http://a\n");
+        let auth = with_variable("VITE_API_URL=x\nVITE_AUTH_ISSUER=old\n", "VITE_AUTH_ISSUER", None);
+        assert_eq!(auth, "VITE_API_URL=x\n");
+        assert_eq!(
+            with_variable("X=1\n", "VITE_AUTH_MODE", Some("local")),
+            "X=1\nVITE_AUTH_MODE=local\n"
+        );
     }
 
     #[test]

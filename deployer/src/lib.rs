@@ -14,6 +14,7 @@ pub mod progress;
 pub mod report;
 pub mod resources;
 pub mod stack;
+pub mod token;
 
 use serde::Serialize;
 
@@ -39,6 +40,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Up(args) => print(output, &commands::up(&config, &args, &progress).await?),
         Command::Down(args) => print(output, &commands::down(&config, &args, &progress).await?),
         Command::SyncEndpoint => print(output, &commands::sync_endpoint(&config, &progress).await?),
+        Command::Token(args) => token::run(&config, &args).await,
     }
 }
 

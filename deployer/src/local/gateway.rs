@@ -46,6 +46,8 @@ pub struct Api {
     pub port: u16,
     pub account_id: String,
     pub api_id: String,
+    /// `api.auth`'s JWT authorizer; `None`: every route is open.
+    pub auth: Option<Arc<super::auth::Authorizer>>,
 }
 
 /// Binds the API's port on 127.0.0.1, with a clear error when it is taken.
@@ -145,6 +147,21 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
         return (GatewayResponse::not_found(), Served { route: None, env: 0 });
     };
     let route_key = matched.route.to_string();
+    let authorizer = match &api.auth {
+        Some(auth) => match auth.authorize(matched.route, req.headers()).await {
+            Ok(a) => a,
+            Err(denied) => {
+                return (
+                    denied,
+                    Served {
+                        route: Some(route_key),
+                        env: 0,
+                    },
+                );
+            }
+        },
+        None => None,
+    };
     let path_parameters = matched.path_parameters;
     let raw_query = req.uri().query().unwrap_or("").to_string();
     let protocol = format!("{:?}", req.version());
@@ -190,7 +207,10 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
         source_ip: peer.ip().to_string(),
         protocol: &protocol,
     };
-    let event = event::build(&request, &route_key, &path_parameters, &gateway);
+    let event = super::auth::with_authorizer(
+        event::build(&request, &route_key, &path_parameters, &gateway),
+        authorizer,
+    );
     let invoked = api.pool.invoke(Bytes::from(event.to_string()), trace).await;
     let env = invoked.env;
     let say = |why: &str| {
@@ -233,7 +253,7 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
     )
 }
 
-fn into_response(answer: GatewayResponse) -> Response<Full<Bytes>> {
+pub(super) fn into_response(answer: GatewayResponse) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(answer.body));
     *r.status_mut() = hyper::StatusCode::from_u16(answer.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();

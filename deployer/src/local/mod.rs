@@ -7,14 +7,20 @@
 //! DynamoDB, the table, the build, the environments, and last the API. Every child process is
 //! owned by a value whose drop stops it, so an error at any step stops what already runs.
 
+pub mod auth;
+mod auth_setup;
 pub mod cors;
 pub mod event;
 pub mod gateway;
+pub mod http_client;
+pub mod issuer;
+pub mod jwt;
 pub mod pool;
 mod process;
 pub mod response;
 pub mod routes;
 pub mod runtime_api;
+pub mod session;
 mod supervisor;
 
 use std::collections::BTreeMap;
@@ -100,6 +106,9 @@ pub fn function_environment(stack: &Stack, dynamodb_endpoint: &str, task_root: &
 pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> anyhow::Result<()> {
     let listener = gateway::bind(opts.port)?;
     let port = listener.local_addr()?.port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    // `api.auth`: the local issuer, or the configured issuer's keys (an unreachable one fails here).
+    let auth = auth_setup::start(config, &endpoint, progress).await?;
 
     // DynamoDB: the given server, or DynamoDB Local (stopped when `_dynamodb` drops).
     let (_dynamodb, dynamodb_endpoint) = match opts.dynamodb_endpoint {
@@ -194,10 +203,11 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
         port,
         account_id: LOCAL_ACCOUNT.into(),
         api_id: "local".into(),
+        auth: auth.as_ref().map(|a| a.authorizer.clone()),
     });
     let server = tokio::spawn(gateway::serve(listener, api));
-    let endpoint = format!("http://127.0.0.1:{port}");
     crate::endpoint::write_to_frontend(config, &endpoint, progress)?;
+    auth_setup::announce(config, auth.as_ref(), progress)?;
     let route_keys: Vec<String> = config.api.routes.iter().map(ToString::to_string).collect();
     println!(
         "Local stack {} is up: {endpoint} (routes: {}; DynamoDB: {dynamodb_endpoint}, table {}). Ctrl-C stops it.",
@@ -210,6 +220,7 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
     println!("Stopping the local stack ...");
     server.abort();
     pool.shutdown().await;
+    drop(auth);
     println!("Stopped.");
     Ok(())
 }
