@@ -45,6 +45,8 @@ export function App({ apiUrl, auth = { mode: 'none' } }: { apiUrl: string; auth?
   const [queued, setQueued] = useState(0);
   const [online, setOnline] = useState(typeof navigator === 'undefined' ? true : navigator.onLine);
   const counter = useRef(0);
+  // The client whose answers the page shows (the signed-in user's).
+  const liveClient = useRef<IdempotencyClient | null>(null);
   // The current intent: reused (same key) while the payload and mode stay the same.
   const intentRef = useRef<{ payload: string; mode: KeyMode; intent: Promise<Intent> } | null>(null);
 
@@ -87,57 +89,71 @@ export function App({ apiUrl, auth = { mode: 'none' } }: { apiUrl: string; auth?
   }, []);
 
   useEffect(() => {
-    let stop = () => {};
-    let cancelled = false;
-    let created: IdempotencyClient | null = null;
-    // A new user (or none): nothing of the previous one's stays on the page.
-    setClient(null);
-    setOrder(null);
-    setLog([]);
-    setMessage('');
-    setQueued(0);
-    intentRef.current = null;
-    if (needsUser && !user) return;
-    void createBrowserClient({
-      baseUrl: apiUrl,
-      credentials: user ?? undefined,
-      onAttempt: (e) => {
-        const n = ++counter.current;
-        setLog((l) => [...l, { ...e, n, at: new Date().toISOString().slice(11, 23) }]);
-      },
-      onQueueResult: (r) => showResult(r),
-    }).then(({ client: c, storage: kind }) => {
-      if (cancelled) return;
-      created = c;
-      setClient(c);
-      setStorage(kind);
-      void refreshQueued(c);
-      stop = c.autoReplay(window);
-    });
     const on = () => setOnline(true);
     const off = () => setOnline(false);
     window.addEventListener('online', on);
     window.addEventListener('offline', off);
     return () => {
+      window.removeEventListener('online', on);
+      window.removeEventListener('offline', off);
+    };
+  }, []);
+
+  // What the page shows of a user: cleared in the same render as the user changes.
+  const clearView = () => {
+    setOrder(null);
+    setLog([]);
+    setMessage('');
+    setQueued(0);
+    intentRef.current = null;
+  };
+
+  // One client per user (or one anonymous client without auth), on that user's own stores.
+  useEffect(() => {
+    let stop = () => {};
+    let cancelled = false;
+    let created: IdempotencyClient | null = null;
+    setClient(null);
+    liveClient.current = null;
+    if (needsUser && !user) return;
+    void createBrowserClient({
+      baseUrl: apiUrl,
+      credentials: user ?? undefined,
+      // A client that is no longer the page's (its user switched) reports nothing to the page.
+      onAttempt: (e) => {
+        if (created !== liveClient.current) return;
+        const n = ++counter.current;
+        setLog((l) => [...l, { ...e, n, at: new Date().toISOString().slice(11, 23) }]);
+      },
+      onQueueResult: (r) => created === liveClient.current && showResult(r),
+    }).then(({ client: c, storage: kind }) => {
+      if (cancelled) return;
+      created = liveClient.current = c;
+      setClient(c);
+      setStorage(kind);
+      void refreshQueued(c);
+      stop = c.autoReplay(window);
+    });
+    return () => {
       cancelled = true;
       stop();
       created?.close();
-      window.removeEventListener('online', on);
-      window.removeEventListener('offline', off);
+      if (liveClient.current === created) liveClient.current = null;
     };
   }, [apiUrl, needsUser, user, showResult, refreshQueued]);
 
   const signIn = (tokens: UserTokens) => {
-    setUser((previous) => {
-      if (previous !== tokens) previous?.signOut(); // the last user's requests are never sent with the new token
-      return tokens;
-    });
+    if (tokens === user) return;
+    user?.signOut(); // the last user's requests are never sent with the new token
+    liveClient.current = null;
+    clearView();
+    setUser(tokens);
   };
   const signOut = () => {
-    setUser((previous) => {
-      previous?.signOut();
-      return null;
-    });
+    user?.signOut();
+    liveClient.current = null;
+    clearView();
+    setUser(null);
   };
 
   // After the queue is replayed (online), refresh its count.
@@ -173,7 +189,7 @@ export function App({ apiUrl, auth = { mode: 'none' } }: { apiUrl: string; auth?
     e?.preventDefault();
     if (!client) return;
     const r = await track(currentIntent(false).then((i) => client.send(i, { headers: extraHeaders() })));
-    showResult(r);
+    if (client === liveClient.current) showResult(r);
   };
 
   const race = async () => {
@@ -189,6 +205,7 @@ export function App({ apiUrl, auth = { mode: 'none' } }: { apiUrl: string; auth?
         ),
       ),
     );
+    if (client !== liveClient.current) return;
     const ids = new Set(
       results.filter((r) => r.status === 201 && r.response).map((r) => (JSON.parse(r.response!.body) as Order).id),
     );
