@@ -6,6 +6,9 @@
 // (scripts/test sets it, so the browser tests do not build the deployer again).
 // ONCELY_E2E_API_URL=<url> skips `up --local` and uses that API instead (it must allow the
 // preview origin in CORS); orders are then counted from the responses only.
+// startStack({ auth: true }) sets `api.auth: { cognito: {} }`: `up --local` then runs its local
+// issuer, and the page is built with VITE_AUTH_MODE=local and that issuer (`stack.authIssuer`;
+// null when this deployer has no auth support: it printed no issuer).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -154,7 +157,15 @@ function startUpLocal(args) {
 
 // --- The stack --------------------------------------------------------------------------------
 
-export async function startStack() {
+/** The local issuer `up --local` announced ("Auth: local issuer <url> ...") or wrote (VITE_AUTH_ISSUER), or null. */
+function localIssuer(output, envText) {
+  const mode = /^VITE_AUTH_MODE=(.*)$/m.exec(envText)?.[1].trim();
+  const fromFile = /^VITE_AUTH_ISSUER=(.+)$/m.exec(envText)?.[1].trim();
+  if (mode === 'local' && fromFile) return fromFile;
+  return /^Auth: local issuer (\S+)/m.exec(output)?.[1] ?? null;
+}
+
+export async function startStack({ auth = false } = {}) {
   rmSync(resultsDir, { recursive: true, force: true });
   mkdirSync(resultsDir, { recursive: true });
   if (!existsSync(CHROMIUM))
@@ -165,6 +176,8 @@ export async function startStack() {
   let apiUrl = process.env.ONCELY_E2E_API_URL;
   let dynamoEndpoint = null;
   let table = null;
+  let authIssuer = null;
+  if (auth && apiUrl) throw new Error('the auth browser tests need `up --local` (unset ONCELY_E2E_API_URL)');
 
   if (!apiUrl) {
     const apiPort = await freePort();
@@ -185,7 +198,8 @@ export async function startStack() {
         '  environment: { ORDERS_SIMULATED_WORK_MAX_MS: "3000" }',
         'api:',
         '  routes: ["POST /orders", "GET /orders/{id}"]',
-        `  cors: { allow_origins: ["${origin}"], allow_headers: ["content-type", "idempotency-key", "if-none-match", "x-simulate-work-ms"] }`,
+        `  cors: { allow_origins: ["${origin}"], allow_headers: ["content-type", "idempotency-key", "if-none-match", "x-simulate-work-ms"${auth ? ', "authorization"' : ''}] }`,
+        ...(auth ? ['  auth: { cognito: {} }'] : []),
         'frontend:',
         `  env_file: ${envFile}`,
         'local:',
@@ -199,12 +213,14 @@ export async function startStack() {
       // "Local stack <name> is up: <url> (routes: ...; DynamoDB: <endpoint>, table <table>). Ctrl-C stops it."
       const line = /is up: .*; DynamoDB: (\S+), table ([^\s)]+)\)/.exec(up.output);
       if (!line) return false;
-      const m = /^VITE_API_URL=(.+)$/m.exec(readFileSync(envFile, 'utf8'));
+      const envText = readFileSync(envFile, 'utf8');
+      const m = /^VITE_API_URL=(.+)$/m.exec(envText);
       if (!m) return false;
       const res = await fetch(`${m[1].trim().replace(/\/+$/, '')}/orders/00000000-0000-0000-0000-000000000000`);
       apiUrl = m[1].trim();
       [, dynamoEndpoint, table] = line;
-      return res.status === 404;
+      authIssuer = auth ? localIssuer(up.output, envText) : null;
+      return res.status === 404 || (authIssuer !== null && res.status === 401);
     }).catch((e) => {
       throw new Error(
         `The browser tests run against \`${process.env.ONCELY_DEPLOYER_BIN ?? 'cargo run --'} up --local\` (issue 4), and it did not come up: ${e.message}`,
@@ -219,7 +235,13 @@ export async function startStack() {
     ['build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'],
     {
       cwd: frontendDir,
-      env: { ...process.env, VITE_API_URL: apiUrl },
+      // The auth settings are always given, so a developer's frontend/.env.local cannot change the page.
+      env: {
+        ...process.env,
+        VITE_API_URL: apiUrl,
+        VITE_AUTH_MODE: authIssuer ? 'local' : 'none',
+        VITE_AUTH_ISSUER: authIssuer ?? '',
+      },
       encoding: 'utf8',
     },
   );
@@ -240,6 +262,7 @@ export async function startStack() {
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   return {
     apiUrl,
+    authIssuer,
     origin,
     dynamoEndpoint,
     browser,

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
 import { resultsDir, startStack, stopAll } from './harness.mjs';
+import { attempts, fill, ready, settled, watchOrders } from './page.mjs';
 
 const run = Date.now().toString(36);
 let stack;
@@ -24,48 +25,13 @@ after(async () => {
 async function openPage() {
   const context = await stack.browser.newContext({ viewport: { width: 1200, height: 900 } });
   const page = await context.newPage();
-  const posts = [];
-  const ids = new Set();
-  const created = []; // 201 answers that were not replays: the server's own count of new orders
-  page.on('request', (r) => {
-    if (r.method() === 'POST' && new URL(r.url()).pathname === '/orders') posts.push(r.headers()['idempotency-key']);
-  });
-  page.on('response', async (r) => {
-    if (r.request().method() !== 'POST' || new URL(r.url()).pathname !== '/orders' || r.status() !== 201) return;
-    const body = await r.json().catch(() => null);
-    if (body?.id) ids.add(body.id);
-    if ((await r.allHeaders())['idempotent-replayed'] !== 'true') created.push(body?.id);
-  });
-  page.on('pageerror', (e) => console.error('page error:', e));
+  // posts, ids, and created: 201 answers that were not replays, the server's own count of new orders
+  const { posts, subs, ids, created } = watchOrders(page);
   await page.goto(stack.origin);
-  await page.getByTestId('submit').waitFor({ state: 'visible' });
-  await page.waitForFunction(() => !document.querySelector('[data-testid=submit]').disabled);
+  await ready(page);
   assert.equal(await page.getByTestId('api-url').textContent(), stack.apiUrl);
-  return { context, page, posts, ids, created };
-}
-
-async function fill(page, item, quantity = 1) {
-  await page.getByTestId('item').fill(item);
-  await page.getByTestId('quantity').fill(String(quantity));
-}
-
-/** Waits until nothing is in flight or queued, and the order is shown. */
-async function settled(page) {
-  await page.getByTestId('order-id').waitFor({ timeout: 30_000 });
-  await page.waitForFunction(
-    () =>
-      document.querySelector('[data-testid=pending]').dataset.count === '0' &&
-      document.querySelector('[data-testid=queued]').dataset.count === '0',
-    null,
-    { timeout: 30_000 },
-  );
-}
-
-async function attempts(page) {
-  return page
-    .getByTestId('attempts')
-    .locator(':scope > *')
-    .evaluateAll((rows) => rows.map((r) => ({ ...r.dataset })));
+  assert.equal(await page.getByTestId('user-picker').count(), 0, 'no sign-in without api.auth');
+  return { context, page, posts, subs, ids, created };
 }
 
 async function assertOneOrder(item, seen) {
@@ -73,6 +39,10 @@ async function assertOneOrder(item, seen) {
   if (inTable !== null) assert.equal(inTable, 1, `orders for ${item} in DynamoDB`);
   assert.equal(seen.ids.size, 1, `distinct order ids in the answers: ${[...seen.ids]}`);
   assert.equal(seen.created.length, 1, 'answers that were not replays');
+  assert.ok(
+    seen.subs.every((sub) => sub === null),
+    'no Authorization header without api.auth',
+  );
 }
 
 describe('the page against up --local', () => {

@@ -1,4 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
+import type { AuthConfig, UserTokens } from './auth';
+import { AuthBar } from './AuthBar';
 import {
   canonicalBody,
   createBrowserClient,
@@ -25,8 +27,11 @@ interface LogLine extends AttemptEvent {
 
 const SIMULATE_HEADER = 'X-Simulate-Work-Ms';
 
-export function App({ apiUrl }: { apiUrl: string }) {
+export function App({ apiUrl, auth = { mode: 'none' } }: { apiUrl: string; auth?: AuthConfig }) {
   const [client, setClient] = useState<IdempotencyClient | null>(null);
+  // The signed-in user (auth on); each user gets their own client, cache and offline queue.
+  const [user, setUser] = useState<UserTokens | null>(null);
+  const needsUser = auth.mode !== 'none';
   const [storage, setStorage] = useState('');
   const [item, setItem] = useState('notebook');
   const [quantity, setQuantity] = useState('1');
@@ -40,6 +45,8 @@ export function App({ apiUrl }: { apiUrl: string }) {
   const [queued, setQueued] = useState(0);
   const [online, setOnline] = useState(typeof navigator === 'undefined' ? true : navigator.onLine);
   const counter = useRef(0);
+  // The client whose answers the page shows (the signed-in user's).
+  const liveClient = useRef<IdempotencyClient | null>(null);
   // The current intent: reused (same key) while the payload and mode stay the same.
   const intentRef = useRef<{ payload: string; mode: KeyMode; intent: Promise<Intent> } | null>(null);
 
@@ -82,33 +89,72 @@ export function App({ apiUrl }: { apiUrl: string }) {
   }, []);
 
   useEffect(() => {
-    let stop = () => {};
-    let cancelled = false;
-    void createBrowserClient({
-      baseUrl: apiUrl,
-      onAttempt: (e) => {
-        const n = ++counter.current;
-        setLog((l) => [...l, { ...e, n, at: new Date().toISOString().slice(11, 23) }]);
-      },
-      onQueueResult: (r) => showResult(r),
-    }).then(({ client: c, storage: kind }) => {
-      if (cancelled) return;
-      setClient(c);
-      setStorage(kind);
-      void refreshQueued(c);
-      stop = c.autoReplay(window);
-    });
     const on = () => setOnline(true);
     const off = () => setOnline(false);
     window.addEventListener('online', on);
     window.addEventListener('offline', off);
     return () => {
-      cancelled = true;
-      stop();
       window.removeEventListener('online', on);
       window.removeEventListener('offline', off);
     };
-  }, [apiUrl, showResult, refreshQueued]);
+  }, []);
+
+  // What the page shows of a user: cleared in the same render as the user changes.
+  const clearView = () => {
+    setOrder(null);
+    setLog([]);
+    setMessage('');
+    setQueued(0);
+    intentRef.current = null;
+  };
+
+  // One client per user (or one anonymous client without auth), on that user's own stores.
+  useEffect(() => {
+    let stop = () => {};
+    let cancelled = false;
+    let created: IdempotencyClient | null = null;
+    setClient(null);
+    liveClient.current = null;
+    if (needsUser && !user) return;
+    void createBrowserClient({
+      baseUrl: apiUrl,
+      credentials: user ?? undefined,
+      // A client that is no longer the page's (its user switched) reports nothing to the page.
+      onAttempt: (e) => {
+        if (created !== liveClient.current) return;
+        const n = ++counter.current;
+        setLog((l) => [...l, { ...e, n, at: new Date().toISOString().slice(11, 23) }]);
+      },
+      onQueueResult: (r) => created === liveClient.current && showResult(r),
+    }).then(({ client: c, storage: kind }) => {
+      if (cancelled) return;
+      created = liveClient.current = c;
+      setClient(c);
+      setStorage(kind);
+      void refreshQueued(c);
+      stop = c.autoReplay(window);
+    });
+    return () => {
+      cancelled = true;
+      stop();
+      created?.close();
+      if (liveClient.current === created) liveClient.current = null;
+    };
+  }, [apiUrl, needsUser, user, showResult, refreshQueued]);
+
+  const signIn = (tokens: UserTokens) => {
+    if (tokens === user) return;
+    user?.signOut(); // the last user's requests are never sent with the new token
+    liveClient.current = null;
+    clearView();
+    setUser(tokens);
+  };
+  const signOut = () => {
+    user?.signOut();
+    liveClient.current = null;
+    clearView();
+    setUser(null);
+  };
 
   // After the queue is replayed (online), refresh its count.
   useEffect(() => {
@@ -143,7 +189,7 @@ export function App({ apiUrl }: { apiUrl: string }) {
     e?.preventDefault();
     if (!client) return;
     const r = await track(currentIntent(false).then((i) => client.send(i, { headers: extraHeaders() })));
-    showResult(r);
+    if (client === liveClient.current) showResult(r);
   };
 
   const race = async () => {
@@ -159,6 +205,7 @@ export function App({ apiUrl }: { apiUrl: string }) {
         ),
       ),
     );
+    if (client !== liveClient.current) return;
     const ids = new Set(
       results.filter((r) => r.status === 201 && r.response).map((r) => (JSON.parse(r.response!.body) as Order).id),
     );
@@ -195,6 +242,7 @@ export function App({ apiUrl }: { apiUrl: string }) {
             {pending}
           </span>
         </p>
+        {auth.mode !== 'none' ? <AuthBar auth={auth} user={user} onSignIn={signIn} onSignOut={signOut} /> : null}
       </header>
 
       <form onSubmit={submit}>

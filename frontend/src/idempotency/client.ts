@@ -1,4 +1,5 @@
 import { ResponseCache } from './cache';
+import { SignedOutError, jwtSubject, type Credentials } from './credentials';
 import { fingerprint } from './fingerprint';
 import { OfflineQueue } from './queue';
 import { DEFAULT_RETRY, isRetryableStatus, nextDelay, parseRetryAfter, type RetryPolicy } from './retry';
@@ -51,6 +52,11 @@ export interface ClientOptions {
   onAttempt?: (e: AttemptEvent) => void;
   /** The final answer of each request replayed from the offline queue. */
   onQueueResult?: (r: SendResult, intent: Intent) => void;
+  /**
+   * The signed-in user to send as (`Authorization: Bearer`), or none (anonymous). The cache and
+   * queue given must be this user's own (`createBrowserClient` opens them by subject).
+   */
+  credentials?: Credentials;
 }
 
 export interface SendOptions {
@@ -64,6 +70,9 @@ export interface SendOptions {
 
 /** Network errors are what `fetch` rejects with (TypeError); aborts and the like count too. */
 class NetworkError extends Error {}
+
+/** The request may not be sent as the client's user (signed out, or a token for someone else). */
+class NotSendable extends Error {}
 
 /**
  * Sends requests with an idempotency key per intent, answers repeated intents from the client
@@ -79,6 +88,7 @@ export class IdempotencyClient {
   private keyHeader: string;
   private inFlight = new Map<string, Promise<SendResult>>();
   private flushing: Promise<SendResult[]> | null = null;
+  private closed = false;
 
   constructor(private opts: ClientOptions) {
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
@@ -95,6 +105,15 @@ export class IdempotencyClient {
   }
   get queue(): OfflineQueue {
     return this.opts.queue;
+  }
+  /** The user this client sends as, or undefined when anonymous. */
+  get subject(): string | undefined {
+    return this.opts.credentials?.subject;
+  }
+
+  /** Stops replaying the queue (e.g. its user signed out): a flush under way stops before its next item. */
+  close(): void {
+    this.closed = true;
   }
 
   /**
@@ -202,7 +221,7 @@ export class IdempotencyClient {
   private async doFlush(): Promise<SendResult[]> {
     const results: SendResult[] = [];
     for (const item of await this.opts.queue.list()) {
-      if (!this.isOnline()) break;
+      if (!this.isOnline() || this.closed) break;
       const start = this.clock.now();
       const run = this.deliver(item.intent, 'queue', item.sentAt, start);
       this.inFlight.set(item.intent.key, run);
@@ -236,14 +255,24 @@ export class IdempotencyClient {
       headers['Content-Type'] = 'application/json';
     }
 
+    let renewed = false; // a 401 renews the token once per call
+    let renewNext = false;
     for (let attempt = 1; ; attempt++) {
       const t0 = this.clock.now();
       let response: StoredResponse;
       let replayed = false;
       try {
-        response = await this.fetchOnce(url, { method: intent.request.method, headers, body: intent.request.body });
+        const authorization = await this.authorization(renewNext);
+        renewNext = false;
+        const sent = authorization ? { ...headers, Authorization: authorization } : headers;
+        response = await this.fetchOnce(url, {
+          method: intent.request.method,
+          headers: sent,
+          body: intent.request.body,
+        });
         replayed = response.headers['idempotent-replayed'] === 'true';
       } catch (e) {
+        if (e instanceof NotSendable) return this.enqueue(intent, source, sentAt, start, attempt - 1, e.message);
         const latencyMs = this.clock.now() - t0;
         const error = e instanceof Error ? e.message : String(e);
         if (!this.isOnline() || attempt >= this.retry.maxAttempts) {
@@ -267,6 +296,11 @@ export class IdempotencyClient {
 
       const latencyMs = this.clock.now() - t0;
       const { status } = response;
+      if (status === 401 && this.opts.credentials && !renewed) {
+        renewed = renewNext = true;
+        this.emit({ ...base, status, replayed, latencyMs, attempt, note: 'token refused: renewing it and retrying' });
+        continue;
+      }
       if (isRetryableStatus(status) && attempt < this.retry.maxAttempts) {
         const retryAfter = parseRetryAfter(response.headers['retry-after'], this.clock.wallNow());
         const delay = nextDelay(this.retry, attempt - 1, this.random, retryAfter);
@@ -291,6 +325,33 @@ export class IdempotencyClient {
         attempts: attempt,
       };
     }
+  }
+
+  /**
+   * The `Authorization` header for the client's user (none when anonymous). Throws `NotSendable`
+   * when the user signed out or the token is someone else's; other failures (the issuer out of
+   * reach) are network errors, retried like the API's.
+   */
+  private async authorization(renew: boolean): Promise<string | undefined> {
+    const creds = this.opts.credentials;
+    if (!creds) return undefined;
+    let token: string;
+    try {
+      token = await (renew ? creds.renew() : creds.token());
+    } catch (e) {
+      if (e instanceof SignedOutError)
+        throw new NotSendable(`${creds.subject} is signed out: kept in ${creds.subject}'s queue`);
+      throw new NetworkError(`no token: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    let sub: string;
+    try {
+      sub = jwtSubject(token);
+    } catch (e) {
+      throw new NotSendable(`unreadable token (${e instanceof Error ? e.message : String(e)}): kept in the queue`);
+    }
+    if (sub !== creds.subject)
+      throw new NotSendable(`the token is ${sub}'s, not ${creds.subject}'s: kept in ${creds.subject}'s queue`);
+    return `Bearer ${token}`;
   }
 
   private async enqueue(

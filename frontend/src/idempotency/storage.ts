@@ -123,6 +123,17 @@ export class IndexedDbStore<T> implements KvStore<T> {
   }
 }
 
+/** The anonymous stores' name: the one used before users existed, so nothing changes without auth. */
+export const ANONYMOUS_STORE = 'oncely-idempotency';
+
+/**
+ * The stores' name for a user (`sub`), or the anonymous one. Users' names never share a prefix
+ * with the anonymous name's Web Storage items (`oncely-idempotency:`), nor with each other's.
+ */
+export function storeNameFor(subject?: string): string {
+  return subject === undefined ? ANONYMOUS_STORE : `${ANONYMOUS_STORE}@${encodeURIComponent(subject)}`;
+}
+
 export interface Stores<C, Q> {
   responses: KvStore<C>;
   queue: KvStore<Q>;
@@ -137,10 +148,12 @@ export async function openStores<C, Q>(
   opts: {
     indexedDB?: IDBFactory | null;
     localStorage?: WebStorageLike | null;
+    /** Whose stores: a user's `sub` (each user has their own), or undefined for the anonymous ones. */
+    subject?: string;
     dbName?: string;
   } = {},
 ): Promise<Stores<C, Q>> {
-  const dbName = opts.dbName ?? 'oncely-idempotency';
+  const dbName = opts.dbName ?? storeNameFor(opts.subject);
   const factory = opts.indexedDB !== undefined ? opts.indexedDB : (globalThis.indexedDB ?? null);
   if (factory) {
     try {

@@ -58,3 +58,13 @@ export class MemoryStorage implements WebStorageLike {
     this.m.delete(k);
   }
 }
+
+/** An unsigned JWT with these claims (the client reads claims; it never checks signatures). */
+export function unsignedJwt(claims: Record<string, unknown>): string {
+  const part = (o: unknown) =>
+    btoa(String.fromCharCode(...new TextEncoder().encode(JSON.stringify(o))))
+      .replace(/\+/g, '-')
+      .replace(/\//g, '_')
+      .replace(/=+$/, '');
+  return `${part({ alg: 'RS256', typ: 'JWT' })}.${part(claims)}.c2lnbmF0dXJl`;
+}

@@ -1,0 +1,70 @@
+/** The page's auth mode, read from `VITE_AUTH_*` (absent or `none`: no sign-in, as before auth existed). */
+import { hostedUiBase } from './pkce';
+
+export type AuthConfig =
+  | { mode: 'none' }
+  /** `up --local`'s issuer: a user picker, tokens from `POST {issuer}/token`. */
+  | { mode: 'local'; issuer: string }
+  /** A Cognito user pool: hosted UI sign-in when `base` (from `VITE_AUTH_DOMAIN`) is set, else a pasted token. */
+  | { mode: 'cognito'; issuer: string; clientId: string; base?: string }
+  /** Any OIDC issuer (`api.auth.jwt`): an access token from that issuer is pasted. */
+  | { mode: 'jwt'; issuer: string };
+
+/** A `VITE_AUTH_*` setting that is missing or wrong, named. */
+export class AuthConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AuthConfigError';
+  }
+}
+
+export interface AuthEnv {
+  VITE_AUTH_MODE?: string;
+  VITE_AUTH_ISSUER?: string;
+  VITE_AUTH_CLIENT_ID?: string;
+  VITE_AUTH_DOMAIN?: string;
+}
+
+function httpUrl(name: string, value: string | undefined, mode: string): string {
+  if (!value?.trim()) throw new AuthConfigError(`VITE_AUTH_MODE=${mode} needs ${name} (the issuer's URL)`);
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new AuthConfigError(`${name}=${value} is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new AuthConfigError(`${name}=${value} is not an http(s) URL`);
+  return value.trim().replace(/\/+$/, '');
+}
+
+/** The auth mode from the build's environment (`import.meta.env`); throws `AuthConfigError` naming the bad setting. */
+export function readAuthConfig(env: AuthEnv): AuthConfig {
+  const mode = (env.VITE_AUTH_MODE ?? '').trim();
+  switch (mode) {
+    case '':
+    case 'none':
+      return { mode: 'none' };
+    case 'local':
+      return { mode: 'local', issuer: httpUrl('VITE_AUTH_ISSUER', env.VITE_AUTH_ISSUER, mode) };
+    case 'jwt':
+      return { mode: 'jwt', issuer: httpUrl('VITE_AUTH_ISSUER', env.VITE_AUTH_ISSUER, mode) };
+    case 'cognito': {
+      const issuer = httpUrl('VITE_AUTH_ISSUER', env.VITE_AUTH_ISSUER, mode);
+      const clientId = env.VITE_AUTH_CLIENT_ID?.trim();
+      if (!clientId) throw new AuthConfigError('VITE_AUTH_MODE=cognito needs VITE_AUTH_CLIENT_ID (the app client id)');
+      const domain = env.VITE_AUTH_DOMAIN?.trim();
+      let base: string | undefined;
+      if (domain) {
+        try {
+          base = hostedUiBase(domain);
+        } catch (e) {
+          throw new AuthConfigError(e instanceof Error ? e.message : String(e));
+        }
+      }
+      return { mode: 'cognito', issuer, clientId, base };
+    }
+    default:
+      throw new AuthConfigError(`VITE_AUTH_MODE=${mode}: expected none, local, cognito or jwt`);
+  }
+}
