@@ -1,4 +1,4 @@
-/** The sign-in bar: a user picker with the local issuer, the Cognito hosted UI (or a pasted token) otherwise. */
+/** The sign-in bar: a user picker with the local issuer; with Cognito the hosted UI, or email + password; a pasted token for other issuers. */
 import { useEffect, useMemo, useState } from 'react';
 import {
   CognitoSignIn,
@@ -21,11 +21,13 @@ export function AuthBar({ auth, user, onSignIn, onSignOut }: AuthBarProps) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const [pasted, setPasted] = useState('');
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
   const cognito = useMemo(
     () =>
       auth.mode === 'cognito'
         ? new CognitoSignIn(
-            { issuer: auth.issuer, clientId: auth.clientId, base: auth.base },
+            { issuer: auth.issuer, clientId: auth.clientId, base: auth.base, endpoint: auth.endpoint },
             { storage: window.sessionStorage },
           )
         : null,
@@ -69,6 +71,29 @@ export function AuthBar({ auth, user, onSignIn, onSignOut }: AuthBarProps) {
       if (auth.mode === 'local' && sub !== user?.subject) onSignIn(await signInLocally(sub, { issuer: auth.issuer }));
     });
 
+  const signInWithPassword = () =>
+    run(async () => {
+      const tokens = await cognito!.signInWithPassword(email, password);
+      setPassword('');
+      onSignIn(tokens);
+    });
+
+  const pasteForm = (
+    <label>
+      Access token <input data-testid="token-input" value={pasted} onChange={(e) => setPasted(e.target.value)} />{' '}
+      <button
+        type="button"
+        data-testid="sign-in"
+        disabled={busy || !pasted.trim()}
+        onClick={() =>
+          void run(() => onSignIn(cognito ? cognito.fromAccessToken(pasted) : pastedIssuerTokens(pasted, auth.issuer)))
+        }
+      >
+        Use token
+      </button>
+    </label>
+  );
+
   const signOut = () => {
     if (cognito && user) {
       const logout = cognito.signOut(user, here());
@@ -105,22 +130,42 @@ export function AuthBar({ auth, user, onSignIn, onSignOut }: AuthBarProps) {
         >
           Sign in
         </button>
-      ) : (
-        <label>
-          Access token <input data-testid="token-input" value={pasted} onChange={(e) => setPasted(e.target.value)} />{' '}
-          <button
-            type="button"
-            data-testid="sign-in"
-            disabled={busy || !pasted.trim()}
-            onClick={() =>
-              void run(() =>
-                onSignIn(cognito ? cognito.fromAccessToken(pasted) : pastedIssuerTokens(pasted, auth.issuer)),
-              )
-            }
+      ) : auth.mode === 'cognito' ? (
+        <>
+          <form
+            className="password-sign-in"
+            onSubmit={(e) => {
+              e.preventDefault();
+              void signInWithPassword();
+            }}
           >
-            Use token
-          </button>
-        </label>
+            <input
+              data-testid="cognito-email"
+              type="email"
+              autoComplete="username"
+              placeholder="email"
+              value={email}
+              onChange={(e) => setEmail(e.target.value)}
+            />{' '}
+            <input
+              data-testid="cognito-password"
+              type="password"
+              autoComplete="current-password"
+              placeholder="password"
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+            />{' '}
+            <button type="submit" data-testid="cognito-sign-in" disabled={busy || !email.trim() || !password}>
+              Sign in
+            </button>
+          </form>
+          <details>
+            <summary>or use an access token</summary>
+            {pasteForm}
+          </details>
+        </>
+      ) : (
+        pasteForm
       )}{' '}
       <span data-testid="signed-in-as" data-subject={user?.subject ?? ''}>
         {user ? `signed in as ${user.subject}` : 'not signed in'}

@@ -9,6 +9,8 @@ interface ImportMetaEnv {
   readonly VITE_AUTH_ISSUER?: string;
   /** Cognito: the app client id. */
   readonly VITE_AUTH_CLIENT_ID?: string;
-  /** Cognito: the hosted UI domain; without it, an access token is pasted. */
+  /** Cognito: the hosted UI domain; without it, email + password (`InitiateAuth`). */
   readonly VITE_AUTH_DOMAIN?: string;
+  /** Cognito without a domain: the `cognito-idp` API's URL when not the issuer's region's (an emulator). */
+  readonly VITE_AUTH_COGNITO_ENDPOINT?: string;
 }

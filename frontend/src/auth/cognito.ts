@@ -1,4 +1,4 @@
-/** Cognito sign-in for the page: the hosted UI (code flow + PKCE) when a domain is set, else a pasted access token. */
+/** Cognito sign-in for the page: the hosted UI (code flow + PKCE) when a domain is set, else email + password (`InitiateAuth`). */
 import { SignedOutError, jwtClaims, jwtSubject } from '../idempotency/credentials';
 import type { WebStorageLike } from '../idempotency/storage';
 import {
@@ -11,6 +11,7 @@ import {
   refreshRequest,
   type TokenRequest,
 } from './pkce';
+import { CognitoError, passwordAuth, refreshAuth, revokeToken, type CognitoIdpOptions } from './cognitoIdp';
 import { UserTokens, postForToken, type IssuedToken } from './tokens';
 
 export interface CognitoSettings {
@@ -18,8 +19,10 @@ export interface CognitoSettings {
   issuer: string;
   /** `VITE_AUTH_CLIENT_ID`: the app client (public, no secret). */
   clientId: string;
-  /** `hostedUiBase(VITE_AUTH_DOMAIN)`, or undefined: then tokens are pasted. */
+  /** `hostedUiBase(VITE_AUTH_DOMAIN)`, or undefined: then email + password through `endpoint`. */
   base?: string;
+  /** The `cognito-idp` API (`https://cognito-idp.<region>.amazonaws.com/`, or `VITE_AUTH_COGNITO_ENDPOINT`). */
+  endpoint?: string;
 }
 
 /** A token that is not one of this user pool's access tokens for this app client. */
@@ -128,7 +131,16 @@ export class CognitoSignIn {
     return this.resuming;
   }
 
-  /** Tokens from an access token pasted by hand (no hosted UI domain): used until it expires. */
+  /**
+   * Signs in with email and password (`InitiateAuth` `USER_PASSWORD_AUTH`); the tokens renew with
+   * the refresh token. Rejects with a `CognitoError` whose message says what to do.
+   */
+  async signInWithPassword(email: string, password: string): Promise<UserTokens> {
+    if (!email.trim() || !password) throw new CognitoError('other', 'Enter your email and password.');
+    return this.accept(await passwordAuth(this.idp(), email.trim(), password));
+  }
+
+  /** Tokens from an access token pasted by hand: used until it expires (it cannot be renewed). */
   fromAccessToken(accessToken: string): UserTokens {
     return this.accept({ accessToken: accessToken.trim() });
   }
@@ -145,12 +157,28 @@ export class CognitoSignIn {
     }
   }
 
-  /** Forgets the tokens; answers the hosted UI's logout URL (to end its session too) when there is one. */
+  /**
+   * The last password sign-out's `RevokeToken`, which runs in the background: true when Cognito
+   * revoked the refresh token, false when it could not (the tokens are forgotten either way).
+   */
+  revocation?: Promise<boolean>;
+
+  /**
+   * Forgets the tokens; answers the hosted UI's logout URL (to end its session too) when there is
+   * one. Signed in with a password, the refresh token is also revoked at Cognito (see `revocation`).
+   */
   signOut(tokens: UserTokens, logoutUri: string): string | undefined {
+    const refreshToken = tokens.issued?.refreshToken;
     tokens.signOut();
     this.opts.storage.removeItem(SESSION);
     const base = this.settings.base;
-    return base ? logoutUrl({ base, clientId: this.settings.clientId, logoutUri }) : undefined;
+    if (base) return logoutUrl({ base, clientId: this.settings.clientId, logoutUri });
+    if (refreshToken && this.settings.endpoint)
+      this.revocation = revokeToken(this.idp(), refreshToken).then(
+        () => true,
+        () => false,
+      );
+    return undefined;
   }
 
   private accept(issued: IssuedToken): UserTokens {
@@ -158,11 +186,13 @@ export class CognitoSignIn {
     const tokens = new UserTokens(
       sub,
       async (current) => {
-        const base = this.settings.base;
-        if (!base || !current?.refreshToken) throw new SignedOutError(sub); // a pasted token cannot be renewed
-        const next = await this.post(
-          refreshRequest({ base, clientId: this.settings.clientId, refreshToken: current.refreshToken }),
-        );
+        const { base, endpoint } = this.settings;
+        if (!current?.refreshToken || (!base && !endpoint)) throw new SignedOutError(sub); // a pasted token cannot be renewed
+        const next = base
+          ? await this.post(
+              refreshRequest({ base, clientId: this.settings.clientId, refreshToken: current.refreshToken }),
+            )
+          : await this.refresh(sub, current.refreshToken);
         checkAccessToken(next.accessToken, this.settings);
         this.save({ ...next, refreshToken: next.refreshToken ?? current.refreshToken });
         return next;
@@ -172,6 +202,25 @@ export class CognitoSignIn {
     );
     this.save(issued);
     return tokens;
+  }
+
+  /** `REFRESH_TOKEN_AUTH`; a refresh token Cognito no longer takes signs the user out (their requests stay queued). */
+  private async refresh(sub: string, refreshToken: string): Promise<IssuedToken> {
+    try {
+      return await refreshAuth(this.idp(), refreshToken);
+    } catch (e) {
+      if (e instanceof CognitoError && e.kind === 'session-ended') {
+        this.opts.storage.removeItem(SESSION);
+        throw new SignedOutError(sub);
+      }
+      throw e;
+    }
+  }
+
+  private idp(): CognitoIdpOptions {
+    const endpoint = this.settings.endpoint;
+    if (!endpoint) throw new Error('password sign-in needs the cognito-idp endpoint (from VITE_AUTH_ISSUER)');
+    return { endpoint, clientId: this.settings.clientId, fetch: this.fetchFn, timeoutMs: this.opts.timeoutMs };
   }
 
   private save(issued: IssuedToken) {

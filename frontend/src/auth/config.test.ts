@@ -28,6 +28,7 @@ describe('VITE_AUTH_* settings', () => {
       issuer,
       clientId: 'c1',
       base: undefined,
+      endpoint: 'https://cognito-idp.eu-west-1.amazonaws.com/',
     });
     expect(
       readAuthConfig({
