@@ -165,6 +165,40 @@ function localIssuer(output, envText) {
   return /^Auth: local issuer (\S+)/m.exec(output)?.[1] ?? null;
 }
 
+/**
+ * Builds the page with these `VITE_*` settings (Vite reads them from the environment before .env
+ * files), serves it with `vite preview` on `http://127.0.0.1:<previewPort>`, and launches Chromium.
+ */
+export async function servePage(previewPort, env) {
+  mkdirSync(resultsDir, { recursive: true });
+  const origin = `http://127.0.0.1:${previewPort}`;
+  const outDir = join(resultsDir, 'dist');
+  const build = spawnSync(
+    join(frontendDir, 'node_modules', '.bin', 'vite'),
+    ['build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'],
+    {
+      cwd: frontendDir,
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    },
+  );
+  if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}${build.stderr}`);
+  const preview = start('vite-preview', join(frontendDir, 'node_modules', '.bin', 'vite'), [
+    'preview',
+    '--outDir',
+    outDir,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(previewPort),
+    '--strictPort',
+  ]);
+  await waitFor('vite preview', preview, 60_000, async () => (await fetch(origin)).ok);
+
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
 export async function startStack({ auth = false } = {}) {
   rmSync(resultsDir, { recursive: true, force: true });
   mkdirSync(resultsDir, { recursive: true });
@@ -228,38 +262,12 @@ export async function startStack({ auth = false } = {}) {
     });
   }
 
-  // The page, built with the endpoint (Vite reads VITE_* from the environment before .env files).
-  const outDir = join(resultsDir, 'dist');
-  const build = spawnSync(
-    join(frontendDir, 'node_modules', '.bin', 'vite'),
-    ['build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'],
-    {
-      cwd: frontendDir,
-      // The auth settings are always given, so a developer's frontend/.env.local cannot change the page.
-      env: {
-        ...process.env,
-        VITE_API_URL: apiUrl,
-        VITE_AUTH_MODE: authIssuer ? 'local' : 'none',
-        VITE_AUTH_ISSUER: authIssuer ?? '',
-      },
-      encoding: 'utf8',
-    },
-  );
-  if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}${build.stderr}`);
-  const preview = start('vite-preview', join(frontendDir, 'node_modules', '.bin', 'vite'), [
-    'preview',
-    '--outDir',
-    outDir,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    String(previewPort),
-    '--strictPort',
-  ]);
-  await waitFor('vite preview', preview, 60_000, async () => (await fetch(origin)).ok);
-
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  // The auth settings are always given, so a developer's frontend/.env.local cannot change the page.
+  const browser = await servePage(previewPort, {
+    VITE_API_URL: apiUrl,
+    VITE_AUTH_MODE: authIssuer ? 'local' : 'none',
+    VITE_AUTH_ISSUER: authIssuer ?? '',
+  });
   return {
     apiUrl,
     authIssuer,

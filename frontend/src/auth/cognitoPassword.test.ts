@@ -1,4 +1,5 @@
 /** Email + password sign-in against a real moto server (its Cognito user pool API), and Cognito's error codes. */
+/// <reference types="node" />
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignedOutError, jwtClaims } from '../idempotency/credentials';
@@ -6,7 +7,14 @@ import { MemoryStorage, scriptedFetch } from '../idempotency/testkit';
 import { CognitoSignIn } from './cognito';
 import { CognitoError, cognitoIdpEndpoint, passwordAuth } from './cognitoIdp';
 import { readAuthConfig } from './config';
-import { cognitoAdmin, motoUnavailable, startMoto, type MotoServer } from './motoServer';
+import {
+  cognitoAdmin,
+  cognitoPool,
+  cognitoUser,
+  motoUnavailable,
+  startMoto,
+  type MotoServer,
+} from '../../e2e/moto.mjs';
 
 const PASSWORD = 'Corr3ct-horse!';
 const skipReason = motoUnavailable();
@@ -17,49 +25,12 @@ describe.skipIf(skipReason !== undefined)('email + password sign-in against moto
   let poolId: string;
   let clientId: string;
   let issuer: string;
-  const subs = new Map<string, string>();
-
-  async function createUser(email: string, password: string, permanent: boolean) {
-    const created = await cognitoAdmin(moto.endpoint, 'AdminCreateUser', {
-      UserPoolId: poolId,
-      Username: email,
-      UserAttributes: [{ Name: 'email', Value: email }],
-      TemporaryPassword: permanent ? undefined : password,
-      MessageAction: 'SUPPRESS',
-    });
-    const attrs = (created.User as { Attributes: Array<{ Name: string; Value: string }> }).Attributes;
-    subs.set(email, attrs.find((a) => a.Name === 'sub')!.Value);
-    if (permanent)
-      await cognitoAdmin(moto.endpoint, 'AdminSetUserPassword', {
-        UserPoolId: poolId,
-        Username: email,
-        Password: password,
-        Permanent: true,
-      });
-  }
+  let subs: Record<string, string>;
 
   beforeAll(async () => {
     moto = await startMoto();
-    // Like the pool and client the deployer creates (moto ignores PreventUserExistenceErrors: on AWS an
-    // unknown user then gets NotAuthorizedException, the wrong password's answer).
-    const pool = await cognitoAdmin(moto.endpoint, 'CreateUserPool', {
-      PoolName: 'oncely-test',
-      UsernameAttributes: ['email'],
-      AutoVerifiedAttributes: ['email'],
-    });
-    poolId = (pool.UserPool as { Id: string }).Id;
-    const client = await cognitoAdmin(moto.endpoint, 'CreateUserPoolClient', {
-      UserPoolId: poolId,
-      ClientName: 'oncely-web',
-      ExplicitAuthFlows: ['ALLOW_USER_SRP_AUTH', 'ALLOW_USER_PASSWORD_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'],
-      PreventUserExistenceErrors: 'ENABLED',
-      EnableTokenRevocation: true,
-    });
-    clientId = (client.UserPoolClient as { ClientId: string }).ClientId;
-    // The issuer as Cognito (and moto) writes it into the tokens; requests go to moto.
-    issuer = `https://cognito-idp.${poolId.split('_')[0]}.amazonaws.com/${poolId}`;
-    await createUser('ada@example.com', PASSWORD, true);
-    await createUser('temp@example.com', 'Temp0rary-pass!', false);
+    ({ poolId, clientId, issuer, subs } = await cognitoPool(moto.endpoint, { 'ada@example.com': PASSWORD }));
+    await cognitoUser(moto.endpoint, poolId, 'temp@example.com', 'Temp0rary-pass!', false);
     await cognitoAdmin(moto.endpoint, 'SignUp', {
       ClientId: clientId,
       Username: 'new@example.com',
@@ -90,7 +61,7 @@ describe.skipIf(skipReason !== undefined)('email + password sign-in against moto
   it("signs in: the access token is this pool's and client's, for the user's sub, and survives a reload", async () => {
     const storage = new MemoryStorage();
     const tokens = await signIn(storage).signInWithPassword(' ada@example.com ', PASSWORD);
-    expect(tokens.subject).toBe(subs.get('ada@example.com'));
+    expect(tokens.subject).toBe(subs['ada@example.com']);
     const claims = jwtClaims(await tokens.token());
     expect(claims).toMatchObject({ iss: issuer, client_id: clientId, token_use: 'access' });
     expect(tokens.issued?.refreshToken).toBeTruthy();
