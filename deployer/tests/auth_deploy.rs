@@ -241,10 +241,23 @@ async fn jwt_routes_and_issuer_change_in_place_and_removing_auth_deletes_the_aut
     let again = w.json(&["plan", "--zip", zip.to_str().unwrap()]);
     assert_eq!(counts(&again), (0, 0, 0), "{again:#}");
 
-    // No more `api.auth`: the routes are opened, then the authorizer deleted.
+    // No more `api.auth`: the routes are opened, then the authorizer deleted; CORS's default
+    // headers no longer include `authorization`.
     w.set_auth("");
     let report = w.json(&["up", "--zip", zip.to_str().unwrap()]);
-    assert_eq!(counts(&report), (0, 2, 1), "{report:#}");
+    assert_eq!(counts(&report), (0, 3, 1), "{report:#}");
+    let mut updated = rows(&report, "update");
+    updated.sort();
+    assert_eq!(
+        updated,
+        [
+            format!("http api {}", w.name()),
+            "route GET /orders/{id}".to_string(),
+            "route POST /orders".to_string()
+        ],
+        "{report:#}"
+    );
+    assert_eq!(attrs(&report, "http api"), ["cors"]);
     assert_eq!(
         rows(&report, "delete"),
         [format!("authorizer {} ({authorizer_id})", w.name())]
