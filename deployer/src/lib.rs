@@ -1,6 +1,7 @@
 //! The deployer: converges an idempotent HTTP API stack (DynamoDB, IAM, Logs, Lambda, API Gateway
 //! HTTP API) from one YAML file. `main.rs` only parses arguments and calls [`run`].
 
+pub mod build_cache;
 pub mod cli;
 pub mod commands;
 pub mod config;

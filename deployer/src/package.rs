@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
+use crate::build_cache;
 use crate::config::{Architecture, Config};
 use crate::progress::Progress;
 
@@ -123,6 +124,24 @@ pub struct BuildOptions {
 impl BuildOptions {
     /// Defaults for the current workspace: `<target>/lambda` for the build and the zip.
     pub fn for_workspace(package: &str, architecture: Architecture) -> Result<BuildOptions> {
+        let (workspace, target) = match build_cache::locate_workspace() {
+            Some(found) => found,
+            None => cargo_metadata()?,
+        };
+        Ok(BuildOptions {
+            package: package.to_string(),
+            architecture,
+            workspace,
+            target_dir: target.join("lambda"),
+            out_dir: target.join("lambda").join("package"),
+            zigbuild: std::env::var("ONCELY_ZIGBUILD").ok().map(|v| v != "0" && v != "false"),
+        })
+    }
+}
+
+/// The workspace root and cargo's target directory, as `cargo metadata` reports them.
+fn cargo_metadata() -> Result<(PathBuf, PathBuf)> {
+    {
         let out = Command::new("cargo")
             .args(["metadata", "--no-deps", "--format-version", "1"])
             .stderr(Stdio::inherit())
@@ -144,14 +163,7 @@ impl BuildOptions {
         })?;
         let workspace = PathBuf::from(meta["workspace_root"].as_str().unwrap_or("."));
         let target = PathBuf::from(meta["target_directory"].as_str().unwrap_or("target"));
-        Ok(BuildOptions {
-            package: package.to_string(),
-            architecture,
-            workspace,
-            target_dir: target.join("lambda"),
-            out_dir: target.join("lambda").join("package"),
-            zigbuild: std::env::var("ONCELY_ZIGBUILD").ok().map(|v| v != "0" && v != "false"),
-        })
+        Ok((workspace, target))
     }
 }
 
@@ -170,9 +182,7 @@ fn host_arch() -> &'static str {
 /// Compiles the function as `bootstrap` and returns the binary's path and how it was built.
 pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, String)> {
     let triple = opts.architecture.rust_target();
-    let zig = opts
-        .zigbuild
-        .unwrap_or_else(|| emulators::which("cargo-zigbuild").is_some());
+    let zig = uses_zig(opts);
     let native_arch = match opts.architecture {
         Architecture::X86_64 => "x86_64",
         Architecture::Arm64 => "aarch64",
@@ -189,16 +199,13 @@ pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, Str
         });
     }
     let mut cmd = Command::new("cargo");
-    let built_with = if zig {
-        let target = format!("{triple}.{}.{}", MAX_GLIBC.0, MAX_GLIBC.1);
-        cmd.args(["zigbuild", "--target", &target]);
-        format!("cargo zigbuild --release --target {target}")
+    let built_with = built_with(triple, zig);
+    if zig {
+        cmd.args(["zigbuild", "--target", &zig_target(triple)]);
     } else {
         cmd.args(["build", "--target", triple]);
-        format!("cargo build --release --target {triple} (native toolchain)")
-    };
-    // Zig-linked and natively linked builds keep apart, so neither invalidates the other.
-    let target_dir = opts.target_dir.join(if zig { "zig" } else { "native" });
+    }
+    let target_dir = build_dir(opts, zig);
     cmd.args(["--release", "--locked", "-p", &opts.package, "--bin", "bootstrap"])
         .arg("--target-dir")
         .arg(&target_dir)
@@ -220,7 +227,7 @@ pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, Str
             output: lines[lines.len().saturating_sub(40)..].join("\n"),
         });
     }
-    let binary = target_dir.join(triple).join("release").join("bootstrap");
+    let binary = binary_path(opts, zig);
     if !binary.is_file() {
         return Err(PackageError::BinaryMissing(binary));
     }
@@ -228,8 +235,65 @@ pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, Str
     Ok((binary, built_with))
 }
 
-/// Builds, checks (glibc <= 2.34) and zips the function.
+/// Whether the build goes through cargo-zigbuild (forced, or else when it is installed).
+fn uses_zig(opts: &BuildOptions) -> bool {
+    opts.zigbuild
+        .unwrap_or_else(|| emulators::which("cargo-zigbuild").is_some())
+}
+
+/// cargo-zigbuild's target: the triple with the glibc to link against.
+fn zig_target(triple: &str) -> String {
+    format!("{triple}.{}.{}", MAX_GLIBC.0, MAX_GLIBC.1)
+}
+
+fn built_with(triple: &str, zig: bool) -> String {
+    if zig {
+        format!("cargo zigbuild --release --target {}", zig_target(triple))
+    } else {
+        format!("cargo build --release --target {triple} (native toolchain)")
+    }
+}
+
+/// Zig-linked and natively linked builds keep apart, so neither invalidates the other.
+fn build_dir(opts: &BuildOptions, zig: bool) -> PathBuf {
+    opts.target_dir.join(if zig { "zig" } else { "native" })
+}
+
+fn binary_path(opts: &BuildOptions, zig: bool) -> PathBuf {
+    build_dir(opts, zig)
+        .join(opts.architecture.rust_target())
+        .join("release")
+        .join("bootstrap")
+}
+
+/// Builds, checks (glibc <= 2.34) and zips the function; reuses the last zip without running
+/// cargo when nothing the build reads changed since (see [`crate::build_cache`]).
 pub fn build(opts: &BuildOptions, progress: &Progress) -> Result<Artifact> {
+    let zig = uses_zig(opts);
+    let path = opts
+        .out_dir
+        .join(format!("{}-{}.zip", opts.package, opts.architecture.lambda_name()));
+    let key = format!(
+        "{} -p {} --bin bootstrap --target-dir {}",
+        built_with(opts.architecture.rust_target(), zig),
+        opts.package,
+        build_dir(opts, zig).display()
+    );
+    if let Some(record) = build_cache::matching(&path, &opts.workspace, &key)
+        && let Ok(artifact) = Artifact::from_zip(&path)
+        && artifact.sha256 == record.zip_sha256
+    {
+        progress.info(format!(
+            "{} unchanged since its last build: reusing its package (cargo not run)",
+            opts.package
+        ));
+        return Ok(Artifact {
+            glibc: record.glibc,
+            built_with: record.built_with,
+            ..artifact
+        });
+    }
+    let started = std::time::SystemTime::now();
     let (binary, built_with) = compile(opts, progress)?;
     let bin = std::fs::read(&binary).map_err(io(format!("reading {}", binary.display())))?;
     let glibc = max_glibc(&binary, &bin)?;
@@ -243,17 +307,25 @@ pub fn build(opts: &BuildOptions, progress: &Progress) -> Result<Artifact> {
     }
     let zip = zip_bootstrap(&bin).map_err(|e| PackageError::Zip(binary.clone(), e.to_string()))?;
     std::fs::create_dir_all(&opts.out_dir).map_err(io(format!("creating {}", opts.out_dir.display())))?;
-    let path = opts
-        .out_dir
-        .join(format!("{}-{}.zip", opts.package, opts.architecture.lambda_name()));
+    // The old record goes before the zip changes: a record never describes another zip.
+    let _ = std::fs::remove_file(build_cache::record_path(&path));
     std::fs::write(&path, &zip).map_err(io(format!("writing {}", path.display())))?;
-    Ok(Artifact {
+    let artifact = Artifact {
         path,
         sha256: sha256_b64(&zip),
         bytes: zip,
         glibc: glibc.map(|(a, b)| format!("{a}.{b}")),
         built_with,
-    })
+    };
+    build_cache::record(
+        &artifact.path,
+        &binary.with_extension("d"),
+        &opts.workspace,
+        &key,
+        started,
+        (&artifact.sha256, artifact.glibc.as_deref(), &artifact.built_with),
+    );
+    Ok(artifact)
 }
 
 /// Builds the function package the config names and says where it is (`package`, and `plan`/`up`

@@ -15,37 +15,7 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use support::*;
-use testkit::{ErrorReply, Fault, FaultProxy, RequestView, Times};
-
-/// Names a request by its protocol: JSON (`X-Amz-Target`: DynamoDB, Logs), query (`Action=` in the
-/// form body: IAM, STS), else REST (`METHOD /path`: Lambda, API Gateway).
-fn classify(request: &RequestView<'_>) -> String {
-    if let Some(target) = request.target {
-        return target.to_string();
-    }
-    let body = String::from_utf8_lossy(request.body);
-    if let Some(action) = body.split('&').find_map(|p| p.strip_prefix("Action=")) {
-        return action.to_string();
-    }
-    // An API's id differs from one moto to the next: named `{api}`, every run's calls read alike.
-    let path = request.path.split('?').next().unwrap_or("");
-    let mut segments: Vec<&str> = path.split('/').collect();
-    for i in 1..segments.len() {
-        if segments[i - 1] == "apis" {
-            segments[i] = "{api}";
-        }
-    }
-    format!("{} {}", request.method, segments.join("/"))
-}
-
-/// Whether an operation (as [`classify`] names it) changes anything: not a Describe/Get/List, and
-/// for REST not a GET.
-fn is_mutating(operation: &str) -> bool {
-    match operation.split_once(' ') {
-        Some((method, _)) => method != "GET" && method != "HEAD",
-        None => !is_read(operation) && operation != "Scan" && operation != "Query",
-    }
-}
+use testkit::{ErrorReply, Fault, FaultProxy, Times, is_mutating};
 
 /// A persistent AWS error for `operation`, in its service's own protocol: a `500` (`throttle`
 /// false) or a throttle (`true`), as awsJson 1.0 (DynamoDB) or 1.1 (CloudWatch Logs) with
@@ -113,7 +83,7 @@ struct Recorder {
 
 /// A proxy in front of `w`'s moto that records `w`'s deployer's mutating calls and can SIGKILL it.
 async fn recording_proxy(w: &mut World) -> (FaultProxy, Arc<Mutex<Recorder>>) {
-    let proxy = FaultProxy::start_with(&w.moto.endpoint(), Arc::new(classify)).await;
+    let proxy = FaultProxy::start_with(&w.moto.endpoint(), Arc::new(testkit::classify_aws)).await;
     let recorder = Arc::new(Mutex::new(Recorder::default()));
     let seen = recorder.clone();
     proxy.observe(Arc::new(move |operation: &str| {

@@ -2,7 +2,8 @@
 //! only under `[dev-dependencies]`: a recorder of the SDK operations a client sends ([`Calls`]),
 //! one DynamoDB Local per test binary ([`dynamodb_local`]) and a fresh moto for tests that need an
 //! empty account ([`moto`]), SDK clients for an emulator ([`sdk_config`], [`dynamodb_client`],
-//! [`recorded_client!`]), a fault-injecting proxy in front of DynamoDB or moto ([`FaultProxy`]), and temporary
+//! [`recorded_client!`]), a fault-injecting proxy in front of DynamoDB or moto ([`FaultProxy`]) with names for the AWS
+//! operations it sees ([`classify_aws`], [`is_mutating`]), and temporary
 //! directories ([`temp_dir`]).
 //!
 //! A crate of its own rather than a `testkit` feature of `emulators`: `emulators` is a normal
@@ -11,11 +12,13 @@
 //! `[dev-dependencies]`, none of it can reach a release build, and no feature has to be switched
 //! on in each member's manifest.
 
+mod aws_ops;
 mod calls;
 mod clients;
 mod emulator;
 mod fault_proxy;
 
+pub use aws_ops::{classify_aws, is_mutating, is_read};
 pub use calls::Calls;
 pub use clients::{REGION, TEST_KEY_ID, closed_endpoint, create_table, dynamodb_client, sdk_config};
 pub use emulator::{dynamodb_local, moto};

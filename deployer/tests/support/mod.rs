@@ -12,7 +12,8 @@ use aws_config::SdkConfig;
 use deployer::context::Context;
 use deployer::progress::Progress;
 use testkit::TempDir;
-pub use testkit::{Calls, REGION};
+#[allow(unused_imports)]
+pub use testkit::{Calls, REGION, is_read};
 
 pub const ACCOUNT: &str = "123456789012";
 
@@ -178,11 +179,6 @@ pub async fn function_configuration(ctx: &Context, name: &str) -> aws_sdk_lambda
 pub async fn function_policy(ctx: &Context, name: &str) -> serde_json::Value {
     let policy = ctx.lambda.get_policy().function_name(name).send().await.unwrap().policy;
     serde_json::from_str(&policy.unwrap()).unwrap()
-}
-
-/// Whether an operation name reads (Describe/Get/List) rather than writes.
-pub fn is_read(call: &str) -> bool {
-    ["Describe", "Get", "List"].iter().any(|p| call.starts_with(p))
 }
 
 /// Whether tags mark a resource as this app's (stage `test`) for oncely.
