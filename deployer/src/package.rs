@@ -15,6 +15,10 @@ use crate::progress::Progress;
 /// The glibc of Amazon Linux 2023, the newest a `provided.al2023` binary may need.
 pub const MAX_GLIBC: (u32, u32) = (2, 34);
 
+/// The Cargo profile the package is built with (the workspace's `[profile.lambda]`: release plus
+/// fat LTO and one codegen unit, so the zip stays small without slowing the function).
+pub const PROFILE: &str = "lambda";
+
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
     #[error("`{command}` failed ({status}); the end of its output:\n{output}")]
@@ -192,17 +196,25 @@ pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, Str
     let built_with = if zig {
         let target = format!("{triple}.{}.{}", MAX_GLIBC.0, MAX_GLIBC.1);
         cmd.args(["zigbuild", "--target", &target]);
-        format!("cargo zigbuild --release --target {target}")
+        format!("cargo zigbuild --profile {PROFILE} --target {target}")
     } else {
         cmd.args(["build", "--target", triple]);
-        format!("cargo build --release --target {triple} (native toolchain)")
+        format!("cargo build --profile {PROFILE} --target {triple} (native toolchain)")
     };
     // Zig-linked and natively linked builds keep apart, so neither invalidates the other.
     let target_dir = opts.target_dir.join(if zig { "zig" } else { "native" });
-    cmd.args(["--release", "--locked", "-p", &opts.package, "--bin", "bootstrap"])
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .current_dir(&opts.workspace);
+    cmd.args([
+        "--profile",
+        PROFILE,
+        "--locked",
+        "-p",
+        &opts.package,
+        "--bin",
+        "bootstrap",
+    ])
+    .arg("--target-dir")
+    .arg(&target_dir)
+    .current_dir(&opts.workspace);
     let step = progress.step(format!("building {} as bootstrap ({built_with})", opts.package));
     let out = cmd
         .stdin(Stdio::null())
@@ -220,7 +232,7 @@ pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, Str
             output: lines[lines.len().saturating_sub(40)..].join("\n"),
         });
     }
-    let binary = target_dir.join(triple).join("release").join("bootstrap");
+    let binary = target_dir.join(triple).join(PROFILE).join("bootstrap");
     if !binary.is_file() {
         return Err(PackageError::BinaryMissing(binary));
     }
