@@ -16,6 +16,10 @@ use crate::progress::Progress;
 /// The glibc of Amazon Linux 2023, the newest a `provided.al2023` binary may need.
 pub const MAX_GLIBC: (u32, u32) = (2, 34);
 
+/// The Cargo profile the package is built with (the workspace's `[profile.lambda]`: release plus
+/// fat LTO and one codegen unit, so the zip stays small without slowing the function).
+pub const PROFILE: &str = "lambda";
+
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
     #[error("`{command}` failed ({status}); the end of its output:\n{output}")]
@@ -206,10 +210,18 @@ pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, Str
         cmd.args(["build", "--target", triple]);
     }
     let target_dir = build_dir(opts, zig);
-    cmd.args(["--release", "--locked", "-p", &opts.package, "--bin", "bootstrap"])
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .current_dir(&opts.workspace);
+    cmd.args([
+        "--profile",
+        PROFILE,
+        "--locked",
+        "-p",
+        &opts.package,
+        "--bin",
+        "bootstrap",
+    ])
+    .arg("--target-dir")
+    .arg(&target_dir)
+    .current_dir(&opts.workspace);
     let step = progress.step(format!("building {} as bootstrap ({built_with})", opts.package));
     let out = cmd
         .stdin(Stdio::null())
@@ -248,9 +260,9 @@ fn zig_target(triple: &str) -> String {
 
 fn built_with(triple: &str, zig: bool) -> String {
     if zig {
-        format!("cargo zigbuild --release --target {}", zig_target(triple))
+        format!("cargo zigbuild --profile {PROFILE} --target {}", zig_target(triple))
     } else {
-        format!("cargo build --release --target {triple} (native toolchain)")
+        format!("cargo build --profile {PROFILE} --target {triple} (native toolchain)")
     }
 }
 
@@ -262,7 +274,7 @@ fn build_dir(opts: &BuildOptions, zig: bool) -> PathBuf {
 fn binary_path(opts: &BuildOptions, zig: bool) -> PathBuf {
     build_dir(opts, zig)
         .join(opts.architecture.rust_target())
-        .join("release")
+        .join(PROFILE)
         .join("bootstrap")
 }
 

@@ -63,6 +63,7 @@ pub mod ownership;
 pub mod persistence;
 pub mod problem;
 pub mod record;
+pub mod sdk;
 
 pub use caller::{Caller, CallerError};
 pub use config::{ConfigError, IdempotencyConfig, KeySource, Settings};
@@ -72,25 +73,30 @@ pub use persistence::{ClaimOutcome, DynamoDbPersistence, Persistence, Persistenc
 pub use problem::Problem;
 pub use record::{IdempotencyRecord, Status, StoredResponse};
 
-/// Sets up structured JSON logs (`RUST_LOG` filter, default `info`), once.
+/// Sets up structured JSON logs, once. `RUST_LOG` filters by target and level (`info`,
+/// `oncely_function=debug,warn`); unset or unreadable, the filter is `info`.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<tracing_subscriber::filter::Targets>().ok())
+        .unwrap_or_else(|| tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO));
     let _ = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
         .with_current_span(false)
         .with_target(false)
         .without_time()
+        .finish()
+        .with(filter)
         .try_init();
 }
 
-/// Builds the orders API from the environment (`TABLE_NAME`, `IDEMPOTENCY_*`) and the standard
-/// AWS SDK configuration chain (so `AWS_ENDPOINT_URL_DYNAMODB` can point it at DynamoDB Local).
+/// Builds the orders API from the environment (`TABLE_NAME`, `IDEMPOTENCY_*`) and Lambda's AWS
+/// variables ([`sdk::dynamodb_client_from_env`]; `AWS_ENDPOINT_URL_DYNAMODB` points it at DynamoDB Local).
 pub async fn orders_api_from_env() -> Result<OrdersApi, ConfigError> {
     let settings = Settings::from_env()?;
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let client = sdk::dynamodb_client_from_env();
     Ok(OrdersApi::new(client, settings.table_name, settings.idempotency)
         .with_simulated_work_max(settings.simulated_work_max))
 }

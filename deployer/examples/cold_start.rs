@@ -1,0 +1,149 @@
+//! Cold start of packaged `bootstrap` binaries: the time from spawning the process to its first
+//! `GET /runtime/invocation/next` on the local Runtime API, and its peak RSS at that moment.
+//!
+//! `cargo run -p deployer --example cold_start -- [--runs N] LABEL=PATH [LABEL=PATH ...]`
+//! (a PATH may be a deployment zip or a bare binary). Binaries take turns, run by run, so machine
+//! load hits them alike. Prints a table; it measures, it never asserts.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use deployer::local::runtime_api::{self, Call};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+/// One start: time to the first `next` and the peak RSS (VmHWM) then, in KiB.
+async fn start_once(binary: &Path) -> anyhow::Result<(Duration, u64)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let api = listener.local_addr()?.to_string();
+    let (tx, mut rx) = mpsc::channel(4);
+    let server = tokio::spawn(runtime_api::serve(listener, tx));
+    let env = [
+        ("AWS_LAMBDA_RUNTIME_API", api.as_str()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "cold-start"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/cold-start"),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "cold-start"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "local"),
+        ("AWS_SECRET_ACCESS_KEY", "local"),
+        // Never contacted: the measurement ends before the first invocation.
+        ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9"),
+        ("TABLE_NAME", "orders"),
+        ("TZ", ":UTC"),
+    ];
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(binary)
+        .env_clear()
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("spawning {}", binary.display()))?;
+    let call = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .with_context(|| format!("{} did not ask for an invocation within 10 s", binary.display()))?;
+    let elapsed = started.elapsed();
+    let Some(Call::Next(_)) = call else {
+        bail!("{}: the first Runtime API call was not `next`", binary.display());
+    };
+    let hwm = child.id().map_or(0, peak_rss_kib);
+    child.kill().await?;
+    server.abort();
+    Ok((elapsed, hwm))
+}
+
+/// `VmHWM` of a running process, in KiB (0 when unreadable).
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A runnable binary for PATH: the `bootstrap` inside a zip is extracted next to it.
+fn binary_for(path: &Path) -> anyhow::Result<(PathBuf, u64)> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
+    if path.extension().is_none_or(|e| e != "zip") {
+        return Ok((path.to_path_buf(), size));
+    }
+    let file = std::fs::File::open(path)?;
+    let mut archive = zip::ZipArchive::new(file).with_context(|| format!("reading the zip {}", path.display()))?;
+    let mut entry = archive.by_name("bootstrap").context("the zip has no `bootstrap`")?;
+    let mut bytes = Vec::new();
+    entry.read_to_end(&mut bytes)?;
+    let out = path.with_extension("bootstrap");
+    std::fs::write(&out, bytes)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok((out, size))
+}
+
+fn median<T: Ord + Copy>(mut values: Vec<T>) -> T {
+    values.sort_unstable();
+    values[values.len() / 2]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1).peekable();
+    let mut runs = 15;
+    let mut targets = Vec::new();
+    while let Some(arg) = args.next() {
+        if arg == "--runs" {
+            runs = args
+                .next()
+                .context("--runs needs a number")?
+                .parse()
+                .context("--runs")?;
+        } else {
+            let (label, path) = arg.split_once('=').context("arguments are LABEL=PATH")?;
+            let (binary, size) = binary_for(Path::new(path))?;
+            targets.push((label.to_string(), binary, size));
+        }
+    }
+    if targets.is_empty() || runs == 0 {
+        bail!("usage: cold_start [--runs N] LABEL=PATH [LABEL=PATH ...]");
+    }
+    let mut times = vec![Vec::new(); targets.len()];
+    let mut rss = vec![Vec::new(); targets.len()];
+    // One unmeasured start each warms the page cache.
+    for (_, binary, _) in &targets {
+        start_once(binary).await?;
+    }
+    for _ in 0..runs {
+        for (i, (_, binary, _)) in targets.iter().enumerate() {
+            let (elapsed, hwm) = start_once(binary).await?;
+            times[i].push(elapsed);
+            rss[i].push(hwm);
+        }
+    }
+    println!("| build | size (bytes) | cold start median of {runs} (ms) | min..max (ms) | peak RSS at ready (MiB) |");
+    println!("|---|---:|---:|---:|---:|");
+    for (i, (label, _, size)) in targets.iter().enumerate() {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let (min, max) = (times[i].iter().min().copied(), times[i].iter().max().copied());
+        println!(
+            "| {label} | {size} | {:.2} | {:.2}..{:.2} | {:.1} |",
+            ms(median(times[i].clone())),
+            ms(min.unwrap_or_default()),
+            ms(max.unwrap_or_default()),
+            median(rss[i].clone()) as f64 / 1024.0
+        );
+    }
+    Ok(())
+}
