@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use deployer::local::issuer::{Issuer, LOCAL_CLIENT_ID};
-use local_support::{Extra, LocalStack, StackOptions, header, up_local};
+use local_support::{Extra, LocalStack, StackOptions, header, table_ids, up_local};
 use serde_json::{Value, json};
 
 const BODY: &str = r#"{"item":"book","quantity":2}"#;
@@ -43,26 +43,6 @@ fn token_command(config: &Path, args: &[&str]) -> Output {
 fn forged(valid: &str, header: Value, signature: &[u8]) -> String {
     let claims = valid.split('.').nth(1).unwrap();
     format!("{}.{claims}.{}", b64(header.to_string().as_bytes()), b64(signature))
-}
-
-/// Every item of a table.
-async fn items(table: &str) -> Vec<String> {
-    let client = testkit::dynamodb_client(
-        &testkit::dynamodb_local().endpoint(),
-        deployer::local::LOCAL_ACCESS_KEY_ID,
-        None,
-    );
-    let scan = client
-        .scan()
-        .table_name(table)
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap();
-    scan.items()
-        .iter()
-        .map(|i| i.get("id").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default())
-        .collect()
 }
 
 /// Asserts API Gateway's 401 for a refused token, with its `www-authenticate` reason.
@@ -219,7 +199,7 @@ async fn cognito_auth_runs_a_local_issuer_and_the_api_checks_its_tokens() {
         .await;
     }
     assert_eq!(
-        items("loc-auth-test").await,
+        table_ids("loc-auth-test").await,
         Vec::<String>::new(),
         "a refused request created something"
     );
@@ -280,7 +260,7 @@ async fn cognito_auth_runs_a_local_issuer_and_the_api_checks_its_tokens() {
     let (status, _, body) = post(alice_from_endpoint.clone(), "alice-2").await;
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
     assert!(
-        items("loc-auth-test")
+        table_ids("loc-auth-test")
             .await
             .iter()
             .any(|id| id == &format!("order#{alice_order}")),
@@ -377,7 +357,7 @@ async fn jwt_auth_reads_the_issuers_keys_and_checks_every_claim() {
         .await;
     }
     assert_eq!(
-        items("loc-jwt-test").await,
+        table_ids("loc-jwt-test").await,
         Vec::<String>::new(),
         "a refused request created something"
     );

@@ -45,7 +45,12 @@ async fn send(url: &str, body: Option<&Value>) -> Result<Value, HttpError> {
     if url.starts_with("https:") {
         roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
     }
-    let tls = rustls::ClientConfig::builder()
+    // The provider is named: in a workspace build rustls may also have ring enabled (the
+    // function's), and then no process-wide default exists.
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| unreachable(format!("TLS setup: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     let https = hyper_rustls::HttpsConnectorBuilder::new()

@@ -289,21 +289,9 @@ impl LocalStack {
 
     /// The ids of the orders in the stack's table (`order#<id>` items), read consistently.
     pub async fn orders(&self, table: &str) -> Vec<String> {
-        let client = testkit::dynamodb_client(
-            &testkit::dynamodb_local().endpoint(),
-            deployer::local::LOCAL_ACCESS_KEY_ID,
-            None,
-        );
-        let scan = client
-            .scan()
-            .table_name(table)
-            .consistent_read(true)
-            .send()
+        table_ids(table)
             .await
-            .unwrap();
-        scan.items()
-            .iter()
-            .filter_map(|i| i.get("id")?.as_s().ok().cloned())
+            .into_iter()
             .filter(|id| id.starts_with("order#"))
             .collect()
     }
@@ -444,4 +432,24 @@ pub fn closed_within(s: &mut std::net::TcpStream, limit: Duration) -> bool {
             Err(_) => return true,
         }
     }
+}
+
+/// The `id` of every item of `table` in the shared DynamoDB Local, read consistently.
+pub async fn table_ids(table: &str) -> Vec<String> {
+    let client = testkit::dynamodb_client(
+        &testkit::dynamodb_local().endpoint(),
+        deployer::local::LOCAL_ACCESS_KEY_ID,
+        None,
+    );
+    let scan = client
+        .scan()
+        .table_name(table)
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    scan.items()
+        .iter()
+        .filter_map(|i| i.get("id")?.as_s().ok().cloned())
+        .collect()
 }
