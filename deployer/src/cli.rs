@@ -81,6 +81,17 @@ pub enum Command {
     Package,
     /// Print a token the running `up --local` stack accepts (`api.auth: cognito`), for `sub`.
     Token(TokenArgs),
+    /// Print the JSON Schema of the stack's YAML file (editors complete and check it with this).
+    Schema,
+    /// Print the shell completion script for this command.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell, e.g. `deployer completions bash > ~/.local/share/bash-completion/completions/deployer`.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -149,4 +160,40 @@ pub fn confirm_down(region: &str, account: &str, doomed: &[String]) -> anyhow::R
         bail!("cancelled: nothing was deleted");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Each shell's script names the binary and every subcommand (clap's generator, from `Cli`).
+    #[test]
+    fn completions_cover_every_subcommand() {
+        let names: Vec<String> = Cli::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        assert!(names.contains(&"completions".to_string()), "{names:?}");
+        for shell in [
+            clap_complete::Shell::Bash,
+            clap_complete::Shell::Zsh,
+            clap_complete::Shell::Fish,
+            clap_complete::Shell::PowerShell,
+        ] {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "deployer", &mut script);
+            let script = String::from_utf8(script).unwrap();
+            for name in &names {
+                assert!(script.contains(name.as_str()), "{shell} completions miss `{name}`");
+            }
+            let config_flag = match shell {
+                clap_complete::Shell::Fish => "-l config",
+                _ => "--config",
+            };
+            assert!(script.contains(config_flag), "{shell} completions miss --config");
+        }
+        let err = Cli::try_parse_from(["deployer", "completions", "tcsh"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
+    }
 }

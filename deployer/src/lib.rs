@@ -27,22 +27,35 @@ use crate::progress::Progress;
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let progress = Progress::new(cli.global.quiet);
     let output = cli.global.output;
-    let config = Config::load(&cli.global.config)?;
+    // Read only by the commands that need it (`schema` and `completions` do not).
+    let path = cli.global.config;
+    let load_config = || Config::load(&path);
     match cli.command {
-        Command::Package => print(output, &package::build_for_config(&config, &progress)?),
-        Command::Plan(args) => print(output, &commands::plan(&config, &args, &progress).await?),
+        Command::Package => print(output, &package::build_for_config(&load_config()?, &progress)?),
+        Command::Plan(args) => print(output, &commands::plan(&load_config()?, &args, &progress).await?),
         Command::Up(args) if args.local => {
             let opts = local::LocalOptions {
                 port: args.port,
                 dynamodb_endpoint: args.dynamodb_endpoint,
             };
-            local::run(&config, opts, &progress).await
+            local::run(&load_config()?, opts, &progress).await
         }
-        Command::Up(args) => print(output, &commands::up(&config, &args, &progress).await?),
-        Command::Down(args) => print(output, &commands::down(&config, &args, &progress).await?),
-        Command::SyncEndpoint => print(output, &commands::sync_endpoint(&config, &progress).await?),
-        Command::Token(args) => token::run(&config, &args).await,
+        Command::Up(args) => print(output, &commands::up(&load_config()?, &args, &progress).await?),
+        Command::Down(args) => print(output, &commands::down(&load_config()?, &args, &progress).await?),
+        Command::SyncEndpoint => print(output, &commands::sync_endpoint(&load_config()?, &progress).await?),
+        Command::Token(args) => token::run(&load_config()?, &args).await,
+        Command::Schema => print_json(config::json_schema()),
+        Command::Completions(args) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut command, "deployer", &mut std::io::stdout());
+            Ok(())
+        }
     }
+}
+
+fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
 }
 
 fn print<T: Serialize + std::fmt::Display>(output: Output, value: &T) -> anyhow::Result<()> {

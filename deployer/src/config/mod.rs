@@ -9,6 +9,7 @@
 mod locate;
 mod raw;
 mod route_key;
+mod schema;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use locate::Locator;
 use raw::RawConfig;
 pub use route_key::{Method, RouteKey, RouteKeyError, Segment};
+pub use schema::json_schema;
 pub use validate::{LOG_RETENTION_DAYS, RESERVED_ENV};
 use validate::{check_keys, serde_problem};
 

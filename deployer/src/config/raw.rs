@@ -1,196 +1,250 @@
 //! The raw serde structs of the stack's YAML config: exactly what the file may say, nothing
-//! checked yet (that is `validate`'s job).
+//! checked yet (that is `validate`'s job). Their doc comments, defaults and ranges are also the
+//! config's JSON Schema (`schema`): one source for parsing, validation, editors and docs.
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde::de::{self, DeserializeOwned, Deserializer, Visitor, value};
 
-#[derive(Debug, Deserialize)]
+/// An integer setting's default and inclusive range, shared by validation and the schema.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct IntSpec {
+    pub(super) default: i64,
+    pub(super) min: i64,
+    pub(super) max: i64,
+}
+
+pub(super) const MEMORY_MB: IntSpec = IntSpec {
+    default: 256,
+    min: 128,
+    max: 10_240,
+};
+pub(super) const TIMEOUT_S: IntSpec = IntSpec {
+    default: 15,
+    min: 1,
+    max: 29,
+};
+pub(super) const EXPIRES_AFTER_S: IntSpec = IntSpec {
+    default: 86_400,
+    min: 1,
+    max: 31_536_000,
+};
+pub(super) const LOCAL_CACHE_ITEMS: IntSpec = IntSpec {
+    default: 256,
+    min: 0,
+    max: 1_000_000,
+};
+pub(super) const THROTTLE_BURST: IntSpec = IntSpec {
+    default: 100,
+    min: 0,
+    max: 5000,
+};
+pub(super) const CORS_MAX_AGE_S: IntSpec = IntSpec {
+    default: 600,
+    min: 0,
+    max: 86_400,
+};
+pub(super) const LOCAL_CONCURRENCY: IntSpec = IntSpec {
+    default: 4,
+    min: 1,
+    max: 64,
+};
+/// `api.throttle.rate`: default and inclusive range, requests per second.
+pub(super) const THROTTLE_RATE: (f64, f64, f64) = (50.0, 0.0, 10_000.0);
+/// The architectures Lambda runs, by their config names.
+pub(super) const ARCHITECTURES: &[&str] = &["x86_64", "arm64"];
+/// The name parts: `app` 1..32 and `stage` 1..16 characters of a-z, 0-9 and - (not at either end).
+pub(super) const APP_MAX: usize = 32;
+pub(super) const STAGE_MAX: usize = 16;
+const NAME_PATTERN: &str = "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$";
+
+/// The stack: one file gives a working idempotent HTTP API on AWS Lambda. Every key but `app` and
+/// `stage` has a default.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Stack")]
 pub(super) struct RawConfig {
+    /// The application's name; with `stage` it names every resource `{app}-{stage}`.
+    #[schemars(required, length(min = 1, max = APP_MAX), pattern(NAME_PATTERN))]
     pub(super) app: Option<String>,
+    /// The stage (dev, prod, ...): one app can have several stacks side by side.
+    #[schemars(required, length(min = 1, max = STAGE_MAX), pattern(NAME_PATTERN))]
     pub(super) stage: Option<String>,
+    /// The AWS region, e.g. us-east-1; else AWS_REGION or the profile's region.
     pub(super) region: Option<String>,
+    /// The DynamoDB table that holds idempotency records and orders.
     #[serde(default)]
     pub(super) table: RawTable,
+    /// The Lambda function.
     #[serde(default)]
     pub(super) function: RawFunction,
+    /// The idempotency layer's options.
     #[serde(default)]
     pub(super) idempotency: RawIdempotency,
+    /// The HTTP API (API Gateway v2): routes, CORS, throttling and auth.
     #[serde(default)]
     pub(super) api: RawApi,
+    /// The page in frontend/.
     #[serde(default)]
     pub(super) frontend: RawFrontend,
+    /// `up --local`, the whole stack on this machine.
     #[serde(default)]
     pub(super) local: RawLocal,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Table")]
 pub(super) struct RawTable {
+    /// The attribute DynamoDB's TTL reads (epoch seconds); not `id`, the table's key.
+    #[schemars(length(min = 1, max = 255), extend("default" = "expiration"))]
     pub(super) ttl_attribute: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Function")]
 pub(super) struct RawFunction {
+    /// The workspace package built as `bootstrap` for provided.al2023.
+    #[schemars(length(min = 1), extend("default" = "function"))]
     pub(super) package: Option<String>,
+    /// The instruction set the function runs on.
+    #[schemars(extend("enum" = ARCHITECTURES, "default" = ARCHITECTURES[0]))]
     pub(super) architecture: Option<String>,
+    /// Memory in MB; CPU scales with it.
+    #[schemars(range(min = MEMORY_MB.min, max = MEMORY_MB.max), extend("default" = MEMORY_MB.default))]
     pub(super) memory_mb: Option<i64>,
+    /// The function's timeout in seconds (an HTTP API waits at most 30 s for its integration).
+    #[schemars(range(min = TIMEOUT_S.min, max = TIMEOUT_S.max), extend("default" = TIMEOUT_S.default))]
     pub(super) timeout_s: Option<i64>,
+    /// How long CloudWatch Logs keeps the function's logs, in days (one of the values it accepts).
+    #[schemars(extend("enum" = super::validate::LOG_RETENTION_DAYS, "default" = 14))]
     pub(super) log_retention_days: Option<i64>,
+    /// Extra environment variables for the function (names Lambda or the deployer set are reserved).
     pub(super) environment: Option<BTreeMap<String, String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Idempotency")]
 pub(super) struct RawIdempotency {
+    /// How long a completed request is replayed, in seconds.
+    #[schemars(
+        range(min = EXPIRES_AFTER_S.min, max = EXPIRES_AFTER_S.max),
+        extend("default" = EXPIRES_AFTER_S.default)
+    )]
     pub(super) expires_after_s: Option<i64>,
+    /// The request header that carries the idempotency key.
+    #[schemars(length(min = 1), extend("default" = "Idempotency-Key"))]
     pub(super) header: Option<String>,
+    /// Completed records each execution environment keeps in memory (0 turns the cache off).
+    #[schemars(
+        range(min = LOCAL_CACHE_ITEMS.min, max = LOCAL_CACHE_ITEMS.max),
+        extend("default" = LOCAL_CACHE_ITEMS.default)
+    )]
     pub(super) local_cache_items: Option<i64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Api")]
 pub(super) struct RawApi {
+    /// Route keys, `METHOD /path` with `{param}` segments (or `$default`).
+    #[schemars(extend("default" = ["POST /orders", "GET /orders/{id}"]))]
     pub(super) routes: Option<Vec<String>>,
+    /// CORS for browsers; absent: no CORS headers.
     pub(super) cors: Option<RawCors>,
+    /// The stage's default route throttling.
     pub(super) throttle: Option<RawThrottle>,
+    /// Who may call the API; absent: every route is open.
     pub(super) auth: Option<RawAuth>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Auth")]
 pub(super) struct RawAuth {
+    /// A Cognito user pool and app client made by the deployer issue the tokens.
     pub(super) cognito: Option<RawCognito>,
+    /// Tokens from any OIDC issuer.
     pub(super) jwt: Option<RawJwt>,
+    /// Routes of `api.routes` reachable without a token.
     pub(super) public_routes: Option<Vec<String>>,
 }
 
 /// `cognito: {}`: the deployer creates the user pool and app client; nothing to set yet.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Cognito")]
 pub(super) struct RawCognito {}
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Jwt")]
 pub(super) struct RawJwt {
+    /// The issuer URL (https; http only on loopback, for `up --local`): tokens' `iss`.
     pub(super) issuer: Option<String>,
+    /// Accepted audiences: a token carries one of them in `aud` or `client_id`.
     pub(super) audience: Option<Vec<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Cors")]
 pub(super) struct RawCors {
+    /// Origins allowed to call the API (`scheme://host[:port]`, or "*").
     pub(super) allow_origins: Option<Vec<String>>,
+    /// Methods allowed; default: the routes' methods and OPTIONS.
     pub(super) allow_methods: Option<Vec<String>>,
+    /// Request headers allowed; default: content-type, the idempotency header, if-none-match (and
+    /// authorization with `api.auth`).
     pub(super) allow_headers: Option<Vec<String>>,
+    /// Response headers the page may read; default: location, etag, idempotent-replayed, retry-after.
     pub(super) expose_headers: Option<Vec<String>>,
+    /// How long browsers cache a preflight answer, in seconds.
+    #[schemars(
+        range(min = CORS_MAX_AGE_S.min, max = CORS_MAX_AGE_S.max),
+        extend("default" = CORS_MAX_AGE_S.default)
+    )]
     pub(super) max_age_s: Option<i64>,
+    /// Whether browsers may send cookies (not with the origin "*").
+    #[schemars(extend("default" = false))]
     pub(super) allow_credentials: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Throttle")]
 pub(super) struct RawThrottle {
+    /// The most requests served at once before 429s.
+    #[schemars(
+        range(min = THROTTLE_BURST.min, max = THROTTLE_BURST.max),
+        extend("default" = THROTTLE_BURST.default)
+    )]
     pub(super) burst: Option<i64>,
+    /// Steady requests per second.
+    #[schemars(range(min = THROTTLE_RATE.1, max = THROTTLE_RATE.2), extend("default" = THROTTLE_RATE.0))]
     pub(super) rate: Option<f64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Frontend")]
 pub(super) struct RawFrontend {
+    /// The env file `up` and `sync-endpoint` write the endpoint (and auth settings) into.
+    #[schemars(length(min = 1), extend("default" = "frontend/.env.local"))]
     pub(super) env_file: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Local")]
 pub(super) struct RawLocal {
+    /// Execution environments `up --local` runs (each serves one request at a time).
+    #[schemars(
+        range(min = LOCAL_CONCURRENCY.min, max = LOCAL_CONCURRENCY.max),
+        extend("default" = LOCAL_CONCURRENCY.default)
+    )]
     pub(super) concurrency: Option<i64>,
-}
-
-/// The keys the mapping at a dotted YAML path accepts (`""` is the top level), so that every unknown
-/// key is reported, not only the first; `None` where the keys are free (`function.environment`).
-/// The names come from the structs themselves.
-pub(super) fn known_fields(path: &str) -> Option<&'static [&'static str]> {
-    Some(match path {
-        "" => fields_of::<RawConfig>(),
-        "table" => fields_of::<RawTable>(),
-        "function" => fields_of::<RawFunction>(),
-        "idempotency" => fields_of::<RawIdempotency>(),
-        "api" => fields_of::<RawApi>(),
-        "api.cors" => fields_of::<RawCors>(),
-        "api.throttle" => fields_of::<RawThrottle>(),
-        "api.auth" => fields_of::<RawAuth>(),
-        "api.auth.cognito" => fields_of::<RawCognito>(),
-        "api.auth.jwt" => fields_of::<RawJwt>(),
-        "frontend" => fields_of::<RawFrontend>(),
-        "local" => fields_of::<RawLocal>(),
-        _ => return None,
-    })
-}
-
-/// The field names serde-derive gives a struct's `Deserialize` (in declaration order, after any
-/// renames); empty for a type that is not a struct.
-pub(super) fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
-    let mut fields = None;
-    // The recorder always fails: it only wants to see the `fields` argument.
-    let _ = T::deserialize(FieldsRecorder(&mut fields));
-    fields.unwrap_or(&[])
-}
-
-/// A `Deserializer` that records the `fields` serde-derive passes to `deserialize_struct`, and
-/// deserializes nothing.
-struct FieldsRecorder<'a>(&'a mut Option<&'static [&'static str]>);
-
-impl<'de> Deserializer<'de> for FieldsRecorder<'_> {
-    type Error = value::Error;
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        fields: &'static [&'static str],
-        _visitor: V,
-    ) -> Result<V::Value, value::Error> {
-        *self.0 = Some(fields);
-        Err(de::Error::custom("only the field names were wanted"))
-    }
-
-    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, value::Error> {
-        Err(de::Error::custom("not a struct"))
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
-        unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fields_come_from_the_structs_in_declaration_order() {
-        assert_eq!(fields_of::<RawThrottle>(), ["burst", "rate"]);
-        assert_eq!(
-            known_fields(""),
-            Some(
-                &[
-                    "app",
-                    "stage",
-                    "region",
-                    "table",
-                    "function",
-                    "idempotency",
-                    "api",
-                    "frontend",
-                    "local"
-                ][..]
-            )
-        );
-        assert_eq!(known_fields("function.environment"), None);
-        assert!(fields_of::<String>().is_empty());
-    }
 }

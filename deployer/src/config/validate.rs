@@ -4,8 +4,13 @@
 use std::path::PathBuf;
 
 use super::locate::Locator;
-use super::raw::{RawApi, RawAuth, RawConfig, RawCors, RawFunction, RawIdempotency, known_fields};
+use super::raw::{
+    APP_MAX, ARCHITECTURES, CORS_MAX_AGE_S, EXPIRES_AFTER_S, IntSpec, LOCAL_CACHE_ITEMS, LOCAL_CONCURRENCY, MEMORY_MB,
+    RawApi, RawAuth, RawConfig, RawCors, RawFunction, RawIdempotency, STAGE_MAX, THROTTLE_BURST, THROTTLE_RATE,
+    TIMEOUT_S,
+};
 use super::route_key::{Method, RouteKey, RouteKeyError};
+use super::schema::known_fields;
 use super::{
     ApiSettings, Architecture, AuthProvider, AuthSettings, Config, CorsSettings, FrontendSettings, FunctionSettings,
     IdempotencySettings, LocalSettings, Problem, TableSettings, ThrottleSettings,
@@ -50,7 +55,7 @@ pub(super) fn check_keys(value: &serde_yaml::Value, path: &str, locator: &Locato
             check_keys(v, &child, locator, problems);
         } else {
             let (line, column) = locator.find(&child);
-            let hint = closest(key, allowed)
+            let hint = closest(key, &allowed)
                 .map(|s| format!("did you mean `{s}`? "))
                 .unwrap_or_default();
             problems.push(Problem {
@@ -168,7 +173,8 @@ impl Validator {
         value
     }
 
-    fn int(&mut self, path: &str, value: Option<i64>, default: i64, min: i64, max: i64, unit: &str) -> i64 {
+    fn int(&mut self, path: &str, value: Option<i64>, spec: IntSpec, unit: &str) -> i64 {
+        let IntSpec { default, min, max } = spec;
         let v = value.unwrap_or(default);
         if v < min || v > max {
             self.problem(path, format!("{v} is out of range: use {min}..{max}{unit}"));
@@ -177,8 +183,8 @@ impl Validator {
     }
 
     fn validate(&mut self, raw: RawConfig) -> Config {
-        let app = self.name_part("app", raw.app, 32);
-        let stage = self.name_part("stage", raw.stage, 16);
+        let app = self.name_part("app", raw.app, APP_MAX);
+        let stage = self.name_part("stage", raw.stage, STAGE_MAX);
         if let Some(region) = &raw.region {
             let ok = region.split('-').count() >= 3
                 && region
@@ -211,9 +217,7 @@ impl Validator {
         let concurrency = self.int(
             "local.concurrency",
             raw.local.concurrency,
-            4,
-            1,
-            64,
+            LOCAL_CONCURRENCY,
             " execution environments",
         );
 
@@ -239,7 +243,7 @@ impl Validator {
         if package.is_empty() {
             self.problem("function.package", "must name a workspace package, e.g. `function`");
         }
-        let architecture = match f.architecture.as_deref().unwrap_or("x86_64") {
+        let architecture = match f.architecture.as_deref().unwrap_or(ARCHITECTURES[0]) {
             "x86_64" => Architecture::X86_64,
             "arm64" => Architecture::Arm64,
             other => {
@@ -250,13 +254,11 @@ impl Validator {
                 Architecture::X86_64
             }
         };
-        let memory_mb = self.int("function.memory_mb", f.memory_mb, 256, 128, 10240, " MB");
+        let memory_mb = self.int("function.memory_mb", f.memory_mb, MEMORY_MB, " MB");
         let timeout_s = self.int(
             "function.timeout_s",
             f.timeout_s,
-            15,
-            1,
-            29,
+            TIMEOUT_S,
             " seconds (an HTTP API waits at most 30 s for its integration)",
         );
         let log_retention_days = f.log_retention_days.unwrap_or(14);
@@ -302,9 +304,7 @@ impl Validator {
         let expires_after_s = self.int(
             "idempotency.expires_after_s",
             i.expires_after_s,
-            86_400,
-            1,
-            31_536_000,
+            EXPIRES_AFTER_S,
             " seconds",
         );
         let header = i.header.unwrap_or_else(|| "Idempotency-Key".into());
@@ -318,9 +318,7 @@ impl Validator {
         let local_cache_items = self.int(
             "idempotency.local_cache_items",
             i.local_cache_items,
-            256,
-            0,
-            1_000_000,
+            LOCAL_CACHE_ITEMS,
             " items (0 turns the cache off)",
         );
         IdempotencySettings {
@@ -360,12 +358,13 @@ impl Validator {
         let auth = a.auth.and_then(|raw| self.auth(raw, &routes));
         let cors = a.cors.map(|c| self.cors(c, &routes, unknown_methods, header, has_auth));
         let t = a.throttle.unwrap_or_default();
-        let burst = self.int("api.throttle.burst", t.burst, 100, 0, 5000, " requests");
-        let rate = t.rate.unwrap_or(50.0);
-        if !(0.0..=10_000.0).contains(&rate) || !rate.is_finite() {
+        let burst = self.int("api.throttle.burst", t.burst, THROTTLE_BURST, " requests");
+        let (default_rate, min_rate, max_rate) = THROTTLE_RATE;
+        let rate = t.rate.unwrap_or(default_rate);
+        if !(min_rate..=max_rate).contains(&rate) || !rate.is_finite() {
             self.problem(
                 "api.throttle.rate",
-                format!("{rate} is out of range: use 0..10000 requests per second"),
+                format!("{rate} is out of range: use {min_rate}..{max_rate} requests per second"),
             );
         }
         ApiSettings {
@@ -520,7 +519,7 @@ impl Validator {
             ]
         });
         expose_headers.iter_mut().for_each(|h| *h = h.to_ascii_lowercase());
-        let max_age_s = self.int("api.cors.max_age_s", c.max_age_s, 600, 0, 86_400, " seconds");
+        let max_age_s = self.int("api.cors.max_age_s", c.max_age_s, CORS_MAX_AGE_S, " seconds");
         CorsSettings {
             allow_origins,
             allow_methods: methods,
