@@ -38,6 +38,7 @@ pub async fn plan(config: &Config, args: &PlanArgs, progress: &Progress) -> anyh
 
 /// `up`: converges the stack, then writes its endpoint for the frontend.
 pub async fn up(config: &Config, args: &UpArgs, progress: &Progress) -> anyhow::Result<Report> {
+    check_redis_url(config)?;
     // Build first: a failed build leaves nothing half-created.
     let code = match &args.zip {
         Some(zip) => Artifact::from_zip(zip)?,
@@ -59,6 +60,29 @@ pub async fn up(config: &Config, args: &UpArgs, progress: &Progress) -> anyhow::
         endpoint::write_auth_to_frontend(config, auth, progress)?;
     }
     Ok(report)
+}
+
+/// With `store: redis`, `up` sends the function the Redis URL from its own environment: refuses to
+/// start without a usable one (before building or writing anything), and never prints it.
+fn check_redis_url(config: &Config) -> anyhow::Result<()> {
+    let Some(name) = config.idempotency.store.redis_url_env() else {
+        return Ok(());
+    };
+    let Some(url) = crate::secret::Secret::from_env(name) else {
+        bail!(
+            "`idempotency.store` is redis, but {name} is not set: export {name}=rediss://user:password@host:port/db \
+             (the URL of your Redis or Valkey) before `up`; the function reads it from the variable of the same name, \
+             and the deployer never prints it"
+        );
+    };
+    let scheme_ok = ["redis://", "rediss://"].iter().any(|s| url.expose().starts_with(s));
+    let host_ok = url.expose().split("://").nth(1).is_some_and(|rest| !rest.is_empty());
+    if !scheme_ok || !host_ok {
+        bail!(
+            "{name} is not a Redis URL: use redis://host:port or rediss://user:password@host:port/db (not shown here)"
+        );
+    }
+    Ok(())
 }
 
 /// `down`: deletes what is ours, after a confirmation unless `--yes`.

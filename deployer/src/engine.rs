@@ -369,6 +369,7 @@ mod tests {
                 memory_size: c.function.memory_mb,
                 timeout: c.function.timeout_s,
                 environment: stack.function_environment(),
+                vpc: None,
                 role: stack.role_arn(),
                 runtime: "provided.al2023".into(),
                 handler: "bootstrap".into(),

@@ -14,6 +14,7 @@ pub mod package;
 pub mod progress;
 pub mod report;
 pub mod resources;
+pub mod secret;
 pub mod stack;
 pub mod token;
 

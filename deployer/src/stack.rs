@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::Config;
+use crate::config::{Config, Store};
 use crate::context::Context;
+use crate::secret::Secret;
 
 pub const TAG_MANAGED_BY: &str = "managed-by";
 pub const TAG_APP: &str = "oncely:app";
@@ -18,6 +19,8 @@ pub struct Stack {
     pub region: String,
     pub account: String,
     pub partition: String,
+    /// With `store: redis`: the Redis URL from the environment of this run (`None` if unset).
+    pub redis_url: Option<Secret>,
 }
 
 impl Stack {
@@ -28,6 +31,7 @@ impl Stack {
             region: ctx.region.clone(),
             account: ctx.account.clone(),
             partition: ctx.partition().to_string(),
+            redis_url: config.idempotency.store.redis_url_env().and_then(Secret::from_env),
         }
     }
 
@@ -131,6 +135,18 @@ impl Stack {
             ("IDEMPOTENCY_TTL_ATTRIBUTE".to_string(), c.table.ttl_attribute.clone()),
         ]);
         env.extend(c.function.environment.clone());
+        if let Store::Redis { url_env } = &c.idempotency.store {
+            env.insert("ONCELY_STORE".into(), "redis".into());
+            env.insert("ONCELY_REDIS_URL_ENV".into(), url_env.clone());
+            if let Some(url) = &self.redis_url {
+                env.insert(url_env.clone(), url.expose().to_string());
+            }
+        }
         env
+    }
+
+    /// The function variable whose value is a secret (shown only as a fingerprint), if any.
+    pub fn secret_env(&self) -> Option<&str> {
+        self.config.idempotency.store.redis_url_env()
     }
 }

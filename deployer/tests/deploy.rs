@@ -626,3 +626,119 @@ fn missing_credentials_are_one_clear_sentence() {
         "{err}"
     );
 }
+
+/// `store: redis` in a VPC: the function gets the store's variables and the URL from the
+/// environment of `up` (never printed: plans show a fingerprint), its VPC config, and its role
+/// exactly the network interface permissions Lambda needs; leaving the VPC takes them away.
+#[tokio::test]
+async fn a_redis_store_in_a_vpc_gets_its_url_unprinted_and_the_eni_permissions() {
+    let w = World::new("redis");
+    let base = std::fs::read_to_string(w.config_path()).unwrap();
+    let vpc = "  vpc: { subnet_ids: [subnet-0123456789abcdef0, subnet-0fedcba9876543210], security_group_ids: [sg-0a1b2c3d4e5f60718] }\n";
+    let with_vpc =
+        base.replace("  timeout_s: 15\n", &format!("  timeout_s: 15\n{vpc}")) + "idempotency:\n  store: redis\n";
+    w.write_config(&with_vpc);
+    let zip = w.zip("v1");
+    let zip = zip.to_str().unwrap();
+    let run = |url: Option<&str>, args: &[&str]| {
+        let mut cmd = w.command(args);
+        cmd.env_remove("ONCELY_REDIS_URL");
+        if let Some(url) = url {
+            cmd.env("ONCELY_REDIS_URL", url);
+        }
+        cmd.output().unwrap()
+    };
+    let json_of = |out: &std::process::Output| -> serde_json::Value {
+        assert!(out.status.success(), "{}", stderr(out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+
+    // Without the URL: one sentence naming the variable, and nothing created.
+    let out = run(None, &["up", "--zip", zip]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("ONCELY_REDIS_URL is not set"), "{}", stderr(&out));
+    let out = run(Some("http://cache:6379"), &["up", "--zip", zip]);
+    assert!(
+        stderr(&out).contains("not a Redis URL") && !stderr(&out).contains("cache:6379"),
+        "{}",
+        stderr(&out)
+    );
+    let ctx = w.ctx();
+    assert!(ctx.lambda.get_function().function_name(w.name()).send().await.is_err());
+
+    let url = "rediss://app:s3cret-pass@cache.internal:6380/0";
+    let out = run(Some(url), &["up", "--zip", zip, "--output", "json"]);
+    let shown = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!shown.contains("s3cret-pass"), "the URL was printed:\n{shown}");
+    let report = json_of(&out);
+    assert!(shown.contains("(secret, sha256 "), "{shown}");
+    assert!(rows(&report, "create").contains(&format!("function {}", w.name())));
+    let c = function_configuration(&ctx, &w.name()).await;
+    let env = c.environment().unwrap().variables().unwrap();
+    assert_eq!(env.get("ONCELY_STORE").map(String::as_str), Some("redis"));
+    assert_eq!(
+        env.get("ONCELY_REDIS_URL_ENV").map(String::as_str),
+        Some("ONCELY_REDIS_URL")
+    );
+    assert_eq!(env.get("ONCELY_REDIS_URL").map(String::as_str), Some(url));
+    let v = c.vpc_config().unwrap();
+    assert_eq!(v.subnet_ids(), ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]);
+    assert_eq!(v.security_group_ids(), ["sg-0a1b2c3d4e5f60718"]);
+    let eni = |doc: &serde_json::Value| {
+        doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "FunctionNetworkInterfaces")
+            .cloned()
+    };
+    let policy = role_policy(&ctx, &w.name()).await;
+    let statement = eni(&policy).expect("the ENI statement");
+    assert_eq!(statement["Resource"], "*");
+    assert_eq!(statement["Action"], json!(deployer::resources::role::ENI_ACTIONS));
+
+    // Same URL: nothing to do. Another password: one masked change of that variable.
+    assert!(
+        rows(
+            &json_of(&run(Some(url), &["up", "--zip", zip, "--output", "json"])),
+            "update"
+        )
+        .is_empty()
+    );
+    let rotated = "rediss://app:n3w-pass@cache.internal:6380/0";
+    let plan = run(Some(rotated), &["plan", "--zip", zip, "--output", "json"]);
+    let shown = format!("{}{}", stdout(&plan), stderr(&plan));
+    assert!(!shown.contains("s3cret-pass") && !shown.contains("n3w-pass"), "{shown}");
+    assert_eq!(attrs(&json_of(&plan), "function"), ["environment.ONCELY_REDIS_URL"]);
+    // A plan without the URL cannot compare it, and says nothing about it.
+    assert!(
+        attrs(
+            &json_of(&run(None, &["plan", "--zip", zip, "--output", "json"])),
+            "function"
+        )
+        .is_empty()
+    );
+    json_of(&run(Some(rotated), &["up", "--zip", zip, "--output", "json"]));
+    let c = function_configuration(&ctx, &w.name()).await;
+    assert_eq!(
+        c.environment()
+            .unwrap()
+            .variables()
+            .unwrap()
+            .get("ONCELY_REDIS_URL")
+            .map(String::as_str),
+        Some(rotated)
+    );
+
+    // Out of the VPC: empty VPC config, and the ENI permissions go.
+    w.write_config(&with_vpc.replace(vpc, ""));
+    let report = json_of(&run(Some(rotated), &["up", "--zip", zip, "--output", "json"]));
+    assert_eq!(attrs(&report, "function"), ["vpc"]);
+    let c = function_configuration(&ctx, &w.name()).await;
+    assert!(
+        c.vpc_config().is_none_or(|v| v.subnet_ids().is_empty()),
+        "{:?}",
+        c.vpc_config()
+    );
+    assert!(eni(&role_policy(&ctx, &w.name()).await).is_none());
+}

@@ -10,6 +10,7 @@ mod locate;
 mod raw;
 mod route_key;
 mod schema;
+mod store;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -119,6 +120,14 @@ pub struct FunctionSettings {
     pub timeout_s: i32,
     pub log_retention_days: i32,
     pub environment: BTreeMap<String, String>,
+    /// `function.vpc`: the function's network interfaces go into these subnets.
+    pub vpc: Option<VpcSettings>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VpcSettings {
+    pub subnet_ids: Vec<String>,
+    pub security_group_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -126,6 +135,27 @@ pub struct IdempotencySettings {
     pub expires_after_s: u64,
     pub header: String,
     pub local_cache_items: u32,
+    pub store: Store,
+}
+
+/// Where the idempotency records live.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Store {
+    /// The stack's table: the record completes in one transaction with the order.
+    Dynamodb,
+    /// A Redis or Valkey server; the function reads its URL from the variable `url_env`.
+    Redis { url_env: String },
+}
+
+impl Store {
+    /// The variable holding the Redis URL, for the Redis store.
+    pub fn redis_url_env(&self) -> Option<&str> {
+        match self {
+            Store::Dynamodb => None,
+            Store::Redis { url_env } => Some(url_env),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -54,6 +54,13 @@ pub(super) const LOCAL_CONCURRENCY: IntSpec = IntSpec {
 pub(super) const THROTTLE_RATE: (f64, f64, f64) = (50.0, 0.0, 10_000.0);
 /// The architectures Lambda runs, by their config names.
 pub(super) const ARCHITECTURES: &[&str] = &["x86_64", "arm64"];
+/// The record stores, by their config names; the first is the default.
+pub(super) const STORES: &[&str] = &["dynamodb", "redis"];
+/// The default of `idempotency.redis.url_env`.
+pub(super) const DEFAULT_REDIS_URL_ENV: &str = "ONCELY_REDIS_URL";
+/// Lambda's limits on a function's VPC config.
+pub(super) const VPC_SUBNETS_MAX: usize = 16;
+pub(super) const VPC_SECURITY_GROUPS_MAX: usize = 5;
 /// The name parts: `app` 1..32 and `stage` 1..16 characters of a-z, 0-9 and - (not at either end).
 pub(super) const APP_MAX: usize = 32;
 pub(super) const STAGE_MAX: usize = 16;
@@ -123,6 +130,20 @@ pub(super) struct RawFunction {
     pub(super) log_retention_days: Option<i64>,
     /// Extra environment variables for the function (names Lambda or the deployer set are reserved).
     pub(super) environment: Option<BTreeMap<String, String>>,
+    /// Runs the function in your VPC (to reach a private Redis, for example).
+    pub(super) vpc: Option<RawVpc>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Vpc")]
+pub(super) struct RawVpc {
+    /// The subnets Lambda places the function's network interfaces in (1..16, `subnet-...`).
+    #[schemars(length(min = 1, max = VPC_SUBNETS_MAX))]
+    pub(super) subnet_ids: Option<Vec<String>>,
+    /// The security groups of those network interfaces (1..5, `sg-...`).
+    #[schemars(length(min = 1, max = VPC_SECURITY_GROUPS_MAX))]
+    pub(super) security_group_ids: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -144,6 +165,22 @@ pub(super) struct RawIdempotency {
         extend("default" = LOCAL_CACHE_ITEMS.default)
     )]
     pub(super) local_cache_items: Option<i64>,
+    /// Where the records live: `dynamodb` (the stack's table, completed atomically with the order)
+    /// or `redis` (your Redis or Valkey; orders stay in the table).
+    #[schemars(extend("enum" = STORES, "default" = STORES[0]))]
+    pub(super) store: Option<String>,
+    /// The Redis store's settings (with `store: redis`).
+    pub(super) redis: Option<RawRedis>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Redis")]
+pub(super) struct RawRedis {
+    /// The environment variable holding the Redis URL (`redis://` or `rediss://`, with user,
+    /// password and db): `up` reads it from its own environment and the function from the same name.
+    #[schemars(length(min = 2), extend("default" = DEFAULT_REDIS_URL_ENV))]
+    pub(super) url_env: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -1,6 +1,7 @@
 //! Validation: turns the raw structs into a [`Config`], collecting every problem (unknown keys
 //! with a "did you mean", type errors, out-of-range values, malformed route keys) with its position.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::locate::Locator;
@@ -115,7 +116,16 @@ pub const RESERVED_ENV: &[&str] = &[
     "IDEMPOTENCY_HEADER",
     "IDEMPOTENCY_LOCAL_CACHE_ITEMS",
     "IDEMPOTENCY_TTL_ATTRIBUTE",
+    "ONCELY_STORE",
+    "ONCELY_REDIS_URL_ENV",
 ];
+
+/// A variable name Lambda accepts: a letter, then letters, digits and _ (2 characters at least).
+pub(super) fn is_env_name(name: &str) -> bool {
+    name.len() >= 2
+        && name.as_bytes()[0].is_ascii_alphabetic()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
 
 /// The retention periods CloudWatch Logs accepts.
 pub const LOG_RETENTION_DAYS: &[i64] = &[
@@ -136,13 +146,13 @@ pub(super) fn validate(raw: RawConfig, locator: Locator) -> Result<Config, Vec<P
     }
 }
 
-struct Validator {
+pub(super) struct Validator {
     locator: Locator,
     problems: Vec<Problem>,
 }
 
 impl Validator {
-    fn problem(&mut self, path: &str, message: impl Into<String>) {
+    pub(super) fn problem(&mut self, path: &str, message: impl Into<String>) {
         let (line, column) = self.locator.find(path);
         self.problems.push(Problem {
             path: path.to_string(),
@@ -207,7 +217,7 @@ impl Validator {
         }
 
         let function = self.function(raw.function);
-        let idempotency = self.idempotency(raw.idempotency);
+        let idempotency = self.idempotency(raw.idempotency, &function.environment);
         let api = self.api(raw.api, &idempotency.header);
 
         let env_file = raw.frontend.env_file.unwrap_or_else(|| "frontend/.env.local".into());
@@ -272,12 +282,11 @@ impl Validator {
                 ),
             );
         }
+        let vpc = self.vpc(f.vpc);
         let environment = f.environment.unwrap_or_default();
         for name in environment.keys() {
             let path = format!("function.environment.{name}");
-            let valid = name.len() >= 2
-                && name.as_bytes()[0].is_ascii_alphabetic()
-                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            let valid = is_env_name(name);
             if RESERVED_ENV.contains(&name.as_str()) {
                 self.problem(
                     &path,
@@ -297,10 +306,12 @@ impl Validator {
             timeout_s: timeout_s as i32,
             log_retention_days: log_retention_days as i32,
             environment,
+            vpc,
         }
     }
 
-    fn idempotency(&mut self, i: RawIdempotency) -> IdempotencySettings {
+    fn idempotency(&mut self, i: RawIdempotency, environment: &BTreeMap<String, String>) -> IdempotencySettings {
+        let store = self.store(&i, environment);
         let expires_after_s = self.int(
             "idempotency.expires_after_s",
             i.expires_after_s,
@@ -325,6 +336,7 @@ impl Validator {
             expires_after_s: expires_after_s as u64,
             header,
             local_cache_items: local_cache_items as u32,
+            store,
         }
     }
 

@@ -15,6 +15,8 @@ use crate::package::Artifact;
 use crate::report::{Action, AttrDiff, Change, Note, ResourceKind, diff_attr};
 use crate::stack::Stack;
 
+use super::function_settings::{env_attrs, env_diffs, live_vpc, show_vpc, vpc_config, wanted_vpc};
+
 const KIND: ResourceKind = ResourceKind::Function;
 const PERMISSION_KIND: ResourceKind = ResourceKind::Permission;
 const RUNTIME: &str = "provided.al2023";
@@ -55,6 +57,7 @@ pub struct Live {
     pub memory_size: i32,
     pub timeout: i32,
     pub environment: BTreeMap<String, String>,
+    pub vpc: Option<crate::config::VpcSettings>,
     pub role: String,
     pub runtime: String,
     pub handler: String,
@@ -88,6 +91,7 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
             .and_then(|e| e.variables())
             .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
+        vpc: live_vpc(c),
         role: c.role().unwrap_or_default().to_string(),
         runtime: c.runtime().map(|r| r.as_str().to_string()).unwrap_or_default(),
         handler: c.handler().unwrap_or_default().to_string(),
@@ -119,10 +123,10 @@ pub fn diff(stack: &Stack, live: Option<&Live>, code: Option<&Artifact>) -> Chan
             ("role", stack.role_arn()),
             ("code_sha256", code_sha),
         ];
-        let env_attrs: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (format!("environment.{k}"), v.clone()))
-            .collect();
+        if f.vpc.is_some() {
+            attrs.push(("vpc", show_vpc(wanted_vpc(stack).as_ref())));
+        }
+        let env_attrs = env_attrs(stack, &env);
         attrs.extend(env_attrs.iter().map(|(k, v)| (k.as_str(), v.clone())));
         return Change::create(KIND, name, attrs);
     };
@@ -144,14 +148,27 @@ pub fn diff(stack: &Stack, live: Option<&Live>, code: Option<&Artifact>) -> Chan
     if let Some(code) = code {
         diff_attr(&mut d, "code_sha256", Some(&live.code_sha256), Some(&code.sha256));
     }
-    let keys: std::collections::BTreeSet<&String> = live.environment.keys().chain(env.keys()).collect();
-    for k in keys {
-        diff_attr(&mut d, &format!("environment.{k}"), live.environment.get(k), env.get(k));
+    if live.vpc != wanted_vpc(stack) {
+        diff_attr(
+            &mut d,
+            "vpc",
+            Some(&show_vpc(live.vpc.as_ref())),
+            Some(&show_vpc(wanted_vpc(stack).as_ref())),
+        );
     }
+    env_diffs(stack, &live.environment, &env, &mut d);
     Change::compare(KIND, name, d)
 }
 
-const CONFIG_ATTRS: &[&str] = &["runtime", "handler", "memory_size", "timeout", "role", "environment"];
+const CONFIG_ATTRS: &[&str] = &[
+    "runtime",
+    "handler",
+    "memory_size",
+    "timeout",
+    "role",
+    "environment",
+    "vpc",
+];
 
 /// Creates the function, or sends only what differs: a configuration update, a code update, or
 /// neither. Waits for the function to be Active and its last update Successful around each change.
@@ -190,6 +207,7 @@ pub async fn apply(
                             .set_variables(Some(stack.function_environment().into_iter().collect()))
                             .build(),
                     )
+                    .vpc_config(vpc_config(stack))
                     .send()
                     .await
                     .map_err(|e| aws("UpdateFunctionConfiguration", format!("function {name}"), e))?;
@@ -245,6 +263,7 @@ pub async fn create(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Back
                     .set_variables(Some(stack.function_environment().into_iter().collect()))
                     .build(),
             )
+            .set_vpc_config(f.vpc.is_some().then(|| vpc_config(stack)))
             .set_tags(Some(stack.tags().into_iter().collect()))
             .description(format!("oncely {} ({}/{})", name, stack.config.app, stack.config.stage))
             .send()

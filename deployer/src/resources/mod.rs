@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod authorizer;
 pub mod function;
+pub mod function_settings;
 pub mod http_api;
 pub mod log_group;
 pub mod role;

@@ -45,24 +45,43 @@ pub fn trust_policy() -> Value {
 }
 
 pub fn access_policy(stack: &Stack) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "IdempotencyRecordsAndOrders",
-                "Effect": "Allow",
-                "Action": DYNAMODB_ACTIONS,
-                "Resource": stack.table_arn()
-            },
-            {
-                "Sid": "FunctionLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": format!("{}:*", stack.log_group_arn())
-            }
-        ]
-    })
+    let mut statements = vec![
+        json!({
+            "Sid": "IdempotencyRecordsAndOrders",
+            "Effect": "Allow",
+            "Action": DYNAMODB_ACTIONS,
+            "Resource": stack.table_arn()
+        }),
+        json!({
+            "Sid": "FunctionLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": format!("{}:*", stack.log_group_arn())
+        }),
+    ];
+    if stack.config.function.vpc.is_some() {
+        // What Lambda needs to manage the function's network interfaces in the VPC, as
+        // AWSLambdaVPCAccessExecutionRole grants it (without its log statements: ours are narrower).
+        // DescribeNetworkInterfaces only works on "*", and the interfaces do not exist before.
+        statements.push(json!({
+            "Sid": "FunctionNetworkInterfaces",
+            "Effect": "Allow",
+            "Action": ENI_ACTIONS,
+            "Resource": "*"
+        }));
+    }
+    json!({ "Version": "2012-10-17", "Statement": statements })
 }
+
+/// The EC2 actions Lambda takes with the function's role to attach it to a VPC.
+pub const ENI_ACTIONS: &[&str] = &[
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+];
 
 /// IAM returns policy documents URL-encoded (RFC 3986); some emulators return them as is.
 pub fn decode_document(doc: &str) -> Value {

@@ -247,3 +247,16 @@ pub fn attrs(report: &serde_json::Value, resource: &str) -> Vec<String> {
         .map(|a| a["attribute"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// The role's inline access policy, decoded.
+pub async fn role_policy(ctx: &Context, name: &str) -> serde_json::Value {
+    let doc = ctx
+        .iam
+        .get_role_policy()
+        .role_name(name)
+        .policy_name(format!("{name}-access"))
+        .send()
+        .await
+        .unwrap();
+    deployer::resources::role::decode_document(doc.policy_document())
+}
