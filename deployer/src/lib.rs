@@ -38,6 +38,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let opts = local::LocalOptions {
                 port: args.port,
                 dynamodb_endpoint: args.dynamodb_endpoint,
+                watch: args.watch,
             };
             local::run(&load_config()?, opts, &progress).await
         }

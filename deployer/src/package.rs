@@ -123,6 +123,8 @@ pub struct BuildOptions {
     /// `Some(true)` forces cargo-zigbuild, `Some(false)` forces a native build; `None` picks
     /// cargo-zigbuild when it is installed.
     pub zigbuild: Option<bool>,
+    /// Cargo's profile: [`PROFILE`] (what ships), or `dev` for `up --local --watch`'s quick rebuilds.
+    pub profile: &'static str,
 }
 
 impl BuildOptions {
@@ -139,6 +141,7 @@ impl BuildOptions {
             target_dir: target.join("lambda"),
             out_dir: target.join("lambda").join("package"),
             zigbuild: std::env::var("ONCELY_ZIGBUILD").ok().map(|v| v != "0" && v != "false"),
+            profile: PROFILE,
         })
     }
 }
@@ -203,7 +206,7 @@ pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, Str
         });
     }
     let mut cmd = Command::new("cargo");
-    let built_with = built_with(triple, zig);
+    let built_with = built_with(triple, zig, opts.profile);
     if zig {
         cmd.args(["zigbuild", "--target", &zig_target(triple)]);
     } else {
@@ -212,7 +215,7 @@ pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, Str
     let target_dir = build_dir(opts, zig);
     cmd.args([
         "--profile",
-        PROFILE,
+        opts.profile,
         "--locked",
         "-p",
         &opts.package,
@@ -258,11 +261,11 @@ fn zig_target(triple: &str) -> String {
     format!("{triple}.{}.{}", MAX_GLIBC.0, MAX_GLIBC.1)
 }
 
-fn built_with(triple: &str, zig: bool) -> String {
+fn built_with(triple: &str, zig: bool, profile: &str) -> String {
     if zig {
-        format!("cargo zigbuild --profile {PROFILE} --target {}", zig_target(triple))
+        format!("cargo zigbuild --profile {profile} --target {}", zig_target(triple))
     } else {
-        format!("cargo build --profile {PROFILE} --target {triple} (native toolchain)")
+        format!("cargo build --profile {profile} --target {triple} (native toolchain)")
     }
 }
 
@@ -274,7 +277,8 @@ fn build_dir(opts: &BuildOptions, zig: bool) -> PathBuf {
 fn binary_path(opts: &BuildOptions, zig: bool) -> PathBuf {
     build_dir(opts, zig)
         .join(opts.architecture.rust_target())
-        .join(PROFILE)
+        // Cargo puts the `dev` profile's output in `debug`.
+        .join(if opts.profile == "dev" { "debug" } else { opts.profile })
         .join("bootstrap")
 }
 
@@ -287,7 +291,7 @@ pub fn build(opts: &BuildOptions, progress: &Progress) -> Result<Artifact> {
         .join(format!("{}-{}.zip", opts.package, opts.architecture.lambda_name()));
     let key = format!(
         "{} -p {} --bin bootstrap --target-dir {}",
-        built_with(opts.architecture.rust_target(), zig),
+        built_with(opts.architecture.rust_target(), zig, opts.profile),
         opts.package,
         build_dir(opts, zig).display()
     );

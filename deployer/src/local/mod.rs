@@ -24,6 +24,7 @@ pub mod runtime_api;
 pub mod session;
 mod supervisor;
 pub mod throttle;
+pub mod watch;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -58,6 +59,8 @@ pub struct LocalOptions {
     pub port: u16,
     /// Use this DynamoDB instead of starting DynamoDB Local.
     pub dynamodb_endpoint: Option<String>,
+    /// Rebuild and replace the environments when the function's sources change.
+    pub watch: bool,
 }
 
 /// The architecture of this machine (the function is built for it, whatever the config says).
@@ -178,12 +181,22 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
             config.function.architecture.lambda_name()
         ));
     }
-    let build = BuildOptions::for_workspace(&config.function.package, arch)?;
-    let p = progress.clone();
-    let (binary, _how) = tokio::task::spawn_blocking(move || package::compile(&build, &p))
+    let mut build = BuildOptions::for_workspace(&config.function.package, arch)?;
+    if opts.watch {
+        progress
+            .info("--watch: building with cargo's dev profile for quick rebuilds (`package` ships the lambda profile)");
+        build.profile = "dev";
+    }
+    let (b, p) = (build.clone(), progress.clone());
+    let (mut binary, _how) = tokio::task::spawn_blocking(move || package::compile(&b, &p))
         .await
         .context("building the function")?
         .with_context(|| format!("building the `{}` crate as bootstrap", config.function.package))?;
+    // With --watch every build runs from its own copy (a rebuild never touches a running binary).
+    let watch_dir = build.target_dir.join("watch").join(std::process::id().to_string());
+    if opts.watch {
+        binary = watch::stage_binary(&binary, &watch_dir, 0)?;
+    }
 
     // The execution environments.
     let task_root = binary.parent().map(|d| d.display().to_string()).unwrap_or_default();
@@ -211,6 +224,16 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
         auth: auth.as_ref().map(|a| a.authorizer.clone()),
     });
     let server = tokio::spawn(gateway::serve(listener, api));
+    let watcher = opts.watch.then(|| {
+        let first = pool.current_spec();
+        tokio::spawn(watch::run(
+            pool.clone(),
+            build,
+            first,
+            watch_dir.clone(),
+            progress.clone(),
+        ))
+    });
     crate::endpoint::write_to_frontend(config, &endpoint, progress)?;
     auth_setup::announce(config, auth.as_ref(), progress)?;
     let route_keys: Vec<String> = config.api.routes.iter().map(ToString::to_string).collect();
@@ -223,9 +246,15 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
 
     wait_for_stop_signal().await?;
     println!("Stopping the local stack ...");
+    if let Some(w) = watcher {
+        w.abort();
+    }
     server.abort();
     pool.shutdown().await;
     drop(auth);
+    if opts.watch {
+        let _ = std::fs::remove_dir_all(&watch_dir);
+    }
     println!("Stopped.");
     Ok(())
 }

@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 
 use super::process::kill_group;
 use super::runtime_api;
-use super::supervisor::Env;
+use super::supervisor::{Env, Switch};
 
 /// How long the first start of every environment may take before `up --local` gives up.
 const INIT_LIMIT: Duration = Duration::from_secs(60);
@@ -92,6 +92,9 @@ pub struct Pool {
     servers: Vec<JoinHandle<()>>,
     /// Live process ids (= process group ids), by environment.
     pids: Arc<StdMutex<Vec<Option<u32>>>>,
+    /// Each environment's channel for switching builds, and the spec they all run.
+    switches: Vec<mpsc::Sender<Switch>>,
+    current: StdMutex<Arc<Spec>>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -133,6 +136,7 @@ impl Pool {
         let mut servers = Vec::new();
         let mut supervisors = Vec::new();
         let mut readies = Vec::new();
+        let mut switches = Vec::new();
         for index in 0..count {
             let listener = TcpListener::bind(("127.0.0.1", 0))
                 .await
@@ -141,6 +145,8 @@ impl Pool {
             let (calls_tx, calls_rx) = mpsc::channel(16);
             servers.push(tokio::spawn(runtime_api::serve(listener, calls_tx)));
             let (ready_tx, ready_rx) = oneshot::channel();
+            let (switch_tx, switch_rx) = mpsc::channel(1);
+            switches.push(switch_tx);
             let env = Env {
                 number: index + 1,
                 spec: spec.clone(),
@@ -150,6 +156,8 @@ impl Pool {
                 shutdown: shutdown.subscribe(),
                 pids: pids.clone(),
                 recent: Arc::new(StdMutex::new(VecDeque::new())),
+                switches: switch_rx,
+                fallback: None,
             };
             supervisors.push(tokio::spawn(env.supervise(calls_rx, ready_tx)));
             readies.push(ready_rx);
@@ -160,6 +168,8 @@ impl Pool {
             supervisors: StdMutex::new(supervisors),
             servers,
             pids,
+            switches,
+            current: StdMutex::new(spec),
         };
         let deadline = tokio::time::Instant::now() + INIT_LIMIT;
         for (i, ready) in readies.into_iter().enumerate() {
@@ -217,6 +227,57 @@ impl Pool {
         // When the queue is closed the job (and its reply sender) drops: the receiver says so.
         let _ = self.queue.send(job);
         (request_id, answer, state)
+    }
+
+    /// Moves every environment to `spec`, one after the other: each finishes the invocation it has,
+    /// starts the new binary and waits for its init before the next one switches, so the others
+    /// keep serving and no invocation is dropped. If a new process fails its init, that environment
+    /// goes back to the previous binary, the ones already switched are moved back too, and the
+    /// error says why.
+    pub async fn replace(&self, spec: Spec) -> anyhow::Result<()> {
+        let spec = Arc::new(spec);
+        let previous = self
+            .current
+            .lock()
+            .map(|c| c.clone())
+            .map_err(|_| anyhow::anyhow!("pool state poisoned"))?;
+        // An environment may be busy with one invocation (up to the function timeout) first.
+        let limit = INIT_LIMIT + spec.timeout;
+        for (index, switch) in self.switches.iter().enumerate() {
+            if let Err(why) = Self::switch(switch, spec.clone(), limit).await {
+                for back in &self.switches[..index] {
+                    let _ = Self::switch(back, previous.clone(), limit).await;
+                }
+                bail!(
+                    "execution environment {}: {why}; every environment runs the previous build",
+                    index + 1
+                );
+            }
+        }
+        if let Ok(mut current) = self.current.lock() {
+            *current = spec;
+        }
+        Ok(())
+    }
+
+    async fn switch(to: &mpsc::Sender<Switch>, spec: Arc<Spec>, limit: Duration) -> Result<(), String> {
+        let (done, outcome) = oneshot::channel();
+        to.send(Switch { spec, done })
+            .await
+            .map_err(|_| "the environment has stopped".to_string())?;
+        match tokio::time::timeout(limit, outcome).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err("the environment stopped while switching".into()),
+            Err(_) => Err(format!("the new process did not start within {}s", limit.as_secs())),
+        }
+    }
+
+    /// What every environment runs now.
+    pub fn current_spec(&self) -> Spec {
+        self.current
+            .lock()
+            .map(|c| (**c).clone())
+            .unwrap_or_else(|e| (**e.into_inner()).clone())
     }
 
     /// Process ids of the running `bootstrap` processes.
@@ -298,7 +359,8 @@ while True:
     wrong = post("/invocation/not-" + rid + "/response", b"{}") if action == "wrong-id" else None
     out = {"rid": rid, "deadline": h["Lambda-Runtime-Deadline-Ms"], "#,
         r#""arn": h["Lambda-Runtime-Invoked-Function-Arn"], "#,
-        r#""trace": h["Lambda-Runtime-Trace-Id"], "pid": os.getpid(), "wrong": wrong}
+        r#""trace": h["Lambda-Runtime-Trace-Id"], "pid": os.getpid(), "wrong": wrong, "#,
+        r#""marker": os.environ.get("MARKER")}
     print("handled", rid, flush=True)
     post("/invocation/" + rid + "/response", json.dumps(out).encode())
 "#
@@ -452,6 +514,79 @@ while True:
             err.contains("exited during its init") && err.contains("cannot start: FAIL_INIT is set"),
             "{err}"
         );
+    }
+
+    /// `--watch`'s switch: a stream of invocations (some in flight across the switch) all get
+    /// answers; afterwards only the new build answers; a build that fails its init changes nothing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replacing_the_build_drops_no_invocation_and_a_broken_build_changes_nothing() {
+        let (_dir, binary) = client();
+        let pool = Arc::new(
+            Pool::start(spec(binary.clone(), &[("MARKER", "old")]), 2)
+                .await
+                .unwrap(),
+        );
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let workers: Vec<_> = (0..3)
+            .map(|w| {
+                let (pool, stop) = (pool.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let mut answers = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        let action = if w == 0 { "nap" } else { "echo" };
+                        let invoked = invoke(&pool, action).await;
+                        answers.push(response(&invoked)["marker"].as_str().unwrap().to_string());
+                    }
+                    answers
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        pool.replace(spec(binary.clone(), &[("MARKER", "new")])).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        stop.store(true, Ordering::Relaxed);
+        let mut all = Vec::new();
+        for w in workers {
+            all.extend(w.await.unwrap());
+        }
+        assert!(
+            all.contains(&"old".to_string()) && all.last().map(String::as_str) == Some("new"),
+            "{all:?}"
+        );
+        for _ in 0..4 {
+            assert_eq!(response(&invoke(&pool, "echo").await)["marker"], "new");
+        }
+
+        let err = pool
+            .replace(spec(binary, &[("MARKER", "broken"), ("FAIL_INIT", "1")]))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot start: FAIL_INIT is set"), "{err}");
+        let envs: BTreeSet<usize> = naps_at_once(&pool, 6).await;
+        assert_eq!(
+            envs,
+            BTreeSet::from([1, 2]),
+            "both environments serve the previous build"
+        );
+        pool.shutdown().await;
+    }
+
+    /// Runs `n` echo invocations at once; every one answered by the build marked `new`.
+    async fn naps_at_once(pool: &Arc<Pool>, n: usize) -> BTreeSet<usize> {
+        let runs: Vec<_> = (0..n)
+            .map(|_| {
+                let pool = pool.clone();
+                tokio::spawn(async move { invoke(&pool, "nap").await })
+            })
+            .collect();
+        let mut envs = BTreeSet::new();
+        for run in runs {
+            let invoked = run.await.unwrap();
+            assert_eq!(response(&invoked)["marker"], "new");
+            envs.insert(invoked.env);
+        }
+        envs
     }
 
     use std::collections::BTreeSet;

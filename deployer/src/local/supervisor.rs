@@ -2,7 +2,8 @@
 //! first `/invocation/next` (its init), serves invocations from the pool's queue one at a time
 //! with the function timeout, logs Lambda-style START/END/REPORT lines and the process's output,
 //! and starts a new process after a crash or a timeout (with a short back-off when it keeps
-//! dying).
+//! dying). Asked to switch to a new build (`--watch`), it finishes the invocation in hand, then
+//! starts the new binary; one that fails its init puts the previous binary back.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -35,12 +36,23 @@ pub struct Env {
     pub pids: Arc<StdMutex<Vec<Option<u32>>>>,
     /// The last lines of output of the current process.
     pub recent: Arc<StdMutex<VecDeque<String>>>,
+    /// Requests to switch to a new build.
+    pub switches: mpsc::Receiver<Switch>,
+    /// While a switched-to process is in its init: the spec to go back to if it fails.
+    pub fallback: Option<Arc<Spec>>,
+}
+
+/// Switch to `spec` once idle; `done` gets the outcome of the new process's init.
+pub struct Switch {
+    pub spec: Arc<Spec>,
+    pub done: oneshot::Sender<Result<(), String>>,
 }
 
 enum End {
     Exited(String),
     TimedOut,
     Shutdown,
+    Switch(Switch),
 }
 
 impl Env {
@@ -152,7 +164,26 @@ impl Env {
             }
             match end {
                 End::Shutdown => return,
+                End::Switch(Switch { spec, done }) => {
+                    self.say(format!("switching to {}", spec.binary.display()));
+                    self.fallback = Some(std::mem::replace(&mut self.spec, spec));
+                    ready = Some(done);
+                    quick_failures = 0;
+                    continue;
+                }
                 End::Exited(status) => {
+                    if let Some(previous) = self.fallback.take() {
+                        let why = format!(
+                            "the new bootstrap exited during its init ({status}); its last output:\n{}",
+                            self.recent_output()
+                        );
+                        self.say("the new build failed its init: back to the previous one");
+                        self.spec = previous;
+                        if let Some(r) = ready.take() {
+                            let _ = r.send(Err(why));
+                        }
+                        continue;
+                    }
                     if let Some(r) = ready.take() {
                         let _ = r.send(Err(format!(
                             "bootstrap (execution environment {}) exited during its init ({status}); \
@@ -214,10 +245,17 @@ impl Env {
                         }
                         return End::Exited(describe(status));
                     }
+                    Some(switch) = self.switches.recv() => {
+                        if let Some(job) = pending.take() {
+                            let _ = self.requeue.send(job);
+                        }
+                        return End::Switch(switch);
+                    }
                     _ = self.shutdown.changed() => return End::Shutdown,
                 }
             };
             if let Some(r) = ready.take() {
+                self.fallback = None;
                 let _ = r.send(Ok(()));
             }
             let job = match pending.take() {
@@ -239,6 +277,7 @@ impl Env {
                             None => return End::Shutdown,
                         },
                         status = child.wait() => return End::Exited(describe(status)),
+                        Some(switch) = self.switches.recv() => return End::Switch(switch),
                         _ = self.shutdown.changed() => return End::Shutdown,
                     }
                 }
