@@ -81,6 +81,24 @@ pub enum Command {
     Package,
     /// Print a token the running `up --local` stack accepts (`api.auth: cognito`), for `sub`.
     Token(TokenArgs),
+    /// Print the function's CloudWatch Logs, newest last (handler JSON lines rendered readably).
+    Logs(LogsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// How far back to start: 30s, 10m, 1h, 1h30m, 2d.
+    #[arg(long, default_value = "10m", value_name = "DURATION")]
+    pub since: String,
+    /// Keep polling for new events until Ctrl-C.
+    #[arg(long, short)]
+    pub follow: bool,
+    /// Only events containing this text.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+    /// Only events of this Lambda request id.
+    #[arg(long, value_name = "ID")]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ pub mod endpoint;
 pub mod engine;
 pub mod error;
 pub mod local;
+pub mod logs;
 pub mod package;
 pub mod progress;
 pub mod report;
@@ -42,6 +43,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Down(args) => print(output, &commands::down(&config, &args, &progress).await?),
         Command::SyncEndpoint => print(output, &commands::sync_endpoint(&config, &progress).await?),
         Command::Token(args) => token::run(&config, &args).await,
+        Command::Logs(args) => logs::run(&config, &args, output, &progress).await,
     }
 }
 
