@@ -125,6 +125,10 @@ pub struct UpArgs {
     /// With --local: use this DynamoDB endpoint instead of starting DynamoDB Local.
     #[arg(long, value_name = "URL", requires = "local")]
     pub dynamodb_endpoint: Option<String>,
+    /// With --local: rebuild when the function's sources change and replace the execution
+    /// environments one by one (in-flight requests and the table's data stay).
+    #[arg(long, requires = "local")]
+    pub watch: bool,
 }
 
 #[derive(Debug, Args)]

@@ -36,6 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let opts = local::LocalOptions {
                 port: args.port,
                 dynamodb_endpoint: args.dynamodb_endpoint,
+                watch: args.watch,
             };
             local::run(&config, opts, &progress).await
         }

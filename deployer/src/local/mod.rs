@@ -25,6 +25,7 @@ pub mod runtime_api;
 pub mod session;
 mod supervisor;
 pub mod throttle;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -59,6 +60,8 @@ pub struct LocalOptions {
     pub port: u16,
     /// Use this DynamoDB instead of starting DynamoDB Local.
     pub dynamodb_endpoint: Option<String>,
+    /// Rebuild on source changes and replace the environments one by one.
+    pub watch: bool,
 }
 
 /// The architecture of this machine (the function is built for it, whatever the config says).
@@ -181,6 +184,7 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
     }
     let build = BuildOptions::for_workspace(&config.function.package, arch)?;
     let p = progress.clone();
+    let rebuild = build.clone();
     let (binary, _how) = tokio::task::spawn_blocking(move || package::compile(&build, &p))
         .await
         .context("building the function")?
@@ -225,7 +229,15 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
         stack.table_name()
     );
 
+    let watcher = opts.watch.then(|| {
+        let environments = config.local.concurrency as usize;
+        tokio::spawn(watch::run(rebuild, pool.clone(), environments, progress.clone()))
+    });
+
     wait_for_stop_signal().await?;
+    if let Some(w) = watcher {
+        w.abort();
+    }
     println!("{}", metrics.summary());
     println!("Stopping the local stack ...");
     server.abort();

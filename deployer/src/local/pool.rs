@@ -94,6 +94,8 @@ pub struct Pool {
     servers: Vec<JoinHandle<()>>,
     /// Live process ids (= process group ids), by environment.
     pids: Arc<StdMutex<Vec<Option<u32>>>>,
+    /// Bumped to replace every environment's process (`up --local --watch`), one at a time.
+    generation: watch::Sender<u64>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -131,6 +133,8 @@ impl Pool {
         let queue_rx = Arc::new(AsyncMutex::new(queue_rx));
         let (shutdown, _) = watch::channel(false);
         let pids = Arc::new(StdMutex::new(vec![None; count]));
+        let (generation, _) = watch::channel(0u64);
+        let swap = Arc::new(AsyncMutex::new(()));
         let spec = Arc::new(spec);
         let mut servers = Vec::new();
         let mut supervisors = Vec::new();
@@ -152,6 +156,9 @@ impl Pool {
                 shutdown: shutdown.subscribe(),
                 pids: pids.clone(),
                 recent: Arc::new(StdMutex::new(VecDeque::new())),
+                generation: generation.subscribe(),
+                swap: swap.clone(),
+                swap_permit: None,
             };
             supervisors.push(tokio::spawn(env.supervise(calls_rx, ready_tx)));
             readies.push(ready_rx);
@@ -162,6 +169,7 @@ impl Pool {
             supervisors: StdMutex::new(supervisors),
             servers,
             pids,
+            generation,
         };
         let deadline = tokio::time::Instant::now() + INIT_LIMIT;
         for (i, ready) in readies.into_iter().enumerate() {
@@ -227,6 +235,13 @@ impl Pool {
             .lock()
             .map(|p| p.iter().flatten().copied().collect())
             .unwrap_or_default()
+    }
+
+    /// Replaces every environment's process with a new one of the (rebuilt) binary, one
+    /// environment at a time: each finishes its invocation first, and the next one goes only
+    /// once the new process has asked for its first invocation, so requests keep being served.
+    pub fn replace_all(&self) {
+        self.generation.send_modify(|g| *g += 1);
     }
 
     /// Stops every environment and waits for the processes to be gone.

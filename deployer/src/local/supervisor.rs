@@ -2,7 +2,8 @@
 //! first `/invocation/next` (its init), serves invocations from the pool's queue one at a time
 //! with the function timeout, logs Lambda-style START/END/REPORT lines and the process's output,
 //! and starts a new process after a crash or a timeout (with a short back-off when it keeps
-//! dying).
+//! dying). Asked to replace its process (`--watch`), it does so between invocations, holding the
+//! pool's swap lock until the new process is ready, so environments are replaced one at a time.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Child;
-use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot, watch};
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::pool::{Invoked, Job, Outcome, Spec, now_ms};
@@ -35,12 +36,19 @@ pub struct Env {
     pub pids: Arc<StdMutex<Vec<Option<u32>>>>,
     /// The last lines of output of the current process.
     pub recent: Arc<StdMutex<VecDeque<String>>>,
+    /// Changes when the process is to be replaced by one of a new build.
+    pub generation: watch::Receiver<u64>,
+    /// Held by the one environment replacing its process.
+    pub swap: Arc<AsyncMutex<()>>,
+    /// This environment's hold on `swap`, until its new process is ready.
+    pub swap_permit: Option<OwnedMutexGuard<()>>,
 }
 
 enum End {
     Exited(String),
     TimedOut,
     Shutdown,
+    Replaced,
 }
 
 impl Env {
@@ -119,6 +127,7 @@ impl Env {
             if let Ok(mut r) = self.recent.lock() {
                 r.clear();
             }
+            self.generation.borrow_and_update();
             let (mut child, readers) = match self.spawn() {
                 Ok(c) => c,
                 Err(e) => {
@@ -152,8 +161,15 @@ impl Env {
             for r in readers {
                 let _ = tokio::time::timeout(Duration::from_secs(2), r).await;
             }
+            if !matches!(end, End::Replaced) {
+                self.swap_permit = None;
+            }
             match end {
                 End::Shutdown => return,
+                End::Replaced => {
+                    self.say("replacing bootstrap with the new build");
+                    continue;
+                }
                 End::Exited(status) => {
                     if let Some(r) = ready.take() {
                         let _ = r.send(Err(format!(
@@ -176,6 +192,18 @@ impl Env {
             } else {
                 quick_failures = 0;
             }
+        }
+    }
+
+    /// Waits for this environment's turn to replace its process (idle meanwhile: the others serve).
+    async fn take_swap(&mut self) -> End {
+        let swap = self.swap.clone();
+        tokio::select! {
+            permit = swap.lock_owned() => {
+                self.swap_permit = Some(permit);
+                End::Replaced
+            }
+            _ = self.shutdown.changed() => End::Shutdown,
         }
     }
 
@@ -217,11 +245,19 @@ impl Env {
                         return End::Exited(describe(status));
                     }
                     _ = self.shutdown.changed() => return End::Shutdown,
+                    Ok(()) = self.generation.changed() => {
+                        if let Some(job) = pending.take() {
+                            let _ = self.requeue.send(job);
+                        }
+                        return self.take_swap().await;
+                    }
                 }
             };
             if let Some(r) = ready.take() {
                 let _ = r.send(Ok(()));
             }
+            // A replacement is ready: the next environment may go.
+            self.swap_permit = None;
             let job = match pending.take() {
                 Some(job) => job,
                 None => {
@@ -242,6 +278,7 @@ impl Env {
                         },
                         status = child.wait() => return End::Exited(describe(status)),
                         _ = self.shutdown.changed() => return End::Shutdown,
+                        Ok(()) = self.generation.changed() => return self.take_swap().await,
                     }
                 }
             };
