@@ -99,16 +99,22 @@ pub async fn run(config: &Config, args: &LogsArgs, output: Output, progress: &Pr
         }
         return Ok(());
     }
+    // One listener for the whole loop: a Ctrl-C during a poll is not lost.
+    let mut interrupt =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).context("listening for Ctrl-C")?;
     progress.info(format!("following {} (Ctrl-C stops)", query.log_group));
     let mut seen = Seen::default();
     seen.advance(&events, &mut query);
     let mut wait = POLL_MIN;
     loop {
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-        }
-        let Some(events) = read(&ctx, &query).await? else {
+        let polled = tokio::select! {
+            _ = interrupt.recv() => return Ok(()),
+            polled = async {
+                tokio::time::sleep(wait).await;
+                read(&ctx, &query).await
+            } => polled?,
+        };
+        let Some(events) = polled else {
             bail!(not_deployed);
         };
         let fresh = seen.fresh(events);

@@ -166,3 +166,63 @@ async fn logs_of_a_stack_that_is_not_deployed_say_so() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--since \"ten minutes\" is not a duration"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_follow_prints_new_events_once_until_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let world = World::new("logs-follow");
+    seed(&world).await;
+    let mut child = world
+        .command(&["logs", "--follow", "--since", "1m"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let next = |what: &str| {
+        rx.recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("no {what} line"))
+    };
+    for i in 0..6 {
+        next(&format!("seeded #{i}"));
+    }
+
+    // A new event in an existing stream shows up once (the poll backs off, at most 10 s apart).
+    let logs = world.ctx().logs;
+    let group = format!("/aws/lambda/{}", world.name());
+    let event = InputLogEvent::builder()
+        .timestamp(now_ms())
+        .message("END RequestId: req-new")
+        .build()
+        .unwrap();
+    logs.put_log_events()
+        .log_group_name(&group)
+        .log_stream_name("2026/01/01/[$LATEST]bbb")
+        .log_events(event)
+        .send()
+        .await
+        .unwrap();
+    let line = next("followed");
+    assert!(line.ends_with("END RequestId: req-new"), "{line}");
+    assert!(
+        rx.recv_timeout(Duration::from_secs(4)).is_err(),
+        "printed twice or more"
+    );
+
+    // Ctrl-C ends it cleanly.
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
