@@ -128,6 +128,15 @@ async fn watch_replaces_every_environment_while_requests_keep_being_answered() {
         2,
         "{text}"
     );
+    // One at a time: the second environment goes only after the first one's new process started.
+    let lines = stack.stdout.all();
+    let replacing: Vec<usize> = (0..lines.len())
+        .filter(|i| lines[*i].ends_with("replacing bootstrap with the new build"))
+        .collect();
+    let first_env = lines[replacing[0]].split(']').next().unwrap().to_string();
+    let restarted =
+        (replacing[0]..replacing[1]).any(|i| lines[i].starts_with(&first_env) && lines[i].contains("] started "));
+    assert!(restarted, "{text}");
     for pid in &old_pids {
         assert!(!process_alive(*pid), "old bootstrap {pid} still runs");
     }

@@ -2,8 +2,9 @@
 //! first `/invocation/next` (its init), serves invocations from the pool's queue one at a time
 //! with the function timeout, logs Lambda-style START/END/REPORT lines and the process's output,
 //! and starts a new process after a crash or a timeout (with a short back-off when it keeps
-//! dying). Asked to replace its process (`--watch`), it does so between invocations, holding the
-//! pool's swap lock until the new process is ready, so environments are replaced one at a time.
+//! dying). Asked to replace its process (`--watch`), it keeps serving until it is idle and holds
+//! the pool's swap lock, which it keeps until the new process is ready: environments are replaced
+//! one at a time, between invocations.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -195,18 +196,6 @@ impl Env {
         }
     }
 
-    /// Waits for this environment's turn to replace its process (idle meanwhile: the others serve).
-    async fn take_swap(&mut self) -> End {
-        let swap = self.swap.clone();
-        tokio::select! {
-            permit = swap.lock_owned() => {
-                self.swap_permit = Some(permit);
-                End::Replaced
-            }
-            _ = self.shutdown.changed() => End::Shutdown,
-        }
-    }
-
     /// Waits before a restart (100 ms doubling up to 5 s); true when shut down meanwhile.
     async fn back_off(&mut self, failures: u32) -> bool {
         let wait = Duration::from_millis(100u64.saturating_mul(1 << failures.min(6))).min(Duration::from_secs(5));
@@ -224,6 +213,9 @@ impl Env {
         ready: &mut Option<oneshot::Sender<Result<(), String>>>,
     ) -> End {
         let mut pending: Option<Job> = None;
+        // A new build is waiting: replace this process as soon as it is idle and no other
+        // environment is replacing its own (serving meanwhile).
+        let mut replace = false;
         loop {
             // Idle: wait for the runtime to ask for an invocation.
             let next = loop {
@@ -245,12 +237,7 @@ impl Env {
                         return End::Exited(describe(status));
                     }
                     _ = self.shutdown.changed() => return End::Shutdown,
-                    Ok(()) = self.generation.changed() => {
-                        if let Some(job) = pending.take() {
-                            let _ = self.requeue.send(job);
-                        }
-                        return self.take_swap().await;
-                    }
+                    Ok(()) = self.generation.changed() => replace = true,
                 }
             };
             if let Some(r) = ready.take() {
@@ -260,8 +247,8 @@ impl Env {
             self.swap_permit = None;
             let job = match pending.take() {
                 Some(job) => job,
-                None => {
-                    let queue = self.queue.clone();
+                None => loop {
+                    let (queue, swap) = (self.queue.clone(), self.swap.clone());
                     tokio::select! {
                         job = async move {
                             // Skip invocations withdrawn by a gateway that stopped waiting.
@@ -273,14 +260,19 @@ impl Env {
                                 }
                             }
                         } => match job {
-                            Some(job) => job,
+                            Some(job) => break job,
                             None => return End::Shutdown,
                         },
                         status = child.wait() => return End::Exited(describe(status)),
                         _ = self.shutdown.changed() => return End::Shutdown,
-                        Ok(()) = self.generation.changed() => return self.take_swap().await,
+                        Ok(()) = self.generation.changed() => replace = true,
+                        // Idle, and our turn: the runtime's pending `next` is dropped with the process.
+                        permit = swap.lock_owned(), if replace => {
+                            self.swap_permit = Some(permit);
+                            return End::Replaced;
+                        }
                     }
-                }
+                },
             };
             let started = Instant::now();
             let deadline = tokio::time::Instant::now() + self.spec.timeout;
