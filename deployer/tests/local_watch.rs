@@ -1,10 +1,11 @@
-//! `up --local --watch` end to end: a change under the function's package directory makes it
-//! rebuild and replace every `bootstrap` process, one environment at a time, while two streams
-//! of requests (some of them slow, so invocations are in flight during the swap) keep getting
-//! their answers, and the table's data stays.
+//! `up --local --watch` end to end, while two streams of requests (some of them slow, so
+//! invocations are in flight during the swap) keep getting their answers: a build error (a
+//! `build.rs` that does not compile, added to the function's package) is shown and the old
+//! processes keep serving; once it is removed, the rebuild replaces every `bootstrap` process,
+//! one environment at a time, and the table's data stays.
 //!
-//! The change is a new file no module includes, so cargo's rebuild is quick and the binary is
-//! the same: what is tested is the watch loop and the replacement, which are the same for a code
+//! Nothing the function compiles is edited, so cargo's rebuild is quick and the binary is the
+//! same: what is tested is the watch loop and the replacement, which are the same for a code
 //! change (that only adds the function's release build time).
 
 mod local_support;
@@ -73,9 +74,10 @@ async fn watch_replaces_every_environment_while_requests_keep_being_answered() {
     assert_eq!(old_pids.len(), 2, "{}", stack.stdout.text());
 
     // An order made before the swap.
+    let before_key = format!("watch-before-{}", uuid::Uuid::new_v4());
     let before = [
         ("content-type", "application/json"),
-        ("idempotency-key", "watch-before"),
+        ("idempotency-key", before_key.as_str()),
     ];
     let (status, _, body) = stack.request("POST", "/orders", &before, BODY).await;
     assert_eq!(status, 201);
@@ -88,13 +90,37 @@ async fn watch_replaces_every_environment_while_requests_keep_being_answered() {
     ];
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let probe = Probe(std::path::Path::new(&function_dir).join(format!(".watch-probe-{}", uuid::Uuid::new_v4())));
-    std::fs::write(&probe.0, "a change").unwrap();
-    let rebuilt = stack
+    // A build error: shown, and nothing is replaced.
+    let broken = Probe(std::path::Path::new(&function_dir).join("build.rs"));
+    assert!(
+        !broken.0.exists(),
+        "{}: this test adds and removes it",
+        broken.0.display()
+    );
+    std::fs::write(&broken.0, "fn main() { this is not Rust }\n").unwrap();
+    let failed = stack
         .stdout
         .wait_for(Duration::from_secs(600), |l| {
             l.starts_with("[watch] rebuilt in ") || l.starts_with("[watch] the build failed")
         })
+        .unwrap_or_else(|| panic!("no rebuild:\n{}", stack.stdout.text()));
+    assert!(
+        failed.contains("the running environments keep serving the previous build"),
+        "{failed}"
+    );
+    let shown = stack
+        .stdout
+        .wait_for(Duration::from_secs(30), |l| l.contains("build.rs:1:"));
+    assert!(shown.is_some(), "cargo's error is shown:\n{}", stack.stdout.text());
+    let (status, _, _) = stack.request("POST", "/orders", &before, BODY).await;
+    assert_eq!(status, 201);
+    assert_eq!(stack.bootstrap_pids(), old_pids);
+
+    // Fixed (the file removed): rebuilt, and every environment replaced.
+    drop(broken);
+    let rebuilt = stack
+        .stdout
+        .wait_for(Duration::from_secs(600), |l| l.starts_with("[watch] rebuilt in "))
         .unwrap_or_else(|| panic!("no rebuild:\n{}", stack.stdout.text()));
     assert!(
         rebuilt.contains("replacing the 2 execution environments one by one"),
