@@ -85,6 +85,8 @@ pub enum Command {
     Schema,
     /// Print the shell completion script for this command.
     Completions(CompletionsArgs),
+    /// Print the function's CloudWatch Logs, newest last (handler JSON lines rendered readably).
+    Logs(LogsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +94,22 @@ pub struct CompletionsArgs {
     /// The shell, e.g. `deployer completions bash > ~/.local/share/bash-completion/completions/deployer`.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// How far back to start: 30s, 10m, 1h, 1h30m, 2d.
+    #[arg(long, default_value = "10m", value_name = "DURATION")]
+    pub since: String,
+    /// Keep polling for new events until Ctrl-C.
+    #[arg(long, short)]
+    pub follow: bool,
+    /// Only events containing this text.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+    /// Only events of this Lambda request id.
+    #[arg(long, value_name = "ID")]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ pub mod endpoint;
 pub mod engine;
 pub mod error;
 pub mod local;
+pub mod logs;
 pub mod package;
 pub mod progress;
 pub mod report;
@@ -52,6 +53,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             clap_complete::generate(args.shell, &mut command, "deployer", &mut std::io::stdout());
             Ok(())
         }
+        Command::Logs(args) => logs::run(&load_config()?, &args, output, &progress).await,
     }
 }
 

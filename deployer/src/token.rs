@@ -10,7 +10,14 @@ use crate::local::{http_client, issuer, session};
 
 /// Parses a lifetime like `30s`, `10m`, `1h`, `1h30m` or `1d` into seconds.
 pub fn parse_ttl(text: &str) -> Result<u64, String> {
-    let bad = || format!("--ttl {text:?} is not a duration: use a number and a unit, e.g. 30s, 10m, 1h, 1h30m");
+    let total = parse_duration("--ttl", text)?;
+    issuer::check_ttl(total).map_err(|why| format!("--ttl {text}: {why}"))?;
+    Ok(total)
+}
+
+/// Parses a duration like `30s`, `10m`, `1h`, `1h30m` or `1d` into seconds (`flag` names it in errors).
+pub fn parse_duration(flag: &str, text: &str) -> Result<u64, String> {
+    let bad = || format!("{flag} {text:?} is not a duration: use a number and a unit, e.g. 30s, 10m, 1h, 1h30m");
     let mut total: u64 = 0;
     let mut number = String::new();
     for c in text.trim().chars() {
@@ -32,7 +39,6 @@ pub fn parse_ttl(text: &str) -> Result<u64, String> {
     if !number.is_empty() || text.trim().is_empty() {
         return Err(bad());
     }
-    issuer::check_ttl(total).map_err(|why| format!("--ttl {text}: {why}"))?;
     Ok(total)
 }
 

@@ -58,6 +58,7 @@ pub mod fingerprint;
 pub mod idempotency;
 pub mod jcs;
 pub mod key;
+pub mod metrics;
 pub mod orders;
 pub mod ownership;
 pub mod persistence;

@@ -1,4 +1,5 @@
-//! `bootstrap`: the Lambda entry point for the orders API (configuration from the environment).
+//! `bootstrap`: the Lambda entry point for the orders API (configuration from the environment), one
+//! EMF metrics line per request (`metrics`).
 use lambda_http::{Error, Request, run, service_fn};
 use std::sync::Arc;
 
@@ -15,7 +16,11 @@ async fn main() -> Result<(), Error> {
     };
     run(service_fn(move |request: Request| {
         let api = api.clone();
-        async move { Ok::<_, Error>(api.handle(request).await) }
+        async move {
+            let response =
+                oncely_function::metrics::measured(request, |r| async move { api.handle_with_outcome(r).await }).await;
+            Ok::<_, Error>(response)
+        }
     }))
     .await
 }

@@ -55,6 +55,8 @@ pub struct Api {
     pub limits: Limits,
     /// `api.auth`'s JWT authorizer; `None`: every route is open.
     pub auth: Option<Arc<super::auth::Authorizer>>,
+    /// The function's EMF counts, served at `GET /_oncely/metrics` (local only).
+    pub metrics: Arc<super::metrics::LocalMetrics>,
 }
 
 /// Binds the API's port on 127.0.0.1, with a clear error when it is taken.
@@ -155,6 +157,19 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
     let method = req.method().as_str().to_string();
     if let Some(refused) = limits::check_head(&req) {
         return (refused, Served { route: None, env: 0 });
+    }
+    if method == "GET" && req.uri().path() == super::metrics::METRICS_PATH {
+        let body = Bytes::from(api.metrics.to_json());
+        let headers = vec![("content-type".into(), "application/json".into())];
+        let route = Some(super::metrics::METRICS_PATH.into());
+        return (
+            GatewayResponse {
+                status: 200,
+                headers,
+                body,
+            },
+            Served { route, env: 0 },
+        );
     }
     if !api.throttle.try_take() {
         return (throttle::too_many_requests(), Served { route: None, env: 0 });

@@ -16,6 +16,7 @@ pub mod http_client;
 pub mod issuer;
 pub mod jwt;
 pub mod limits;
+pub mod metrics;
 pub mod pool;
 mod process;
 pub mod response;
@@ -200,7 +201,9 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
 
     // The execution environments.
     let task_root = binary.parent().map(|d| d.display().to_string()).unwrap_or_default();
+    let metrics = Arc::new(metrics::LocalMetrics::default());
     let spec = pool::Spec {
+        metrics: metrics.clone(),
         env: function_environment(&stack, &dynamodb_endpoint, &task_root),
         binary,
         timeout: Duration::from_secs(config.function.timeout_s.max(1) as u64),
@@ -222,6 +225,7 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
         throttle: throttle::Bucket::new(&config.api.throttle),
         limits,
         auth: auth.as_ref().map(|a| a.authorizer.clone()),
+        metrics: metrics.clone(),
     });
     let server = tokio::spawn(gateway::serve(listener, api));
     let watcher = opts.watch.then(|| {
@@ -245,6 +249,7 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
     );
 
     wait_for_stop_signal().await?;
+    println!("{}", metrics.summary());
     println!("Stopping the local stack ...");
     if let Some(w) = watcher {
         w.abort();

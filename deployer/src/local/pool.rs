@@ -34,6 +34,8 @@ pub struct Spec {
     pub env: BTreeMap<String, String>,
     pub timeout: Duration,
     pub function_arn: String,
+    /// Counts the EMF lines of the environments' output.
+    pub metrics: Arc<super::metrics::LocalMetrics>,
 }
 
 /// How an invocation ended.
@@ -391,6 +393,7 @@ while True:
             env,
             timeout: Duration::from_secs(2),
             function_arn: "arn:aws:lambda:us-east-1:000000000000:function:t".into(),
+            metrics: Default::default(),
         }
     }
 

@@ -85,13 +85,15 @@ impl Env {
         Ok((child, readers))
     }
 
-    /// Prints every line of `stream` prefixed by the environment, and keeps the last ones.
+    /// Prints every line of `stream` prefixed by the environment, counts its EMF lines (as
+    /// CloudWatch reads EMF from both streams), and keeps the last ones.
     fn forward(&self, stream: impl AsyncRead + Unpin + Send + 'static) -> JoinHandle<()> {
-        let (number, recent) = (self.number, self.recent.clone());
+        let (number, recent, metrics) = (self.number, self.recent.clone(), self.spec.metrics.clone());
         tokio::spawn(async move {
             let mut lines = BufReader::new(stream).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 println!("[env {number}] {line}");
+                metrics.observe(&line);
                 if let Ok(mut r) = recent.lock() {
                     if r.len() == RECENT_LINES {
                         r.pop_front();
