@@ -36,11 +36,23 @@ impl Stack {
     pub fn start(deployer: &Path, app: &str, cache_items: usize, dynamodb: &str) -> anyhow::Result<Stack> {
         let dir = testkit::temp_dir();
         let config = dir.path().join("stack.yaml");
+        // The throttle at its maximum: the bench measures the path, not the token bucket.
         let yaml = format!(
-            "app: {app}\nstage: bench\nregion: us-east-1\nidempotency:\n  local_cache_items: {cache_items}\n\
-            api:\n  routes: [\"POST /orders\", \"GET /orders/{{id}}\"]\n  cors: {{ allow_origins: [\"http://localhost:5173\"] }}\n\
-            frontend:\n  env_file: {}\nlocal:\n  concurrency: {CONCURRENCY}\n",
-            dir.path().join(".env.local").display()
+            r#"app: {app}
+stage: bench
+region: us-east-1
+idempotency:
+  local_cache_items: {cache_items}
+api:
+  routes: ["POST /orders", "GET /orders/{{id}}"]
+  cors: {{ allow_origins: ["http://localhost:5173"] }}
+  throttle: {{ burst: 5000, rate: 10000 }}
+frontend:
+  env_file: {env_file}
+local:
+  concurrency: {CONCURRENCY}
+"#,
+            env_file = dir.path().join(".env.local").display()
         );
         std::fs::write(&config, yaml)?;
         let port = emulators::free_port()?;
