@@ -2,8 +2,9 @@
 //! `GET /runtime/invocation/next` on the local Runtime API, and its peak RSS at that moment.
 //!
 //! `cargo run -p deployer --example cold_start -- [--runs N] LABEL=PATH [LABEL=PATH ...]`
-//! (a PATH may be a deployment zip or a bare binary). Binaries take turns, run by run, so machine
-//! load hits them alike. Prints a table; it measures, it never asserts.
+//! (a PATH may be a deployment zip, a bare binary, or a `.mjs`/`.js` script run by `node`, whose
+//! size is then its folder's, `node_modules` included). Binaries take turns, run by run, so
+//! machine load hits them alike. Prints a table; it measures, it never asserts.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -15,8 +16,15 @@ use deployer::local::runtime_api::{self, Call};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+/// What is started: a program and its arguments.
+struct Start {
+    program: PathBuf,
+    args: Vec<PathBuf>,
+}
+
 /// One start: time to the first `next` and the peak RSS (VmHWM) then, in KiB.
-async fn start_once(binary: &Path) -> anyhow::Result<(Duration, u64)> {
+async fn start_once(start: &Start) -> anyhow::Result<(Duration, u64)> {
+    let binary = start.program.as_path();
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let api = listener.local_addr()?.to_string();
     let (tx, mut rx) = mpsc::channel(4);
@@ -39,6 +47,7 @@ async fn start_once(binary: &Path) -> anyhow::Result<(Duration, u64)> {
     ];
     let started = Instant::now();
     let mut child = tokio::process::Command::new(binary)
+        .args(&start.args)
         .env_clear()
         .envs(env)
         .stdin(Stdio::null())
@@ -70,13 +79,43 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// A runnable binary for PATH: the `bootstrap` inside a zip is extracted next to it.
-fn binary_for(path: &Path) -> anyhow::Result<(PathBuf, u64)> {
+/// The bytes of every file under `dir`.
+fn tree_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => tree_size(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// What to start for PATH, and its size: a script runs under `node`; the `bootstrap` inside a
+/// zip is extracted next to it.
+fn binary_for(path: &Path) -> anyhow::Result<(Start, u64)> {
     let size = std::fs::metadata(path)
         .with_context(|| format!("reading {}", path.display()))?
         .len();
+    if path.extension().is_some_and(|e| e == "mjs" || e == "js") {
+        let node = emulators::which("node").context("node is not on PATH")?;
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let start = Start {
+            program: node,
+            args: vec![path.to_path_buf()],
+        };
+        return Ok((start, tree_size(dir)));
+    }
+    let bare = |program: PathBuf| Start {
+        program,
+        args: Vec::new(),
+    };
     if path.extension().is_none_or(|e| e != "zip") {
-        return Ok((path.to_path_buf(), size));
+        return Ok((bare(path.to_path_buf()), size));
     }
     let file = std::fs::File::open(path)?;
     let mut archive = zip::ZipArchive::new(file).with_context(|| format!("reading the zip {}", path.display()))?;
@@ -90,7 +129,7 @@ fn binary_for(path: &Path) -> anyhow::Result<(PathBuf, u64)> {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755))?;
     }
-    Ok((out, size))
+    Ok((bare(out), size))
 }
 
 fn median<T: Ord + Copy>(mut values: Vec<T>) -> T {

@@ -1,0 +1,64 @@
+//! The Oncely row: the function crate's `OrdersApi` called in-process with requests parsed from
+//! API Gateway v2 events before the clock starts (one API with the local cache off, one with it on).
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, ensure};
+use oncely_function::{IdempotencyConfig, OrdersApi};
+
+use crate::workload::{Mode, Run, event, run_concurrent};
+
+/// The function name every key is scoped to (both APIs share records).
+const FUNCTION_NAME: &str = "bench-orders";
+
+pub struct Oncely {
+    plain: Arc<OrdersApi>,
+    cached: Arc<OrdersApi>,
+}
+
+impl Oncely {
+    /// The two APIs over `table` through `client`.
+    pub fn new(client: &aws_sdk_dynamodb::Client, table: &str) -> Oncely {
+        let api = |local_cache_items| {
+            let config = IdempotencyConfig {
+                function_name: FUNCTION_NAME.into(),
+                local_cache_items,
+                ..IdempotencyConfig::default()
+            };
+            Arc::new(OrdersApi::new(client.clone(), table, config))
+        };
+        Oncely {
+            plain: api(0),
+            cached: api(oncely_function::config::DEFAULT_CACHE_ITEMS),
+        }
+    }
+
+    /// One run of `keys` in `mode` (the cached API for [`Mode::Cached`]); every answer must be 201.
+    pub async fn run(&self, mode: Mode, keys: &[String]) -> anyhow::Result<Run> {
+        let api = if mode == Mode::Cached {
+            &self.cached
+        } else {
+            &self.plain
+        }
+        .clone();
+        let requests = keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| lambda_http::request::from_str(&event(key, i)).context("parsing the bench's event"))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        run_concurrent(requests, move |request| {
+            let api = api.clone();
+            async move {
+                let response = api.handle(request).await;
+                ensure!(
+                    response.status() == 201,
+                    "Oncely answered {}: {}",
+                    response.status(),
+                    String::from_utf8_lossy(response.body())
+                );
+                Ok(())
+            }
+        })
+        .await
+    }
+}
