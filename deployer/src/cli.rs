@@ -14,6 +14,8 @@ const AFTER_HELP: &str = "Examples:
   cargo run -- up                   deploy or update the stack
   cargo run -- up --output json     the result as JSON
   cargo run -- down --yes           delete the stack (keeps a table holding orders)
+  cargo run -- status               what is live, and whether it differs from the config
+  cargo run -- rollback             point `live` back at the previous version
   cargo run -- package              build and zip the function only
   cargo run -- token --sub alice    a token for the running `up --local` stack (api.auth: cognito)";
 
@@ -81,6 +83,17 @@ pub enum Command {
     Package,
     /// Print a token the running `up --local` stack accepts (`api.auth: cognito`), for `sub`.
     Token(TokenArgs),
+    /// Point the alias `live` back at the previous (or given) version; builds and uploads nothing.
+    Rollback(RollbackArgs),
+    /// Show what is live: endpoint, version, kept versions, table, drift from the config, alarms.
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The published version to point `live` at (default: the one before the current).
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
 }
 
 #[derive(Debug, Args)]

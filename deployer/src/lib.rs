@@ -14,7 +14,9 @@ pub mod package;
 pub mod progress;
 pub mod report;
 pub mod resources;
+pub mod rollback;
 pub mod stack;
+pub mod status;
 pub mod token;
 
 use serde::Serialize;
@@ -42,6 +44,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Down(args) => print(output, &commands::down(&config, &args, &progress).await?),
         Command::SyncEndpoint => print(output, &commands::sync_endpoint(&config, &progress).await?),
         Command::Token(args) => token::run(&config, &args).await,
+        Command::Rollback(args) => print(output, &rollback::run(&config, &args, &progress).await?),
+        Command::Status => print(output, &status::run(&config, &progress).await?),
     }
 }
 

@@ -102,6 +102,15 @@ pub struct Config {
     pub api: ApiSettings,
     pub frontend: FrontendSettings,
     pub local: LocalSettings,
+    pub alarms: AlarmSettings,
+}
+
+/// `alarms:`: the CloudWatch alarms `up` keeps on the function.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AlarmSettings {
+    pub enabled: bool,
+    /// SNS topic ARNs notified on ALARM and OK.
+    pub actions: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -117,6 +126,8 @@ pub struct FunctionSettings {
     pub timeout_s: i32,
     pub log_retention_days: i32,
     pub environment: BTreeMap<String, String>,
+    /// Published versions kept (the newest ones); older ones no alias points to are deleted.
+    pub keep_versions: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

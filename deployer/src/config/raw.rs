@@ -24,6 +24,9 @@ pub(super) struct RawConfig {
     pub(super) frontend: RawFrontend,
     #[serde(default)]
     pub(super) local: RawLocal,
+    /// CloudWatch alarms on the function's errors, `failed` outcomes and throttles (on by default).
+    #[serde(default)]
+    pub(super) alarms: RawAlarms,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +44,9 @@ pub(super) struct RawFunction {
     pub(super) timeout_s: Option<i64>,
     pub(super) log_retention_days: Option<i64>,
     pub(super) environment: Option<BTreeMap<String, String>>,
+    /// How many published versions of the function to keep (1..100, default 5); older ones that no
+    /// alias points to are deleted by `up`. `rollback` can go back to any kept version.
+    pub(super) keep_versions: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -110,6 +116,17 @@ pub(super) struct RawLocal {
     pub(super) concurrency: Option<i64>,
 }
 
+/// `alarms:`: the deployer's CloudWatch alarms.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAlarms {
+    /// Whether `up` creates the alarms `{app}-{stage}-errors`, `-failed` and `-throttles` (default
+    /// true); false deletes them.
+    pub(super) enabled: Option<bool>,
+    /// SNS topic ARNs notified when an alarm goes off (and back to OK); default none.
+    pub(super) actions: Option<Vec<String>>,
+}
+
 /// The keys the mapping at a dotted YAML path accepts (`""` is the top level), so that every unknown
 /// key is reported, not only the first; `None` where the keys are free (`function.environment`).
 /// The names come from the structs themselves.
@@ -127,6 +144,7 @@ pub(super) fn known_fields(path: &str) -> Option<&'static [&'static str]> {
         "api.auth.jwt" => fields_of::<RawJwt>(),
         "frontend" => fields_of::<RawFrontend>(),
         "local" => fields_of::<RawLocal>(),
+        "alarms" => fields_of::<RawAlarms>(),
         _ => return None,
     })
 }
@@ -186,7 +204,8 @@ mod tests {
                     "idempotency",
                     "api",
                     "frontend",
-                    "local"
+                    "local",
+                    "alarms"
                 ][..]
             )
         );

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use super::locate::Locator;
-use super::raw::{RawApi, RawAuth, RawConfig, RawCors, RawFunction, RawIdempotency, known_fields};
+use super::raw::{RawAlarms, RawApi, RawAuth, RawConfig, RawCors, RawFunction, RawIdempotency, known_fields};
 use super::route_key::{Method, RouteKey, RouteKeyError};
 use super::{
-    ApiSettings, Architecture, AuthProvider, AuthSettings, Config, CorsSettings, FrontendSettings, FunctionSettings,
+    AlarmSettings, ApiSettings, Architecture, AuthProvider, AuthSettings, Config, CorsSettings, FrontendSettings, FunctionSettings,
     IdempotencySettings, LocalSettings, Problem, TableSettings, ThrottleSettings,
 };
 
@@ -217,6 +217,8 @@ impl Validator {
             " execution environments",
         );
 
+        let alarms = self.alarms(raw.alarms);
+
         Config {
             app,
             stage,
@@ -231,6 +233,27 @@ impl Validator {
             local: LocalSettings {
                 concurrency: concurrency as u32,
             },
+            alarms,
+        }
+    }
+
+    fn alarms(&mut self, a: RawAlarms) -> AlarmSettings {
+        let actions = a.actions.unwrap_or_default();
+        for (i, arn) in actions.iter().enumerate() {
+            let parts: Vec<&str> = arn.split(':').collect();
+            if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[5].is_empty() {
+                self.problem(
+                    &format!("alarms.actions.{i}"),
+                    format!("{arn:?} is not an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:alerts"),
+                );
+            }
+        }
+        if actions.len() > 5 {
+            self.problem("alarms.actions", "an alarm takes at most 5 actions");
+        }
+        AlarmSettings {
+            enabled: a.enabled.unwrap_or(true),
+            actions,
         }
     }
 
@@ -270,6 +293,7 @@ impl Validator {
                 ),
             );
         }
+        let keep_versions = self.int("function.keep_versions", f.keep_versions, 5, 1, 100, " versions");
         let environment = f.environment.unwrap_or_default();
         for name in environment.keys() {
             let path = format!("function.environment.{name}");
@@ -295,6 +319,7 @@ impl Validator {
             timeout_s: timeout_s as i32,
             log_retention_days: log_retention_days as i32,
             environment,
+            keep_versions: keep_versions as u32,
         }
     }
 

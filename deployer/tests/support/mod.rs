@@ -159,6 +159,7 @@ impl World {
             apigw: testkit::recorded_client!(aws_sdk_apigatewayv2, &sdk, &calls),
             iam: testkit::recorded_client!(aws_sdk_iam, &sdk, &calls),
             logs: testkit::recorded_client!(aws_sdk_cloudwatchlogs, &sdk, &calls),
+            cloudwatch: testkit::recorded_client!(aws_sdk_cloudwatch, &sdk, &calls),
             sts: testkit::recorded_client!(aws_sdk_sts, &sdk, &calls),
             cognito: testkit::recorded_client!(aws_sdk_cognitoidentityprovider, &sdk, &calls),
             progress: Progress::silent(),
