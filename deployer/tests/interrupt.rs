@@ -25,6 +25,8 @@ fn aws_error(operation: &str, throttle: bool) -> Fault {
     // The deployer's IAM calls all name a role; its Logs calls a log group or a retention policy.
     let rest = operation.contains(' ');
     let iam = !rest && operation.contains("Role");
+    // CloudWatch's alarm calls speak awsQuery, like IAM.
+    let cloudwatch = !rest && operation.contains("Alarm");
     let logs = !rest && (operation.contains("Log") || operation.contains("Retention"));
     let reply = if iam {
         let xmlns = "https://iam.amazonaws.com/doc/2010-05-08/";
@@ -37,6 +39,13 @@ fn aws_error(operation: &str, throttle: bool) -> Fault {
                 "ServiceFailure",
                 "The request processing has failed because of an unknown error.",
             )
+        }
+    } else if cloudwatch {
+        let xmlns = "http://monitoring.amazonaws.com/doc/2010-08-01/";
+        if throttle {
+            ErrorReply::aws_query(400, xmlns, "Throttling", "Rate exceeded")
+        } else {
+            ErrorReply::aws_query(500, xmlns, "InternalServiceError", "Request processing has failed due to some unknown error.")
         }
     } else if logs {
         if throttle {
@@ -233,6 +242,29 @@ async fn assert_converged(w: &World, zip: &Path, k: usize) {
     let tags = f.tags().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     assert!(tags_ok(&tags, app), "k={k}: function tags {tags:?}");
 
+    // Exactly one published version, of this code, and the alias `live` on it.
+    let versions = ctx
+        .lambda
+        .list_versions_by_function()
+        .function_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let published: Vec<(&str, &str)> = versions
+        .versions()
+        .iter()
+        .filter(|v| v.version() != Some("$LATEST"))
+        .map(|v| (v.version().unwrap(), v.code_sha256().unwrap()))
+        .collect();
+    assert_eq!(published, [("1", zip_sha.as_str())], "k={k}: versions");
+    let aliases = ctx.lambda.list_aliases().function_name(&name).send().await.unwrap();
+    let aliases: Vec<(&str, &str)> = aliases
+        .aliases()
+        .iter()
+        .map(|a| (a.name().unwrap(), a.function_version().unwrap()))
+        .collect();
+    assert_eq!(aliases, [("live", "1")], "k={k}: aliases");
+
     // HTTP API: exactly one, tagged, one integration to the function, the two routes to it, the
     // $default stage, and one permission for this API.
     let apis = ctx.apigw.get_apis().send().await.unwrap();
@@ -254,7 +286,7 @@ async fn assert_converged(w: &World, zip: &Path, k: usize) {
     let i = &ints.items()[0];
     assert_eq!(
         i.integration_uri(),
-        Some(format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}").as_str()),
+        Some(format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}:live").as_str()),
         "k={k}"
     );
     let routes = ctx.apigw.get_routes().api_id(api_id).send().await.unwrap();
@@ -290,7 +322,7 @@ async fn assert_converged(w: &World, zip: &Path, k: usize) {
 
 /// The stack's resources found by their tags alone, names playing no part, by kind: the Resource
 /// Groups Tagging API for what it covers (the table, the function, the log group: ARNs), and every
-/// role's and every API's own tags for the rest (names).
+/// role's, every alarm's and every API's own tags for the rest (names).
 async fn by_tag(w: &World) -> BTreeMap<&'static str, Vec<String>> {
     let ctx = w.ctx();
     let mut found: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
@@ -331,6 +363,26 @@ async fn by_tag(w: &World) -> BTreeMap<&'static str, Vec<String>> {
             found.entry("role").or_default().push(role.role_name().to_string());
         }
     }
+    for alarm in ctx.cloudwatch.describe_alarms().send().await.unwrap().metric_alarms() {
+        let tags = ctx
+            .cloudwatch
+            .list_tags_for_resource()
+            .resource_arn(alarm.alarm_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let tags = tags
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
+            .collect();
+        if tags_ok(&tags, &w.app) {
+            found
+                .entry("alarm")
+                .or_default()
+                .push(alarm.alarm_name().unwrap().to_string());
+        }
+    }
     for api in ctx.apigw.get_apis().send().await.unwrap().items() {
         let tags = api.tags().cloned().unwrap_or_default().into_iter().collect();
         if tags_ok(&tags, &w.app) {
@@ -355,6 +407,14 @@ async fn assert_one_of_each_by_tag(w: &World, k: usize) {
         .unwrap_or_default();
     let expected = BTreeMap::from([
         ("API", vec![name.clone()]),
+        (
+            "alarm",
+            vec![
+                format!("{name}-errors"),
+                format!("{name}-failed"),
+                format!("{name}-throttles"),
+            ],
+        ),
         ("function", vec![arn("lambda", &format!("function:{name}"))]),
         // moto and AWS differ on a trailing `:*`; the group is the same.
         ("log group", vec![log_group.clone()]),
@@ -383,6 +443,8 @@ async fn assert_empty(w: &World, k: usize) {
     assert!(functions.functions().is_empty(), "k={k}: functions {functions:?}");
     let apis = ctx.apigw.get_apis().send().await.unwrap();
     assert!(apis.items().is_empty(), "k={k}: APIs {apis:?}");
+    let alarms = ctx.cloudwatch.describe_alarms().send().await.unwrap();
+    assert!(alarms.metric_alarms().is_empty(), "k={k}: alarms {alarms:?}");
 }
 
 const APP: &str = "intr";
@@ -638,6 +700,7 @@ async fn a_seeded_campaign_of_repeated_interruptions_converges() {
     let writes = clean_up_writes().await;
     let name = format!("{APP}-test");
     let deletes: Vec<String> = [
+        "DeleteAlarms".to_string(),
         "DELETE /v2/apis/{api}".to_string(),
         format!("DELETE /2015-03-31/functions/{name}/policy/{name}-apigateway-invoke"),
         format!("DELETE /2015-03-31/functions/{name}"),
