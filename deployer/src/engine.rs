@@ -270,7 +270,10 @@ pub fn deletable(stack: &Stack, live: &LiveStack) -> Vec<String> {
         out.push(format!("permission {} on the function", stack.permission_sid()));
     }
     if function_owned {
-        out.push(format!("function {} with its versions and alias", stack.function_name()));
+        out.push(format!(
+            "function {} with its versions and alias",
+            stack.function_name()
+        ));
     }
     if live.log_group.as_ref().is_some_and(|l| stack.owns(&l.tags)) {
         out.push(format!("log group {}", stack.log_group_name()));
@@ -519,7 +522,9 @@ mod tests {
             }
         }
         role::apply(&ctx, &stack, &changes).await.unwrap();
-        version::apply(&ctx, &stack, live.versions.as_ref(), &changes).await.unwrap();
+        version::apply(&ctx, &stack, live.versions.as_ref(), &changes)
+            .await
+            .unwrap();
         alarm::apply(&ctx, &stack, &changes).await.unwrap();
         let api_rows: Vec<Change> = changes
             .iter()

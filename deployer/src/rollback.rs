@@ -156,7 +156,10 @@ mod tests {
         assert_eq!(choose("f", &l, None).unwrap().version, "3");
         assert_eq!(choose("f", &l, Some("2")).unwrap().version, "2");
         let err = choose("f", &l, Some("1")).unwrap_err();
-        assert_eq!(err.to_string(), "version 1 of function f does not exist; the kept versions are 2, 3, 4");
+        assert_eq!(
+            err.to_string(),
+            "version 1 of function f does not exist; the kept versions are 2, 3, 4"
+        );
         let err = choose("f", &live("2", &["2", "3"]), None).unwrap_err();
         assert!(matches!(err, RollbackError::NothingBefore { .. }), "{err}");
     }

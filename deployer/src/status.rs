@@ -65,7 +65,11 @@ impl fmt::Display for Status {
             None => writeln!(f, "live:     (no alias)")?,
         }
         let kept: Vec<&str> = self.versions.iter().map(|v| v.version.as_str()).collect();
-        writeln!(f, "versions: {}", if kept.is_empty() { none.clone() } else { kept.join(", ") })?;
+        writeln!(
+            f,
+            "versions: {}",
+            if kept.is_empty() { none.clone() } else { kept.join(", ") }
+        )?;
         match &self.table {
             Some(t) => writeln!(
                 f,
@@ -99,7 +103,9 @@ impl fmt::Display for Status {
 async fn item_count(ctx: &Context, stack: &Stack) -> crate::error::Result<Option<i64>> {
     let name = stack.table_name();
     match ctx.dynamodb.describe_table().table_name(name).send().await {
-        Ok(out) => Ok(out.table().and_then(|t| t.item_count())),
+        Ok(out) => Ok(out
+            .table()
+            .and_then(aws_sdk_dynamodb::types::TableDescription::item_count)),
         Err(e)
             if e.as_service_error().is_some_and(
                 aws_sdk_dynamodb::operation::describe_table::DescribeTableError::is_resource_not_found_exception,

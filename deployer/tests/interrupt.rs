@@ -45,7 +45,12 @@ fn aws_error(operation: &str, throttle: bool) -> Fault {
         if throttle {
             ErrorReply::aws_query(400, xmlns, "Throttling", "Rate exceeded")
         } else {
-            ErrorReply::aws_query(500, xmlns, "InternalServiceError", "Request processing has failed due to some unknown error.")
+            ErrorReply::aws_query(
+                500,
+                xmlns,
+                "InternalServiceError",
+                "Request processing has failed due to some unknown error.",
+            )
         }
     } else if logs {
         if throttle {
@@ -321,8 +326,8 @@ async fn assert_converged(w: &World, zip: &Path, k: usize) {
 }
 
 /// The stack's resources found by their tags alone, names playing no part, by kind: the Resource
-/// Groups Tagging API for what it covers (the table, the function, the log group: ARNs), and every
-/// role's, every alarm's and every API's own tags for the rest (names).
+/// Groups Tagging API for what it covers (the table, the function, the log group, the alarms: ARNs),
+/// and every role's and every API's own tags for the rest (names).
 async fn by_tag(w: &World) -> BTreeMap<&'static str, Vec<String>> {
     let ctx = w.ctx();
     let mut found: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
@@ -342,6 +347,7 @@ async fn by_tag(w: &World) -> BTreeMap<&'static str, Vec<String>> {
             Some("dynamodb") => "table",
             Some("lambda") => "function",
             Some("logs") => "log group",
+            Some("cloudwatch") => "alarm",
             _ => "other",
         };
         found.entry(kind).or_default().push(arn);
@@ -361,26 +367,6 @@ async fn by_tag(w: &World) -> BTreeMap<&'static str, Vec<String>> {
             .collect();
         if tags_ok(&tags, &w.app) {
             found.entry("role").or_default().push(role.role_name().to_string());
-        }
-    }
-    for alarm in ctx.cloudwatch.describe_alarms().send().await.unwrap().metric_alarms() {
-        let tags = ctx
-            .cloudwatch
-            .list_tags_for_resource()
-            .resource_arn(alarm.alarm_arn().unwrap())
-            .send()
-            .await
-            .unwrap();
-        let tags = tags
-            .tags()
-            .iter()
-            .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
-            .collect();
-        if tags_ok(&tags, &w.app) {
-            found
-                .entry("alarm")
-                .or_default()
-                .push(alarm.alarm_name().unwrap().to_string());
         }
     }
     for api in ctx.apigw.get_apis().send().await.unwrap().items() {
@@ -409,11 +395,10 @@ async fn assert_one_of_each_by_tag(w: &World, k: usize) {
         ("API", vec![name.clone()]),
         (
             "alarm",
-            vec![
-                format!("{name}-errors"),
-                format!("{name}-failed"),
-                format!("{name}-throttles"),
-            ],
+            ["errors", "failed", "throttles"]
+                .iter()
+                .map(|s| arn("cloudwatch", &format!("alarm:{name}-{s}")))
+                .collect(),
         ),
         ("function", vec![arn("lambda", &format!("function:{name}"))]),
         // moto and AWS differ on a trailing `:*`; the group is the same.

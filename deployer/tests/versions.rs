@@ -87,14 +87,22 @@ async fn versions_are_published_on_change_pruned_rolled_back_and_restored() {
     assert_eq!(versions(&w).await, (vec!["1".into(), "2".into()], Some("2".into())));
 
     // New configuration: a version; beyond keep_versions the oldest goes.
-    w.write_config(&std::fs::read_to_string(w.config_path()).unwrap().replace("memory_mb: 256", "memory_mb: 512"));
+    w.write_config(
+        &std::fs::read_to_string(w.config_path())
+            .unwrap()
+            .replace("memory_mb: 256", "memory_mb: 512"),
+    );
     let report = up(&v2);
     assert_eq!(rows(&report, "delete"), ["version ver-test:1"], "{report:#}");
     assert_eq!(versions(&w).await, (vec!["2".into(), "3".into()], Some("3".into())));
 
     // rollback: to the previous; `plan` and `status` show it.
     let back = w.json(&["rollback"]);
-    assert_eq!((back["from"].as_str(), back["to"].as_str()), (Some("3"), Some("2")), "{back:#}");
+    assert_eq!(
+        (back["from"].as_str(), back["to"].as_str()),
+        (Some("3"), Some("2")),
+        "{back:#}"
+    );
     assert_eq!(versions(&w).await.1.as_deref(), Some("2"));
     let plan = w.json(&["plan", "--zip", v2.to_str().unwrap()]);
     assert_eq!(rows(&plan, "update"), ["alias live"], "{plan:#}");
@@ -129,7 +137,10 @@ async fn versions_are_published_on_change_pruned_rolled_back_and_restored() {
     let sha = deployer::package::sha256_b64(&std::fs::read(&v2).unwrap());
     assert_eq!(status["live"]["version"], "3", "{status:#}");
     assert_eq!(status["live"]["code_sha256"], sha.as_str(), "{status:#}");
-    assert!(!status["live"]["last_modified"].as_str().unwrap().is_empty(), "{status:#}");
+    assert!(
+        !status["live"]["last_modified"].as_str().unwrap().is_empty(),
+        "{status:#}"
+    );
     let kept: Vec<&str> = status["versions"]
         .as_array()
         .unwrap()
@@ -173,7 +184,11 @@ async fn alarms(w: &World) -> BTreeMap<String, (f64, Vec<String>, bool)> {
             .collect();
         found.insert(
             a.alarm_name().unwrap().to_string(),
-            (a.threshold().unwrap(), a.alarm_actions().to_vec(), tags_ok(&tags, &w.app)),
+            (
+                a.threshold().unwrap(),
+                a.alarm_actions().to_vec(),
+                tags_ok(&tags, &w.app),
+            ),
         );
     }
     found
@@ -186,7 +201,12 @@ async fn alarms_are_created_updated_disabled_and_removed_by_down() {
     let names = ["alm-test-errors", "alm-test-failed", "alm-test-throttles"];
     let found = alarms(&w).await;
     assert_eq!(found.keys().map(String::as_str).collect::<Vec<_>>(), names);
-    assert!(found.values().all(|(t, actions, ours)| *t == 1.0 && actions.is_empty() && *ours), "{found:?}");
+    assert!(
+        found
+            .values()
+            .all(|(t, actions, ours)| *t == 1.0 && actions.is_empty() && *ours),
+        "{found:?}"
+    );
     let errors = w
         .ctx()
         .cloudwatch
@@ -196,7 +216,10 @@ async fn alarms_are_created_updated_disabled_and_removed_by_down() {
         .await
         .unwrap();
     let failed = &errors.metric_alarms()[0];
-    assert_eq!((failed.namespace(), failed.metric_name()), (Some("Oncely"), Some("Failed")));
+    assert_eq!(
+        (failed.namespace(), failed.metric_name()),
+        (Some("Oncely"), Some("Failed"))
+    );
     assert_eq!(failed.dimensions()[0].value(), Some("alm-test"));
     assert_eq!(failed.treat_missing_data(), Some("notBreaching"));
 
@@ -226,7 +249,12 @@ async fn alarms_are_created_updated_disabled_and_removed_by_down() {
     w.write_config(&format!("{base}alarms:\n  actions: [\"{topic}\"]\n"));
     let report = up();
     assert_eq!(rows(&report, "update").len(), 3, "{report:#}");
-    assert!(alarms(&w).await.values().all(|(_, a, _)| a == std::slice::from_ref(&topic)));
+    assert!(
+        alarms(&w)
+            .await
+            .values()
+            .all(|(_, a, _)| a == std::slice::from_ref(&topic))
+    );
 
     // Disabled: deleted; enabled again: back.
     w.write_config(&format!("{base}alarms: {{ enabled: false }}\n"));
@@ -239,6 +267,10 @@ async fn alarms_are_created_updated_disabled_and_removed_by_down() {
     assert_eq!(rows(&report, "create").len(), 3, "{report:#}");
 
     let down = w.json(&["down", "--yes"]);
-    assert_eq!(rows(&down, "delete").iter().filter(|r| r.starts_with("alarm ")).count(), 3, "{down:#}");
+    assert_eq!(
+        rows(&down, "delete").iter().filter(|r| r.starts_with("alarm ")).count(),
+        3,
+        "{down:#}"
+    );
     assert!(alarms(&w).await.is_empty());
 }

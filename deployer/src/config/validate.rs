@@ -7,8 +7,8 @@ use super::locate::Locator;
 use super::raw::{RawAlarms, RawApi, RawAuth, RawConfig, RawCors, RawFunction, RawIdempotency, known_fields};
 use super::route_key::{Method, RouteKey, RouteKeyError};
 use super::{
-    AlarmSettings, ApiSettings, Architecture, AuthProvider, AuthSettings, Config, CorsSettings, FrontendSettings, FunctionSettings,
-    IdempotencySettings, LocalSettings, Problem, TableSettings, ThrottleSettings,
+    AlarmSettings, ApiSettings, Architecture, AuthProvider, AuthSettings, Config, CorsSettings, FrontendSettings,
+    FunctionSettings, IdempotencySettings, LocalSettings, Problem, TableSettings, ThrottleSettings,
 };
 
 /// A serde_yaml error (syntax or type) as a [`Problem`], its position apart from its message.

@@ -84,15 +84,27 @@ fn settings_of(a: &MetricAlarm) -> BTreeMap<&'static str, String> {
         ("namespace", a.namespace().unwrap_or_default().to_string()),
         ("metric", a.metric_name().unwrap_or_default().to_string()),
         ("dimensions", dims.join(",")),
-        ("statistic", a.statistic().map(|s| s.as_str()).unwrap_or_default().to_string()),
+        (
+            "statistic",
+            a.statistic().map(Statistic::as_str).unwrap_or_default().to_string(),
+        ),
         ("period", a.period().unwrap_or_default().to_string()),
-        ("evaluation_periods", a.evaluation_periods().unwrap_or_default().to_string()),
+        (
+            "evaluation_periods",
+            a.evaluation_periods().unwrap_or_default().to_string(),
+        ),
         ("threshold", a.threshold().unwrap_or_default().to_string()),
         (
             "comparison",
-            a.comparison_operator().map(|c| c.as_str()).unwrap_or_default().to_string(),
+            a.comparison_operator()
+                .map(ComparisonOperator::as_str)
+                .unwrap_or_default()
+                .to_string(),
         ),
-        ("treat_missing_data", a.treat_missing_data().unwrap_or_default().to_string()),
+        (
+            "treat_missing_data",
+            a.treat_missing_data().unwrap_or_default().to_string(),
+        ),
         ("actions", a.alarm_actions().join(",")),
         ("ok_actions", a.ok_actions().join(",")),
     ])
@@ -142,7 +154,12 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Vec<Live>> {
             .map_err(|e| aws("ListTagsForResource", format!("alarm {name}"), e))?
             .tags()
             .iter()
-            .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            })
             .collect();
         live.push(Live {
             state: a.state_value().map(|s| s.as_str().to_string()).unwrap_or_default(),
@@ -202,7 +219,10 @@ pub fn diff(stack: &Stack, live: &[Live]) -> Vec<Change> {
 /// retried put is harmless), and deletes those the rows delete.
 pub async fn apply(ctx: &Context, stack: &Stack, changes: &[Change]) -> Result<()> {
     let rows: Vec<&Change> = changes.iter().filter(|c| c.resource == KIND).collect();
-    for c in rows.iter().filter(|c| matches!(c.action, Action::Create | Action::Update)) {
+    for c in rows
+        .iter()
+        .filter(|c| matches!(c.action, Action::Create | Action::Update))
+    {
         let Some(spec) = SPECS.iter().find(|s| stack.alarm_name(s.suffix) == c.name) else {
             continue;
         };
@@ -218,7 +238,11 @@ pub async fn apply(ctx: &Context, stack: &Stack, changes: &[Change]) -> Result<(
 
 async fn put(ctx: &Context, stack: &Stack, spec: &Spec, action: Action) -> Result<()> {
     let name = stack.alarm_name(spec.suffix);
-    let verb = if action == Action::Create { "creating" } else { "updating" };
+    let verb = if action == Action::Create {
+        "creating"
+    } else {
+        "updating"
+    };
     let step = ctx.progress.step(format!("{verb} alarm {name}"));
     let actions = &stack.config.alarms.actions;
     let tags: Vec<Tag> = stack
@@ -268,7 +292,9 @@ async fn delete(ctx: &Context, names: &[String]) -> Result<()> {
         .await
     {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(DeleteAlarmsError::is_resource_not_found) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(DeleteAlarmsError::is_resource_not_found) => {}
         Err(e) => return Err(aws("DeleteAlarms", format!("alarms {}", names.join(", ")), e)),
     }
     step.done("deleted");
@@ -314,7 +340,10 @@ mod tests {
             .iter()
             .map(|s| Live {
                 name: stack.alarm_name(s.suffix),
-                arn: format!("arn:aws:cloudwatch:eu-west-1:111122223333:alarm:{}", stack.alarm_name(s.suffix)),
+                arn: format!(
+                    "arn:aws:cloudwatch:eu-west-1:111122223333:alarm:{}",
+                    stack.alarm_name(s.suffix)
+                ),
                 state: "OK".into(),
                 settings: want(stack, s),
                 tags: stack.tags(),

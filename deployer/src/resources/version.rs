@@ -76,11 +76,17 @@ fn version_live(c: &FunctionConfiguration) -> VersionLive {
         .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
     env.sort();
-    let architecture = c.architectures().first().map(|a| a.as_str()).unwrap_or("x86_64");
+    let architecture = c
+        .architectures()
+        .first()
+        .map(aws_sdk_lambda::types::Architecture::as_str)
+        .unwrap_or("x86_64");
     let fingerprint = format!(
         "{}|{}|{}|{:?}|{:?}|{}|{architecture}|{env:?}",
         c.code_sha256().unwrap_or_default(),
-        c.runtime().map(|r| r.as_str()).unwrap_or_default(),
+        c.runtime()
+            .map(aws_sdk_lambda::types::Runtime::as_str)
+            .unwrap_or_default(),
         c.handler().unwrap_or_default(),
         c.memory_size(),
         c.timeout(),
@@ -141,7 +147,10 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
             .await
         {
             Ok(out) => out,
-            Err(e) if e.as_service_error().is_some_and(ListAliasesError::is_resource_not_found_exception) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(ListAliasesError::is_resource_not_found_exception) =>
+            {
                 return Ok(None);
             }
             Err(e) => return Err(aws("ListAliases", format!("function {name}"), e)),
@@ -192,7 +201,11 @@ pub fn diff(stack: &Stack, live: Option<&Live>, function_changes: bool) -> Vec<C
             diff_attr(&mut d, "function_version", Some(now), Some(&target));
             let rolled_back = !publish && !d.is_empty() && live.find(now).is_some();
             let row = Change::compare(ALIAS, stack.alias_name(), d);
-            if rolled_back { row.with_note(Note::RolledBack) } else { row }
+            if rolled_back {
+                row.with_note(Note::RolledBack)
+            } else {
+                row
+            }
         }
     });
     let keep = stack.config.function.keep_versions as usize;
@@ -218,7 +231,10 @@ pub fn diff(stack: &Stack, live: Option<&Live>, function_changes: bool) -> Vec<C
 pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, changes: &[Change]) -> Result<()> {
     let name = stack.function_name();
     let mut target = live.and_then(Live::newest).map(|v| v.version.clone());
-    if changes.iter().any(|c| c.resource == VERSION && c.action == Action::Create) {
+    if changes
+        .iter()
+        .any(|c| c.resource == VERSION && c.action == Action::Create)
+    {
         let step = ctx.progress.step(format!("publishing a version of function {name}"));
         let out = ctx
             .lambda
@@ -251,9 +267,9 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, changes: &
 pub async fn point_alias(ctx: &Context, stack: &Stack, version: &str, exists: bool) -> Result<()> {
     let name = stack.function_name();
     let alias = stack.alias_name();
-    let step = ctx
-        .progress
-        .step(format!("pointing alias {alias} of function {name} at version {version}"));
+    let step = ctx.progress.step(format!(
+        "pointing alias {alias} of function {name} at version {version}"
+    ));
     let mut update = exists;
     if !exists {
         match ctx
@@ -267,7 +283,10 @@ pub async fn point_alias(ctx: &Context, stack: &Stack, version: &str, exists: bo
             .await
         {
             Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(CreateAliasError::is_resource_conflict_exception) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(CreateAliasError::is_resource_conflict_exception) =>
+            {
                 update = true;
             }
             Err(e) => return Err(aws("CreateAlias", format!("alias {alias} of function {name}"), e)),
@@ -289,7 +308,9 @@ pub async fn point_alias(ctx: &Context, stack: &Stack, version: &str, exists: bo
 
 async fn delete_version(ctx: &Context, stack: &Stack, version: &str) -> Result<()> {
     let name = stack.function_name();
-    let step = ctx.progress.step(format!("deleting version {version} of function {name}"));
+    let step = ctx
+        .progress
+        .step(format!("deleting version {version} of function {name}"));
     match ctx
         .lambda
         .delete_function()
@@ -299,8 +320,16 @@ async fn delete_version(ctx: &Context, stack: &Stack, version: &str) -> Result<(
         .await
     {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(DeleteFunctionError::is_resource_not_found_exception) => {}
-        Err(e) => return Err(aws("DeleteFunction", format!("version {version} of function {name}"), e)),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(DeleteFunctionError::is_resource_not_found_exception) => {}
+        Err(e) => {
+            return Err(aws(
+                "DeleteFunction",
+                format!("version {version} of function {name}"),
+                e,
+            ));
+        }
     }
     step.done("deleted");
     Ok(())
@@ -368,11 +397,7 @@ mod tests {
         let rows = diff(&stack(2), Some(&live), false);
         assert_eq!(
             actions(&rows),
-            [
-                "version a-b Create",
-                "alias live Update",
-                "version a-b:1 Delete"
-            ]
+            ["version a-b Create", "alias live Update", "version a-b:1 Delete"]
         );
         assert_eq!(rows[1].attributes[0].to.as_deref(), Some(NEW));
     }
