@@ -450,7 +450,8 @@ pub async fn apply_permission(
         .progress
         .step(format!("allowing API {api_id} to invoke function {name}"));
     remove_permission(ctx, stack, live_count).await?;
-    ctx.lambda
+    match ctx
+        .lambda
         .add_permission()
         .function_name(name)
         .qualifier(stack.alias_name())
@@ -460,7 +461,21 @@ pub async fn apply_permission(
         .source_arn(stack.execute_api_source_arn(api_id))
         .send()
         .await
-        .map_err(|e| aws("AddPermission", format!("function {name}"), e))?;
+    {
+        Ok(_) => {}
+        // A retry whose first attempt was granted but its reply lost: fine if that statement is ours.
+        Err(e)
+            if e.as_service_error().is_some_and(
+                aws_sdk_lambda::operation::add_permission::AddPermissionError::is_resource_conflict_exception,
+            ) =>
+        {
+            let now = read_permission(ctx, stack).await?;
+            if !diff_permission(stack, Some(api_id), &now).is_noop() {
+                return Err(aws("AddPermission", format!("function {name}"), e));
+            }
+        }
+        Err(e) => return Err(aws("AddPermission", format!("function {name}"), e)),
+    }
     step.done("granted");
     Ok(())
 }
