@@ -14,6 +14,8 @@ const AFTER_HELP: &str = "Examples:
   cargo run -- up                   deploy or update the stack
   cargo run -- up --output json     the result as JSON
   cargo run -- down --yes           delete the stack (keeps a table holding orders)
+  cargo run -- status               what is live, and whether it differs from the config
+  cargo run -- rollback             point `live` back at the previous version
   cargo run -- package              build and zip the function only
   cargo run -- token --sub alice    a token for the running `up --local` stack (api.auth: cognito)";
 
@@ -87,6 +89,10 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the function's CloudWatch Logs, newest last (handler JSON lines rendered readably).
     Logs(LogsArgs),
+    /// Point the alias `live` back at the previous (or given) version; builds and uploads nothing.
+    Rollback(RollbackArgs),
+    /// Show what is live: endpoint, version, kept versions, table, drift from the config, alarms.
+    Status,
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +116,13 @@ pub struct LogsArgs {
     /// Only events of this Lambda request id.
     #[arg(long, value_name = "ID")]
     pub request_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The published version to point `live` at (default: the one before the current).
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
 }
 
 #[derive(Debug, Args)]

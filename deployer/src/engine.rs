@@ -8,7 +8,9 @@ use crate::error::{DeployError, Result};
 use crate::package::Artifact;
 use crate::report::{Action, Change, Command, Note, Report, ResourceKind};
 use crate::resources::function::Backoff;
-use crate::resources::{auth, authorizer, function, http_api, log_group, role, table, user_pool, user_pool_client};
+use crate::resources::{
+    alarm, auth, authorizer, function, http_api, log_group, role, table, user_pool, user_pool_client, version,
+};
 use crate::stack::Stack;
 
 /// The live state of the whole stack.
@@ -25,6 +27,10 @@ pub struct LiveStack {
     pub authorizers: Vec<authorizer::Live>,
     pub user_pool: Option<user_pool::Live>,
     pub user_pool_client: Option<user_pool_client::Live>,
+    /// The function's published versions and its alias `live` (`None`: no function).
+    pub versions: Option<version::Live>,
+    /// The stack's CloudWatch alarms that exist.
+    pub alarms: Vec<alarm::Live>,
 }
 
 impl LiveStack {
@@ -35,6 +41,7 @@ impl LiveStack {
             && self.function.is_none()
             && self.api.is_none()
             && self.user_pool.is_none()
+            && self.alarms.is_empty()
     }
 }
 
@@ -48,7 +55,17 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<LiveStack> {
         let authorizers = authorizer::read(ctx, stack, api.as_ref()).await?;
         Ok::<_, DeployError>((api, authorizers))
     };
-    let (table, log_group, role, function, permission, (api, authorizers), (user_pool, user_pool_client)) = tokio::try_join!(
+    let (
+        table,
+        log_group,
+        role,
+        function,
+        permission,
+        (api, authorizers),
+        (user_pool, user_pool_client),
+        versions,
+        alarms,
+    ) = tokio::try_join!(
         table::read(ctx, stack),
         log_group::read(ctx, stack),
         role::read(ctx, stack),
@@ -56,6 +73,8 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<LiveStack> {
         function::read_permission(ctx, stack),
         api_and_authorizers,
         auth::read_cognito(ctx, stack),
+        version::read(ctx, stack),
+        alarm::read(ctx, stack),
     )?;
     step.done("read");
     Ok(LiveStack {
@@ -68,6 +87,8 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<LiveStack> {
         authorizers,
         user_pool,
         user_pool_client,
+        versions,
+        alarms,
     })
 }
 
@@ -84,7 +105,10 @@ pub fn diff(stack: &Stack, live: &LiveStack, code: Option<&Artifact>) -> Vec<Cha
         log_group::diff(stack, live.log_group.as_ref()),
     ];
     out.extend(role::diff(stack, live.role.as_ref()));
-    out.push(function::diff(stack, live.function.as_ref(), code));
+    let function = function::diff(stack, live.function.as_ref(), code);
+    let function_changes = matches!(function.action, Action::Create | Action::Update);
+    out.push(function);
+    out.extend(version::diff(stack, live.versions.as_ref(), function_changes));
     out.extend(auth::diff_cognito(
         stack,
         live.user_pool.as_ref(),
@@ -108,6 +132,7 @@ pub fn diff(stack: &Stack, live: &LiveStack, code: Option<&Artifact>) -> Vec<Cha
         .filter(|a| stack.owns(&a.tags))
         .map(|a| a.api_id.as_str());
     out.push(function::diff_permission(stack, owned_api, &live.permission));
+    out.extend(alarm::diff(stack, &live.alarms));
     out
 }
 
@@ -183,6 +208,13 @@ pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff)
     if let Some(c) = find(ResourceKind::Function) {
         function::apply(ctx, stack, live.function.as_ref(), &c, code, backoff).await?;
     }
+    version::apply(
+        ctx,
+        stack,
+        live.versions.as_ref(),
+        &rows(&[ResourceKind::Version, ResourceKind::Alias]),
+    )
+    .await?;
     let target = auth::apply(
         ctx,
         stack,
@@ -205,6 +237,7 @@ pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff)
     // The permission's source ARN needs the API id, known only now for a new API.
     let permission = function::diff_permission(stack, Some(&api_id), &live.permission);
     function::apply_permission(ctx, stack, &api_id, &permission, live.permission.len()).await?;
+    alarm::apply(ctx, stack, &rows(&[ResourceKind::Alarm])).await?;
     report.endpoint = Some(endpoint);
     report.applied = true;
     Ok(report)
@@ -212,7 +245,12 @@ pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff)
 
 /// What `down` would delete: the resources that exist and carry our tags.
 pub fn deletable(stack: &Stack, live: &LiveStack) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out: Vec<String> = live
+        .alarms
+        .iter()
+        .filter(|a| stack.owns(&a.tags))
+        .map(|a| format!("alarm {}", a.name))
+        .collect();
     if let Some(a) = live.api.as_ref().filter(|a| stack.owns(&a.tags)) {
         out.push(format!(
             "HTTP API {} ({}) with its routes, integration and stage",
@@ -232,7 +270,10 @@ pub fn deletable(stack: &Stack, live: &LiveStack) -> Vec<String> {
         out.push(format!("permission {} on the function", stack.permission_sid()));
     }
     if function_owned {
-        out.push(format!("function {}", stack.function_name()));
+        out.push(format!(
+            "function {} with its versions and alias",
+            stack.function_name()
+        ));
     }
     if live.log_group.as_ref().is_some_and(|l| stack.owns(&l.tags)) {
         out.push(format!("log group {}", stack.log_group_name()));
@@ -255,9 +296,10 @@ pub fn deletable(stack: &Stack, live: &LiveStack) -> Vec<String> {
 
 /// `down`: deletes what we own in dependency order; absent is success, foreign is left alone.
 pub async fn down(ctx: &Context, stack: &Stack, live: &LiveStack, delete_data: bool) -> Result<Report> {
+    let mut changes = alarm::destroy(ctx, stack, &live.alarms).await?;
     let api = http_api::destroy(ctx, stack, live.api.as_ref()).await?;
     let api_deleted = api.action == Action::Delete;
-    let mut changes = vec![api];
+    changes.push(api);
     changes.extend(authorizer::destroyed_with_api(stack, api_deleted, &live.authorizers));
     if auth::uses_cognito(stack) || live.user_pool.is_some() {
         let keep = user_pool::kept(ctx, stack, live.user_pool.as_ref(), delete_data).await?;
@@ -378,6 +420,7 @@ mod tests {
             }),
             permission: vec![serde_json::json!({
                 "Sid": stack.permission_sid(),
+                "Resource": stack.alias_arn(),
                 "Principal": {"Service": "apigateway.amazonaws.com"},
                 "Condition": {"ArnLike": {"AWS:SourceArn": stack.execute_api_source_arn("abc123")}}
             })],
@@ -389,7 +432,7 @@ mod tests {
                 integrations: vec![http_api::IntegrationLive {
                     id: "int1".into(),
                     integration_type: "AWS_PROXY".into(),
-                    uri: stack.function_arn(),
+                    uri: stack.alias_arn(),
                     payload_format_version: "2.0".into(),
                 }],
                 routes: c
@@ -414,7 +457,46 @@ mod tests {
             authorizers: vec![],
             user_pool: None,
             user_pool_client: None,
+            versions: Some(version::Live {
+                latest: Some(version::VersionLive {
+                    version: "$LATEST".into(),
+                    code_sha256: code.sha256.clone(),
+                    last_modified: String::new(),
+                    fingerprint: "f".into(),
+                }),
+                published: vec![version::VersionLive {
+                    version: "1".into(),
+                    code_sha256: code.sha256.clone(),
+                    last_modified: String::new(),
+                    fingerprint: "f".into(),
+                }],
+                alias: Some("1".into()),
+                other_aliases: Default::default(),
+            }),
+            alarms: alarm::SPECS
+                .iter()
+                .map(|s| {
+                    let name = stack.alarm_name(s.suffix);
+                    let want = alarm::diff(stack, &[]).into_iter().find(|c| c.name == name).unwrap();
+                    alarm::Live {
+                        arn: format!("arn:aws:cloudwatch:eu-west-1:111122223333:alarm:{name}"),
+                        name,
+                        state: "OK".into(),
+                        settings: want
+                            .attributes
+                            .iter()
+                            .map(|a| (alarm_key(&a.attribute), a.to.clone().unwrap()))
+                            .collect(),
+                        tags: stack.tags(),
+                    }
+                })
+                .collect(),
         }
+    }
+
+    /// The `&'static` setting name of an alarm row's attribute.
+    fn alarm_key(attribute: &str) -> &'static str {
+        Box::leak(attribute.to_string().into_boxed_str())
     }
 
     #[tokio::test]
@@ -424,7 +506,7 @@ mod tests {
         let changes = diff(&stack, &live, Some(&code));
         let changed: Vec<&Change> = changes.iter().filter(|c| c.action != Action::Unchanged).collect();
         assert!(changed.is_empty(), "{changed:#?}");
-        assert_eq!(changes.len(), 11);
+        assert_eq!(changes.len(), 16);
 
         // Every apply is a no-op: a single call would fail against the closed port.
         for c in &changes {
@@ -441,6 +523,10 @@ mod tests {
             }
         }
         role::apply(&ctx, &stack, &changes).await.unwrap();
+        version::apply(&ctx, &stack, live.versions.as_ref(), &changes)
+            .await
+            .unwrap();
+        alarm::apply(&ctx, &stack, &changes).await.unwrap();
         let api_rows: Vec<Change> = changes
             .iter()
             .filter(|c| http_api::KINDS.contains(&c.resource))
@@ -465,9 +551,10 @@ mod tests {
             authorizer_id: None,
         });
         let report = Report::new(Command::Plan, diff(&stack, &live, Some(&code)));
+        // The function's update also publishes a version and moves the alias to it.
         assert_eq!(
             (report.create, report.update, report.delete, report.unchanged),
-            (0, 1, 1, 10)
+            (1, 2, 1, 13)
         );
         let f = report.changes.iter().find(|c| c.action == Action::Update).unwrap();
         assert_eq!(

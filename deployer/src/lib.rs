@@ -15,8 +15,10 @@ pub mod package;
 pub mod progress;
 pub mod report;
 pub mod resources;
+pub mod rollback;
 pub mod secret;
 pub mod stack;
+pub mod status;
 pub mod token;
 
 use serde::Serialize;
@@ -54,6 +56,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Logs(args) => logs::run(&load_config()?, &args, output, &progress).await,
+        Command::Rollback(args) => print(output, &rollback::run(&load_config()?, &args, &progress).await?),
+        Command::Status => print(output, &status::run(&load_config()?, &progress).await?),
     }
 }
 

@@ -23,6 +23,12 @@ pub enum ResourceKind {
     UserPool,
     UserPoolClient,
     Authorizer,
+    /// A published Lambda version (`{function}:{n}`).
+    Version,
+    /// The Lambda alias `live` the API invokes.
+    Alias,
+    /// A CloudWatch alarm (`alarms:`).
+    Alarm,
 }
 
 impl ResourceKind {
@@ -42,6 +48,9 @@ impl ResourceKind {
             ResourceKind::UserPool => "user pool",
             ResourceKind::UserPoolClient => "user pool client",
             ResourceKind::Authorizer => "authorizer",
+            ResourceKind::Version => "version",
+            ResourceKind::Alias => "alias",
+            ResourceKind::Alarm => "alarm",
         }
     }
 }
@@ -88,6 +97,12 @@ pub enum Note {
     DeletedWithApi,
     /// The user pool's sign-in attribute is not email; it cannot be changed in place.
     UsernameMismatch { live: String },
+    /// A version older than the last `function.keep_versions` that no alias points to.
+    OlderThanKept { keep: u32 },
+    /// An alarm that `alarms.enabled: false` turns off.
+    AlarmsDisabled,
+    /// The alias points to another version than the config's (after `rollback`).
+    RolledBack,
 }
 
 impl fmt::Display for Note {
@@ -119,6 +134,9 @@ impl fmt::Display for Note {
                 "users sign in with `{live}` but oncely's pools use `email`; this cannot be changed in place \
                 (the pool is used as it is)"
             ),
+            Note::OlderThanKept { keep } => write!(f, "older than the last {keep} versions (function.keep_versions)"),
+            Note::AlarmsDisabled => f.write_str("alarms are disabled in the config"),
+            Note::RolledBack => f.write_str("rolled back: `up` points it at the config's version again"),
         }
     }
 }
@@ -438,6 +456,9 @@ mod tests {
             UserPool,
             UserPoolClient,
             Authorizer,
+            Version,
+            Alias,
+            Alarm,
         ];
         let json: Vec<serde_json::Value> = kinds.iter().map(|k| serde_json::to_value(k).unwrap()).collect();
         assert_eq!(
@@ -456,7 +477,10 @@ mod tests {
                 "stage",
                 "user pool",
                 "user pool client",
-                "authorizer"
+                "authorizer",
+                "version",
+                "alias",
+                "alarm"
             ]
         );
         assert!(kinds.iter().all(|k| serde_json::to_value(k).unwrap() == k.to_string()));

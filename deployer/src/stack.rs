@@ -10,6 +10,8 @@ use crate::secret::Secret;
 pub const TAG_MANAGED_BY: &str = "managed-by";
 pub const TAG_APP: &str = "oncely:app";
 pub const TAG_STAGE: &str = "oncely:stage";
+/// The Lambda alias the HTTP API invokes; `up` and `rollback` move it.
+pub const ALIAS: &str = "live";
 
 #[derive(Debug, Clone)]
 pub struct Stack {
@@ -88,6 +90,17 @@ impl Stack {
             "arn:{}:lambda:{}:{}:function:{}",
             self.partition, self.region, self.account, self.name
         )
+    }
+    /// The alias the API invokes: `live`.
+    pub fn alias_name(&self) -> &'static str {
+        ALIAS
+    }
+    pub fn alias_arn(&self) -> String {
+        format!("{}:{ALIAS}", self.function_arn())
+    }
+    /// The alarms' names, each `{app}-{stage}-{suffix}`.
+    pub fn alarm_name(&self, suffix: &str) -> String {
+        format!("{}-{suffix}", self.name)
     }
     pub fn api_name(&self) -> &str {
         &self.name

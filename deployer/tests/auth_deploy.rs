@@ -48,7 +48,8 @@ async fn cognito_up_creates_pool_client_and_authorizer_and_a_second_up_sends_no_
     ] {
         assert!(rows(&report, "create").contains(&row), "{row} in {report:#}");
     }
-    assert_eq!(counts(&report), (14, 0, 0), "{report:#}");
+    // With the version, the alias and the three alarms.
+    assert_eq!(counts(&report), (19, 0, 0), "{report:#}");
     let ctx = w.ctx();
 
     // The pool: email sign-in, verified, tagged.
@@ -191,7 +192,7 @@ async fn jwt_routes_and_issuer_change_in_place_and_removing_auth_deletes_the_aut
     let w = world_with("authj", JWT);
     let zip = w.zip("v1");
     let report = w.json(&["up", "--zip", zip.to_str().unwrap()]);
-    assert_eq!(counts(&report), (12, 0, 0), "no Cognito resources: {report:#}");
+    assert_eq!(counts(&report), (17, 0, 0), "no Cognito resources: {report:#}");
     assert_eq!(report["auth"]["issuer"], "https://issuer.example.com/");
     assert!(report["auth"].get("client_id").is_none(), "{report:#}");
     let env = std::fs::read_to_string(w.env_file()).unwrap();
@@ -278,7 +279,7 @@ async fn jwt_routes_and_issuer_change_in_place_and_removing_auth_deletes_the_aut
     );
     let again = w.json(&["plan", "--zip", zip.to_str().unwrap()]);
     assert_eq!(counts(&again), (0, 0, 0), "{again:#}");
-    assert_eq!(again["unchanged"], 11, "the stack without auth: {again:#}");
+    assert_eq!(again["unchanged"], 16, "the stack without auth: {again:#}");
 }
 
 #[tokio::test]
@@ -302,6 +303,9 @@ async fn down_keeps_a_pool_with_users_unless_delete_data() {
     assert_eq!(
         rows(&report, "delete"),
         [
+            format!("alarm {name}-errors"),
+            format!("alarm {name}-failed"),
+            format!("alarm {name}-throttles"),
             format!("http api {name}"),
             format!("authorizer {name} ({authorizer_id})"),
             format!("permission {name}-apigateway-invoke"),

@@ -13,7 +13,8 @@ async fn fresh_up_creates_all_five_resources_with_every_property() {
     let w = World::new("fresh");
     let zip = w.zip("v1");
     let report = w.json(&["up", "--zip", zip.to_str().unwrap()]);
-    assert_eq!(report["create"], 11, "{report:#}");
+    // The five resources' 11 rows, the first version, the alias `live` and three alarms.
+    assert_eq!(report["create"], 16, "{report:#}");
     assert_eq!(
         (report["update"].as_u64(), report["delete"].as_u64()),
         (Some(0), Some(0))
@@ -166,7 +167,7 @@ async fn fresh_up_creates_all_five_resources_with_every_property() {
     assert_eq!(i.integration_type().unwrap().as_str(), "AWS_PROXY");
     assert_eq!(
         i.integration_uri(),
-        Some(format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}").as_str())
+        Some(format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}:live").as_str())
     );
     assert_eq!(i.payload_format_version(), Some("2.0"));
     let routes = ctx.apigw.get_routes().api_id(api_id).send().await.unwrap();
@@ -243,7 +244,7 @@ async fn a_second_up_changes_nothing_and_sends_no_write() {
     let out = w.run(&["up", "--zip", zip.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("No changes: the stack is up to date (11 unchanged)"),
+        stdout(&out).contains("No changes: the stack is up to date (16 unchanged)"),
         "{}",
         stdout(&out)
     );
@@ -255,11 +256,11 @@ async fn a_second_up_changes_nothing_and_sends_no_write() {
             plan["delete"].as_u64(),
             plan["unchanged"].as_u64()
         ),
-        (Some(0), Some(0), Some(0), Some(11))
+        (Some(0), Some(0), Some(0), Some(16))
     );
     let text = w.run(&["plan", "--zip", zip.to_str().unwrap()]);
     assert!(
-        stdout(&text).contains("Plan: 0 to create, 0 to update, 0 to delete, 11 unchanged"),
+        stdout(&text).contains("Plan: 0 to create, 0 to update, 0 to delete, 16 unchanged"),
         "{}",
         stdout(&text)
     );
@@ -313,13 +314,21 @@ async fn a_config_change_updates_exactly_that() {
     let plan = w.json(&["plan", "--zip", zip.to_str().unwrap()]);
     let report = w.json(&["up", "--zip", zip.to_str().unwrap()]);
     assert_eq!(plan["changes"], report["changes"], "up does what plan said");
-    assert_eq!(rows(&report, "create"), ["route DELETE /orders/{id}"]);
+    // The new configuration is published as a version, and `live` moves to it.
+    assert_eq!(
+        rows(&report, "create"),
+        [format!("version {}", w.name()), "route DELETE /orders/{id}".into()]
+    );
     assert_eq!(rows(&report, "delete"), ["route GET /orders/{id}"]);
     let mut updated = rows(&report, "update");
     updated.sort();
     assert_eq!(
         updated,
-        [format!("function {}", w.name()), format!("http api {}", w.name())]
+        [
+            "alias live".to_string(),
+            format!("function {}", w.name()),
+            format!("http api {}", w.name())
+        ]
     );
     assert_eq!(attrs(&report, "function"), ["memory_size", "environment.FEATURE_X"]);
     assert_eq!(attrs(&report, "http api"), ["cors"]);
@@ -360,10 +369,13 @@ async fn a_config_change_updates_exactly_that() {
     keys.sort();
     assert_eq!(keys, ["DELETE /orders/{id}", "POST /orders"]);
 
-    // New code: only the code is uploaded.
+    // New code: only the code is uploaded (and published, `live` moved to it).
     let v2 = w.zip("v2");
     let report = w.json(&["up", "--zip", v2.to_str().unwrap()]);
-    assert_eq!(rows(&report, "update"), [format!("function {}", w.name())]);
+    assert_eq!(
+        rows(&report, "update"),
+        [format!("function {}", w.name()), "alias live".into()]
+    );
     assert_eq!(attrs(&report, "function"), ["code_sha256"]);
     let c = function_configuration(&ctx, &w.name()).await;
     assert_eq!(
@@ -402,6 +414,9 @@ async fn down_removes_everything_and_a_second_down_has_nothing_to_do() {
     assert_eq!(
         deleted,
         [
+            format!("alarm {name}-errors"),
+            format!("alarm {name}-failed"),
+            format!("alarm {name}-throttles"),
             format!("http api {name}"),
             format!("permission {name}-apigateway-invoke"),
             format!("function {name}"),
@@ -511,12 +526,16 @@ async fn up_converges_a_half_created_stack() {
     assert_eq!(
         unchanged,
         [
+            format!("alarm {name}-errors"),
+            format!("alarm {name}-failed"),
+            format!("alarm {name}-throttles"),
             format!("role {name}"),
             format!("role policy {name}-access"),
             format!("table {name}")
         ]
     );
-    assert_eq!(report["create"], 8);
+    // The function's rows, with its first version and the alias `live` again.
+    assert_eq!(report["create"], 10);
     let again = w.json(&["plan", "--zip", zip.to_str().unwrap()]);
     assert_eq!(
         (

@@ -25,6 +25,8 @@ fn aws_error(operation: &str, throttle: bool) -> Fault {
     // The deployer's IAM calls all name a role; its Logs calls a log group or a retention policy.
     let rest = operation.contains(' ');
     let iam = !rest && operation.contains("Role");
+    // CloudWatch's alarm calls speak awsQuery, like IAM.
+    let cloudwatch = !rest && operation.contains("Alarm");
     let logs = !rest && (operation.contains("Log") || operation.contains("Retention"));
     let reply = if iam {
         let xmlns = "https://iam.amazonaws.com/doc/2010-05-08/";
@@ -36,6 +38,18 @@ fn aws_error(operation: &str, throttle: bool) -> Fault {
                 xmlns,
                 "ServiceFailure",
                 "The request processing has failed because of an unknown error.",
+            )
+        }
+    } else if cloudwatch {
+        let xmlns = "http://monitoring.amazonaws.com/doc/2010-08-01/";
+        if throttle {
+            ErrorReply::aws_query(400, xmlns, "Throttling", "Rate exceeded")
+        } else {
+            ErrorReply::aws_query(
+                500,
+                xmlns,
+                "InternalServiceError",
+                "Request processing has failed due to some unknown error.",
             )
         }
     } else if logs {
@@ -233,6 +247,29 @@ async fn assert_converged(w: &World, zip: &Path, k: usize) {
     let tags = f.tags().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     assert!(tags_ok(&tags, app), "k={k}: function tags {tags:?}");
 
+    // Exactly one published version, of this code, and the alias `live` on it.
+    let versions = ctx
+        .lambda
+        .list_versions_by_function()
+        .function_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let published: Vec<(&str, &str)> = versions
+        .versions()
+        .iter()
+        .filter(|v| v.version() != Some("$LATEST"))
+        .map(|v| (v.version().unwrap(), v.code_sha256().unwrap()))
+        .collect();
+    assert_eq!(published, [("1", zip_sha.as_str())], "k={k}: versions");
+    let aliases = ctx.lambda.list_aliases().function_name(&name).send().await.unwrap();
+    let aliases: Vec<(&str, &str)> = aliases
+        .aliases()
+        .iter()
+        .map(|a| (a.name().unwrap(), a.function_version().unwrap()))
+        .collect();
+    assert_eq!(aliases, [("live", "1")], "k={k}: aliases");
+
     // HTTP API: exactly one, tagged, one integration to the function, the two routes to it, the
     // $default stage, and one permission for this API.
     let apis = ctx.apigw.get_apis().send().await.unwrap();
@@ -254,7 +291,7 @@ async fn assert_converged(w: &World, zip: &Path, k: usize) {
     let i = &ints.items()[0];
     assert_eq!(
         i.integration_uri(),
-        Some(format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}").as_str()),
+        Some(format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}:live").as_str()),
         "k={k}"
     );
     let routes = ctx.apigw.get_routes().api_id(api_id).send().await.unwrap();
@@ -289,8 +326,8 @@ async fn assert_converged(w: &World, zip: &Path, k: usize) {
 }
 
 /// The stack's resources found by their tags alone, names playing no part, by kind: the Resource
-/// Groups Tagging API for what it covers (the table, the function, the log group: ARNs), and every
-/// role's and every API's own tags for the rest (names).
+/// Groups Tagging API for what it covers (the table, the function, the log group, the alarms: ARNs),
+/// and every role's and every API's own tags for the rest (names).
 async fn by_tag(w: &World) -> BTreeMap<&'static str, Vec<String>> {
     let ctx = w.ctx();
     let mut found: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
@@ -310,6 +347,7 @@ async fn by_tag(w: &World) -> BTreeMap<&'static str, Vec<String>> {
             Some("dynamodb") => "table",
             Some("lambda") => "function",
             Some("logs") => "log group",
+            Some("cloudwatch") => "alarm",
             _ => "other",
         };
         found.entry(kind).or_default().push(arn);
@@ -355,6 +393,13 @@ async fn assert_one_of_each_by_tag(w: &World, k: usize) {
         .unwrap_or_default();
     let expected = BTreeMap::from([
         ("API", vec![name.clone()]),
+        (
+            "alarm",
+            ["errors", "failed", "throttles"]
+                .iter()
+                .map(|s| arn("cloudwatch", &format!("alarm:{name}-{s}")))
+                .collect(),
+        ),
         ("function", vec![arn("lambda", &format!("function:{name}"))]),
         // moto and AWS differ on a trailing `:*`; the group is the same.
         ("log group", vec![log_group.clone()]),
@@ -383,6 +428,8 @@ async fn assert_empty(w: &World, k: usize) {
     assert!(functions.functions().is_empty(), "k={k}: functions {functions:?}");
     let apis = ctx.apigw.get_apis().send().await.unwrap();
     assert!(apis.items().is_empty(), "k={k}: APIs {apis:?}");
+    let alarms = ctx.cloudwatch.describe_alarms().send().await.unwrap();
+    assert!(alarms.metric_alarms().is_empty(), "k={k}: alarms {alarms:?}");
 }
 
 const APP: &str = "intr";
@@ -638,6 +685,7 @@ async fn a_seeded_campaign_of_repeated_interruptions_converges() {
     let writes = clean_up_writes().await;
     let name = format!("{APP}-test");
     let deletes: Vec<String> = [
+        "DeleteAlarms".to_string(),
         "DELETE /v2/apis/{api}".to_string(),
         format!("DELETE /2015-03-31/functions/{name}/policy/{name}-apigateway-invoke"),
         format!("DELETE /2015-03-31/functions/{name}"),

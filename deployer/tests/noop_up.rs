@@ -134,7 +134,8 @@ async fn a_noop_up_runs_no_cargo_and_writes_nothing_and_any_build_input_change_r
 
     // 1. A fresh up builds with cargo and deploys that zip.
     let (report, _, runs) = t.up(&[]);
-    assert_eq!(report["create"], 11, "{report:#}");
+    // With the first version, the alias `live` and the three alarms.
+    assert_eq!(report["create"], 16, "{report:#}");
     assert!(built(&runs), "the first up built: {runs:?}");
     let v1 = code_sha256(&t.w).await;
     assert_eq!(v1, t.zip_sha());
@@ -146,7 +147,7 @@ async fn a_noop_up_runs_no_cargo_and_writes_nothing_and_any_build_input_change_r
     assert!(err.contains("cargo not run"), "{err}");
     assert_eq!(
         (report["unchanged"].as_u64(), report["applied"].as_bool()),
-        (Some(11), Some(false)),
+        (Some(16), Some(false)),
         "{report:#}"
     );
     assert_eq!(mutating(&proxy), writes, "a no-op up sent a mutating call");

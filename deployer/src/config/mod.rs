@@ -105,6 +105,15 @@ pub struct Config {
     pub api: ApiSettings,
     pub frontend: FrontendSettings,
     pub local: LocalSettings,
+    pub alarms: AlarmSettings,
+}
+
+/// `alarms:`: the CloudWatch alarms `up` keeps on the function.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AlarmSettings {
+    pub enabled: bool,
+    /// SNS topic ARNs notified on ALARM and OK.
+    pub actions: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -122,6 +131,8 @@ pub struct FunctionSettings {
     pub environment: BTreeMap<String, String>,
     /// `function.vpc`: the function's network interfaces go into these subnets.
     pub vpc: Option<VpcSettings>,
+    /// Published versions kept (the newest ones); older ones no alias points to are deleted.
+    pub keep_versions: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

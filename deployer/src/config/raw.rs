@@ -45,6 +45,11 @@ pub(super) const CORS_MAX_AGE_S: IntSpec = IntSpec {
     min: 0,
     max: 86_400,
 };
+pub(super) const KEEP_VERSIONS: IntSpec = IntSpec {
+    default: 5,
+    min: 1,
+    max: 100,
+};
 pub(super) const LOCAL_CONCURRENCY: IntSpec = IntSpec {
     default: 4,
     min: 1,
@@ -98,6 +103,9 @@ pub(super) struct RawConfig {
     /// `up --local`, the whole stack on this machine.
     #[serde(default)]
     pub(super) local: RawLocal,
+    /// CloudWatch alarms on the function's errors, `failed` outcomes and throttles (on by default).
+    #[serde(default)]
+    pub(super) alarms: RawAlarms,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -132,6 +140,10 @@ pub(super) struct RawFunction {
     pub(super) environment: Option<BTreeMap<String, String>>,
     /// Runs the function in your VPC (to reach a private Redis, for example).
     pub(super) vpc: Option<RawVpc>,
+    /// How many published versions of the function to keep (1..100, default 5); older ones that no
+    /// alias points to are deleted by `up`. `rollback` can go back to any kept version.
+    #[schemars(range(min = KEEP_VERSIONS.min, max = KEEP_VERSIONS.max), extend("default" = KEEP_VERSIONS.default))]
+    pub(super) keep_versions: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -284,4 +296,16 @@ pub(super) struct RawLocal {
         extend("default" = LOCAL_CONCURRENCY.default)
     )]
     pub(super) concurrency: Option<i64>,
+}
+
+/// `alarms:`: the deployer's CloudWatch alarms.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Alarms")]
+pub(super) struct RawAlarms {
+    /// Whether `up` creates the alarms `{app}-{stage}-errors`, `-failed` and `-throttles` (default
+    /// true); false deletes them.
+    pub(super) enabled: Option<bool>,
+    /// SNS topic ARNs notified when an alarm goes off (and back to OK); default none.
+    pub(super) actions: Option<Vec<String>>,
 }

@@ -101,6 +101,7 @@ mod tests {
         assert_eq!(
             sorted(""),
             Some(vec![
+                "alarms",
                 "api",
                 "app",
                 "frontend",

@@ -6,15 +6,15 @@ use std::path::PathBuf;
 
 use super::locate::Locator;
 use super::raw::{
-    APP_MAX, ARCHITECTURES, CORS_MAX_AGE_S, EXPIRES_AFTER_S, IntSpec, LOCAL_CACHE_ITEMS, LOCAL_CONCURRENCY, MEMORY_MB,
-    RawApi, RawAuth, RawConfig, RawCors, RawFunction, RawIdempotency, STAGE_MAX, THROTTLE_BURST, THROTTLE_RATE,
-    TIMEOUT_S,
+    APP_MAX, ARCHITECTURES, CORS_MAX_AGE_S, EXPIRES_AFTER_S, IntSpec, KEEP_VERSIONS, LOCAL_CACHE_ITEMS,
+    LOCAL_CONCURRENCY, MEMORY_MB, RawAlarms, RawApi, RawAuth, RawConfig, RawCors, RawFunction, RawIdempotency,
+    STAGE_MAX, THROTTLE_BURST, THROTTLE_RATE, TIMEOUT_S,
 };
 use super::route_key::{Method, RouteKey, RouteKeyError};
 use super::schema::known_fields;
 use super::{
-    ApiSettings, Architecture, AuthProvider, AuthSettings, Config, CorsSettings, FrontendSettings, FunctionSettings,
-    IdempotencySettings, LocalSettings, Problem, TableSettings, ThrottleSettings,
+    AlarmSettings, ApiSettings, Architecture, AuthProvider, AuthSettings, Config, CorsSettings, FrontendSettings,
+    FunctionSettings, IdempotencySettings, LocalSettings, Problem, TableSettings, ThrottleSettings,
 };
 
 /// A serde_yaml error (syntax or type) as a [`Problem`], its position apart from its message.
@@ -231,6 +231,8 @@ impl Validator {
             " execution environments",
         );
 
+        let alarms = self.alarms(raw.alarms);
+
         Config {
             app,
             stage,
@@ -245,6 +247,27 @@ impl Validator {
             local: LocalSettings {
                 concurrency: concurrency as u32,
             },
+            alarms,
+        }
+    }
+
+    fn alarms(&mut self, a: RawAlarms) -> AlarmSettings {
+        let actions = a.actions.unwrap_or_default();
+        for (i, arn) in actions.iter().enumerate() {
+            let parts: Vec<&str> = arn.split(':').collect();
+            if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[5].is_empty() {
+                self.problem(
+                    &format!("alarms.actions.{i}"),
+                    format!("{arn:?} is not an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:alerts"),
+                );
+            }
+        }
+        if actions.len() > 5 {
+            self.problem("alarms.actions", "an alarm takes at most 5 actions");
+        }
+        AlarmSettings {
+            enabled: a.enabled.unwrap_or(true),
+            actions,
         }
     }
 
@@ -283,6 +306,7 @@ impl Validator {
             );
         }
         let vpc = self.vpc(f.vpc);
+        let keep_versions = self.int("function.keep_versions", f.keep_versions, KEEP_VERSIONS, " versions");
         let environment = f.environment.unwrap_or_default();
         for name in environment.keys() {
             let path = format!("function.environment.{name}");
@@ -307,6 +331,7 @@ impl Validator {
             log_retention_days: log_retention_days as i32,
             environment,
             vpc,
+            keep_versions: keep_versions as u32,
         }
     }
 

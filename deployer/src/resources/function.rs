@@ -345,10 +345,17 @@ pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Resul
 // ----------------------------------------------------------------------------------------------
 // The permission for API Gateway to invoke the function.
 
-/// The function's policy statements that carry our statement id.
+/// The alias `live`'s policy statements that carry our statement id (none while there is no alias).
 pub async fn read_permission(ctx: &Context, stack: &Stack) -> Result<Vec<Value>> {
     let name = stack.function_name();
-    let policy = match ctx.lambda.get_policy().function_name(name).send().await {
+    let policy = match ctx
+        .lambda
+        .get_policy()
+        .function_name(name)
+        .qualifier(stack.alias_name())
+        .send()
+        .await
+    {
         Ok(out) => out.policy.unwrap_or_default(),
         Err(e)
             if e.as_service_error().is_some_and(
@@ -377,6 +384,11 @@ fn source_arn_of(statement: &Value) -> Option<String> {
         .find_map(|op| cond[op]["AWS:SourceArn"].as_str().map(str::to_string))
 }
 
+/// The function (alias) a statement grants: in AWS, the qualified ARN for an alias's statement.
+fn resource_of(statement: &Value) -> Option<String> {
+    statement["Resource"].as_str().map(str::to_string)
+}
+
 fn principal_of(statement: &Value) -> Option<String> {
     let p = &statement["Principal"];
     p["Service"].as_str().or_else(|| p.as_str()).map(str::to_string)
@@ -394,12 +406,14 @@ pub fn diff_permission(stack: &Stack, api_id: Option<&str>, statements: &[Value]
             vec![
                 ("principal", want_principal),
                 ("action", "lambda:InvokeFunction".into()),
+                ("resource", stack.alias_arn()),
                 ("source_arn", want_arn),
             ],
         ),
         [one] => {
             let mut d = Vec::new();
             diff_attr(&mut d, "principal", principal_of(one).as_ref(), Some(&want_principal));
+            diff_attr(&mut d, "resource", resource_of(one).as_ref(), Some(&stack.alias_arn()));
             diff_attr(&mut d, "source_arn", source_arn_of(one).as_ref(), Some(&want_arn));
             Change::compare(PERMISSION_KIND, sid, d)
         }
@@ -422,6 +436,7 @@ async fn remove_permission(ctx: &Context, stack: &Stack, count: usize) -> Result
             .lambda
             .remove_permission()
             .function_name(name)
+            .qualifier(stack.alias_name())
             .statement_id(stack.permission_sid())
             .send()
             .await
@@ -454,16 +469,32 @@ pub async fn apply_permission(
         .progress
         .step(format!("allowing API {api_id} to invoke function {name}"));
     remove_permission(ctx, stack, live_count).await?;
-    ctx.lambda
+    match ctx
+        .lambda
         .add_permission()
         .function_name(name)
+        .qualifier(stack.alias_name())
         .statement_id(stack.permission_sid())
         .action("lambda:InvokeFunction")
         .principal("apigateway.amazonaws.com")
         .source_arn(stack.execute_api_source_arn(api_id))
         .send()
         .await
-        .map_err(|e| aws("AddPermission", format!("function {name}"), e))?;
+    {
+        Ok(_) => {}
+        // A retry whose first attempt was granted but its reply lost: fine if that statement is ours.
+        Err(e)
+            if e.as_service_error().is_some_and(
+                aws_sdk_lambda::operation::add_permission::AddPermissionError::is_resource_conflict_exception,
+            ) =>
+        {
+            let now = read_permission(ctx, stack).await?;
+            if !diff_permission(stack, Some(api_id), &now).is_noop() {
+                return Err(aws("AddPermission", format!("function {name}"), e));
+            }
+        }
+        Err(e) => return Err(aws("AddPermission", format!("function {name}"), e)),
+    }
     step.done("granted");
     Ok(())
 }

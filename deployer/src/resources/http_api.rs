@@ -233,7 +233,7 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
 fn our_integration<'a>(stack: &Stack, live: &'a Live) -> Option<&'a IntegrationLive> {
     live.integrations
         .iter()
-        .find(|i| i.uri == stack.function_arn())
+        .find(|i| i.uri == stack.alias_arn() || i.uri == stack.function_arn())
         .or_else(|| live.integrations.first())
 }
 
@@ -269,7 +269,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>, authorizer_id: Option<&str>) -> 
             INTEGRATION_KIND,
             integration_name,
             vec![
-                ("uri", stack.function_arn()),
+                ("uri", stack.alias_arn()),
                 ("payload_format_version", PAYLOAD_FORMAT.into()),
             ],
         ));
@@ -307,7 +307,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>, authorizer_id: Option<&str>) -> 
                 INTEGRATION_KIND,
                 integration_name,
                 vec![
-                    ("uri", stack.function_arn()),
+                    ("uri", stack.alias_arn()),
                     ("payload_format_version", PAYLOAD_FORMAT.into()),
                 ],
             ));
@@ -321,7 +321,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>, authorizer_id: Option<&str>) -> 
                 Some(&i.integration_type),
                 Some(&"AWS_PROXY".to_string()),
             );
-            diff_attr(&mut d, "uri", Some(&i.uri), Some(&stack.function_arn()));
+            diff_attr(&mut d, "uri", Some(&i.uri), Some(&stack.alias_arn()));
             diff_attr(
                 &mut d,
                 "payload_format_version",
@@ -522,7 +522,7 @@ async fn apply_integration(
                 .api_id(api_id)
                 .integration_id(&i.id)
                 .integration_type(IntegrationType::AwsProxy)
-                .integration_uri(stack.function_arn())
+                .integration_uri(stack.alias_arn())
                 .payload_format_version(PAYLOAD_FORMAT)
                 .send()
                 .await
@@ -541,7 +541,7 @@ async fn apply_integration(
                 .create_integration()
                 .api_id(api_id)
                 .integration_type(IntegrationType::AwsProxy)
-                .integration_uri(stack.function_arn())
+                .integration_uri(stack.alias_arn())
                 .integration_method("POST")
                 .payload_format_version(PAYLOAD_FORMAT)
                 .timeout_in_millis(30_000)

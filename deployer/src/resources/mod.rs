@@ -2,6 +2,7 @@
 //! `diff` it against the desired state (pure), `apply` only what differs, `destroy` (absent is
 //! success, foreign is left alone).
 
+pub mod alarm;
 pub mod auth;
 pub mod authorizer;
 pub mod function;
@@ -12,6 +13,7 @@ pub mod role;
 pub mod table;
 pub mod user_pool;
 pub mod user_pool_client;
+pub mod version;
 
 pub use auth::AuthOutputs;
 

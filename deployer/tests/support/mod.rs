@@ -159,6 +159,7 @@ impl World {
             apigw: testkit::recorded_client!(aws_sdk_apigatewayv2, &sdk, &calls),
             iam: testkit::recorded_client!(aws_sdk_iam, &sdk, &calls),
             logs: testkit::recorded_client!(aws_sdk_cloudwatchlogs, &sdk, &calls),
+            cloudwatch: testkit::recorded_client!(aws_sdk_cloudwatch, &sdk, &calls),
             sts: testkit::recorded_client!(aws_sdk_sts, &sdk, &calls),
             cognito: testkit::recorded_client!(aws_sdk_cognitoidentityprovider, &sdk, &calls),
             progress: Progress::silent(),
@@ -175,9 +176,17 @@ pub async fn function_configuration(ctx: &Context, name: &str) -> aws_sdk_lambda
     function.configuration.unwrap()
 }
 
-/// The function's resource policy as JSON.
+/// The resource policy of the function's alias `live` (what the API invokes) as JSON.
 pub async fn function_policy(ctx: &Context, name: &str) -> serde_json::Value {
-    let policy = ctx.lambda.get_policy().function_name(name).send().await.unwrap().policy;
+    let policy = ctx
+        .lambda
+        .get_policy()
+        .function_name(name)
+        .qualifier("live")
+        .send()
+        .await
+        .unwrap()
+        .policy;
     serde_json::from_str(&policy.unwrap()).unwrap()
 }
 

@@ -1,0 +1,158 @@
+//! `status`: what is live, read from AWS without building: the endpoint, the version the alias
+//! `live` points at (its CodeSha256 and date), the kept versions, the table's item count and TTL,
+//! whether the stack differs from the config (`plan --skip-build`'s summary) and the alarms' states.
+
+use std::fmt;
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::context::Context;
+use crate::engine;
+use crate::error::aws;
+use crate::progress::Progress;
+use crate::report::{Action, Change, Command, Report};
+use crate::resources::alarm::{self, AlarmState};
+use crate::resources::version::VersionLive;
+use crate::stack::Stack;
+
+/// The table's size and TTL.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableStatus {
+    pub name: String,
+    /// DynamoDB's ItemCount (AWS refreshes it about every six hours).
+    pub items: i64,
+    pub ttl_status: String,
+    pub ttl_attribute: Option<String>,
+}
+
+/// The result of `status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub stack: String,
+    pub region: String,
+    /// Whether any resource of the stack exists.
+    pub deployed: bool,
+    pub endpoint: Option<String>,
+    /// The version `live` points at.
+    pub live: Option<VersionLive>,
+    /// The published versions kept, oldest first.
+    pub versions: Vec<VersionLive>,
+    pub table: Option<TableStatus>,
+    /// Whether `up` would change anything (the code is not compared: nothing is built).
+    pub differs: bool,
+    /// The plan's summary, and the rows that would change.
+    pub plan: String,
+    pub changes: Vec<Change>,
+    pub alarms: Vec<AlarmState>,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "stack:    {} in {}", self.stack, self.region)?;
+        if !self.deployed {
+            return writeln!(f, "not deployed: run `up`");
+        }
+        let none = "(none)".to_string();
+        writeln!(f, "endpoint: {}", self.endpoint.as_ref().unwrap_or(&none))?;
+        match &self.live {
+            Some(v) => writeln!(
+                f,
+                "live:     version {} (code sha256 {}, modified {})",
+                v.version, v.code_sha256, v.last_modified
+            )?,
+            None => writeln!(f, "live:     (no alias)")?,
+        }
+        let kept: Vec<&str> = self.versions.iter().map(|v| v.version.as_str()).collect();
+        writeln!(
+            f,
+            "versions: {}",
+            if kept.is_empty() { none.clone() } else { kept.join(", ") }
+        )?;
+        match &self.table {
+            Some(t) => writeln!(
+                f,
+                "table:    {} ({} items, TTL {}{})",
+                t.name,
+                t.items,
+                t.ttl_status,
+                t.ttl_attribute.as_ref().map(|a| format!(" on {a}")).unwrap_or_default()
+            )?,
+            None => writeln!(f, "table:    (none)")?,
+        }
+        if self.differs {
+            writeln!(f, "config:   differs ({})", self.plan)?;
+            for c in &self.changes {
+                writeln!(f, "{c}")?;
+            }
+        } else {
+            writeln!(f, "config:   in sync ({})", self.plan)?;
+        }
+        if self.alarms.is_empty() {
+            writeln!(f, "alarms:   (none)")?;
+        }
+        for a in &self.alarms {
+            writeln!(f, "alarm:    {} {}", a.name, a.state)?;
+        }
+        Ok(())
+    }
+}
+
+/// The table's ItemCount, `None` when it does not exist.
+async fn item_count(ctx: &Context, stack: &Stack) -> crate::error::Result<Option<i64>> {
+    let name = stack.table_name();
+    match ctx.dynamodb.describe_table().table_name(name).send().await {
+        Ok(out) => Ok(out
+            .table()
+            .and_then(aws_sdk_dynamodb::types::TableDescription::item_count)),
+        Err(e)
+            if e.as_service_error().is_some_and(
+                aws_sdk_dynamodb::operation::describe_table::DescribeTableError::is_resource_not_found_exception,
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(aws("DescribeTable", format!("table {name}"), e)),
+    }
+}
+
+/// `status`: reads the stack once and diffs it against the config without the code.
+pub async fn run(config: &Config, progress: &Progress) -> anyhow::Result<Status> {
+    let ctx = Context::connect(config.region.as_deref(), progress.clone())
+        .await
+        .context("connecting to AWS")?;
+    let stack = Stack::new(config, &ctx);
+    let (live, items) = tokio::try_join!(engine::read(&ctx, &stack), item_count(&ctx, &stack))
+        .with_context(|| format!("reading stack {}", stack.name))?;
+    let report = Report::new(Command::Plan, engine::diff(&stack, &live, None));
+    let versions = live.versions.clone().unwrap_or_default();
+    let alias = versions.alias.as_deref().and_then(|a| versions.find(a)).cloned();
+    Ok(Status {
+        stack: stack.name.clone(),
+        region: stack.region.clone(),
+        deployed: !live.is_empty(),
+        endpoint: live
+            .api
+            .as_ref()
+            .filter(|a| stack.owns(&a.tags))
+            .map(|a| a.endpoint.clone()),
+        live: alias,
+        versions: versions.published.clone(),
+        table: live.table.as_ref().map(|t| TableStatus {
+            name: stack.table_name().to_string(),
+            items: items.unwrap_or(0),
+            ttl_status: t.ttl_status.clone(),
+            ttl_attribute: t.ttl_attribute.clone(),
+        }),
+        differs: report.has_changes(),
+        plan: report.summary(),
+        changes: report
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::Unchanged)
+            .cloned()
+            .collect(),
+        alarms: alarm::states(&stack, &live.alarms),
+    })
+}
