@@ -63,6 +63,8 @@ pub mod ownership;
 pub mod persistence;
 pub mod problem;
 pub mod record;
+pub mod redis_persistence;
+pub mod resp;
 pub mod sdk;
 
 pub use caller::{Caller, CallerError};
@@ -72,6 +74,8 @@ pub use orders::OrdersApi;
 pub use persistence::{ClaimOutcome, DynamoDbPersistence, Persistence, PersistenceError, TimeBounds};
 pub use problem::Problem;
 pub use record::{IdempotencyRecord, Status, StoredResponse};
+pub use redis_persistence::{RedisPersistence, RedisWrite};
+pub use resp::{RedisClient, RedisUrl, RedisUrlError};
 
 /// Sets up structured JSON logs, once. `RUST_LOG` filters by target and level (`info`,
 /// `oncely_function=debug,warn`); unset or unreadable, the filter is `info`.

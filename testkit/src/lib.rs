@@ -1,6 +1,6 @@
 //! The workspace's test kit, shared by every test (`function`, `deployer`, `emulators`) and used
 //! only under `[dev-dependencies]`: a recorder of the SDK operations a client sends ([`Calls`]),
-//! one DynamoDB Local per test binary ([`dynamodb_local`]) and a fresh moto for tests that need an
+//! one DynamoDB Local and one `redis-server` per test binary ([`dynamodb_local`], [`redis_server`]) and a fresh moto for tests that need an
 //! empty account ([`moto`]), SDK clients for an emulator ([`sdk_config`], [`dynamodb_client`],
 //! [`recorded_client!`]), a fault-injecting proxy in front of DynamoDB or moto ([`FaultProxy`]) with names for the AWS
 //! operations it sees ([`classify_aws`], [`is_mutating`]), and temporary
@@ -21,7 +21,7 @@ mod fault_proxy;
 pub use aws_ops::{classify_aws, is_mutating, is_read};
 pub use calls::Calls;
 pub use clients::{REGION, TEST_KEY_ID, closed_endpoint, create_table, dynamodb_client, sdk_config};
-pub use emulator::{dynamodb_local, moto};
+pub use emulator::{dynamodb_local, moto, redis_server, redis_url};
 pub use fault_proxy::{Classify, ErrorReply, Fault, FaultProxy, Observe, Policy, RequestView, Times};
 pub use tempfile::TempDir;
 

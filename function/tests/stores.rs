@@ -1,0 +1,334 @@
+//! One contract for every idempotency store, written once and run against DynamoDB Local, a real
+//! `redis-server` and the in-memory store: a claim answers the live record in the same call, a
+//! retried call recognises its own earlier attempt, dead and expired records are claimed again,
+//! completion is fenced by the claim token (and commits the handler's writes with it), release
+//! removes only our own claim, and 50 concurrent requests run the handler once.
+
+mod common;
+
+use common::*;
+use lambda_http::{Body, Response};
+use oncely_function::persistence::InMemoryPersistence;
+use oncely_function::resp::{Command, Value};
+use oncely_function::{
+    ClaimOutcome, Completion, DynamoDbPersistence, HandlerError, Idempotency, IdempotencyRecord, Outcome, Persistence,
+    PersistenceError, RedisClient, RedisPersistence, RedisUrl, RedisWrite, Status, StoredResponse,
+};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// A store under test: how a handler writes an effect with the completion, and how to read it.
+trait Effects: Persistence {
+    fn write(&self, key: &str, value: &str) -> Self::Write;
+    fn effect(&self, key: &str) -> impl Future<Output = Option<String>> + Send;
+}
+
+impl Effects for DynamoDbPersistence {
+    fn write(&self, key: &str, value: &str) -> Self::Write {
+        use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+        let put = Put::builder()
+            .table_name(self.table())
+            .item("id", AttributeValue::S(format!("effect#{key}")))
+            .item("value", AttributeValue::S(value.into()))
+            .build()
+            .unwrap();
+        TransactWriteItem::builder().put(put).build()
+    }
+    async fn effect(&self, key: &str) -> Option<String> {
+        let item = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key(
+                "id",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("effect#{key}")),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item?;
+        item.get("value").and_then(|v| v.as_s().ok()).cloned()
+    }
+}
+
+impl Effects for RedisPersistence {
+    fn write(&self, key: &str, value: &str) -> Self::Write {
+        RedisWrite::set(self.key(&format!("effect:{key}")), value)
+    }
+    async fn effect(&self, key: &str) -> Option<String> {
+        let get = Command::new("GET").arg(self.key(&format!("effect:{key}")));
+        match self
+            .client()
+            .pipeline(&[get], Duration::from_secs(5))
+            .await
+            .unwrap()
+            .pop()
+        {
+            Some(Value::Bulk(v)) => Some(String::from_utf8(v).unwrap()),
+            _ => None,
+        }
+    }
+}
+
+impl Effects for InMemoryPersistence {
+    fn write(&self, key: &str, value: &str) -> Self::Write {
+        (key.to_string(), value.to_string())
+    }
+    async fn effect(&self, key: &str) -> Option<String> {
+        self.value(key)
+    }
+}
+
+static KEYS: AtomicUsize = AtomicUsize::new(0);
+
+/// A key hash no other test uses.
+fn fresh_hash() -> String {
+    format!(
+        "contract-{}-{}",
+        std::process::id(),
+        KEYS.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+async fn dynamodb() -> Arc<Idempotency<DynamoDbPersistence>> {
+    let table = Table::new().await;
+    let persistence = DynamoDbPersistence::new(client(&table.endpoint, None), &table.name, TTL_ATTRIBUTE);
+    Arc::new(Idempotency::new(table.config(), persistence))
+}
+
+/// A Redis store on this binary's `redis-server`, under a key prefix of its own.
+pub fn redis_persistence() -> RedisPersistence {
+    let url = RedisUrl::parse(&testkit::redis_url()).unwrap();
+    RedisPersistence::new(RedisClient::new(url)).with_prefix(format!("{}:", fresh_hash()))
+}
+
+async fn redis() -> Arc<Idempotency<RedisPersistence>> {
+    Arc::new(Idempotency::new(test_config(), redis_persistence()))
+}
+
+async fn memory() -> Arc<Idempotency<InMemoryPersistence>> {
+    Arc::new(Idempotency::new(test_config(), InMemoryPersistence::new()))
+}
+
+fn test_config() -> oncely_function::IdempotencyConfig {
+    oncely_function::IdempotencyConfig {
+        function_name: FUNCTION_NAME.into(),
+        ttl_attribute: TTL_ATTRIBUTE.into(),
+        ..Default::default()
+    }
+}
+
+/// An in-progress record claimed `now` with a deadline 30 s away and an hour to live; its claim
+/// token is `claim` made unique to the key (DynamoDB keeps completion tokens account-wide).
+fn record(hash: &str, claim: &str, now: u64) -> IdempotencyRecord {
+    IdempotencyRecord {
+        key_hash: hash.into(),
+        status: Status::InProgress,
+        expiration_s: now / 1000 + 3600,
+        in_progress_expiration_ms: now + 30_000,
+        fingerprint: "json:fp".into(),
+        claim: format!("{hash}/{claim}"),
+        response: None,
+    }
+}
+
+fn completed(mut record: IdempotencyRecord) -> IdempotencyRecord {
+    record.status = Status::Completed;
+    record.response = Some(StoredResponse {
+        status: 201,
+        headers: vec![
+            ("location".into(), b"/x/1".to_vec()),
+            ("set-cookie".into(), b"a=1".to_vec()),
+            ("set-cookie".into(), b"b=2".to_vec()),
+        ],
+        body: vec![0, 159, 146, 150, b'{'],
+    });
+    record
+}
+
+async fn claim_answers_the_live_record_in_the_same_call<P: Effects>(idem: Arc<Idempotency<P>>) {
+    let store = idem.persistence();
+    let now = now_ms();
+    let hash = fresh_hash();
+    let ours = record(&hash, "a", now);
+    assert_eq!(store.claim(&ours, now).await.unwrap(), ClaimOutcome::Claimed);
+    let theirs = record(&hash, "b", now);
+    assert_eq!(
+        store.claim(&theirs, now).await.unwrap(),
+        ClaimOutcome::Existing(ours.clone())
+    );
+    let done = completed(ours);
+    store.complete(&done, vec![]).await.unwrap();
+    assert_eq!(
+        store.claim(&theirs, now + 1).await.unwrap(),
+        ClaimOutcome::Existing(done)
+    );
+}
+
+async fn a_retried_call_recognises_its_own_earlier_attempt<P: Effects>(idem: Arc<Idempotency<P>>) {
+    let store = idem.persistence();
+    let now = now_ms();
+    let hash = fresh_hash();
+    let ours = record(&hash, "a", now);
+    assert_eq!(store.claim(&ours, now).await.unwrap(), ClaimOutcome::Claimed);
+    assert_eq!(
+        store.claim(&ours, now).await.unwrap(),
+        ClaimOutcome::Claimed,
+        "a retried claim"
+    );
+    let done = completed(ours.clone());
+    store.complete(&done, vec![store.write(&hash, "v1")]).await.unwrap();
+    store
+        .complete(&done, vec![store.write(&hash, "v1")])
+        .await
+        .expect("a retried completion is done, not a lost claim");
+    assert_eq!(store.effect(&hash).await.as_deref(), Some("v1"));
+    store.release(&ours).await.unwrap();
+    assert_eq!(
+        store.claim(&record(&hash, "b", now), now).await.unwrap(),
+        ClaimOutcome::Existing(done),
+        "a release after the completion leaves the completed record"
+    );
+}
+
+async fn dead_and_expired_records_are_claimed_again<P: Effects>(idem: Arc<Idempotency<P>>) {
+    let store = idem.persistence();
+    let now = now_ms();
+    let hash = fresh_hash();
+    let first = record(&hash, "a", now);
+    store.claim(&first, now).await.unwrap();
+    // Past the first claim's deadline: its claimer died.
+    let later = now + 30_000;
+    let second = record(&hash, "b", later);
+    assert_eq!(store.claim(&second, later).await.unwrap(), ClaimOutcome::Claimed);
+    assert!(matches!(
+        store
+            .complete(&completed(first.clone()), vec![store.write(&hash, "late")])
+            .await,
+        Err(PersistenceError::ClaimLost)
+    ));
+    assert_eq!(store.effect(&hash).await, None, "a lost claim writes nothing");
+    let done = completed(second);
+    store.complete(&done, vec![]).await.unwrap();
+    // A completed record lives until its expiration, then is absent.
+    let third = record(&hash, "c", now);
+    assert_eq!(
+        store.claim(&third, later + 1).await.unwrap(),
+        ClaimOutcome::Existing(done.clone())
+    );
+    let expired = done.expiration_s * 1000;
+    assert_eq!(store.claim(&third, expired).await.unwrap(), ClaimOutcome::Claimed);
+}
+
+async fn completion_is_fenced_by_the_claim_token<P: Effects>(idem: Arc<Idempotency<P>>) {
+    let store = idem.persistence();
+    let now = now_ms();
+    let hash = fresh_hash();
+    let ours = record(&hash, "a", now);
+    store.claim(&ours, now).await.unwrap();
+    let impostor = completed(record(&hash, "b", now));
+    assert!(matches!(
+        store.complete(&impostor, vec![store.write(&hash, "b")]).await,
+        Err(PersistenceError::ClaimLost)
+    ));
+    assert_eq!(store.effect(&hash).await, None);
+    let done = completed(ours);
+    store.complete(&done, vec![store.write(&hash, "a")]).await.unwrap();
+    assert_eq!(store.effect(&hash).await.as_deref(), Some("a"));
+    // Nobody completes a record that is not in progress, or absent.
+    let absent = completed(record(&fresh_hash(), "z", now));
+    assert!(matches!(
+        store.complete(&absent, vec![]).await,
+        Err(PersistenceError::ClaimLost)
+    ));
+}
+
+async fn release_removes_only_our_own_claim<P: Effects>(idem: Arc<Idempotency<P>>) {
+    let store = idem.persistence();
+    let now = now_ms();
+    let hash = fresh_hash();
+    let ours = record(&hash, "a", now);
+    store.claim(&ours, now).await.unwrap();
+    store.release(&record(&hash, "b", now)).await.unwrap();
+    assert_eq!(
+        store.claim(&record(&hash, "c", now), now).await.unwrap(),
+        ClaimOutcome::Existing(ours.clone()),
+        "another request's release left our claim"
+    );
+    store.release(&ours).await.unwrap();
+    store.release(&ours).await.expect("releasing twice is fine");
+    assert_eq!(
+        store.claim(&record(&hash, "c", now), now).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
+}
+
+const BODY: &str = r#"{"item":"book","quantity":1}"#;
+
+async fn fifty_concurrent_requests_run_the_handler_once<P: Effects>(idem: Arc<Idempotency<P>>) {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let effect_key = fresh_hash();
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (idem, runs, effect_key) = (idem.clone(), runs.clone(), effect_key.clone());
+        tasks.push(tokio::spawn(async move {
+            let write = idem.persistence().write(&effect_key, "paid");
+            idem.handle_with_outcome(
+                &post(Some("race"), BODY),
+                "/orders",
+                |_| Ok(()),
+                move |()| async move {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    // Hold the claim a moment, so the others meet it in progress.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let response = Response::builder().status(201).body(Body::from("paid")).unwrap();
+                    Ok::<_, HandlerError>(Completion::new(response).with_write(write))
+                },
+            )
+            .await
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        let (response, outcome) = task.await.unwrap();
+        match outcome {
+            Outcome::Executed | Outcome::Replayed { .. } => assert_eq!(response.body().as_ref(), b"paid"),
+            Outcome::Conflict => assert_eq!(response.status(), 409),
+            other => panic!("unexpected outcome {other:?}"),
+        }
+        outcomes.push(outcome);
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "the handler ran once");
+    assert_eq!(outcomes.iter().filter(|o| **o == Outcome::Executed).count(), 1);
+    assert_eq!(idem.persistence().effect(&effect_key).await.as_deref(), Some("paid"));
+}
+
+/// Instantiates each generic test once per store.
+macro_rules! contract {
+    ($($test:ident),* $(,)?) => {
+        mod on_dynamodb {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $test() { super::$test(super::dynamodb().await).await })*
+        }
+        mod on_redis {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $test() { super::$test(super::redis().await).await })*
+        }
+        mod in_memory {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $test() { super::$test(super::memory().await).await })*
+        }
+    };
+}
+
+contract!(
+    claim_answers_the_live_record_in_the_same_call,
+    a_retried_call_recognises_its_own_earlier_attempt,
+    dead_and_expired_records_are_claimed_again,
+    completion_is_fenced_by_the_claim_token,
+    release_removes_only_our_own_claim,
+    fifty_concurrent_requests_run_the_handler_once,
+);
