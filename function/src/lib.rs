@@ -59,6 +59,7 @@ pub mod idempotency;
 pub mod jcs;
 pub mod key;
 pub mod orders;
+pub mod orders_store;
 pub mod ownership;
 pub mod persistence;
 pub mod problem;
@@ -66,6 +67,7 @@ pub mod record;
 pub mod redis_persistence;
 pub mod resp;
 pub mod sdk;
+pub mod store;
 
 pub use caller::{Caller, CallerError};
 pub use config::{ConfigError, IdempotencyConfig, KeySource, Settings};
@@ -76,6 +78,7 @@ pub use problem::Problem;
 pub use record::{IdempotencyRecord, Status, StoredResponse};
 pub use redis_persistence::{RedisPersistence, RedisWrite};
 pub use resp::{RedisClient, RedisUrl, RedisUrlError};
+pub use store::{StoreError, StoreSettings};
 
 /// Sets up structured JSON logs, once. `RUST_LOG` filters by target and level (`info`,
 /// `oncely_function=debug,warn`); unset or unreadable, the filter is `info`.
@@ -96,11 +99,40 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// Builds the orders API from the environment (`TABLE_NAME`, `IDEMPOTENCY_*`) and Lambda's AWS
-/// variables ([`sdk::dynamodb_client_from_env`]; `AWS_ENDPOINT_URL_DYNAMODB` points it at DynamoDB Local).
-pub async fn orders_api_from_env() -> Result<OrdersApi, ConfigError> {
+/// The orders API on the store the environment selects (see [`store`]).
+pub enum OrdersService {
+    DynamoDb(OrdersApi),
+    Redis(OrdersApi<RedisPersistence>),
+}
+
+impl OrdersService {
+    /// Routes one request.
+    pub async fn handle(&self, request: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
+        match self {
+            OrdersService::DynamoDb(api) => api.handle(request).await,
+            OrdersService::Redis(api) => api.handle(request).await,
+        }
+    }
+}
+
+/// Builds the orders API from the environment (`TABLE_NAME`, `IDEMPOTENCY_*`, `ONCELY_STORE` and
+/// the Redis URL) and Lambda's AWS variables ([`sdk::dynamodb_client_from_env`];
+/// `AWS_ENDPOINT_URL_DYNAMODB` points it at DynamoDB Local).
+pub async fn orders_api_from_env() -> Result<OrdersService, ConfigError> {
     let settings = Settings::from_env()?;
+    let store = StoreSettings::from_lookup(|name| std::env::var(name).ok())?;
     let client = sdk::dynamodb_client_from_env();
-    Ok(OrdersApi::new(client, settings.table_name, settings.idempotency)
-        .with_simulated_work_max(settings.simulated_work_max))
+    Ok(match store {
+        StoreSettings::DynamoDb => OrdersService::DynamoDb(
+            OrdersApi::new(client, settings.table_name, settings.idempotency)
+                .with_simulated_work_max(settings.simulated_work_max),
+        ),
+        StoreSettings::Redis(url) => {
+            let redis = RedisPersistence::new(RedisClient::new(url));
+            OrdersService::Redis(
+                OrdersApi::with_redis(client, settings.table_name, settings.idempotency, redis)
+                    .with_simulated_work_max(settings.simulated_work_max),
+            )
+        }
+    })
 }
