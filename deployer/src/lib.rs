@@ -35,6 +35,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let opts = local::LocalOptions {
                 port: args.port,
                 dynamodb_endpoint: args.dynamodb_endpoint,
+                store: local::redis_store::resolve(args.store, args.redis_url.as_deref())?,
+                redis_url: args.redis_url,
             };
             local::run(&config, opts, &progress).await
         }

@@ -402,6 +402,13 @@ pub fn start_moto() -> Result<Emulator> {
 /// Starts `redis-server` on `port` (a free one when `None`) of 127.0.0.1 only, without
 /// persistence (no RDB snapshots, no AOF): a store that lives as long as the process.
 pub fn start_redis_server(port: Option<u16>) -> Result<Emulator> {
+    start_redis_server_with(port, &[])
+}
+
+/// [`start_redis_server`] with more `redis-server` options (`--tls-port`, `--user`, ...). It is
+/// ready when its plain port answers `PING`, so the default user must stay without a password:
+/// add password-protected ACL users with `--user` instead of `--requirepass`.
+pub fn start_redis_server_with(port: Option<u16>, extra: &[String]) -> Result<Emulator> {
     let program = which("redis-server").ok_or(Error::RedisMissing)?;
     let port = match port {
         Some(p) => p,
@@ -421,6 +428,7 @@ pub fn start_redis_server(port: Option<u16>) -> Result<Emulator> {
     ]
     .iter()
     .map(|s| (*s).to_string())
+    .chain(extra.iter().cloned())
     .collect();
     spawn("redis-server", port, &program, &args, &[], redis_answers)
 }

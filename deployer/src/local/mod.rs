@@ -18,6 +18,7 @@ pub mod jwt;
 pub mod limits;
 pub mod pool;
 mod process;
+pub mod redis_store;
 pub mod response;
 pub mod routes;
 pub mod runtime_api;
@@ -58,6 +59,10 @@ pub struct LocalOptions {
     pub port: u16,
     /// Use this DynamoDB instead of starting DynamoDB Local.
     pub dynamodb_endpoint: Option<String>,
+    /// Where the idempotency records live.
+    pub store: redis_store::LocalStore,
+    /// With the Redis store: this server instead of a local `redis-server`.
+    pub redis_url: Option<String>,
 }
 
 /// The architecture of this machine (the function is built for it, whatever the config says).
@@ -167,6 +172,12 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
         ));
     }
 
+    // The idempotency records in Redis, when asked (a local redis-server stops when `redis` drops).
+    let redis = match opts.store {
+        redis_store::LocalStore::Redis => Some(redis_store::RedisStore::start(opts.redis_url, progress).await?),
+        redis_store::LocalStore::Dynamodb => None,
+    };
+
     // The function, built for this machine's architecture the way `package` builds it (cargo
     // zigbuild for AL2023's glibc when installed, else natively): the environments run the binary
     // that would be shipped, and `package` after `up --local` (or the reverse) builds nothing.
@@ -187,8 +198,10 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
 
     // The execution environments.
     let task_root = binary.parent().map(|d| d.display().to_string()).unwrap_or_default();
+    let mut env = function_environment(&stack, &dynamodb_endpoint, &task_root);
+    env.extend(redis.iter().flat_map(redis_store::RedisStore::environment));
     let spec = pool::Spec {
-        env: function_environment(&stack, &dynamodb_endpoint, &task_root),
+        env,
         binary,
         timeout: Duration::from_secs(config.function.timeout_s.max(1) as u64),
         function_arn: stack.function_arn(),
@@ -214,8 +227,12 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
     crate::endpoint::write_to_frontend(config, &endpoint, progress)?;
     auth_setup::announce(config, auth.as_ref(), progress)?;
     let route_keys: Vec<String> = config.api.routes.iter().map(ToString::to_string).collect();
+    let records = redis
+        .as_ref()
+        .map(|r| format!("; idempotency records in Redis: {}", r.shown()))
+        .unwrap_or_default();
     println!(
-        "Local stack {} is up: {endpoint} (routes: {}; DynamoDB: {dynamodb_endpoint}, table {}). Ctrl-C stops it.",
+        "Local stack {} is up: {endpoint} (routes: {}; DynamoDB: {dynamodb_endpoint}, table {}{records}). Ctrl-C stops it.",
         stack.name,
         route_keys.join(", "),
         stack.table_name()
@@ -225,6 +242,7 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
     println!("Stopping the local stack ...");
     server.abort();
     pool.shutdown().await;
+    drop(redis);
     drop(auth);
     println!("Stopped.");
     Ok(())

@@ -102,6 +102,8 @@ pub struct Extra<'a> {
     pub api_yaml: &'a str,
     /// Environment variables of `up --local` (the test knobs).
     pub env: &'a [(&'a str, &'a str)],
+    /// More arguments of `up --local` (e.g. `--store redis`).
+    pub args: &'a [&'a str],
 }
 
 /// The config every test stack uses (concurrency, timeout and app vary).
@@ -186,6 +188,7 @@ impl LocalStack {
             &[]
         };
         let mut child = up_local(port, &dir.config, extra)
+            .args(x.args)
             .envs(x.env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
