@@ -2,7 +2,9 @@
 //! `redis-server` and the in-memory store: a claim answers the live record in the same call, a
 //! retried call recognises its own earlier attempt, dead and expired records are claimed again,
 //! completion is fenced by the claim token (and commits the handler's writes with it), release
-//! removes only our own claim, and 50 concurrent requests run the handler once.
+//! removes only our own claim, 50 concurrent requests run the handler once, and an execution that
+//! crashes between its effect and its completion is taken over after its deadline and answers
+//! with the first execution's effect.
 
 mod common;
 
@@ -306,6 +308,85 @@ async fn fifty_concurrent_requests_run_the_handler_once<P: Effects>(idem: Arc<Id
     assert_eq!(idem.persistence().effect(&effect_key).await.as_deref(), Some("paid"));
 }
 
+/// The execution crashes after its effect and before its completion (its future is dropped, as
+/// when the process dies: no completion, no release). The key is in progress until the claim's
+/// deadline; after it, the retry runs again and its effect, keyed by the record id like the
+/// orders on Redis, finds the first execution's result and answers with it: one effect.
+async fn a_crash_between_the_effect_and_the_completion_answers_with_the_effect<P: Effects>(idem: Arc<Idempotency<P>>) {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    const DEADLINE_MS: u64 = 3000;
+    // An external system (a payment provider) with writes idempotent by id.
+    let payments: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let key = fresh_hash();
+    // With `crash`, the handler signals its effect and then never finishes.
+    let attempt = |crash: Option<Arc<tokio::sync::Notify>>| {
+        let (idem, payments, runs) = (idem.clone(), payments.clone(), runs.clone());
+        let request = request_with_deadline(&post_event(Some(&key), BODY), DEADLINE_MS);
+        async move {
+            let caller = oncely_function::Caller::from_request(&request).expect("a caller");
+            let id = idem.record_id(&caller, &request, "/orders").expect("a record id");
+            idem.handle_with_outcome(
+                &request,
+                "/orders",
+                |_| Ok(()),
+                move |()| async move {
+                    let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+                    let paid = payments
+                        .lock()
+                        .unwrap()
+                        .entry(id)
+                        .or_insert_with(|| format!("payment {run}"))
+                        .clone();
+                    if let Some(effect_done) = crash {
+                        effect_done.notify_one();
+                        std::future::pending::<()>().await;
+                    }
+                    let response = Response::builder().status(201).body(Body::from(paid)).unwrap();
+                    Ok::<_, HandlerError>(Completion::new(response))
+                },
+            )
+            .await
+        }
+    };
+    let started = now_ms();
+    let effect_done = Arc::new(tokio::sync::Notify::new());
+    let first = tokio::spawn(attempt(Some(effect_done.clone())));
+    tokio::time::timeout(Duration::from_millis(DEADLINE_MS), effect_done.notified())
+        .await
+        .expect("the first execution made its effect");
+    first.abort();
+    assert!(
+        first.await.unwrap_err().is_cancelled(),
+        "the first execution never finished"
+    );
+    assert_eq!(payments.lock().unwrap().len(), 1, "its effect happened");
+
+    let (response, outcome) = attempt(None).await;
+    assert_eq!(
+        (response.status().as_u16(), outcome),
+        (409, Outcome::Conflict),
+        "in progress until the deadline"
+    );
+    tokio::time::sleep(Duration::from_millis(
+        (started + DEADLINE_MS + 100).saturating_sub(now_ms()),
+    ))
+    .await;
+    let (response, outcome) = attempt(None).await;
+    assert_eq!(outcome, Outcome::Executed, "the dead claim is taken over");
+    assert_eq!(
+        response.body().as_ref(),
+        b"payment 1",
+        "the answer is the first execution's effect"
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    assert_eq!(payments.lock().unwrap().len(), 1, "one effect");
+    let (response, outcome) = attempt(None).await;
+    assert!(matches!(outcome, Outcome::Replayed { .. }));
+    assert_eq!(response.body().as_ref(), b"payment 1");
+}
+
 /// Instantiates each generic test once per store.
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
@@ -331,4 +412,5 @@ contract!(
     completion_is_fenced_by_the_claim_token,
     release_removes_only_our_own_claim,
     fifty_concurrent_requests_run_the_handler_once,
+    a_crash_between_the_effect_and_the_completion_answers_with_the_effect,
 );
