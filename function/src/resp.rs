@@ -150,11 +150,12 @@ pub enum RespError {
 }
 
 impl RespError {
-    /// Whether a new attempt on a fresh connection may succeed (connection trouble, not a refusal).
+    /// Whether a new attempt on a fresh connection may succeed (connection trouble, not a refusal
+    /// such as a wrong password or an untrusted certificate).
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            RespError::Connect { .. } | RespError::Io(_) | RespError::Timeout(_) | RespError::Tls { .. }
+            RespError::Connect { .. } | RespError::Io(_) | RespError::Timeout(_)
         )
     }
 }
