@@ -47,7 +47,7 @@ async fn records_live_in_a_local_redis_server_that_ctrl_c_stops() {
     let url = up
         .split("idempotency records in Redis: ")
         .nth(1)
-        .and_then(|rest| rest.split(')').next())
+        .and_then(|rest| rest.split(';').next())
         .unwrap_or_else(|| panic!("the start-up line names the Redis: {up}"));
     let port: u16 = url.trim_start_matches("redis://127.0.0.1:").parse().unwrap();
 

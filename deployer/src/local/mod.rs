@@ -232,7 +232,7 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
         .map(|r| format!("; idempotency records in Redis: {}", r.shown()))
         .unwrap_or_default();
     println!(
-        "Local stack {} is up: {endpoint} (routes: {}; DynamoDB: {dynamodb_endpoint}, table {}{records}). Ctrl-C stops it.",
+        "Local stack {} is up: {endpoint} (routes: {}{records}; DynamoDB: {dynamodb_endpoint}, table {}). Ctrl-C stops it.",
         stack.name,
         route_keys.join(", "),
         stack.table_name()
