@@ -1,5 +1,6 @@
 //! Oncely's Lambda function: an idempotency library for any `lambda_http` handler (DynamoDB-backed,
-//! Powertools semantics plus atomic completion) and the orders API built on it.
+//! Powertools semantics plus atomic completion; or Redis/Valkey-backed, [`RedisPersistence`]) and
+//! the orders API built on it.
 //!
 //! # Making a handler idempotent
 //!
