@@ -414,3 +414,36 @@ contract!(
     fifty_concurrent_requests_run_the_handler_once,
     a_crash_between_the_effect_and_the_completion_answers_with_the_effect,
 );
+
+/// Redis only: after the server forgets its scripts (a restart, a failover, `SCRIPT FLUSH`), the
+/// next call gets `NOSCRIPT` and sends its script again with `EVAL`; every step still works.
+#[tokio::test]
+async fn redis_scripts_are_sent_again_after_the_server_forgets_them() {
+    let store = redis_persistence();
+    let now = now_ms();
+    let hash = fresh_hash();
+    let ours = record(&hash, "a", now);
+    assert_eq!(store.claim(&ours, now).await.unwrap(), ClaimOutcome::Claimed);
+    let flush = || async {
+        let reply = store
+            .client()
+            .pipeline(&[Command::new("SCRIPT").arg("FLUSH")], Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(reply, [Value::Simple("OK".into())]);
+    };
+    flush().await;
+    let theirs = record(&hash, "b", now);
+    assert_eq!(
+        store.claim(&theirs, now).await.unwrap(),
+        ClaimOutcome::Existing(ours.clone())
+    );
+    flush().await;
+    store.complete(&completed(ours.clone()), vec![]).await.unwrap();
+    flush().await;
+    store.release(&ours).await.unwrap();
+    assert!(matches!(
+        store.claim(&theirs, now).await.unwrap(),
+        ClaimOutcome::Existing(r) if r.status == Status::Completed
+    ));
+}
