@@ -222,19 +222,28 @@ impl<P: OrderStore> OrdersApi<P> {
             Err(err) => return (err.problem().into_response(), Outcome::Rejected),
         };
         let work = self.simulated_work(request);
-        let write = |order| OrderWrite {
-            client: self.client.clone(),
-            table: self.table.clone(),
-            order,
-            owner: caller.subject().map(str::to_string),
+        let write = |order| {
             // Both exist whenever the handler runs (the wrapper refuses the request otherwise).
-            record_id: self
-                .idempotency
-                .record_id(&caller, request, ORDERS_ROUTE)
-                .unwrap_or_default(),
-            fingerprint: crate::fingerprint::checked_fingerprint(request.body().as_ref()).unwrap_or_default(),
-            deadline_ms: self.idempotency.deadline_ms(request, crate::idempotency::now_ms()),
-            bounds: self.idempotency.persistence().time_bounds(),
+            let (record_id, fingerprint) = if P::DERIVES_ORDER_IDS {
+                (
+                    self.idempotency
+                        .record_id(&caller, request, ORDERS_ROUTE)
+                        .unwrap_or_default(),
+                    crate::fingerprint::checked_fingerprint(request.body().as_ref()).unwrap_or_default(),
+                )
+            } else {
+                Default::default()
+            };
+            OrderWrite {
+                client: self.client.clone(),
+                table: self.table.clone(),
+                order,
+                owner: caller.subject().map(str::to_string),
+                record_id,
+                fingerprint,
+                deadline_ms: self.idempotency.deadline_ms(request, crate::idempotency::now_ms()),
+                bounds: self.idempotency.persistence().time_bounds(),
+            }
         };
         self.idempotency
             .handle_as(

@@ -24,7 +24,8 @@ pub struct OrderWrite {
     pub order: NewOrder,
     /// The caller's subject, stored in [`OWNER_ATTRIBUTE`].
     pub owner: Option<String>,
-    /// The idempotency record's id and the payload's fingerprint.
+    /// The idempotency record's id and the payload's fingerprint (empty unless the store
+    /// [`OrderStore::DERIVES_ORDER_IDS`]).
     pub record_id: String,
     pub fingerprint: String,
     /// The invocation's deadline (epoch ms) and the store's time bounds.
@@ -34,6 +35,10 @@ pub struct OrderWrite {
 
 /// A store the orders API runs on.
 pub trait OrderStore: Persistence {
+    /// Whether the order's id is derived from the record id and the fingerprint (which are then
+    /// computed for [`OrderWrite`]).
+    const DERIVES_ORDER_IDS: bool;
+
     /// The time bounds of its calls (the orders' reads use them too).
     fn time_bounds(&self) -> TimeBounds;
 
@@ -42,6 +47,8 @@ pub trait OrderStore: Persistence {
 }
 
 impl OrderStore for DynamoDbPersistence {
+    const DERIVES_ORDER_IDS: bool = false;
+
     fn time_bounds(&self) -> TimeBounds {
         DynamoDbPersistence::time_bounds(self)
     }
@@ -67,6 +74,8 @@ pub fn derived_order_id(record_id: &str, fingerprint: &str) -> String {
 pub struct ForeignOrder(String);
 
 impl OrderStore for RedisPersistence {
+    const DERIVES_ORDER_IDS: bool = true;
+
     fn time_bounds(&self) -> TimeBounds {
         RedisPersistence::time_bounds(self)
     }
