@@ -184,6 +184,11 @@ impl RedisPersistence {
             let result = self.eval_once(script, keys, args, attempt.min(left)).await;
             let retry = match &result {
                 Err(err) => err.is_transient(),
+                // A failover demoted the server these connections reach: connect afresh.
+                Ok(Value::Error { code, .. }) if code == "READONLY" => {
+                    self.client.reset();
+                    true
+                }
                 Ok(Value::Error { code, .. }) => {
                     matches!(code.as_str(), "LOADING" | "BUSY" | "TRYAGAIN" | "MASTERDOWN")
                 }

@@ -317,6 +317,15 @@ impl RedisClient {
         }
     }
 
+    /// Closes the idle connections: the next calls connect afresh (after a failover, when the
+    /// endpoint's name points at the new primary and the old connections reach a replica).
+    pub fn reset(&self) {
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+
     /// The URL it connects to.
     pub fn url(&self) -> &RedisUrl {
         &self.url

@@ -1,7 +1,8 @@
 //! The orders API with its idempotency records in a real `redis-server` (orders in DynamoDB
 //! Local): replays, 50 concurrent requests, and a crash between the order write and the
 //! completion, injected for real (the Redis connection is cut the moment DynamoDB has answered
-//! the order's write), after which the re-execution answers with the same order.
+//! the order's write), after which the re-execution answers with the same order; and a failover
+//! (a pooled connection to a server that became a replica) reconnects to the new primary.
 
 mod common;
 
@@ -178,4 +179,39 @@ async fn a_crash_between_the_order_and_the_completion_answers_with_the_same_orde
     );
     // And from now on it is replayed.
     assert_replay(&retry, &api.handle(post(Some("crash"), BODY)).await);
+}
+
+/// A failover: the pooled connection reaches a server that is now a replica (`READONLY`); the
+/// store drops its connections and the retry reaches the new primary.
+#[tokio::test]
+async fn after_a_failover_a_readonly_reply_reconnects_to_the_new_primary() {
+    let primary = format!("127.0.0.1:{}", testkit::redis_server().port());
+    let replica_args: Vec<String> = ["--replicaof", "127.0.0.1", &testkit::redis_server().port().to_string()]
+        .iter()
+        .map(|s| (*s).to_string())
+        .collect();
+    let replica = emulators::start_redis_server_with(None, &replica_args).expect("a replica starts");
+    let proxy = TcpProxy::start(&format!("127.0.0.1:{}", replica.port())).await;
+    let redis = redis_at(&format!("redis://{}", proxy.addr()));
+    let ping = redis
+        .client()
+        .pipeline(&[Command::new("PING")], Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        ping,
+        [Value::Simple("PONG".into())],
+        "a pooled connection to the replica"
+    );
+    proxy.redirect(&primary);
+
+    let table = Table::new().await;
+    let api = api(&table, &table.endpoint, redis);
+    let response = api.handle(post(Some("failover"), BODY)).await;
+    assert_eq!(response.status(), 201, "{}", String::from_utf8_lossy(&body(&response)));
+    assert_eq!(
+        proxy.accepted(),
+        2,
+        "one connection to the replica, then one to the primary"
+    );
 }

@@ -1,6 +1,7 @@
 //! [`TcpProxy`]: a byte-for-byte TCP proxy on 127.0.0.1 in front of any server (`redis-server`)
 //! that can be cut for real: [`TcpProxy::cut`] closes every open connection and closes new ones
-//! as soon as they are accepted, until [`TcpProxy::restore`]. It is synchronous, so a
+//! as soon as they are accepted, until [`TcpProxy::restore`]; [`TcpProxy::redirect`] sends new
+//! connections elsewhere (a failover). It is synchronous, so a
 //! [`crate::FaultProxy`] observer can cut it at an exact point of a request's life.
 
 use std::net::SocketAddr;
@@ -12,6 +13,7 @@ use tokio::task::{AbortHandle, JoinHandle};
 
 #[derive(Default)]
 struct State {
+    upstream: Mutex<String>,
     cut: AtomicBool,
     accepted: AtomicUsize,
     refused: AtomicUsize,
@@ -30,8 +32,10 @@ impl TcpProxy {
     pub async fn start(upstream: &str) -> TcpProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding the TCP proxy");
         let addr = listener.local_addr().expect("the proxy's address");
-        let state = Arc::new(State::default());
-        let upstream = upstream.to_string();
+        let state = Arc::new(State {
+            upstream: Mutex::new(upstream.to_string()),
+            ..State::default()
+        });
         let shared = state.clone();
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
@@ -41,7 +45,11 @@ impl TcpProxy {
                     continue;
                 }
                 shared.accepted.fetch_add(1, Ordering::SeqCst);
-                let upstream = upstream.clone();
+                let upstream = shared
+                    .upstream
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone();
                 let pump = tokio::spawn(async move {
                     let Ok(mut server) = TcpStream::connect(&upstream).await else {
                         return;
@@ -75,6 +83,15 @@ impl TcpProxy {
         for handle in open {
             handle.abort();
         }
+    }
+
+    /// Sends new connections to `upstream` (as a DNS name moves in a failover); open ones stay.
+    pub fn redirect(&self, upstream: &str) {
+        *self
+            .state
+            .upstream
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = upstream.to_string();
     }
 
     /// Lets connections through again.
