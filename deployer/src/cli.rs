@@ -153,6 +153,14 @@ pub struct UpArgs {
     /// execution environments to the new build one by one, keeping requests and data.
     #[arg(long, requires = "local")]
     pub watch: bool,
+    /// With --local: where the idempotency records live: the table (dynamodb, the default) or
+    /// Redis (a local redis-server on a free port, or --redis-url).
+    #[arg(long, value_enum, requires = "local")]
+    pub store: Option<crate::local::redis_store::LocalStore>,
+    /// With --local: keep the idempotency records in the Redis at this URL
+    /// (redis://[user:password@]host[:port][/db] or rediss://; implies --store redis).
+    #[arg(long, value_name = "URL", requires = "local")]
+    pub redis_url: Option<String>,
 }
 
 #[derive(Debug, Args)]

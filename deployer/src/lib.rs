@@ -42,6 +42,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 port: args.port,
                 dynamodb_endpoint: args.dynamodb_endpoint,
                 watch: args.watch,
+                store: local::redis_store::resolve(args.store, args.redis_url.as_deref())?,
+                redis_url: args.redis_url,
             };
             local::run(&load_config()?, opts, &progress).await
         }

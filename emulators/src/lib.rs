@@ -40,6 +40,11 @@ pub enum Error {
         or set ONCELY_PYTHON to a Python that has it"
     )]
     MotoMissing { python: String },
+    #[error(
+        "redis-server was not found on PATH; the Redis store needs it (Debian/Ubuntu: \
+        `apt-get install redis-server`), or pass a running server's URL"
+    )]
+    RedisMissing,
     #[error("could not start {what}: {source}")]
     Spawn {
         what: &'static str,
@@ -392,6 +397,53 @@ pub fn start_moto() -> Result<Emulator> {
     spawn("moto", port, &python, &args, &env, |addr| {
         http_answers(addr, "/moto-api/")
     })
+}
+
+/// Starts `redis-server` on `port` (a free one when `None`) of 127.0.0.1 only, without
+/// persistence (no RDB snapshots, no AOF): a store that lives as long as the process.
+pub fn start_redis_server(port: Option<u16>) -> Result<Emulator> {
+    start_redis_server_with(port, &[])
+}
+
+/// [`start_redis_server`] with more `redis-server` options (`--tls-port`, `--user`, ...). It is
+/// ready when its plain port answers `PING`, so the default user must stay without a password:
+/// add password-protected ACL users with `--user` instead of `--requirepass`.
+pub fn start_redis_server_with(port: Option<u16>, extra: &[String]) -> Result<Emulator> {
+    let program = which("redis-server").ok_or(Error::RedisMissing)?;
+    let port = match port {
+        Some(p) => p,
+        None => free_port()?,
+    };
+    let args: Vec<String> = [
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+    ]
+    .iter()
+    .map(|s| (*s).to_string())
+    .chain(extra.iter().cloned())
+    .collect();
+    spawn("redis-server", port, &program, &args, &[], redis_answers)
+}
+
+/// Sends `PING` and reports whether `+PONG` came back.
+fn redis_answers(addr: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    if stream.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut head = [0u8; 5];
+    stream.read_exact(&mut head).is_ok() && &head == b"+PONG"
 }
 
 #[cfg(test)]

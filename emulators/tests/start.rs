@@ -1,4 +1,5 @@
-//! Starts the real emulators and checks they answer and are gone after being dropped.
+//! Starts the real emulators (and `redis-server`) and checks they answer and are gone after being
+//! dropped.
 use std::net::TcpStream;
 
 fn answers(port: u16) -> bool {
@@ -22,6 +23,21 @@ fn moto_starts_and_stops() {
     assert!(answers(port));
     drop(moto);
     assert!(!answers(port), "moto still listens after drop");
+}
+
+#[test]
+fn redis_server_starts_on_loopback_without_persistence_and_stops() {
+    use std::io::{Read, Write};
+    let redis = emulators::start_redis_server(None).expect("redis-server starts");
+    let port = redis.port();
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    conn.write_all(b"CONFIG GET save\r\n").unwrap();
+    let mut reply = [0u8; 64];
+    let n = conn.read(&mut reply).unwrap();
+    assert_eq!(&reply[..n], b"*2\r\n$4\r\nsave\r\n$0\r\n\r\n", "no RDB snapshots");
+    drop(conn);
+    drop(redis);
+    assert!(!answers(port), "redis-server still listens after drop");
 }
 
 #[test]

@@ -6,6 +6,7 @@
 // (scripts/test sets it, so the browser tests do not build the deployer again).
 // ONCELY_E2E_API_URL=<url> skips `up --local` and uses that API instead (it must allow the
 // preview origin in CORS); orders are then counted from the responses only.
+// ONCELY_E2E_STORE=redis keeps the idempotency records in a local redis-server (`--store redis`).
 // startStack({ auth: true }) sets `api.auth: { cognito: {} }`: `up --local` then runs its local
 // issuer, and the page is built with VITE_AUTH_MODE=local and that issuer (`stack.authIssuer`;
 // null when this deployer has no auth support: it printed no issuer).
@@ -241,7 +242,9 @@ export async function startStack({ auth = false } = {}) {
         '',
       ].join('\n'),
     );
-    const up = startUpLocal(['--config', config, '--port', String(apiPort)]);
+    // ONCELY_E2E_STORE=redis: the idempotency records in a local redis-server (`--store redis`).
+    const store = process.env.ONCELY_E2E_STORE ? ['--store', process.env.ONCELY_E2E_STORE] : [];
+    const up = startUpLocal(['--config', config, '--port', String(apiPort), ...store]);
     const startupMs = Number(process.env.ONCELY_E2E_STARTUP_MS ?? 30 * 60_000); // the first run builds bootstrap
     await waitFor('`up --local` to say it is up, write VITE_API_URL and answer', up, startupMs, async () => {
       // "Local stack <name> is up: <url> (routes: ...; DynamoDB: <endpoint>, table <table>). Ctrl-C stops it."

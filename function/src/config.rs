@@ -62,6 +62,9 @@ pub enum ConfigError {
         value: String,
         expected: &'static str,
     },
+    /// The store selection (`ONCELY_STORE` and the Redis URL).
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// Everything the `bootstrap` binary reads from its environment.

@@ -254,6 +254,12 @@ impl<P: Persistence> Idempotency<P> {
         (response, outcome)
     }
 
+    /// The record id a request of `caller` on `route` has (`None` when its key is missing or invalid).
+    pub fn record_id(&self, caller: &Caller, request: &Request, route: &str) -> Option<String> {
+        let key = self.client_key(request).ok()?;
+        Some(self.caller_key_hash(caller, request.method().as_str(), route, &key))
+    }
+
     fn client_key(&self, request: &Request) -> Result<String, KeyError> {
         match &self.config.key_source {
             KeySource::Header(name) => key_from_headers(request.headers(), name),

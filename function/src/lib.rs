@@ -1,5 +1,6 @@
 //! Oncely's Lambda function: an idempotency library for any `lambda_http` handler (DynamoDB-backed,
-//! Powertools semantics plus atomic completion) and the orders API built on it.
+//! Powertools semantics plus atomic completion; or Redis/Valkey-backed, [`RedisPersistence`]) and
+//! the orders API built on it.
 //!
 //! # Making a handler idempotent
 //!
@@ -60,11 +61,15 @@ pub mod jcs;
 pub mod key;
 pub mod metrics;
 pub mod orders;
+pub mod orders_store;
 pub mod ownership;
 pub mod persistence;
 pub mod problem;
 pub mod record;
+pub mod redis_persistence;
+pub mod resp;
 pub mod sdk;
+pub mod store;
 
 pub use caller::{Caller, CallerError};
 pub use config::{ConfigError, IdempotencyConfig, KeySource, Settings};
@@ -73,6 +78,9 @@ pub use orders::OrdersApi;
 pub use persistence::{ClaimOutcome, DynamoDbPersistence, Persistence, PersistenceError, TimeBounds};
 pub use problem::Problem;
 pub use record::{IdempotencyRecord, Status, StoredResponse};
+pub use redis_persistence::{RedisPersistence, RedisWrite};
+pub use resp::{RedisClient, RedisUrl, RedisUrlError};
+pub use store::{StoreError, StoreSettings};
 
 /// Sets up structured JSON logs, once. `RUST_LOG` filters by target and level (`info`,
 /// `oncely_function=debug,warn`); unset or unreadable, the filter is `info`.
@@ -93,11 +101,48 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// Builds the orders API from the environment (`TABLE_NAME`, `IDEMPOTENCY_*`) and Lambda's AWS
-/// variables ([`sdk::dynamodb_client_from_env`]; `AWS_ENDPOINT_URL_DYNAMODB` points it at DynamoDB Local).
-pub async fn orders_api_from_env() -> Result<OrdersApi, ConfigError> {
+/// The orders API on the store the environment selects (see [`store`]).
+pub enum OrdersService {
+    DynamoDb(OrdersApi),
+    Redis(OrdersApi<RedisPersistence>),
+}
+
+impl OrdersService {
+    /// Routes one request.
+    pub async fn handle(&self, request: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
+        self.handle_with_outcome(request).await.0
+    }
+
+    /// Routes one request and reports the idempotency outcome of a POST (for the metrics line).
+    pub async fn handle_with_outcome(
+        &self,
+        request: lambda_http::Request,
+    ) -> (lambda_http::Response<lambda_http::Body>, Option<idempotency::Outcome>) {
+        match self {
+            OrdersService::DynamoDb(api) => api.handle_with_outcome(request).await,
+            OrdersService::Redis(api) => api.handle_with_outcome(request).await,
+        }
+    }
+}
+
+/// Builds the orders API from the environment (`TABLE_NAME`, `IDEMPOTENCY_*`, `ONCELY_STORE` and
+/// the Redis URL) and Lambda's AWS variables ([`sdk::dynamodb_client_from_env`];
+/// `AWS_ENDPOINT_URL_DYNAMODB` points it at DynamoDB Local).
+pub async fn orders_api_from_env() -> Result<OrdersService, ConfigError> {
     let settings = Settings::from_env()?;
+    let store = StoreSettings::from_lookup(|name| std::env::var(name).ok())?;
     let client = sdk::dynamodb_client_from_env();
-    Ok(OrdersApi::new(client, settings.table_name, settings.idempotency)
-        .with_simulated_work_max(settings.simulated_work_max))
+    Ok(match store {
+        StoreSettings::DynamoDb => OrdersService::DynamoDb(
+            OrdersApi::new(client, settings.table_name, settings.idempotency)
+                .with_simulated_work_max(settings.simulated_work_max),
+        ),
+        StoreSettings::Redis(url) => {
+            let redis = RedisPersistence::new(RedisClient::new(url));
+            OrdersService::Redis(
+                OrdersApi::with_redis(client, settings.table_name, settings.idempotency, redis)
+                    .with_simulated_work_max(settings.simulated_work_max),
+            )
+        }
+    })
 }

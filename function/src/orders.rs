@@ -1,13 +1,16 @@
 //! The orders API: `POST /orders` (idempotent, the order commits with the idempotency record)
 //! and `GET /orders/{id}` (ETag, 304), with problem+json errors and 404/405 routing. With a JWT
-//! caller, the order is the caller's (see `ownership`).
+//! caller, the order is the caller's (see `ownership`). The store of the idempotency records is
+//! DynamoDB (the same table) or Redis; see `orders_store` for how each writes the order.
 
 use crate::caller::Caller;
 use crate::config::IdempotencyConfig;
 use crate::idempotency::{Completion, HandlerError, Idempotency, Outcome};
+use crate::orders_store::{OrderStore, OrderWrite};
 use crate::ownership::{OWNER_ATTRIBUTE, Owner, customer_from_caller};
 use crate::persistence::DynamoDbPersistence;
 use crate::problem::Problem;
+use crate::redis_persistence::RedisPersistence;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use base64::Engine;
@@ -119,16 +122,17 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     response
 }
 
-/// The orders API over one DynamoDB table shared by orders and idempotency records.
-pub struct OrdersApi {
-    idempotency: Idempotency<DynamoDbPersistence>,
+/// The orders API over one DynamoDB table of orders, with its idempotency records in the same
+/// table (the default) or in Redis (`OrdersApi<RedisPersistence>`).
+pub struct OrdersApi<P: OrderStore = DynamoDbPersistence> {
+    idempotency: Idempotency<P>,
     client: Client,
     table: String,
     simulated_work_max: std::time::Duration,
 }
 
 impl OrdersApi {
-    /// The API over `table` with `config`.
+    /// The API over `table` with `config`, its records in the same table.
     pub fn new(client: Client, table: impl Into<String>, config: IdempotencyConfig) -> Self {
         let table = table.into();
         let persistence = DynamoDbPersistence::new(client.clone(), table.clone(), config.ttl_attribute.clone());
@@ -139,7 +143,26 @@ impl OrdersApi {
             simulated_work_max: std::time::Duration::ZERO,
         }
     }
+}
 
+impl OrdersApi<RedisPersistence> {
+    /// The API over `table` with `config`, its records in Redis.
+    pub fn with_redis(
+        client: Client,
+        table: impl Into<String>,
+        config: IdempotencyConfig,
+        redis: RedisPersistence,
+    ) -> Self {
+        OrdersApi {
+            idempotency: Idempotency::new(config, redis),
+            client,
+            table: table.into(),
+            simulated_work_max: std::time::Duration::ZERO,
+        }
+    }
+}
+
+impl<P: OrderStore> OrdersApi<P> {
     /// Lets requests ask for up to `max` of simulated work with the `X-Simulate-Work-Ms` header.
     pub fn with_simulated_work_max(mut self, max: std::time::Duration) -> Self {
         self.simulated_work_max = max;
@@ -158,7 +181,7 @@ impl OrdersApi {
     }
 
     /// The idempotency layer (for its key hash and configuration).
-    pub fn idempotency(&self) -> &Idempotency<DynamoDbPersistence> {
+    pub fn idempotency(&self) -> &Idempotency<P> {
         &self.idempotency
     }
 
@@ -198,20 +221,44 @@ impl OrdersApi {
             Ok(caller) => caller,
             Err(err) => return (err.problem().into_response(), Outcome::Rejected),
         };
-        let table = self.table.clone();
         let work = self.simulated_work(request);
-        let owner = caller.subject().map(str::to_string);
+        let write = |order| {
+            // Both exist whenever the handler runs (the wrapper refuses the request otherwise).
+            let (record_id, fingerprint) = if P::DERIVES_ORDER_IDS {
+                (
+                    self.idempotency
+                        .record_id(&caller, request, ORDERS_ROUTE)
+                        .unwrap_or_default(),
+                    crate::fingerprint::checked_fingerprint(request.body().as_ref()).unwrap_or_default(),
+                )
+            } else {
+                Default::default()
+            };
+            OrderWrite {
+                client: self.client.clone(),
+                table: self.table.clone(),
+                order,
+                owner: caller.subject().map(str::to_string),
+                record_id,
+                fingerprint,
+                deadline_ms: self.idempotency.deadline_ms(request, crate::idempotency::now_ms()),
+                bounds: self.idempotency.persistence().time_bounds(),
+            }
+        };
         self.idempotency
             .handle_as(
                 &caller,
                 request,
                 ORDERS_ROUTE,
                 |r| customer_from_caller(parse_new_order(r.body().as_ref())?, &caller),
-                move |order| async move {
-                    if !work.is_zero() {
-                        tokio::time::sleep(work).await;
+                move |order| {
+                    let write = write(order);
+                    async move {
+                        if !work.is_zero() {
+                            tokio::time::sleep(work).await;
+                        }
+                        P::create(write).await
                     }
-                    create_order(&table, order, owner)
                 },
             )
             .await
@@ -352,14 +399,30 @@ fn method_not_allowed(allow: &str) -> Response<Body> {
     .into_response()
 }
 
-/// Builds the 201 response and the order's Put for the completion transaction; `owner` (the
-/// caller's subject) is stored in [`OWNER_ATTRIBUTE`], not in the representation.
-fn create_order(
+/// Builds the 201 response and the order's Put (id `id`) for the completion transaction.
+pub(crate) fn create_order(
     table: &str,
+    id: &str,
     order: NewOrder,
     owner: Option<String>,
 ) -> Result<Completion<TransactWriteItem>, HandlerError> {
-    let id = uuid::Uuid::new_v4().to_string();
+    let (order, item) = order_item(id, order, owner)?;
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(id)")
+        .build()?;
+    Ok(Completion::new(created_response(&order)?).with_write(TransactWriteItem::builder().put(put).build()))
+}
+
+/// The order with id `id` created now, and its table item; `owner` (the caller's subject) is
+/// stored in [`OWNER_ATTRIBUTE`], not in the representation.
+pub(crate) fn order_item(
+    id: &str,
+    order: NewOrder,
+    owner: Option<String>,
+) -> Result<(Order, HashMap<String, AttributeValue>), HandlerError> {
+    let id = id.to_string();
     let created_at = aws_smithy_types::DateTime::from_millis(crate::idempotency::now_ms() as i64)
         .fmt(aws_smithy_types::date_time::Format::DateTime)?;
     let order = Order {
@@ -384,16 +447,17 @@ fn create_order(
     if let Some(owner) = owner {
         item.insert(OWNER_ATTRIBUTE.into(), AttributeValue::S(owner));
     }
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(id)")
-        .build()?;
-    let mut response = json_response(StatusCode::CREATED, serde_json::to_vec(&order)?);
-    response
-        .headers_mut()
-        .insert(header::LOCATION, HeaderValue::from_str(&format!("/orders/{id}"))?);
-    Ok(Completion::new(response).with_write(TransactWriteItem::builder().put(put).build()))
+    Ok((order, item))
+}
+
+/// The 201 answer of a created order.
+pub(crate) fn created_response(order: &Order) -> Result<Response<Body>, HandlerError> {
+    let mut response = json_response(StatusCode::CREATED, serde_json::to_vec(order)?);
+    response.headers_mut().insert(
+        header::LOCATION,
+        HeaderValue::from_str(&format!("/orders/{}", order.id))?,
+    );
+    Ok(response)
 }
 
 /// Reads an order from its table item.

@@ -466,7 +466,9 @@ impl Persistence for InMemoryPersistence {
     async fn claim(&self, record: &IdempotencyRecord, now_ms: u64) -> Result<ClaimOutcome, PersistenceError> {
         let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(existing) = state.0.get(&record.key_hash) {
-            let dead = existing.is_expired(now_ms)
+            // Our own claim (a retried call): still ours.
+            let dead = existing.claim == record.claim
+                || existing.is_expired(now_ms)
                 || (existing.status == Status::InProgress && existing.in_progress_expiration_ms <= now_ms);
             if !dead {
                 return Ok(ClaimOutcome::Existing(existing.clone()));
@@ -484,6 +486,8 @@ impl Persistence for InMemoryPersistence {
         let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match state.0.get(&record.key_hash) {
             Some(current) if current.status == Status::InProgress && current.claim == record.claim => {}
+            // An earlier attempt of this completion applied: done (its writes are not applied twice).
+            Some(current) if current.status == Status::Completed && current.claim == record.claim => return Ok(()),
             _ => return Err(PersistenceError::ClaimLost),
         }
         state.0.insert(record.key_hash.clone(), record.clone());

@@ -11,6 +11,9 @@ fn run(vars: &[(&str, &str)]) -> (i32, String) {
         "IDEMPOTENCY_LOCAL_CACHE_ITEMS",
         "IDEMPOTENCY_TTL_ATTRIBUTE",
         "AWS_LAMBDA_RUNTIME_API",
+        "ONCELY_STORE",
+        "ONCELY_REDIS_URL_ENV",
+        "ONCELY_REDIS_URL",
     ] {
         cmd.env_remove(name);
     }
@@ -37,4 +40,24 @@ fn invalid_values_are_named_at_startup() {
         stderr.contains("IDEMPOTENCY_LOCAL_CACHE_ITEMS=\"lots\" is invalid"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_redis_store_without_a_usable_url_is_a_clear_startup_error_without_the_password() {
+    let (code, stderr) = run(&[("TABLE_NAME", "orders"), ("ONCELY_STORE", "redis")]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("needs the Redis URL in ONCELY_REDIS_URL"), "{stderr}");
+    let (code, stderr) = run(&[
+        ("TABLE_NAME", "orders"),
+        ("ONCELY_STORE", "redis"),
+        ("ONCELY_REDIS_URL_ENV", "CACHE_URL"),
+        ("CACHE_URL", "redis://app:hunter2@cache.internal:6379/db7"),
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("CACHE_URL does not hold a usable Redis URL"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("not a database number"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "the password is never printed: {stderr}");
 }

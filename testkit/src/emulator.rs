@@ -1,4 +1,5 @@
-//! The emulators a test binary uses: one DynamoDB Local shared by all its tests, and moto.
+//! The emulators a test binary uses: one DynamoDB Local and one `redis-server` shared by all its
+//! tests, and moto.
 
 use std::sync::OnceLock;
 
@@ -19,4 +20,19 @@ pub fn dynamodb_local() -> &'static Emulator {
 /// test asserts on what the whole account holds, so none of them shares one.
 pub fn moto() -> Emulator {
     emulators::start_moto().expect("moto starts (scripts/test installs it into .venv)")
+}
+
+/// This test binary's `redis-server` on a free loopback port, without persistence, started on
+/// first use; it stops when the binary exits. Tests keep apart by key prefix.
+pub fn redis_server() -> &'static Emulator {
+    static REDIS: OnceLock<Emulator> = OnceLock::new();
+    REDIS.get_or_init(|| {
+        emulators::start_redis_server(None)
+            .expect("redis-server must start (Debian/Ubuntu: apt-get install redis-server)")
+    })
+}
+
+/// The `redis://` URL of [`redis_server`].
+pub fn redis_url() -> String {
+    format!("redis://127.0.0.1:{}", redis_server().port())
 }

@@ -19,6 +19,7 @@ pub mod limits;
 pub mod metrics;
 pub mod pool;
 mod process;
+pub mod redis_store;
 pub mod response;
 pub mod routes;
 pub mod runtime_api;
@@ -62,6 +63,10 @@ pub struct LocalOptions {
     pub dynamodb_endpoint: Option<String>,
     /// Rebuild and replace the environments when the function's sources change.
     pub watch: bool,
+    /// Where the idempotency records live.
+    pub store: Option<redis_store::LocalStore>,
+    /// With the Redis store: this server instead of a local `redis-server`.
+    pub redis_url: Option<String>,
 }
 
 /// The architecture of this machine (the function is built for it, whatever the config says).
@@ -171,6 +176,12 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
         ));
     }
 
+    // The idempotency records in Redis, when asked (a local redis-server stops when `redis` drops).
+    let redis = match redis_store::chosen(opts.store, &config.idempotency.store) {
+        redis_store::LocalStore::Redis => Some(redis_store::RedisStore::start(opts.redis_url, progress).await?),
+        redis_store::LocalStore::Dynamodb => None,
+    };
+
     // The function, built for this machine's architecture the way `package` builds it (cargo
     // zigbuild for AL2023's glibc when installed, else natively): the environments run the binary
     // that would be shipped, and `package` after `up --local` (or the reverse) builds nothing.
@@ -201,10 +212,17 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
 
     // The execution environments.
     let task_root = binary.parent().map(|d| d.display().to_string()).unwrap_or_default();
+    let mut env = function_environment(&stack, &dynamodb_endpoint, &task_root);
+    // The store chosen here, whatever the config deploys (a deployed Redis URL from this shell
+    // never reaches the local environments).
+    for name in redis_store::STORE_VARIABLES.into_iter().chain(stack.secret_env()) {
+        env.remove(name);
+    }
+    env.extend(redis.iter().flat_map(redis_store::RedisStore::environment));
     let metrics = Arc::new(metrics::LocalMetrics::default());
     let spec = pool::Spec {
         metrics: metrics.clone(),
-        env: function_environment(&stack, &dynamodb_endpoint, &task_root),
+        env,
         binary,
         timeout: Duration::from_secs(config.function.timeout_s.max(1) as u64),
         function_arn: stack.function_arn(),
@@ -241,8 +259,12 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
     crate::endpoint::write_to_frontend(config, &endpoint, progress)?;
     auth_setup::announce(config, auth.as_ref(), progress)?;
     let route_keys: Vec<String> = config.api.routes.iter().map(ToString::to_string).collect();
+    let records = redis
+        .as_ref()
+        .map(|r| format!("; idempotency records in Redis: {}", r.shown()))
+        .unwrap_or_default();
     println!(
-        "Local stack {} is up: {endpoint} (routes: {}; DynamoDB: {dynamodb_endpoint}, table {}). Ctrl-C stops it.",
+        "Local stack {} is up: {endpoint} (routes: {}{records}; DynamoDB: {dynamodb_endpoint}, table {}). Ctrl-C stops it.",
         stack.name,
         route_keys.join(", "),
         stack.table_name()
@@ -256,6 +278,7 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
     }
     server.abort();
     pool.shutdown().await;
+    drop(redis);
     drop(auth);
     if opts.watch {
         let _ = std::fs::remove_dir_all(&watch_dir);

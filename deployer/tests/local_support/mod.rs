@@ -102,7 +102,7 @@ pub struct Extra<'a> {
     pub api_yaml: &'a str,
     /// Environment variables of `up --local` (the test knobs).
     pub env: &'a [(&'a str, &'a str)],
-    /// More arguments of `up --local` (e.g. `--watch`).
+    /// More arguments of `up --local` (e.g. `--store redis`).
     pub args: &'a [&'a str],
 }
 

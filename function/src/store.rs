@@ -1,0 +1,125 @@
+//! Which store holds the idempotency records, read from the environment: `ONCELY_STORE` =
+//! `dynamodb` (default) or `redis`; with `redis`, the URL is read from the variable named by
+//! `ONCELY_REDIS_URL_ENV` (default `ONCELY_REDIS_URL`). Errors name the variable, never its value
+//! (a Redis URL may carry a password).
+
+use crate::resp::{RedisUrl, RedisUrlError};
+
+/// The variable that selects the store.
+pub const STORE_VAR: &str = "ONCELY_STORE";
+/// The variable that names the variable holding the Redis URL.
+pub const REDIS_URL_ENV_VAR: &str = "ONCELY_REDIS_URL_ENV";
+/// The default variable holding the Redis URL.
+pub const DEFAULT_REDIS_URL_VAR: &str = "ONCELY_REDIS_URL";
+
+/// Where idempotency records live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSettings {
+    /// In the orders table, completed atomically with the order (the default).
+    DynamoDb,
+    /// In Redis or Valkey at this URL.
+    Redis(RedisUrl),
+}
+
+/// A store setting that is missing or malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("ONCELY_STORE={0:?} is invalid: use dynamodb (the default) or redis")]
+    UnknownStore(String),
+    #[error("ONCELY_REDIS_URL_ENV={0:?} is invalid: name an environment variable (letters, digits and '_')")]
+    UrlVariableName(String),
+    #[error(
+        "ONCELY_STORE=redis needs the Redis URL in {var}, which is not set: set it to \
+        redis://[user:password@]host:6379[/db] (or rediss:// for TLS)"
+    )]
+    UrlMissing { var: String },
+    #[error("{var} does not hold a usable Redis URL: {source}")]
+    UrlInvalid {
+        var: String,
+        #[source]
+        source: RedisUrlError,
+    },
+}
+
+impl StoreSettings {
+    /// Reads the store settings through `lookup` (the environment, or a stand-in for tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, StoreError> {
+        let store = lookup(STORE_VAR).unwrap_or_default();
+        match store.trim().to_ascii_lowercase().as_str() {
+            "" | "dynamodb" => Ok(StoreSettings::DynamoDb),
+            "redis" | "valkey" => {
+                let var = match lookup(REDIS_URL_ENV_VAR).filter(|v| !v.is_empty()) {
+                    None => DEFAULT_REDIS_URL_VAR.to_string(),
+                    Some(name) if is_variable_name(&name) => name,
+                    Some(name) => return Err(StoreError::UrlVariableName(name)),
+                };
+                let url = lookup(&var)
+                    .filter(|v| !v.trim().is_empty())
+                    .ok_or_else(|| StoreError::UrlMissing { var: var.clone() })?;
+                let url = RedisUrl::parse(&url).map_err(|source| StoreError::UrlInvalid { var, source })?;
+                Ok(StoreSettings::Redis(url))
+            }
+            _ => Err(StoreError::UnknownStore(store)),
+        }
+    }
+}
+
+fn is_variable_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn read(vars: &[(&str, &str)]) -> Result<StoreSettings, StoreError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        StoreSettings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn dynamodb_is_the_default() {
+        assert_eq!(read(&[]).unwrap(), StoreSettings::DynamoDb);
+        assert_eq!(read(&[("ONCELY_STORE", "DynamoDB")]).unwrap(), StoreSettings::DynamoDb);
+    }
+
+    #[test]
+    fn redis_reads_the_url_from_the_named_variable() {
+        let s = read(&[
+            ("ONCELY_STORE", "redis"),
+            ("ONCELY_REDIS_URL", "redis://127.0.0.1:7000/1"),
+        ])
+        .unwrap();
+        assert!(matches!(s, StoreSettings::Redis(url) if url.port == 7000 && url.db == 1));
+        let s = read(&[
+            ("ONCELY_STORE", "redis"),
+            ("ONCELY_REDIS_URL_ENV", "CACHE_URL"),
+            ("CACHE_URL", "rediss://u:p@cache.internal"),
+        ])
+        .unwrap();
+        assert!(matches!(s, StoreSettings::Redis(url) if url.tls && url.host == "cache.internal"));
+    }
+
+    #[test]
+    fn errors_name_the_variable_and_never_the_password() {
+        let err = read(&[("ONCELY_STORE", "postgres")]).unwrap_err();
+        assert!(err.to_string().starts_with("ONCELY_STORE=\"postgres\""), "{err}");
+        let err = read(&[("ONCELY_STORE", "redis")]).unwrap_err();
+        assert_eq!(
+            err,
+            StoreError::UrlMissing {
+                var: "ONCELY_REDIS_URL".into()
+            }
+        );
+        let err = read(&[("ONCELY_STORE", "redis"), ("ONCELY_REDIS_URL_ENV", "bad name")]).unwrap_err();
+        assert!(matches!(err, StoreError::UrlVariableName(_)));
+        let err = read(&[("ONCELY_STORE", "redis"), ("ONCELY_REDIS_URL", "http://u:hunter2@h")]).unwrap_err();
+        assert!(matches!(&err, StoreError::UrlInvalid { var, .. } if var == "ONCELY_REDIS_URL"));
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+}
