@@ -1,6 +1,7 @@
-//! `scripts/bench`: Oncely's orders API in-process next to the same handler written with
-//! Powertools for AWS Lambda (TypeScript) and the raw DynamoDB floor, then behind `up --local`,
-//! all on one DynamoDB Local, in interleaved rounds. Prints markdown tables; never asserts.
+//! `scripts/bench`: Oncely's orders API in-process (records in the table, and in a local
+//! `redis-server`) next to the same handler written with Powertools for AWS Lambda (TypeScript)
+//! and the raw DynamoDB floor, then behind `up --local`, all on one DynamoDB Local, in interleaved
+//! rounds. Prints markdown tables; never asserts.
 //!
 //! Usage (from the workspace root): `bench [--rounds N] [--requests N] [--deployer PATH]
 //! [--powertools DIR]`. Without `--deployer` the HTTP path is skipped.
@@ -24,12 +25,14 @@ use crate::oncely::Oncely;
 use crate::powertools::Powertools;
 use crate::report::{Calls, Results, Row};
 use crate::workload::{Mode, Run, keys, replay_keys};
+use oncely_function::RedisPersistence;
 
 /// DynamoDB Local keeps tables per access key id: every in-process row uses this one.
 const KEY_ID: &str = testkit::TEST_KEY_ID;
 const ONCELY_TABLE: &str = "bench-oncely";
 const POWERTOOLS_TABLE: &str = "bench-powertools";
 const FLOOR_TABLE: &str = "bench-floor";
+const REDIS_ORDERS_TABLE: &str = "bench-oncely-redis";
 
 struct Args {
     rounds: usize,
@@ -70,18 +73,21 @@ fn args() -> anyhow::Result<Args> {
 /// Every row, over one DynamoDB endpoint.
 struct Rows {
     oncely: Oncely,
+    /// The same API with its records in Redis (a local `redis-server`).
+    oncely_redis: Oncely<RedisPersistence>,
     floor: Floor,
     /// Oncely behind `up --local`: local cache off, and on.
     http: Option<(Stack, Stack)>,
 }
 
 impl Rows {
-    fn new(client: &aws_sdk_dynamodb::Client) -> Rows {
-        Rows {
+    fn new(client: &aws_sdk_dynamodb::Client, redis_url: &str) -> anyhow::Result<Rows> {
+        Ok(Rows {
             oncely: Oncely::new(client, ONCELY_TABLE),
+            oncely_redis: Oncely::on_redis(client, REDIS_ORDERS_TABLE, redis_url)?,
             floor: Floor::new(client, FLOOR_TABLE),
             http: None,
-        }
+        })
     }
 
     /// One run of `row` in `mode`; `None` for a row without that mode.
@@ -95,6 +101,7 @@ impl Rows {
     ) -> anyhow::Result<Option<Run>> {
         Ok(Some(match (row, mode) {
             (Row::Oncely, _) => self.oncely.run(mode, keys).await?,
+            (Row::OncelyRedis, _) => self.oncely_redis.run(mode, keys).await?,
             (Row::Powertools, _) => node.run(endpoint, KEY_ID, POWERTOOLS_TABLE, mode, keys).await?,
             (Row::Floor, Mode::Cached) => return Ok(None),
             (Row::Floor, _) => self.floor.run(mode, keys).await?,
@@ -108,7 +115,7 @@ impl Rows {
     /// Creates the 16 replay keys in every row and warms the caches (untimed).
     async fn prepare(&self, node: &mut Powertools, endpoint: &str) -> anyhow::Result<()> {
         let replay = replay_keys();
-        for row in [Row::Oncely, Row::Powertools, Row::Http] {
+        for row in [Row::Oncely, Row::OncelyRedis, Row::Powertools, Row::Http] {
             self.run(node, endpoint, row, Mode::Replay, &replay).await?;
             self.run(node, endpoint, row, Mode::Cached, &replay).await?;
         }
@@ -126,16 +133,16 @@ impl Rows {
 /// DynamoDB calls per request of each in-process row and mode, through a counting proxy.
 async fn count_calls(proxy: &FaultProxy, node: &mut Powertools) -> anyhow::Result<BTreeMap<(Row, Mode), Calls>> {
     let client = testkit::dynamodb_client(&proxy.endpoint(), KEY_ID, None);
-    let rows = Rows::new(&client);
+    let rows = Rows::new(&client, &testkit::redis_url())?;
     let endpoint = proxy.endpoint();
     // Warms the counting instances' caches (the keys exist already).
-    for row in [Row::Oncely, Row::Powertools] {
+    for row in [Row::Oncely, Row::OncelyRedis, Row::Powertools] {
         rows.run(node, &endpoint, row, Mode::Cached, &replay_keys()).await?;
     }
     let mut calls = BTreeMap::new();
     for mode in Mode::ALL {
         let keys = keys(mode, "count", workload::REPLAY_KEYS);
-        for row in [Row::Oncely, Row::Powertools, Row::Floor] {
+        for row in [Row::Oncely, Row::OncelyRedis, Row::Powertools, Row::Floor] {
             let before = proxy.counts();
             if rows.run(node, &endpoint, row, mode, &keys).await?.is_none() {
                 continue;
@@ -159,11 +166,11 @@ async fn main() -> anyhow::Result<()> {
     let dynamodb = testkit::dynamodb_local();
     let endpoint = dynamodb.endpoint();
     let client = testkit::dynamodb_client(&endpoint, KEY_ID, None);
-    for table in [ONCELY_TABLE, POWERTOOLS_TABLE, FLOOR_TABLE] {
+    for table in [ONCELY_TABLE, REDIS_ORDERS_TABLE, POWERTOOLS_TABLE, FLOOR_TABLE] {
         testkit::create_table(&client, table).await;
     }
     let mut node = Powertools::start(&args.powertools).await?;
-    let mut rows = Rows::new(&client);
+    let mut rows = Rows::new(&client, &testkit::redis_url())?;
     if let Some(deployer) = &args.deployer {
         eprintln!("starting two `up --local` stacks (local cache off, on)...");
         rows.http = Some((
@@ -172,7 +179,7 @@ async fn main() -> anyhow::Result<()> {
         ));
     }
     rows.prepare(&mut node, &endpoint).await?;
-    let all = [Row::Oncely, Row::Powertools, Row::Floor, Row::Http];
+    let all = [Row::Oncely, Row::OncelyRedis, Row::Powertools, Row::Floor, Row::Http];
     // Untimed: connections, JIT (node, DynamoDB Local's JVM) and allocators warm up alike.
     for mode in Mode::ALL {
         for row in all {

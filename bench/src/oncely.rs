@@ -1,38 +1,59 @@
-//! The Oncely row: the function crate's `OrdersApi` called in-process with requests parsed from
-//! API Gateway v2 events before the clock starts (one API with the local cache off, one with it on).
+//! The Oncely rows: the function crate's `OrdersApi` called in-process with requests parsed from
+//! API Gateway v2 events before the clock starts (one API with the local cache off, one with it
+//! on), with its records in the table or in Redis.
 
 use std::sync::Arc;
 
 use anyhow::{Context as _, ensure};
-use oncely_function::{IdempotencyConfig, OrdersApi};
+use oncely_function::orders_store::OrderStore;
+use oncely_function::{DynamoDbPersistence, IdempotencyConfig, OrdersApi, RedisClient, RedisPersistence, RedisUrl};
 
 use crate::workload::{Mode, Run, event, run_concurrent};
 
 /// The function name every key is scoped to (both APIs share records).
 const FUNCTION_NAME: &str = "bench-orders";
 
-pub struct Oncely {
-    plain: Arc<OrdersApi>,
-    cached: Arc<OrdersApi>,
+pub struct Oncely<P: OrderStore = DynamoDbPersistence> {
+    plain: Arc<OrdersApi<P>>,
+    cached: Arc<OrdersApi<P>>,
+}
+
+/// The configuration of both APIs: local cache off or on.
+fn config(local_cache_items: usize) -> IdempotencyConfig {
+    IdempotencyConfig {
+        function_name: FUNCTION_NAME.into(),
+        local_cache_items,
+        ..IdempotencyConfig::default()
+    }
 }
 
 impl Oncely {
     /// The two APIs over `table` through `client`.
     pub fn new(client: &aws_sdk_dynamodb::Client, table: &str) -> Oncely {
-        let api = |local_cache_items| {
-            let config = IdempotencyConfig {
-                function_name: FUNCTION_NAME.into(),
-                local_cache_items,
-                ..IdempotencyConfig::default()
-            };
-            Arc::new(OrdersApi::new(client.clone(), table, config))
-        };
+        let api = |items| Arc::new(OrdersApi::new(client.clone(), table, config(items)));
         Oncely {
             plain: api(0),
             cached: api(oncely_function::config::DEFAULT_CACHE_ITEMS),
         }
     }
+}
 
+impl Oncely<RedisPersistence> {
+    /// The two APIs with their records in the Redis at `url` and the orders in `table`.
+    pub fn on_redis(client: &aws_sdk_dynamodb::Client, table: &str, url: &str) -> anyhow::Result<Self> {
+        let url = RedisUrl::parse(url).context("the bench's Redis URL")?;
+        let api = |items| {
+            let redis = RedisPersistence::new(RedisClient::new(url.clone()));
+            Arc::new(OrdersApi::with_redis(client.clone(), table, config(items), redis))
+        };
+        Ok(Oncely {
+            plain: api(0),
+            cached: api(oncely_function::config::DEFAULT_CACHE_ITEMS),
+        })
+    }
+}
+
+impl<P: OrderStore> Oncely<P> {
     /// One run of `keys` in `mode` (the cached API for [`Mode::Cached`]); every answer must be 201.
     pub async fn run(&self, mode: Mode, keys: &[String]) -> anyhow::Result<Run> {
         let api = if mode == Mode::Cached {

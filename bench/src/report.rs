@@ -10,6 +10,8 @@ use crate::workload::{Mode, Run};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Row {
     Oncely,
+    /// Oncely with its records in Redis (orders in the table).
+    OncelyRedis,
     Powertools,
     Floor,
     /// Oncely behind `up --local`.
@@ -20,6 +22,7 @@ impl Row {
     pub fn label(self) -> &'static str {
         match self {
             Row::Oncely => "Oncely (in-process)",
+            Row::OncelyRedis => "Oncely, records in Redis (in-process)",
             Row::Powertools => "Powertools (TypeScript, in-process)",
             Row::Floor => "floor (raw DynamoDB calls)",
             Row::Http => "Oncely via `up --local` (HTTP)",
@@ -106,7 +109,8 @@ fn ratio(a: f64, b: Option<f64>) -> String {
 
 pub type Results = BTreeMap<(Row, Mode), Vec<Run>>;
 
-/// The in-process table: every mode, Oncely, Powertools and the floor.
+/// The in-process table: every mode, Oncely (records in DynamoDB, then in Redis), Powertools and
+/// the floor. Calls are DynamoDB calls: the Redis row's Redis round trips come on top.
 pub fn print_in_process(results: &Results, calls: &BTreeMap<(Row, Mode), Calls>) {
     println!(
         "| mode | row | req/s best | req/s median | p50 ms | p99 ms | DynamoDB calls/request | req/s vs Powertools | req/s vs floor |"
@@ -116,7 +120,7 @@ pub fn print_in_process(results: &Results, calls: &BTreeMap<(Row, Mode), Calls>)
         let summary = |row| results.get(&(row, mode)).and_then(|runs| Summary::of(runs));
         let powertools = summary(Row::Powertools).map(|s| s.median);
         let floor = summary(Row::Floor).map(|s| s.median);
-        for row in [Row::Oncely, Row::Powertools, Row::Floor] {
+        for row in [Row::Oncely, Row::OncelyRedis, Row::Powertools, Row::Floor] {
             let Some(s) = summary(row) else {
                 if row == Row::Floor {
                     println!(

@@ -23,7 +23,7 @@ mod tcp_proxy;
 pub use aws_ops::{classify_aws, is_mutating, is_read};
 pub use calls::Calls;
 pub use clients::{REGION, TEST_KEY_ID, closed_endpoint, create_table, dynamodb_client, sdk_config};
-pub use emulator::{dynamodb_local, moto, redis_server, redis_url};
+pub use emulator::{Moto, dynamodb_local, moto, redis_server, redis_url};
 pub use fault_proxy::{Classify, ErrorReply, Fault, FaultProxy, Observe, Policy, RequestView, Times};
 pub use tcp_proxy::TcpProxy;
 pub use tempfile::TempDir;

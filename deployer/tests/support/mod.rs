@@ -34,7 +34,7 @@ pub fn config_yaml(app: &str, env_file: &Path) -> String {
 
 /// One test's world: a moto server, a temp dir with the config, and a deployable zip.
 pub struct World {
-    pub moto: emulators::Emulator,
+    pub moto: testkit::Moto,
     dir: TempDir,
     pub app: String,
     /// Where the deployer sends its calls when not straight to moto (a proxy in front of it).
