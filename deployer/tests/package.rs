@@ -43,7 +43,11 @@ fn package_is_deterministic_and_fits_al2023_glibc() {
         "sha256 is of the zip, base64 like CodeSha256"
     );
     // The size budget (issue 13): at most 3 MB with both stores' code in it.
-    assert!(bytes.len() <= 3_000_000, "the zip grew to {} bytes (budget 3,000,000)", bytes.len());
+    assert!(
+        bytes.len() <= 3_000_000,
+        "the zip grew to {} bytes (budget 3,000,000)",
+        bytes.len()
+    );
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
     assert_eq!(archive.len(), 1);
     let mut entry = archive.by_index(0).unwrap();
