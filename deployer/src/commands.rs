@@ -75,13 +75,11 @@ fn check_redis_url(config: &Config) -> anyhow::Result<()> {
              and the deployer never prints it"
         );
     };
-    let scheme_ok = ["redis://", "rediss://"].iter().any(|s| url.expose().starts_with(s));
-    let host_ok = url.expose().split("://").nth(1).is_some_and(|rest| !rest.is_empty());
-    if !scheme_ok || !host_ok {
-        bail!(
+    crate::local::redis_store::check_url(name, url.expose()).with_context(|| {
+        format!(
             "{name} is not a Redis URL: use redis://host:port or rediss://user:password@host:port/db (not shown here)"
-        );
-    }
+        )
+    })?;
     Ok(())
 }
 
