@@ -230,11 +230,16 @@ fn print_events(events: &[Event], output: Output) -> anyhow::Result<()> {
     out.flush().context("writing to stdout")
 }
 
-/// RFC 3339 UTC with milliseconds.
+/// RFC 3339 UTC with milliseconds, always three digits (`…T11:03:10.720Z`, `…T11:03:10.000Z`):
+/// the SDK's own format drops trailing zeros of the fraction, so lines would not line up.
 fn time(ms: i64) -> String {
-    aws_smithy_types::DateTime::from_millis(ms)
+    let seconds = aws_smithy_types::DateTime::from_secs(ms.div_euclid(1000))
         .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_else(|_| ms.to_string())
+        .unwrap_or_else(|_| ms.to_string());
+    match seconds.strip_suffix('Z') {
+        Some(whole) => format!("{whole}.{:03}Z", ms.rem_euclid(1000)),
+        None => seconds,
+    }
 }
 
 /// One event as a readable line: `time LEVEL request-id key=… outcome=… status=… message k=v…`.
@@ -312,6 +317,13 @@ mod tests {
             id: "1".into(),
             message: message.into(),
         }
+    }
+
+    #[test]
+    fn times_always_have_three_digits_of_milliseconds() {
+        assert_eq!(time(1_796_554_990_720), "2026-12-06T11:03:10.720Z");
+        assert_eq!(time(1_796_554_990_000), "2026-12-06T11:03:10.000Z");
+        assert_eq!(time(1_796_554_990_007), "2026-12-06T11:03:10.007Z");
     }
 
     #[test]

@@ -225,6 +225,15 @@ pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, Str
     .arg("--target-dir")
     .arg(&target_dir)
     .current_dir(&opts.workspace);
+    // When the deployer itself runs under cargo (`cargo run`, a test), cargo has set variables
+    // that describe the deployer's package. Build scripts read some of them (ring's reads
+    // CARGO_MANIFEST_DIR), so passing them on would make cargo rebuild the function's
+    // dependencies whenever the deployer was started another way.
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(describes_calling_package) {
+            cmd.env_remove(&name);
+        }
+    }
     let step = progress.step(format!("building {} as bootstrap ({built_with})", opts.package));
     let out = cmd
         .stdin(Stdio::null())
@@ -254,6 +263,21 @@ pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, Str
 fn uses_zig(opts: &BuildOptions) -> bool {
     opts.zigbuild
         .unwrap_or_else(|| emulators::which("cargo-zigbuild").is_some())
+}
+
+/// Whether `name` is one of the variables cargo sets for the package it runs (a binary, a test,
+/// a build script), not an input a user gives a build.
+fn describes_calling_package(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "OUT_DIR",
+    ];
+    EXACT.contains(&name) || name.starts_with("CARGO_PKG_") || name.starts_with("CARGO_BIN_EXE_")
 }
 
 /// cargo-zigbuild's target: the triple with the glibc to link against.
@@ -477,6 +501,29 @@ pub fn max_glibc(path: &Path, elf: &[u8]) -> Result<Option<(u32, u32)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_calling_packages_variables_do_not_reach_the_build() {
+        for name in [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_PKG_NAME",
+            "CARGO_BIN_EXE_deployer",
+            "CARGO_CRATE_NAME",
+            "OUT_DIR",
+        ] {
+            assert!(describes_calling_package(name), "{name}");
+        }
+        // What a user sets to steer a build is passed on.
+        for name in [
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "CARGO_PROFILE_LAMBDA_LTO",
+            "RUSTFLAGS",
+            "CARGO",
+        ] {
+            assert!(!describes_calling_package(name), "{name}");
+        }
+    }
 
     #[test]
     fn the_zip_is_deterministic_and_executable() {

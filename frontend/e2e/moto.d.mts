@@ -12,6 +12,7 @@ export interface CognitoPool {
 }
 export function motoUnavailable(): string | undefined;
 export function startMoto(readyMs?: number): Promise<MotoServer>;
+export function cognitoCorsFront(motoEndpoint: string): Promise<{ endpoint: string; close(): Promise<void> }>;
 export function cognitoAdmin(endpoint: string, action: string, body: unknown): Promise<Record<string, unknown>>;
 export function cognitoPool(endpoint: string, users?: Record<string, string>): Promise<CognitoPool>;
 export function cognitoUser(

@@ -3,6 +3,7 @@
 // pool, an app client and users. Moto exits when the test process does (its stdin closes). Used by
 // src/auth/cognitoPassword.test.ts (Vitest; types in moto.d.mts) and cognito.test.mjs (browser).
 import { spawn } from 'node:child_process';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 
 /** Why moto cannot run here (no `ONCELY_PYTHON`), or undefined when it can. */
@@ -74,6 +75,58 @@ export async function startMoto(readyMs = 60_000) {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+}
+
+/**
+ * A front for a browser in front of moto's Cognito API that answers cross-origin requests the way
+ * `cognito-idp.<region>.amazonaws.com` does: a preflight (`OPTIONS` with
+ * `Access-Control-Request-Method`) gets `204` allowing any origin, `POST` and the headers asked
+ * for, without reaching moto; every other request goes to moto and its answer gains
+ * `Access-Control-Allow-Origin: *` and the exposed `x-amzn-*` headers. The page's calls then do
+ * not depend on how a moto version routes `OPTIONS /` (5.2 sends it to S3, which answers 500).
+ * Answers `{ endpoint, close }`.
+ */
+export async function cognitoCorsFront(motoEndpoint) {
+  const target = new URL(motoEndpoint);
+  const server = createHttpServer((req, res) => {
+    const cors = { 'access-control-allow-origin': '*' };
+    if (req.method === 'OPTIONS' && req.headers['access-control-request-method']) {
+      res.writeHead(204, {
+        ...cors,
+        'access-control-allow-methods': 'POST',
+        'access-control-allow-headers': req.headers['access-control-request-headers'] ?? '',
+        'access-control-max-age': '86400',
+      });
+      res.end();
+      return;
+    }
+    const upstream = httpRequest(
+      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, {
+          ...answer.headers,
+          ...cors,
+          'access-control-expose-headers': 'x-amzn-requestid,x-amzn-errortype,x-amzn-errormessage,date',
+        });
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', (e) => {
+      res.writeHead(502, cors);
+      res.end(`moto did not answer: ${e.message}`);
+    });
+    req.pipe(upstream);
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const close = () =>
+    new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections(); // the browser's kept-alive ones too
+    });
+  return { endpoint: `http://127.0.0.1:${server.address().port}/`, close };
 }
 
 /** One call of moto's Cognito user pool API (any credentials do: moto does not check signatures). */

@@ -1,6 +1,7 @@
 //! Structured logs: JSON lines with request id, key hash and outcome, never the raw key
 //! (its own test binary, so the scoped subscriber sees every event).
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use common::*;

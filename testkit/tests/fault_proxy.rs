@@ -21,6 +21,12 @@ fn client(endpoint: &str) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
+/// Creates `table` through `endpoint` with a patient client: a DynamoDB Local that has just started
+/// on a busy machine may take more than the 1 s of [`client`] for its first table.
+async fn create_table(endpoint: &str, table: &str) {
+    testkit::create_table(&testkit::dynamodb_client(endpoint, "faultproxy", None), table).await;
+}
+
 async fn put(client: &aws_sdk_dynamodb::Client, table: &str, id: &str) -> bool {
     client
         .put_item()
@@ -51,7 +57,7 @@ async fn each_fault_does_what_it_says_and_is_counted() {
     let proxy = FaultProxy::start(&upstream).await;
     let through = client(&proxy.endpoint());
     let table = "fault-proxy";
-    testkit::create_table(&through, table).await;
+    create_table(&proxy.endpoint(), table).await;
 
     // Pass, several requests on kept-alive connections.
     for id in ["a", "b", "c"] {
@@ -135,7 +141,7 @@ async fn a_policy_decides_what_no_rule_matches() {
     let proxy = FaultProxy::start(&upstream).await;
     let through = client(&proxy.endpoint());
     let table = "fault-proxy-policy";
-    testkit::create_table(&through, table).await;
+    create_table(&proxy.endpoint(), table).await;
     proxy.set_policy(std::sync::Arc::new(|operation: &str| {
         if operation == "PutItem" {
             Fault::throttling()

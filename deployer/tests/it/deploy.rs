@@ -1,6 +1,6 @@
 //! End to end: the deployer binary against moto (IAM, Lambda, API Gateway v2, DynamoDB, Logs, STS).
 
-mod support;
+use crate::support;
 
 use deployer::config::Config;
 use deployer::engine;

@@ -2,7 +2,7 @@
 //! (`cognito`), a `jwt` issuer the API reads keys from, API Gateway's 401 for every refused token
 //! (and nothing created), claims for valid ones, public routes, and `deployer token`.
 
-mod local_support;
+use crate::local_support;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

@@ -2,7 +2,7 @@
 //! Local: replies lost after the write applied (the SDK retries), and a store that never answers
 //! (bounded by the invocation's deadline: 503 before it, nothing half-written).
 
-mod common;
+use crate::common;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use common::*;

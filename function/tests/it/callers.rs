@@ -2,7 +2,7 @@
 //! DynamoDB Local: independent executions and replays per caller, a warm cache that never answers
 //! another caller, `customer` from the token, and orders only their owner can read.
 
-mod common;
+use crate::common;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::*;

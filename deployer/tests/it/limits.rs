@@ -2,7 +2,7 @@
 //! `deployer up --local`, the real `bootstrap` and DynamoDB Local: the throttle, the head and
 //! payload quotas, the integration timeout, and a server that slow or idle clients cannot exhaust.
 
-mod local_support;
+use crate::local_support;
 
 use std::io::Write;
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 //! the order's write), after which the re-execution answers with the same order; and a failover
 //! (a pooled connection to a server that became a replica) reconnects to the new primary.
 
-mod common;
+use crate::common;
 
 use common::*;
 use oncely_function::orders_store::derived_order_id;

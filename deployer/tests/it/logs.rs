@@ -2,7 +2,7 @@
 //! lines, the runtime's plain lines, an EMF line), read back as text and JSON, with `--filter`,
 //! `--request-id` and `--since`; a stack without a log group is reported as not deployed.
 
-mod support;
+use crate::support;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

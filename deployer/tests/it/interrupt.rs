@@ -4,7 +4,7 @@
 //! `down` then leaves nothing of it; `down` SIGKILLed after each of its deletes, re-run, leaves
 //! nothing either. Resources are listed by name and, apart, by tag. Each k gets a moto of its own, so every stack is named alike (`intr-test`).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;

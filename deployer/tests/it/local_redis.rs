@@ -3,7 +3,7 @@
 //! the table), and Ctrl-C stops it. A malformed `--redis-url` is refused before anything starts,
 //! without printing its password.
 
-mod local_support;
+use crate::local_support;
 
 use std::io::{Read, Write};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! taken through a sequence of `up`s and rollbacks, and the CloudWatch alarms created, updated,
 //! disabled and removed by `down`.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 

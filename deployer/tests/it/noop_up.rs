@@ -3,7 +3,7 @@
 //! `cargo` shim first on PATH), against moto behind a recording proxy. A changed source, a changed
 //! `Cargo.lock` or a changed profile variable makes the next `up` build again.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! exactly with a scripted mix of requests (fresh, replays from DynamoDB and from the cache,
 //! 409, 422, 400s, a GET).
 
-mod local_support;
+use crate::local_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

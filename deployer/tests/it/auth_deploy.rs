@@ -2,7 +2,7 @@
 //! API's JWT authorizer on the protected routes, in-place updates, the no-op second `up`, the
 //! outputs for the frontend, and `down` keeping a pool that has users.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 

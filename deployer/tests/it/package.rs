@@ -42,7 +42,7 @@ fn package_is_deterministic_and_fits_al2023_glibc() {
         first["sha256"].as_str().unwrap(),
         "sha256 is of the zip, base64 like CodeSha256"
     );
-    // The size budget (issue 13): at most 3 MB with both stores' code in it.
+    // The size budget: at most 3 MB with both stores' code in it.
     assert!(
         bytes.len() <= 3_000_000,
         "the zip grew to {} bytes (budget 3,000,000)",

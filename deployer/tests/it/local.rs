@@ -1,7 +1,7 @@
 //! `up --local` end to end, as a user runs it: the real deployer binary as a subprocess, the real
 //! `bootstrap`, DynamoDB Local, driven over HTTP.
 
-mod local_support;
+use crate::local_support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //! crashes between its effect and its completion is taken over after its deadline and answers
 //! with the first execution's effect.
 
-mod common;
+use crate::common;
 
 use common::*;
 use lambda_http::{Body, Response};

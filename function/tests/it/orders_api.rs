@@ -1,6 +1,6 @@
 //! The orders API and its idempotency contract, driven by API Gateway v2 fixtures against DynamoDB Local.
 
-mod common;
+use crate::common;
 
 use common::*;
 use oncely_function::IdempotencyRecord;

@@ -1,7 +1,7 @@
 //! The generic idempotency wrapper against DynamoDB Local: failures are never stored, keys from
 //! body fields, route scoping, atomic completion (rejected writes, lost claims) and the logs.
 
-mod common;
+use crate::common;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use common::*;

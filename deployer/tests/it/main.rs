@@ -1,0 +1,19 @@
+//! The deployer's integration tests, one binary (one link, one set of emulators): each module
+//! is a file of tests, `support` and `local_support` their shared helpers.
+
+mod local_support;
+mod support;
+
+mod auth_deploy;
+mod deploy;
+mod iam_retry;
+mod interrupt;
+mod limits;
+mod local;
+mod local_auth;
+mod local_metrics;
+mod local_redis;
+mod logs;
+mod noop_up;
+mod package;
+mod versions;
