@@ -4,8 +4,10 @@
 //! rounds. Prints markdown tables; never asserts.
 //!
 //! Usage (from the workspace root): `bench [--rounds N] [--requests N] [--deployer PATH]
-//! [--powertools DIR]`. Without `--deployer` the HTTP path is skipped.
+//! [--powertools DIR] [--fingerprint-only]`. Without `--deployer` the HTTP path is skipped; the
+//! fingerprint table (1 MB bodies) comes last, or alone with `--fingerprint-only`.
 
+mod fingerprint;
 mod floor;
 mod http;
 mod oncely;
@@ -39,6 +41,8 @@ struct Args {
     requests: usize,
     deployer: Option<PathBuf>,
     powertools: PathBuf,
+    /// Only the fingerprint table: no emulators, no rows.
+    fingerprint_only: bool,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -47,6 +51,7 @@ fn args() -> anyhow::Result<Args> {
         requests: 256,
         deployer: None,
         powertools: PathBuf::from("bench/powertools"),
+        fingerprint_only: false,
     };
     let mut given = std::env::args().skip(1);
     while let Some(arg) = given.next() {
@@ -56,8 +61,12 @@ fn args() -> anyhow::Result<Args> {
             "--requests" => args.requests = value()?.parse().context("--requests: a whole number")?,
             "--deployer" => args.deployer = Some(PathBuf::from(value()?)),
             "--powertools" => args.powertools = PathBuf::from(value()?),
+            "--fingerprint-only" => args.fingerprint_only = true,
             _ => {
-                bail!("unknown argument {arg}: bench [--rounds N] [--requests N] [--deployer PATH] [--powertools DIR]")
+                bail!(
+                    "unknown argument {arg}: bench [--rounds N] [--requests N] [--deployer PATH] [--powertools DIR] \
+                    [--fingerprint-only]"
+                )
             }
         }
     }
@@ -163,6 +172,10 @@ async fn count_calls(proxy: &FaultProxy, node: &mut Powertools) -> anyhow::Resul
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = args()?;
+    if args.fingerprint_only {
+        fingerprint::print(9);
+        return Ok(());
+    }
     let dynamodb = testkit::dynamodb_local();
     let endpoint = dynamodb.endpoint();
     let client = testkit::dynamodb_client(&endpoint, KEY_ID, None);
@@ -219,5 +232,7 @@ async fn main() -> anyhow::Result<()> {
         println!();
         report::print_http(&results);
     }
+    println!();
+    fingerprint::print(9);
     Ok(())
 }

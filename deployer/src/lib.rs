@@ -19,6 +19,7 @@ pub mod rollback;
 pub mod secret;
 pub mod stack;
 pub mod status;
+pub mod terminal;
 pub mod token;
 
 use serde::Serialize;
@@ -71,7 +72,8 @@ fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
 fn print<T: Serialize + std::fmt::Display>(output: Output, value: &T) -> anyhow::Result<()> {
     match output {
         Output::Json => println!("{}", serde_json::to_string_pretty(value)?),
-        Output::Text => println!("{value}"),
+        // Reports carry names and values AWS returned: shown, never obeyed by the terminal.
+        Output::Text => println!("{}", terminal::printable(&value.to_string())),
     }
     Ok(())
 }

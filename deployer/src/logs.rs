@@ -223,7 +223,8 @@ fn print_events(events: &[Event], output: Output) -> anyhow::Result<()> {
                 "message": e.message,
             })
             .to_string(),
-            Output::Text => render(e),
+            // A log line holds what callers sent (a member name in a 400's reason, say).
+            Output::Text => crate::terminal::printable(&render(e)).into_owned(),
         };
         writeln!(out, "{line}").context("writing to stdout")?;
     }

@@ -408,7 +408,7 @@ async fn read_message<R: AsyncBufReadExt + Unpin>(reader: &mut R, response: bool
             raw.extend_from_slice(&size_line);
             let size_text = String::from_utf8_lossy(&size_line);
             let size_text = size_text.trim().split(';').next().unwrap_or("");
-            let size = usize::from_str_radix(size_text, 16)
+            let size = u64::from_str_radix(size_text, 16)
                 .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "bad chunk size"))?;
             if size == 0 {
                 // Trailers, up to the empty line.
@@ -422,14 +422,11 @@ async fn read_message<R: AsyncBufReadExt + Unpin>(reader: &mut R, response: bool
                 }
                 break;
             }
-            let mut chunk = vec![0; size + 2];
-            reader.read_exact(&mut chunk).await?;
-            raw.extend_from_slice(&chunk);
+            // The chunk and its CRLF.
+            append_exactly(reader, size.saturating_add(2), &mut raw).await?;
         }
     } else if let Some(length) = length {
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).await?;
-        raw.extend_from_slice(&body);
+        append_exactly(reader, length as u64, &mut raw).await?;
     } else if response {
         // No length: the body runs to the end of the connection.
         reader.read_to_end(&mut raw).await?;
@@ -511,4 +508,22 @@ async fn forward(upstream: &mut Option<BufReader<TcpStream>>, addr: &str, reques
     let connection = upstream.as_mut()?;
     connection.get_mut().write_all(request).await.ok()?;
     read_message(connection, true).await.ok().flatten()
+}
+
+/// Appends exactly `n` more bytes of `reader` to `raw`, growing it by what arrives rather than
+/// reserving `n` up front (a peer's length is not to be trusted); an early end is an error.
+async fn append_exactly<R: tokio::io::AsyncRead + Unpin>(
+    reader: &mut R,
+    n: u64,
+    raw: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    let before = raw.len();
+    reader.take(n).read_to_end(raw).await?;
+    if ((raw.len() - before) as u64) < n {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the message ended early",
+        ));
+    }
+    Ok(())
 }

@@ -156,3 +156,29 @@ async fn a_policy_decides_what_no_rule_matches() {
     proxy.clear_policy();
     assert!(put(&through, table, "q").await, "without the policy everything passes");
 }
+
+/// A peer's lengths are not trusted: an upstream that announces a 1 TiB chunk and then closes
+/// costs the proxy what arrived, not what was announced (before, it reserved the whole chunk and
+/// the allocation aborted the process), and the caller gets an error.
+#[tokio::test]
+async fn an_announced_length_reserves_nothing_before_the_bytes_arrive() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = vec![0u8; 16 * 1024];
+                let _ = stream.read(&mut request).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000\r\nabc")
+                    .await;
+            });
+        }
+    });
+    let proxy = FaultProxy::start(&upstream).await;
+    let through = client(&proxy.endpoint());
+    for id in ["a", "b"] {
+        assert!(!put(&through, "any", id).await, "a truncated answer is an error");
+    }
+}

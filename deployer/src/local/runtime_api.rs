@@ -22,8 +22,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
-/// Lambda's limit for a synchronous response payload.
-pub const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
+/// Lambda's limit for a synchronous response payload: the same figure as for the invocation
+/// (`limits::MAX_INVOKE_PAYLOAD`, 6 MB as Lambda counts it and names it in its errors).
+pub const MAX_PAYLOAD: usize = super::limits::MAX_INVOKE_PAYLOAD;
 
 const PREFIX: &str = "/2018-06-01/runtime/";
 
@@ -170,9 +171,8 @@ async fn handle(calls: mpsc::Sender<Call>, req: Request<Incoming>) -> RuntimeRes
             if is_invocation {
                 // The invocation fails as in Lambda when a response is too large.
                 let (reply, _) = oneshot::channel();
-                let payload = Bytes::from(concat!(
-                    r#"{"errorType":"Function.ResponseSizeTooLarge","#,
-                    r#""errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes)."}"#
+                let payload = Bytes::from(format!(
+                    r#"{{"errorType":"Function.ResponseSizeTooLarge","errorMessage":"Response payload size exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes)."}}"#
                 ));
                 let _ = calls
                     .send(Call::Error {
@@ -186,7 +186,7 @@ async fn handle(calls: mpsc::Sender<Call>, req: Request<Incoming>) -> RuntimeRes
             return error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "RequestEntityTooLarge",
-                "payloads are limited to 6291556 bytes",
+                &format!("payloads are limited to {MAX_PAYLOAD} bytes"),
             );
         }
         Err(e) => {
@@ -255,6 +255,49 @@ pub async fn serve(listener: TcpListener, calls: mpsc::Sender<Call>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// POSTs a response of `size` bytes for invocation `id` to a Runtime API whose environment
+    /// knows every id; answers the status line and the body.
+    async fn post_response(size: usize) -> (String, String) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, mut rx) = mpsc::channel(4);
+        let server = tokio::spawn(serve(listener, tx));
+        let environment = tokio::spawn(async move {
+            while let Some(call) = rx.recv().await {
+                if let Call::Response { reply, .. } | Call::Error { reply, .. } = call {
+                    let _ = reply.send(true);
+                }
+            }
+        });
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST /2018-06-01/runtime/invocation/req-1/response HTTP/1.1\r\nHost: {addr}\r\n\
+            Content-Length: {size}\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // A refused body may be cut off half-way: what matters is the answer.
+        let _ = stream.write_all(&vec![b'x'; size]).await;
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        server.abort();
+        environment.abort();
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let status = answer.lines().next().unwrap_or_default().to_string();
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+        (status, body)
+    }
+
+    #[tokio::test]
+    async fn responses_up_to_lambdas_figure_are_taken_and_larger_ones_refused_with_it() {
+        let (status, _) = post_response(MAX_PAYLOAD).await;
+        assert_eq!(status, "HTTP/1.1 202 Accepted");
+        let (status, body) = post_response(MAX_PAYLOAD + 1).await;
+        assert_eq!(status, "HTTP/1.1 413 Payload Too Large");
+        assert!(body.contains(&format!("limited to {MAX_PAYLOAD} bytes")), "{body}");
+        assert_eq!(MAX_PAYLOAD, 6_291_556, "the figure Lambda's own error names");
+    }
 
     #[test]
     fn paths_of_the_runtime_api() {

@@ -677,7 +677,7 @@ async fn interrupted_runs(
 /// on a random write), then converges to a clean `up`'s stack; then `down` is interrupted once or
 /// twice and, run again, leaves nothing. `ONCELY_INTERRUPT_ROUNDS` (default 3) and
 /// `ONCELY_INTERRUPT_SEED` (default 7) set its size and seed: the large campaign is
-/// `ONCELY_INTERRUPT_ROUNDS=100 cargo test -p deployer --test interrupt campaign -- --nocapture`.
+/// `ONCELY_INTERRUPT_ROUNDS=100 cargo test -p deployer --test it interrupt::a_seeded_campaign -- --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_seeded_campaign_of_repeated_interruptions_converges() {
     let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);

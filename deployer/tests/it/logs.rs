@@ -226,3 +226,40 @@ async fn logs_follow_prints_new_events_once_until_ctrl_c() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+/// Control characters a caller put into a logged field (here a member name in a 400's reason) and
+/// raw ones in a plain line reach the operator's terminal escaped, never as escape sequences.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_in_log_lines_are_shown_escaped() {
+    let world = World::new("logs-esc");
+    let logs = world.ctx().logs;
+    let group = format!("/aws/lambda/{}", world.name());
+    logs.create_log_group().log_group_name(&group).send().await.unwrap();
+    logs.create_log_stream()
+        .log_group_name(&group)
+        .log_stream_name("s")
+        .send()
+        .await
+        .unwrap();
+    let reason = r#"{"level":"WARN","fields":{"message":"invalid order","request_id":"req-esc","reason":"unknown member \u001b[2J\u001b]0;owned\u0007\u009b31m"}}"#;
+    let t = now_ms();
+    let events = [(t - 2_000, reason), (t - 1_000, "plain \u{1b}[1A\u{1b}[2K line")]
+        .into_iter()
+        .map(|(ts, m)| InputLogEvent::builder().timestamp(ts).message(m).build().unwrap());
+    logs.put_log_events()
+        .log_group_name(&group)
+        .log_stream_name("s")
+        .set_log_events(Some(events.collect()))
+        .send()
+        .await
+        .unwrap();
+
+    let text = stdout_of(&world, &["logs"]);
+    assert!(!text.contains(|c: char| c.is_control() && c != '\n'), "{text:?}");
+    assert!(
+        text.contains(r"unknown member \u{1b}[2J\u{1b}]0;owned\u{7}\u{9b}31m"),
+        "{text}"
+    );
+    assert!(text.contains(r"plain \u{1b}[1A\u{1b}[2K line"), "{text}");
+    assert_eq!(text.lines().count(), 2, "{text}");
+}

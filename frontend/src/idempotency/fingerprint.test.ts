@@ -50,7 +50,7 @@ describe('fingerprint', () => {
   });
 });
 
-// The RFC 8785 vectors shared with the Rust library (function/tests/jcs.rs reads the same file).
+// The RFC 8785 vectors shared with the Rust library (function/tests/it/jcs.rs reads the same file).
 interface Vectors {
   canonical: { source: string; input: string; output: string; inexact?: string }[];
   numbers: { source: string; bits: string; output: string | null }[];

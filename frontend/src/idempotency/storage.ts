@@ -111,10 +111,24 @@ export class IndexedDbStore<T> implements KvStore<T> {
     return (await promisify(this.tx('readonly').get(key))) as T | undefined;
   }
   async set(key: string, value: T) {
-    await promisify(this.tx('readwrite').put(value, key));
+    await this.write((store) => store.put(value, key));
   }
   async delete(key: string) {
-    await promisify(this.tx('readwrite').delete(key));
+    await this.write((store) => store.delete(key));
+  }
+  /**
+   * One write, resolved when its transaction commits (`complete`), not when the request succeeds:
+   * a write can still fail at commit (a quota error aborts the transaction), and an offline-queue
+   * entry the caller believes stored would then be lost without a word.
+   */
+  private write(request: (store: IDBObjectStore) => IDBRequest): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const tx = this.db.transaction(this.store, 'readwrite');
+      request(tx.objectStore(this.store));
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error ?? new Error('IndexedDB write failed'));
+      tx.onabort = () => reject(tx.error ?? new Error('IndexedDB write aborted'));
+    });
   }
   async entries() {
     const store = this.tx('readonly');

@@ -124,3 +124,54 @@ fn exact_ties_take_the_even_digit_as_ecmascript_does() {
         assert_eq!(jcs::number_to_string(f64::from_bits(bits)), text, "{bits:016x}");
     }
 }
+
+/// `number_to_string` equals ECMAScript's `String(x)` (node's, the reference RFC 8785 names) on
+/// random doubles of every magnitude, subnormals included, and on doubles with few exact digits,
+/// where two shortest forms can be equally close.
+#[test]
+fn numbers_are_written_as_ecmascript_writes_them() {
+    let mut bits: Vec<u64> = Vec::new();
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    while bits.len() < 200_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        if f64::from_bits(x).is_finite() {
+            bits.push(x);
+        }
+    }
+    for i in 1..20_000u32 {
+        for v in [
+            f64::from(i) / 64.0,
+            f64::from(i) * 1e15,
+            f64::from(i) / 1024.0 * 1e17,
+            5e-324 * f64::from(i),
+        ] {
+            bits.push(v.to_bits());
+        }
+    }
+    let input: String = bits.iter().map(|b| format!("{b:016x}\n")).collect();
+    let script = "const lines = require('fs').readFileSync(0, 'utf8').trim().split('\\n');\
+        const view = new DataView(new ArrayBuffer(8));\
+        process.stdout.write(lines.map((h) => { view.setBigUint64(0, BigInt('0x' + h)); \
+        return String(view.getFloat64(0)); }).join('\\n'));";
+    let mut node = std::process::Command::new("node")
+        .args(["-e", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node (the frontend's runtime) runs: it is the ECMAScript reference here");
+    let mut stdin = node.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, input.as_bytes()));
+    let out = node.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(out.status.success(), "node failed");
+    let expected = String::from_utf8(out.stdout).unwrap();
+    let expected: Vec<&str> = expected.split('\n').collect();
+    assert_eq!(expected.len(), bits.len());
+    for (b, want) in bits.iter().zip(expected) {
+        let v = f64::from_bits(*b);
+        let want = if want == "-0" { "0" } else { want };
+        assert_eq!(jcs::number_to_string(v), want, "bits {b:016x}");
+    }
+}
