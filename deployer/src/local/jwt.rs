@@ -59,6 +59,10 @@ pub enum Rejection {
     Expired,
     #[error("the token is not valid yet")]
     NotYetValid,
+    #[error("the token's header lists critical extensions (crit), none of which this authorizer implements")]
+    Critical,
+    #[error("the token's nbf or iat claim is not a number")]
+    TimeNotNumeric,
 }
 
 /// One RSA public key of a key set.
@@ -210,6 +214,11 @@ pub fn parse(token: &str) -> Result<Parsed<'_>, Rejection> {
     let json = |part: &str| -> Option<Map<String, Value>> { serde_json::from_slice(&unb64(part)?).ok() };
     let header = json(h).ok_or(Rejection::Malformed)?;
     let claims = json(c).ok_or(Rejection::Malformed)?;
+    // RFC 7515 §4.1.11: a recipient must refuse a token whose `crit` names an extension it does
+    // not understand, and this one understands none.
+    if header.contains_key("crit") {
+        return Err(Rejection::Critical);
+    }
     let alg = header
         .get("alg")
         .and_then(Value::as_str)
@@ -261,6 +270,14 @@ impl Validator {
         };
         if !audiences.iter().any(|a| self.audience.iter().any(|x| x == a)) {
             return Err(Rejection::Audience);
+        }
+        // `nbf` and `iat` are optional, but one that is there and is not a number is refused, not
+        // taken as absent (a missing or non-numeric `exp` is refused as expired below).
+        if ["nbf", "iat"]
+            .iter()
+            .any(|n| claims.get(*n).is_some_and(|v| !v.is_number()))
+        {
+            return Err(Rejection::TimeNotNumeric);
         }
         let time = |name: &str| claims.get(name).and_then(Value::as_f64);
         match time("exp") {
@@ -369,6 +386,20 @@ mod tests {
             v.validate(&sign(json!({"iat": NOW + 5})), NOW),
             Err(Rejection::NotYetValid)
         );
+        for bad in [json!({"nbf": "soon"}), json!({"iat": null}), json!({"nbf": [1]})] {
+            assert_eq!(
+                v.validate(&sign(bad.clone()), NOW),
+                Err(Rejection::TimeNotNumeric),
+                "{bad}"
+            );
+        }
+        // An unknown critical extension, whatever the rest (refused before the signature is read).
+        let crit = hand_made(
+            json!({"alg": "RS256", "kid": key.kid(), "crit": ["exp"], "exp": NOW + 60}),
+            &claims(json!({})),
+            b"any",
+        );
+        assert_eq!(v.validate(&crit, NOW), Err(Rejection::Critical));
         // Another key with the same kid: a bad signature.
         let other = SigningKey::generate().unwrap();
         let forged = other.sign(&claims(json!({}))).unwrap();
