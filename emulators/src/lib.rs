@@ -299,11 +299,11 @@ pub fn dynamodb_local_version() -> &'static str {
 /// checkout's, a changed pin). `progress` receives one line before a download starts.
 pub fn ensure_dynamodb_local(dir: &Path, progress: impl FnOnce(&str)) -> Result<PathBuf> {
     let lock_copy = dir.join("package-lock.json");
-    let installed = |dir: &Path| {
+    let installed = || {
         let same_lock = std::fs::read_to_string(&lock_copy).is_ok_and(|l| l == DYNAMODB_LOCAL_LOCK);
         same_lock.then(|| find_dynamodb_local_jar(dir)).flatten()
     };
-    if let Some(jar) = installed(dir) {
+    if let Some(jar) = installed() {
         return Ok(jar);
     }
     // One installer at a time (parallel tests, two terminals): the others wait, then find the jar.
@@ -311,7 +311,7 @@ pub fn ensure_dynamodb_local(dir: &Path, progress: impl FnOnce(&str)) -> Result<
     let lock_path = dir.join(".install.lock");
     let lock = std::fs::File::create(&lock_path).map_err(io(format!("creating {}", lock_path.display())))?;
     lock.lock().map_err(io(format!("locking {}", lock_path.display())))?;
-    if let Some(jar) = installed(dir) {
+    if let Some(jar) = installed() {
         return Ok(jar);
     }
     let npm = which("npm").ok_or(Error::NpmMissing)?;
