@@ -21,13 +21,17 @@ fn array_of(item: &str) -> Vec<u8> {
     body.into_bytes()
 }
 
-/// The shapes: numbers that are slow to write (subnormals, fractions), integers, strings with
-/// escapes, objects, and one long string.
+/// The shapes: numbers that are slow to write and to check (subnormals, fractions, 17 digits),
+/// integers, strings with escapes, objects, and one long string.
 fn shapes() -> Vec<(&'static str, Vec<u8>)> {
     let long = format!("[\"{}\"]", "x".repeat(SIZE - 4));
     vec![
         ("subnormal numbers (`5e-324`)", array_of("5e-324")),
         ("fractions (`0.1234567890123`)", array_of("0.1234567890123")),
+        (
+            "17-digit numbers (`0.30000000000000004`)",
+            array_of("0.30000000000000004"),
+        ),
         ("integers (`1234567`)", array_of("1234567")),
         ("strings with escapes", array_of(r#""a\"b\\c\u00e9\n""#)),
         ("small objects", array_of(r#"{"b":1,"a":[true,null],"c":"x"}"#)),

@@ -157,6 +157,11 @@ pub struct UpArgs {
     /// Redis (a local redis-server on a free port, or --redis-url).
     #[arg(long, value_enum, requires = "local")]
     pub store: Option<crate::local::redis_store::LocalStore>,
+    /// With --local: also answer requests whose Host is NAME (repeatable; `.example.com` allows
+    /// its subdomains too). Only this machine's names (localhost, 127.0.0.1, [::1]) are answered
+    /// otherwise, so that a web page cannot reach the local API through DNS rebinding.
+    #[arg(long, value_name = "NAME", requires = "local")]
+    pub allow_host: Vec<String>,
     /// With --local: keep the idempotency records in the Redis at this URL
     /// (redis://[user:password@]host[:port][/db] or rediss://; implies --store redis).
     #[arg(long, value_name = "URL", requires = "local")]

@@ -45,6 +45,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 watch: args.watch,
                 store: local::redis_store::resolve(args.store, args.redis_url.as_deref())?,
                 redis_url: args.redis_url,
+                hosts: local::hosts::AllowedHosts::new(&args.allow_host)?,
             };
             local::run(&load_config()?, opts, &progress).await
         }

@@ -1,4 +1,6 @@
-//! The per-process LRU cache of COMPLETED records (never INPROGRESS); capacity 0 turns it off.
+//! The per-process LRU cache of COMPLETED records (never INPROGRESS), bounded both by a count
+//! and by bytes ([`IdempotencyRecord::size_bytes`]): whichever is reached first evicts the least
+//! recently used. A count or a budget of 0 turns it off.
 
 use crate::record::{IdempotencyRecord, Status};
 use lru::LruCache;
@@ -7,65 +9,97 @@ use std::sync::Mutex;
 
 /// An LRU of completed records keyed by key hash.
 pub struct RecordCache {
-    inner: Option<Mutex<LruCache<String, IdempotencyRecord>>>,
+    inner: Option<Mutex<Inner>>,
+    budget: usize,
+}
+
+struct Inner {
+    records: LruCache<String, IdempotencyRecord>,
+    bytes: usize,
 }
 
 impl RecordCache {
-    /// A cache of `capacity` records (0: off).
-    pub fn new(capacity: usize) -> Self {
+    /// A cache of at most `capacity` records holding at most `budget` bytes (either 0: off).
+    pub fn new(capacity: usize, budget: usize) -> Self {
+        let capacity = NonZeroUsize::new(capacity).filter(|_| budget > 0);
         RecordCache {
-            inner: NonZeroUsize::new(capacity).map(|c| Mutex::new(LruCache::new(c))),
+            inner: capacity.map(|c| {
+                Mutex::new(Inner {
+                    records: LruCache::new(c),
+                    bytes: 0,
+                })
+            }),
+            budget,
         }
+    }
+
+    fn lock(&self) -> Option<std::sync::MutexGuard<'_, Inner>> {
+        self.inner
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     /// The live record for `hash` at `now_ms`; an expired one is evicted and not returned.
     pub fn get(&self, hash: &str, now_ms: u64) -> Option<IdempotencyRecord> {
-        let mut cache = self
-            .inner
-            .as_ref()?
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let record = cache.get(hash)?;
+        let mut cache = self.lock()?;
+        let record = cache.records.get(hash)?;
         if record.is_expired(now_ms) {
-            cache.pop(hash);
+            cache.remove(hash);
             return None;
         }
         Some(record.clone())
     }
 
-    /// Stores a COMPLETED record; anything else is ignored.
+    /// Stores a COMPLETED record; anything else is ignored, and so is a record larger than the
+    /// whole budget.
     pub fn put(&self, record: IdempotencyRecord) {
         if record.status != Status::Completed || record.response.is_none() {
             return;
         }
-        if let Some(inner) = &self.inner {
-            inner
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .put(record.key_hash.clone(), record);
+        let size = record.size_bytes();
+        let Some(mut cache) = self.lock() else { return };
+        cache.remove(&record.key_hash);
+        if size > self.budget {
+            return;
         }
+        while cache.bytes + size > self.budget {
+            let Some((_, old)) = cache.records.pop_lru() else { break };
+            cache.bytes -= old.size_bytes();
+        }
+        if let Some((_, old)) = cache.records.push(record.key_hash.clone(), record) {
+            cache.bytes -= old.size_bytes();
+        }
+        cache.bytes += size;
     }
 
     /// Forgets `hash`.
     pub fn remove(&self, hash: &str) {
-        if let Some(inner) = &self.inner {
-            inner
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .pop(hash);
+        if let Some(mut cache) = self.lock() {
+            cache.remove(hash);
         }
     }
 
     /// How many records are cached.
     pub fn len(&self) -> usize {
-        self.inner
-            .as_ref()
-            .map_or(0, |c| c.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len())
+        self.lock().map_or(0, |c| c.records.len())
+    }
+
+    /// How many bytes the cached records hold (as [`IdempotencyRecord::size_bytes`] counts them).
+    pub fn bytes(&self) -> usize {
+        self.lock().map_or(0, |c| c.bytes)
     }
 
     /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl Inner {
+    fn remove(&mut self, hash: &str) {
+        if let Some(old) = self.records.pop(hash) {
+            self.bytes -= old.size_bytes();
+        }
     }
 }
 
@@ -75,6 +109,10 @@ mod tests {
     use crate::record::StoredResponse;
 
     fn record(hash: &str, status: Status, expiration_s: u64) -> IdempotencyRecord {
+        sized(hash, status, expiration_s, 0)
+    }
+
+    fn sized(hash: &str, status: Status, expiration_s: u64, body: usize) -> IdempotencyRecord {
         IdempotencyRecord {
             key_hash: hash.into(),
             status,
@@ -85,14 +123,14 @@ mod tests {
             response: (status == Status::Completed).then(|| StoredResponse {
                 status: 201,
                 headers: vec![],
-                body: vec![],
+                body: vec![b'x'; body],
             }),
         }
     }
 
     #[test]
     fn caches_completed_only() {
-        let cache = RecordCache::new(4);
+        let cache = RecordCache::new(4, 1 << 20);
         cache.put(record("a", Status::InProgress, 100));
         assert!(cache.get("a", 0).is_none());
         cache.put(record("b", Status::Completed, 100));
@@ -101,7 +139,7 @@ mod tests {
 
     #[test]
     fn evicts_least_recently_used() {
-        let cache = RecordCache::new(2);
+        let cache = RecordCache::new(2, 1 << 20);
         cache.put(record("a", Status::Completed, 100));
         cache.put(record("b", Status::Completed, 100));
         assert!(cache.get("a", 0).is_some()); // a is now the most recent
@@ -114,7 +152,7 @@ mod tests {
 
     #[test]
     fn expired_entries_are_dropped() {
-        let cache = RecordCache::new(2);
+        let cache = RecordCache::new(2, 1 << 20);
         cache.put(record("a", Status::Completed, 10));
         assert!(cache.get("a", 9_999).is_some());
         assert!(cache.get("a", 10_000).is_none());
@@ -123,9 +161,39 @@ mod tests {
 
     #[test]
     fn zero_capacity_is_off() {
-        let cache = RecordCache::new(0);
+        let cache = RecordCache::new(0, 1 << 20);
         cache.put(record("a", Status::Completed, 100));
         assert!(cache.get("a", 0).is_none());
         assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn bytes_evict_before_the_count_does() {
+        let one = sized("a", Status::Completed, 100, 10_000).size_bytes();
+        // Room for two records of 10 kB, with a count of a thousand.
+        let cache = RecordCache::new(1000, 2 * one + one / 2);
+        for hash in ["a", "b", "c"] {
+            cache.put(sized(hash, Status::Completed, 100, 10_000));
+        }
+        assert_eq!(cache.len(), 2);
+        assert_eq!(cache.bytes(), 2 * one);
+        assert!(cache.get("a", 0).is_none(), "the least recently used went first");
+        // Replacing a record counts its bytes once.
+        cache.put(sized("c", Status::Completed, 100, 10_000));
+        assert_eq!(cache.bytes(), 2 * one);
+        // A record larger than the whole budget is not kept, and evicts nothing.
+        cache.put(sized("huge", Status::Completed, 100, 100_000));
+        assert!(cache.get("huge", 0).is_none());
+        assert_eq!(cache.len(), 2);
+        cache.remove("b");
+        cache.remove("c");
+        assert_eq!((cache.len(), cache.bytes()), (0, 0));
+    }
+
+    #[test]
+    fn a_zero_budget_is_off() {
+        let cache = RecordCache::new(10, 0);
+        cache.put(record("a", Status::Completed, 100));
+        assert!(cache.get("a", 0).is_none());
     }
 }

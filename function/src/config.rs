@@ -23,6 +23,8 @@ pub struct IdempotencyConfig {
     pub expires_after: Duration,
     /// Capacity of the per-process LRU cache of COMPLETED records; 0 turns it off.
     pub local_cache_items: usize,
+    /// The most bytes that cache holds (records evicted least recently used first); 0 turns it off.
+    pub local_cache_bytes: usize,
     /// Name of the table's TTL attribute (epoch seconds).
     pub ttl_attribute: String,
     /// The in-progress deadline used when the invocation has no Lambda deadline (tests, local runs).
@@ -36,6 +38,7 @@ impl Default for IdempotencyConfig {
             key_source: KeySource::Header(DEFAULT_HEADER.to_string()),
             expires_after: Duration::from_secs(DEFAULT_EXPIRES_AFTER_S),
             local_cache_items: DEFAULT_CACHE_ITEMS,
+            local_cache_bytes: DEFAULT_CACHE_BYTES,
             ttl_attribute: DEFAULT_TTL_ATTRIBUTE.to_string(),
             fallback_deadline: Duration::from_secs(30),
         }
@@ -48,6 +51,10 @@ pub const DEFAULT_HEADER: &str = "Idempotency-Key";
 pub const DEFAULT_EXPIRES_AFTER_S: u64 = 86_400;
 /// Default of `IDEMPOTENCY_LOCAL_CACHE_ITEMS`.
 pub const DEFAULT_CACHE_ITEMS: usize = 256;
+/// Default of `IDEMPOTENCY_LOCAL_CACHE_BYTES` without `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`: 8 MiB,
+/// a sixteenth of the smallest usual function (128 MB). With it, the default is a sixteenth of
+/// the function's memory.
+pub const DEFAULT_CACHE_BYTES: usize = 8 * 1024 * 1024;
 /// Default of `IDEMPOTENCY_TTL_ATTRIBUTE`.
 pub const DEFAULT_TTL_ATTRIBUTE: &str = "expiration";
 
@@ -139,6 +146,22 @@ impl Settings {
                     expected: "a whole number from 0 (cache off) to 1000000",
                 })?,
         };
+        let memory_share = lookup("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+            .and_then(|mb| mb.trim().parse::<usize>().ok())
+            .map_or(DEFAULT_CACHE_BYTES, |mb| mb.saturating_mul(1024 * 1024) / 16);
+        let cache_bytes = match lookup("IDEMPOTENCY_LOCAL_CACHE_BYTES") {
+            None => memory_share,
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n <= 1 << 34)
+                .ok_or(ConfigError::Invalid {
+                    name: "IDEMPOTENCY_LOCAL_CACHE_BYTES",
+                    value: v,
+                    expected: "a whole number of bytes from 0 (cache off) to 17179869184 (16 GiB)",
+                })?,
+        };
         let ttl_attribute = match lookup("IDEMPOTENCY_TTL_ATTRIBUTE") {
             None => DEFAULT_TTL_ATTRIBUTE.to_string(),
             Some(v) => {
@@ -187,6 +210,7 @@ impl Settings {
                 key_source: KeySource::Header(header),
                 expires_after: Duration::from_secs(expires),
                 local_cache_items: cache,
+                local_cache_bytes: cache_bytes,
                 ttl_attribute,
                 ..IdempotencyConfig::default()
             },
@@ -230,7 +254,27 @@ mod tests {
         assert_eq!(s.idempotency.key_source, KeySource::Header("Idempotency-Key".into()));
         assert_eq!(s.idempotency.expires_after, Duration::from_secs(86_400));
         assert_eq!(s.idempotency.local_cache_items, 256);
+        assert_eq!(s.idempotency.local_cache_bytes, 8 * 1024 * 1024);
         assert_eq!(s.idempotency.ttl_attribute, "expiration");
+    }
+
+    #[test]
+    fn the_cache_budget_is_a_share_of_the_memory_unless_set() {
+        let s = settings(&[("TABLE_NAME", "t_1"), ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")]).unwrap();
+        assert_eq!(s.idempotency.local_cache_bytes, 64 * 1024 * 1024);
+        let s = settings(&[
+            ("TABLE_NAME", "t_1"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"),
+            ("IDEMPOTENCY_LOCAL_CACHE_BYTES", "1000000"),
+        ])
+        .unwrap();
+        assert_eq!(s.idempotency.local_cache_bytes, 1_000_000);
+        let err = settings(&[("TABLE_NAME", "t_1"), ("IDEMPOTENCY_LOCAL_CACHE_BYTES", "8MB")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("IDEMPOTENCY_LOCAL_CACHE_BYTES=\"8MB\" is invalid"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::fingerprint::checked_fingerprint;
 use crate::key::{KeyError, caller_key_hash, key_from_body_fields, key_from_headers, key_hash};
 use crate::persistence::{ClaimOutcome, Persistence, PersistenceError};
 use crate::problem::Problem;
-use crate::record::{Decision, IdempotencyRecord, Status, StoredResponse};
+use crate::record::{Decision, IdempotencyRecord, MAX_RECORD_BYTES, Status, StoredResponse};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::any::Any;
@@ -93,7 +93,7 @@ pub fn now_ms() -> u64 {
 impl<P: Persistence> Idempotency<P> {
     /// A wrapper with `config` over `persistence`.
     pub fn new(config: IdempotencyConfig, persistence: P) -> Self {
-        let cache = RecordCache::new(config.local_cache_items);
+        let cache = RecordCache::new(config.local_cache_items, config.local_cache_bytes);
         Idempotency {
             config,
             persistence,
@@ -352,6 +352,25 @@ impl<P: Persistence> Idempotency<P> {
         record.status = Status::Completed;
         record.expiration_s = now_ms() / 1000 + self.config.expires_after.as_secs();
         record.response = Some(StoredResponse::capture(&completion.response));
+        if record.stored_bytes() > MAX_RECORD_BYTES {
+            tracing::error!(
+                key_hash = %hash,
+                bytes = record.stored_bytes(),
+                limit = MAX_RECORD_BYTES,
+                "the response is too large to store; nothing was written",
+            );
+            self.release(&record).await;
+            return (
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "response-too-large",
+                    "The response is larger than an idempotency record holds (400 KB), so it was not \
+                    stored and nothing was written",
+                )
+                .into_response(),
+                Outcome::Failed,
+            );
+        }
         match self.persistence.complete(&record, completion.writes).await {
             Ok(()) => {
                 self.cache.put(record);

@@ -121,7 +121,7 @@ pub fn write(value: &Json, out: &mut String) {
     match value {
         Json::Null => out.push_str("null"),
         Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Json::Number(n) => out.push_str(&number_to_string(*n)),
+        Json::Number(n) => write_number(*n, out),
         Json::String(s) => write_string(s, out),
         Json::Array(items) => {
             out.push('[');
@@ -173,18 +173,32 @@ pub fn write_string(s: &str, out: &mut String) {
 /// digits that round-trip, in plain notation from 1e-6 up to 1e21, else `d.ddde±x`. `-0` is `0`.
 /// Panics on NaN and infinities, which JSON cannot hold (the parser never produces them).
 pub fn number_to_string(value: f64) -> String {
+    let mut out = String::new();
+    write_number(value, &mut out);
+    out
+}
+
+/// Writes [`number_to_string`]'s text into `out`, without allocating on its own.
+pub fn write_number(value: f64, out: &mut String) {
+    use std::fmt::Write as _;
     assert!(value.is_finite(), "JSON numbers are finite");
     if value == 0.0 {
-        return "0".into();
+        out.push('0');
+        return;
+    }
+    // Integers a double holds exactly are their own shortest digits.
+    if value.fract() == 0.0 && value.abs() < 9_007_199_254_740_992.0 {
+        let _ = write!(out, "{}", value as i64);
+        return;
     }
     let (digits, n) = shortest_digits(value.abs());
+    let digits = digits.as_str();
     let k = digits.len() as i64;
-    let mut out = String::new();
     if value < 0.0 {
         out.push('-');
     }
     if k <= n && n <= 21 {
-        out.push_str(&digits);
+        out.push_str(digits);
         out.extend(std::iter::repeat_n('0', (n - k) as usize));
     } else if 0 < n && n <= 21 {
         out.push_str(&digits[..n as usize]);
@@ -193,7 +207,7 @@ pub fn number_to_string(value: f64) -> String {
     } else if -6 < n && n <= 0 {
         out.push_str("0.");
         out.extend(std::iter::repeat_n('0', (-n) as usize));
-        out.push_str(&digits);
+        out.push_str(digits);
     } else {
         out.push_str(&digits[..1]);
         if k > 1 {
@@ -202,46 +216,119 @@ pub fn number_to_string(value: f64) -> String {
         }
         out.push('e');
         out.push(if n > 0 { '+' } else { '-' });
-        out.push_str(&(n - 1).abs().to_string());
+        let _ = write!(out, "{}", (n - 1).abs());
     }
-    out
+}
+
+/// Up to 40 ASCII digits on the stack: a double's significant digits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Digits {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl Digits {
+    const fn new() -> Self {
+        Digits { buf: [0; 40], len: 0 }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).expect("ASCII")
+    }
+
+    fn push(&mut self, byte: u8) {
+        self.buf[self.len] = byte;
+        self.len += 1;
+    }
+
+    /// Drops trailing zeros.
+    fn trimmed(mut self) -> Self {
+        while self.len > 0 && self.buf[self.len - 1] == b'0' {
+            self.len -= 1;
+        }
+        self
+    }
+}
+
+impl std::fmt::Write for Digits {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Digits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The shortest digits `d1..dk` and the exponent `n` with `value = 0.d1..dk × 10^n` that read
 /// back as `value`, the closest to it, and of two equally close the even one (ECMAScript's rule).
-/// Linear in nothing: a few hundred nanoseconds for any double.
-fn shortest_digits(value: f64) -> (String, i64) {
-    // Rust's `{:e}` gives the shortest round-trip digits, the closest among them; on an exact tie
-    // it may take the odd one. A tie needs `value` itself to be `0.d1..dk5 × 10^n` exactly, one
-    // digit more than the shortest form, so only doubles with few exact digits can tie: those are
-    // found from the bits (`exact_digits`), never by expanding the hundreds of digits most
-    // doubles have.
-    let (digits, n) = scientific(&format!("{value:e}"));
-    let k = digits.len();
-    if let Some((exact, exact_n)) = exact_digits(value, k + 1)
-        && exact.len() == k + 1
-        && exact.ends_with('5')
+/// Linear in nothing: a few hundred nanoseconds for any double, nothing allocated.
+fn shortest_digits(value: f64) -> (Digits, i64) {
+    use std::fmt::Write as _;
+    // ryu-js (Ryū as ECMAScript prints numbers) gives the shortest round-trip digits, the closest
+    // among them, on the stack. ECMAScript settles an exact tie between two closest by the even
+    // digit; so does Ryū, and this checks it again: a tie needs `value` itself to be
+    // `0.d1..dk5 × 10^n` exactly, one digit more than the shortest form, so only doubles with few
+    // exact digits can tie: those are found from the bits (`exact_digits`), never by expanding
+    // the hundreds of digits most doubles have.
+    let mut buffer = ryu_js::Buffer::new();
+    let (digits, n) = ecmascript_digits(buffer.format_finite(value));
+    let k = digits.len;
+    if let Some((int, len, exact_n)) = exact_digits(value, k + 1)
+        && len == k + 1
+        && int % 10 == 5
         && exact_n == n
     {
-        let lo = &exact[..k];
-        let even = if lo.ends_with(['0', '2', '4', '6', '8']) {
-            (lo.to_string(), exact_n)
-        } else {
-            increment(lo, exact_n)
-        };
-        let reads_back = format!("0.{}e{}", even.0, even.1).parse::<f64>() == Ok(value);
-        if reads_back {
-            return even;
+        let lo = int / 10;
+        let (lo, lo_n) = if lo % 2 == 0 { (lo, exact_n) } else { (lo + 1, exact_n) };
+        let mut even = Digits::new();
+        write!(even, "{lo}").expect("at most 39 digits");
+        // `lo + 1` may have carried into one more digit (`99` → `100`).
+        let even_n = lo_n + (even.len as i64 - k as i64);
+        let even = even.trimmed();
+        let mut back = Digits::new();
+        if write!(back, "0.{}e{even_n}", even.as_str()).is_ok() && back.as_str().parse::<f64>() == Ok(value) {
+            return (even, even_n);
         }
     }
     (digits, n)
 }
 
-/// The exact decimal value of a positive finite `value` as significant digits (no trailing zeros)
-/// and `n` of `0.digits × 10^n`, when it has at most `max` (≤ 38) digits; `None` when it has more.
-/// With `value = m × 2^e` (`m` odd): for `e < 0` the digits are those of `m × 5^-e`, for `e ≥ 0`
-/// those of `m × 2^e` without its factors of ten (which come from `m`'s factors of five).
-fn exact_digits(value: f64, max: usize) -> Option<(String, i64)> {
+/// Splits a number as ECMAScript prints it (`123.456`, `0.000001`, `1e+21`, `5e-324`) into its
+/// significant digits (no leading or trailing zeros) and `n` of `0.digits × 10^n`.
+fn ecmascript_digits(text: &str) -> (Digits, i64) {
+    let text = text.trim_start_matches('-');
+    let (mantissa, exponent) = match text.split_once('e') {
+        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i64>().expect("an integer exponent")),
+        None => (text, 0),
+    };
+    let point = mantissa.find('.').unwrap_or(mantissa.len()) as i64;
+    let mut digits = Digits::new();
+    let mut leading = 0;
+    for b in mantissa.bytes().filter(u8::is_ascii_digit) {
+        if digits.len == 0 && b == b'0' {
+            leading += 1;
+        } else {
+            digits.push(b);
+        }
+    }
+    (digits.trimmed(), point - leading + exponent)
+}
+
+/// The exact decimal value of a positive finite `value` as an integer of significant digits (no
+/// trailing zeros), their count, and `n` of `0.digits × 10^n`, when it has at most `max` (≤ 38)
+/// digits; `None` when it has more. With `value = m × 2^e` (`m` odd): for `e < 0` the digits are
+/// those of `m × 5^-e`, for `e ≥ 0` those of `m × 2^e` without its factors of ten (which come
+/// from `m`'s factors of five).
+fn exact_digits(value: f64, max: usize) -> Option<(u128, usize, i64)> {
     let bits = value.to_bits();
     let biased = ((bits >> 52) & 0x7ff) as i64;
     let fraction = bits & ((1 << 52) - 1);
@@ -272,42 +359,15 @@ fn exact_digits(value: f64, max: usize) -> Option<(String, i64)> {
         }
         (m << shift, tens)
     };
-    // Counted before they are written: most doubles are turned away here, without allocating.
     let len = int.checked_ilog10().map_or(1, |l| l as usize + 1);
-    (len <= max).then(|| (int.to_string(), len as i64 + tens))
+    (len <= max).then_some((int, len, len as i64 + tens))
 }
 
-/// Splits Rust's `d.ddde±x` into significant digits (no trailing zeros) and `n` (of `0.ddd × 10^n`).
-fn scientific(text: &str) -> (String, i64) {
-    let (mantissa, exponent) = text.split_once('e').expect("`{:e}` always has an exponent");
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let digits = digits.trim_end_matches('0').to_string();
-    let n = exponent.parse::<i64>().expect("`{:e}` exponents are integers") + 1;
-    if digits.is_empty() {
-        ("0".into(), n)
-    } else {
-        (digits, n)
-    }
-}
-
-/// `0.digits × 10^n` plus one unit in the last digit.
-fn increment(digits: &str, n: i64) -> (String, i64) {
-    let mut bytes = digits.as_bytes().to_vec();
-    for i in (0..bytes.len()).rev() {
-        if bytes[i] == b'9' {
-            bytes[i] = b'0';
-        } else {
-            bytes[i] += 1;
-            let text = String::from_utf8(bytes).expect("ASCII digits");
-            return (text.trim_end_matches('0').to_string(), n);
-        }
-    }
-    ("1".into(), n + 1)
-}
-
-/// A decimal number's value as (negative, significant digits, exponent of 0.digits), zero as
-/// (false, "", 0): two literals have the same value exactly when their forms are equal.
-fn decimal_value(literal: &str) -> (bool, String, i64) {
+/// Whether a number literal has exactly the value of the finite double `value`'s shortest form
+/// (what its canonical text says), compared digit by digit without writing either: the literal's
+/// significant digits (no leading or trailing zeros) and the exponent `n` of `0.digits × 10^n`
+/// against [`shortest_digits`]'s.
+fn literal_is_exact(literal: &str, value: f64) -> bool {
     let (negative, rest) = match literal.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, literal),
@@ -316,27 +376,63 @@ fn decimal_value(literal: &str) -> (bool, String, i64) {
         Some(i) => (&rest[..i], &rest[i + 1..]),
         None => (rest, "0"),
     };
-    // Saturating: an exponent beyond any double is still compared correctly (as unequal).
+    let int_len = mantissa.find('.').unwrap_or(mantissa.len()) as i64;
+    let digits = mantissa.bytes().filter(u8::is_ascii_digit);
+    let leading = digits.clone().take_while(|b| *b == b'0').count();
+    let mut literal_digits = digits.skip(leading).peekable();
+    if literal_digits.peek().is_none() {
+        return value == 0.0;
+    }
+    if value == 0.0 || negative != (value < 0.0) {
+        return false;
+    }
+    // Saturating: an exponent beyond any double still compares unequal.
     let exponent = exponent
         .trim_start_matches('+')
         .parse::<i64>()
         .unwrap_or(if exponent.starts_with('-') { -(1 << 40) } else { 1 << 40 });
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let all: String = format!("{int}{frac}");
-    let leading = all.len() - all.trim_start_matches('0').len();
-    let digits = all.trim_matches('0').to_string();
-    if digits.is_empty() {
-        return (false, String::new(), 0);
+    let (shortest, n) = shortest_digits(value.abs());
+    if int_len + exponent - leading as i64 != n {
+        return false;
     }
-    // 0.all × 10^(int.len() + exponent); dropping `leading` zeros shifts the point.
-    (negative, digits, int.len() as i64 + exponent - leading as i64)
+    // The literal's digits, less its trailing zeros, must be the shortest digits.
+    let mut expected = shortest.as_str().bytes();
+    let mut zeros = 0usize;
+    for b in literal_digits {
+        if b == b'0' {
+            zeros += 1;
+            continue;
+        }
+        for _ in 0..std::mem::take(&mut zeros) {
+            if expected.next() != Some(b'0') {
+                return false;
+            }
+        }
+        if expected.next() != Some(b) {
+            return false;
+        }
+    }
+    expected.next().is_none()
 }
 
+/// One step of the JSON pointer of the value being parsed, kept cheap: a member's name is read
+/// again from the text only when an error names it.
+#[derive(Clone, Copy)]
+enum Step {
+    Index(usize),
+    /// The byte offset of the member name's opening quote.
+    Name(usize),
+}
+
+/// Objects with more members than this detect duplicate names with a hash set (fewer: a scan).
+const SCAN_MEMBERS: usize = 16;
+
+#[derive(Clone)]
 struct Parser<'a> {
     text: &'a [u8],
     pos: usize,
-    /// The JSON pointer tokens of the value being parsed.
-    path: Vec<String>,
+    /// The JSON pointer of the value being parsed.
+    path: Vec<Step>,
     /// Refuse numbers that are not exactly their canonical form (else: nearest double).
     exact: bool,
 }
@@ -350,7 +446,19 @@ impl Parser<'_> {
         let pointer = self
             .path
             .iter()
-            .map(|t| format!("/{}", t.replace('~', "~0").replace('/', "~1")))
+            .map(|step| match *step {
+                Step::Index(i) => format!("/{i}"),
+                Step::Name(at) => {
+                    let mut again = Parser {
+                        text: self.text,
+                        pos: at,
+                        path: Vec::new(),
+                        exact: self.exact,
+                    };
+                    let name = again.string().unwrap_or_default();
+                    format!("/{}", name.replace('~', "~0").replace('/', "~1"))
+                }
+            })
             .collect();
         ParseError::Lossy(LossyJson { pointer, loss })
     }
@@ -389,7 +497,7 @@ impl Parser<'_> {
     fn object(&mut self, depth: usize) -> Result<Json, ParseError> {
         self.pos += 1;
         let mut members: Vec<(String, Json)> = Vec::new();
-        let mut names = std::collections::HashSet::new();
+        let mut names: Option<std::collections::HashSet<String>> = None;
         self.skip_ws();
         if self.text.get(self.pos) == Some(&b'}') {
             self.pos += 1;
@@ -400,9 +508,20 @@ impl Parser<'_> {
             if self.text.get(self.pos) != Some(&b'"') {
                 return Err(self.syntax("expected a member name"));
             }
+            let at = self.pos;
             let name = self.string()?;
-            self.path.push(name.clone());
-            if !names.insert(name.clone()) {
+            self.path.push(Step::Name(at));
+            let duplicate = match &mut names {
+                Some(names) => !names.insert(name.clone()),
+                None if members.len() < SCAN_MEMBERS => members.iter().any(|(n, _)| *n == name),
+                None => {
+                    let mut set: std::collections::HashSet<String> = members.iter().map(|(n, _)| n.clone()).collect();
+                    let duplicate = !set.insert(name.clone());
+                    names = Some(set);
+                    duplicate
+                }
+            };
+            if duplicate {
                 return Err(self.lossy(Loss::DuplicateKey));
             }
             self.skip_ws();
@@ -436,7 +555,7 @@ impl Parser<'_> {
         }
         loop {
             self.skip_ws();
-            self.path.push(items.len().to_string());
+            self.path.push(Step::Index(items.len()));
             let value = self.value(depth + 1)?;
             self.path.pop();
             items.push(value);
@@ -486,7 +605,22 @@ impl Parser<'_> {
         }
         let literal = std::str::from_utf8(&self.text[start..self.pos]).expect("ASCII");
         let value: f64 = literal.parse().map_err(|_| self.syntax("invalid number"))?;
-        let inexact = || decimal_value(literal) != decimal_value(&number_to_string(value));
+        // A literal of at most 15 significant digits is exactly the shortest form of its double
+        // when that is normal: two such decimals are at least 1e-15 apart relatively, a double's
+        // rounding interval less than 2.3e-16 wide, so no other short decimal rounds to it.
+        let significant = || {
+            let mantissa = literal.split(['e', 'E']).next().unwrap_or_default().as_bytes();
+            let nonzero = |b: &u8| b.is_ascii_digit() && *b != b'0';
+            match (mantissa.iter().position(nonzero), mantissa.iter().rposition(nonzero)) {
+                (Some(first), Some(last)) => mantissa[first..=last].iter().filter(|b| b.is_ascii_digit()).count(),
+                _ => 0,
+            }
+        };
+        let inexact = || {
+            let short = significant();
+            let plainly_exact = short == 0 || (short <= 15 && value.is_normal());
+            !plainly_exact && !literal_is_exact(literal, value)
+        };
         if !value.is_finite() || (self.exact && inexact()) {
             return Err(self.lossy(Loss::InexactNumber {
                 literal: literal.to_string(),
@@ -548,10 +682,34 @@ impl Parser<'_> {
 mod tests {
     use super::*;
 
+    /// Rust's `d.ddde±x` as (significant digits, `n`), for the reference.
+    fn split(text: &str) -> (String, i64) {
+        let (mantissa, exponent) = text.split_once('e').unwrap();
+        let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+        let digits = digits.trim_end_matches('0');
+        let n = exponent.parse::<i64>().unwrap() + 1;
+        (if digits.is_empty() { "0" } else { digits }.to_string(), n)
+    }
+
+    /// `0.digits × 10^n` plus one unit in the last digit.
+    fn increment(digits: &str, n: i64) -> (String, i64) {
+        let mut bytes = digits.as_bytes().to_vec();
+        for i in (0..bytes.len()).rev() {
+            if bytes[i] == b'9' {
+                bytes[i] = b'0';
+            } else {
+                bytes[i] += 1;
+                let text = String::from_utf8(bytes).expect("ASCII digits");
+                return (text.trim_end_matches('0').to_string(), n);
+            }
+        }
+        ("1".into(), n + 1)
+    }
+
     /// The previous way, kept as the reference: ties settled from the full exact expansion.
     fn shortest_digits_by_expansion(value: f64) -> (String, i64) {
-        let (digits, n) = scientific(&format!("{value:e}"));
-        let (exact, exact_n) = scientific(&format!("{value:.1100e}"));
+        let (digits, n) = split(&format!("{value:e}"));
+        let (exact, exact_n) = split(&format!("{value:.1100e}"));
         let k = digits.len();
         if exact.len() == k + 1 && exact.ends_with('5') && exact_n == n {
             let lo = &exact[..k];
@@ -565,6 +723,11 @@ mod tests {
             }
         }
         (digits, n)
+    }
+
+    fn shortest(value: f64) -> (String, i64) {
+        let (digits, n) = shortest_digits(value);
+        (digits.as_str().to_string(), n)
     }
 
     #[test]
@@ -582,9 +745,12 @@ mod tests {
             1.5e300,
             123456.75,
         ] {
-            let (full, full_n) = scientific(&format!("{value:.1100e}"));
+            let (full, full_n) = split(&format!("{value:.1100e}"));
             match exact_digits(value, 38) {
-                Some((digits, n)) => assert_eq!((digits, n), (full, full_n), "{value:e}"),
+                Some((int, len, n)) => {
+                    assert_eq!((int.to_string(), n), (full.clone(), full_n), "{value:e}");
+                    assert_eq!(len, full.len());
+                }
                 None => assert!(full.len() > 38, "{value:e} has {} digits", full.len()),
             }
         }
@@ -611,7 +777,7 @@ mod tests {
             }
         }
         for &v in &values {
-            assert_eq!(shortest_digits(v), shortest_digits_by_expansion(v), "{v:e}");
+            assert_eq!(shortest(v), shortest_digits_by_expansion(v), "{v:e}");
         }
     }
 }

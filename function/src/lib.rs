@@ -137,8 +137,8 @@ pub async fn orders_api_from_env() -> Result<OrdersService, ConfigError> {
             OrdersApi::new(client, settings.table_name, settings.idempotency)
                 .with_simulated_work_max(settings.simulated_work_max),
         ),
-        StoreSettings::Redis(url) => {
-            let redis = RedisPersistence::new(RedisClient::new(url));
+        StoreSettings::Redis { url, limits } => {
+            let redis = RedisPersistence::new(RedisClient::new(url).with_limits(limits));
             OrdersService::Redis(
                 OrdersApi::with_redis(client, settings.table_name, settings.idempotency, redis)
                     .with_simulated_work_max(settings.simulated_work_max),

@@ -71,13 +71,21 @@ pub trait Persistence: Send + Sync + 'static {
 /// `in_progress_expiration_ms`): a call must end `answer_reserve` before it (so the client gets an
 /// answer before the function times out), and a claim or completion `release_reserve` earlier
 /// still (so the release after a failure has its time too). Each call is also capped.
+///
+/// The caps make a store that does not answer cost at most 2.5 s before the `503` (a claim's
+/// 2 s, then the release's 0.5 s), whatever the function's timeout: a store whose p99 is a few
+/// milliseconds that has not answered in 1 s will not answer in 10, and the client, its retry and a
+/// load balancer's health check are better served by a fast `503` + `Retry-After`. One attempt
+/// may take 1 s, room for a new connection's TLS handshake on a small function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeBounds {
-    /// The most one store call may take, all its attempts together.
+    /// The most one claim, completion or read may take, all its attempts together.
     pub operation_max: Duration,
     /// The most one attempt may take (it is also at most half the call's bound, so a stuck
     /// attempt leaves time for a retry on a fresh connection).
     pub attempt_max: Duration,
+    /// The most one release may take: it follows a failure, and the answer waits for it.
+    pub release_max: Duration,
     /// Kept free before the deadline to send the answer.
     pub answer_reserve: Duration,
     /// Kept free by a claim or a completion for the release that may follow it.
@@ -87,8 +95,9 @@ pub struct TimeBounds {
 impl Default for TimeBounds {
     fn default() -> Self {
         TimeBounds {
-            operation_max: Duration::from_secs(5),
-            attempt_max: Duration::from_secs(2),
+            operation_max: Duration::from_secs(2),
+            attempt_max: Duration::from_secs(1),
+            release_max: Duration::from_millis(500),
             answer_reserve: Duration::from_millis(500),
             release_reserve: Duration::from_millis(500),
         }
@@ -99,34 +108,57 @@ impl Default for TimeBounds {
 const MIN_CALL: Duration = Duration::from_millis(20);
 
 impl TimeBounds {
-    /// The (operation, attempt) timeouts of a call made at `now_ms` that must end `keep` before
-    /// `deadline_ms`; `None` when too little time is left to make it. `keep` is at most half the
-    /// time left, so a short function timeout (1 s) still gets its store calls.
+    /// The (operation, attempt) timeouts of a claim, completion or read made at `now_ms` that
+    /// must end `keep` before `deadline_ms`; `None` when too little time is left to make it.
+    /// `keep` is at most half the time left, so a short function timeout (1 s) still gets its
+    /// store calls.
     pub fn call(&self, deadline_ms: u64, keep: Duration, now_ms: u64) -> Option<(Duration, Duration)> {
+        self.capped(self.operation_max, deadline_ms, keep, now_ms)
+    }
+
+    /// The (operation, attempt) timeouts of a release made at `now_ms`: at most `release_max`,
+    /// ending `answer_reserve` before `deadline_ms`.
+    pub fn release_call(&self, deadline_ms: u64, now_ms: u64) -> Option<(Duration, Duration)> {
+        self.capped(self.release_max, deadline_ms, self.answer_reserve, now_ms)
+    }
+
+    fn capped(&self, cap: Duration, deadline_ms: u64, keep: Duration, now_ms: u64) -> Option<(Duration, Duration)> {
         let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-        let operation = (left - keep.min(left / 2)).min(self.operation_max);
+        let operation = (left - keep.min(left / 2)).min(cap);
         if operation < MIN_CALL {
             return None;
         }
         Some((operation, (operation / 2).max(MIN_CALL).min(self.attempt_max)))
     }
 
-    /// The SDK configuration override of such a call, or `Unavailable` when no time is left.
+    /// The SDK configuration override of a claim, completion or read, or `Unavailable` when no
+    /// time is left.
     pub(crate) fn config(
         &self,
         deadline_ms: u64,
         keep: Duration,
     ) -> Result<aws_sdk_dynamodb::config::Builder, PersistenceError> {
-        let (operation, attempt) = self
-            .call(deadline_ms, keep, crate::idempotency::now_ms())
-            .ok_or_else(|| PersistenceError::Unavailable("no time left before the invocation's deadline".into()))?;
-        Ok(aws_sdk_dynamodb::config::Builder::default().timeout_config(
-            TimeoutConfig::builder()
-                .operation_timeout(operation)
-                .operation_attempt_timeout(attempt)
-                .build(),
-        ))
+        sdk_timeouts(self.call(deadline_ms, keep, crate::idempotency::now_ms()))
     }
+
+    /// The SDK configuration override of a release.
+    pub(crate) fn release_config(
+        &self,
+        deadline_ms: u64,
+    ) -> Result<aws_sdk_dynamodb::config::Builder, PersistenceError> {
+        sdk_timeouts(self.release_call(deadline_ms, crate::idempotency::now_ms()))
+    }
+}
+
+fn sdk_timeouts(call: Option<(Duration, Duration)>) -> Result<aws_sdk_dynamodb::config::Builder, PersistenceError> {
+    let (operation, attempt) =
+        call.ok_or_else(|| PersistenceError::Unavailable("no time left before the invocation's deadline".into()))?;
+    Ok(aws_sdk_dynamodb::config::Builder::default().timeout_config(
+        TimeoutConfig::builder()
+            .operation_timeout(operation)
+            .operation_attempt_timeout(attempt)
+            .build(),
+    ))
 }
 
 /// Records in a DynamoDB table with hash key `id` (S) and TTL on `ttl_attribute`.
@@ -394,9 +426,7 @@ impl Persistence for DynamoDbPersistence {
     }
 
     async fn release(&self, record: &IdempotencyRecord) -> Result<(), PersistenceError> {
-        let bounds = self
-            .bounds
-            .config(record.in_progress_expiration_ms, self.bounds.answer_reserve)?;
+        let bounds = self.bounds.release_config(record.in_progress_expiration_ms)?;
         let result = self
             .client
             .delete_item()
@@ -518,7 +548,8 @@ mod tests {
         let keep = Duration::from_millis(1000);
         let ms = Duration::from_millis;
         // Far from the deadline: the caps.
-        assert_eq!(bounds.call(100_000, keep, 0), Some((ms(5000), ms(2000))));
+        assert_eq!(bounds.call(100_000, keep, 0), Some((ms(2000), ms(1000))));
+        assert_eq!(bounds.release_call(100_000, 0), Some((ms(500), ms(250))));
         // 3 s away, keeping 1 s: 2 s in all, attempts of half that.
         assert_eq!(bounds.call(3000, keep, 0), Some((ms(2000), ms(1000))));
         // 1 s away: the reserve shrinks to half of what is left.

@@ -107,7 +107,42 @@ pub enum Decision {
     InProgress { retry_after_s: u64 },
 }
 
+/// The largest record a store keeps: DynamoDB's item limit (400 KB), applied to every store so
+/// that a response is stored or refused the same way wherever records live.
+pub const MAX_RECORD_BYTES: usize = 400 * 1024;
+
 impl IdempotencyRecord {
+    /// The record's size as a store counts it: its values and their attribute names (an upper
+    /// bound; compared with [`MAX_RECORD_BYTES`] before a completion is written).
+    pub fn stored_bytes(&self) -> usize {
+        // Attribute names, status, numbers and the headers' encoding, rounded up.
+        const FIXED: usize = 256;
+        let response = self.response.as_ref().map_or(0, |r| {
+            r.body.len() + r.headers.iter().map(|(n, v)| n.len() + v.len() + 8).sum::<usize>()
+        });
+        FIXED + self.key_hash.len() + self.fingerprint.len() + self.claim.len() + response
+    }
+
+    /// The bytes the record holds: its strings, the response's headers and body, and a fixed
+    /// allowance per allocation (what a cache counts against its budget).
+    pub fn size_bytes(&self) -> usize {
+        const OVERHEAD: usize = 64;
+        let response = self.response.as_ref().map_or(0, |r| {
+            r.body.len()
+                + r.headers
+                    .iter()
+                    .map(|(n, v)| n.len() + v.len() + OVERHEAD)
+                    .sum::<usize>()
+                + OVERHEAD
+        });
+        std::mem::size_of::<Self>()
+            + self.key_hash.len()
+            + self.fingerprint.len()
+            + self.claim.len()
+            + 3 * OVERHEAD
+            + response
+    }
+
     /// Whether the record is past its expiration at `now_ms` (treated as absent).
     pub fn is_expired(&self, now_ms: u64) -> bool {
         self.expiration_s.saturating_mul(1000) <= now_ms

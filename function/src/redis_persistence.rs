@@ -162,8 +162,9 @@ impl RedisPersistence {
         format!("{}{key_hash}", self.prefix)
     }
 
-    /// Runs `script` within the time `deadline_ms` leaves when `keep` is kept free: attempts on
-    /// fresh connections after connection trouble, while the time lasts.
+    /// Runs `script` within the time `deadline_ms` leaves when `keep` is kept free (a release
+    /// keeps the answer's reserve and takes at most `release_max`): attempts on fresh connections
+    /// after connection trouble, while the time lasts.
     async fn eval(
         &self,
         script: Script,
@@ -172,10 +173,13 @@ impl RedisPersistence {
         deadline_ms: u64,
         keep: Duration,
     ) -> Result<Value, PersistenceError> {
-        let (operation, attempt) = self
-            .bounds
-            .call(deadline_ms, keep, crate::idempotency::now_ms())
-            .ok_or_else(|| PersistenceError::Unavailable("no time left before the invocation's deadline".into()))?;
+        let now = crate::idempotency::now_ms();
+        let call = match script {
+            Script::Release => self.bounds.release_call(deadline_ms, now),
+            _ => self.bounds.call(deadline_ms, keep, now),
+        };
+        let (operation, attempt) =
+            call.ok_or_else(|| PersistenceError::Unavailable("no time left before the invocation's deadline".into()))?;
         let started = Instant::now();
         let mut tries = 0;
         loop {
@@ -445,7 +449,7 @@ impl Persistence for RedisPersistence {
                 &[key.as_bytes()],
                 &[record.claim.as_bytes().to_vec()],
                 record.in_progress_expiration_ms,
-                self.bounds.answer_reserve,
+                Duration::ZERO,
             )
             .await?;
         match reply {

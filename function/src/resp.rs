@@ -5,15 +5,46 @@
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufStream};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufStream};
 use tokio::net::TcpStream;
 
 /// The default port of `redis://` and `rediss://`.
 pub const DEFAULT_PORT: u16 = 6379;
 /// The most idle connections kept for reuse.
 const MAX_IDLE: usize = 16;
-/// The largest bulk string or array accepted from the server (records are small).
-const MAX_LEN: usize = 64 * 1024 * 1024;
+
+/// Bounds on one reply from the server, so that a server that misbehaves (or a man in the middle
+/// of a plain `redis://` connection) costs one failed call, never the process: memory is reserved
+/// as bytes arrive, never from a length the server announces.
+///
+/// ```
+/// use oncely_function::resp::ReplyLimits;
+/// let limits = ReplyLimits { max_reply: 1 << 20, ..ReplyLimits::default() };
+/// assert_eq!(limits.max_depth, 8);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyLimits {
+    /// The deepest nesting of arrays (the store's replies nest at most 2 deep).
+    pub max_depth: usize,
+    /// The longest line: a simple string, an error, an integer or a length.
+    pub max_line: usize,
+    /// The most bytes one reply may take on the wire, bulk strings and line ends included.
+    pub max_reply: usize,
+}
+
+/// Default of [`ReplyLimits::max_reply`] (and of `ONCELY_REDIS_MAX_REPLY_BYTES`): 1 MiB, room for
+/// the largest record (400 KiB, as DynamoDB's item limit) several times over.
+pub const DEFAULT_MAX_REPLY: usize = 1024 * 1024;
+
+impl Default for ReplyLimits {
+    fn default() -> Self {
+        ReplyLimits {
+            max_depth: 8,
+            max_line: 64 * 1024,
+            max_reply: DEFAULT_MAX_REPLY,
+        }
+    }
+}
 
 /// Why a Redis URL was refused. The password is never part of the message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -203,74 +234,142 @@ impl Connection {
         Ok(())
     }
 
-    async fn line(&mut self) -> Result<Vec<u8>, RespError> {
-        let mut line = Vec::new();
-        let n = self.io.read_until(b'\n', &mut line).await?;
-        if n == 0 {
+    async fn read(&mut self, limits: &ReplyLimits) -> Result<Value, RespError> {
+        read_reply(&mut self.io, limits).await
+    }
+}
+
+/// Reads one line (without its CRLF) of at most `limits.max_line` bytes, counting it in `used`.
+async fn read_line<R: AsyncBufRead + Unpin>(
+    io: &mut R,
+    limits: &ReplyLimits,
+    used: &mut usize,
+) -> Result<Vec<u8>, RespError> {
+    let mut line = Vec::new();
+    loop {
+        let available = io.fill_buf().await?;
+        if available.is_empty() {
             return Err(RespError::Io(std::io::ErrorKind::UnexpectedEof.into()));
         }
-        if !line.ends_with(b"\r\n") {
-            return Err(RespError::Protocol("a line without CRLF".into()));
+        let (take, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        // The CRLF does not count towards the line's own length.
+        if line.len() + take > limits.max_line + 2 {
+            return Err(RespError::Protocol(format!(
+                "a line longer than {} bytes",
+                limits.max_line
+            )));
         }
-        line.truncate(line.len() - 2);
-        Ok(line)
+        line.extend_from_slice(&available[..take]);
+        io.consume(take);
+        count(used, take, limits)?;
+        if done {
+            break;
+        }
     }
+    if !line.ends_with(b"\r\n") {
+        return Err(RespError::Protocol("a line without CRLF".into()));
+    }
+    line.truncate(line.len() - 2);
+    Ok(line)
+}
 
-    /// Reads one whole reply (arrays nested to any depth).
-    async fn read(&mut self) -> Result<Value, RespError> {
-        let mut stack: Vec<(usize, Vec<Value>)> = Vec::new();
-        loop {
-            let line = self.line().await?;
-            let (&kind, rest) = line
-                .split_first()
-                .ok_or_else(|| RespError::Protocol("an empty line".into()))?;
-            let text = String::from_utf8_lossy(rest).into_owned();
-            let len = || -> Result<i64, RespError> {
-                text.parse::<i64>()
-                    .map_err(|_| RespError::Protocol(format!("bad length `{text}`")))
-            };
-            let mut value = match kind {
-                b'+' => Value::Simple(text.clone()),
-                b'-' => {
-                    let (code, message) = text.split_once(' ').unwrap_or((&text, ""));
-                    Value::Error {
-                        code: code.to_string(),
-                        message: message.to_string(),
-                    }
+/// Adds `n` bytes to the reply's total, refusing it past `limits.max_reply`.
+fn count(used: &mut usize, n: usize, limits: &ReplyLimits) -> Result<(), RespError> {
+    *used += n;
+    if *used > limits.max_reply {
+        return Err(RespError::Protocol(format!(
+            "a reply larger than {} bytes",
+            limits.max_reply
+        )));
+    }
+    Ok(())
+}
+
+/// Reads one whole reply within `limits`. Arrays are read with an explicit stack (no recursion)
+/// and nest at most `max_depth` deep, so the value's drop stays shallow too.
+pub async fn read_reply<R: AsyncBufRead + Unpin>(io: &mut R, limits: &ReplyLimits) -> Result<Value, RespError> {
+    let mut used = 0;
+    let mut stack: Vec<(usize, Vec<Value>)> = Vec::new();
+    loop {
+        let line = read_line(io, limits, &mut used).await?;
+        let (&kind, rest) = line
+            .split_first()
+            .ok_or_else(|| RespError::Protocol("an empty line".into()))?;
+        let text = String::from_utf8_lossy(rest).into_owned();
+        let len = || -> Result<i64, RespError> {
+            text.parse::<i64>()
+                .map_err(|_| RespError::Protocol(format!("bad length `{}`", text.escape_debug())))
+        };
+        let mut value = match kind {
+            b'+' => Value::Simple(text.clone()),
+            b'-' => {
+                let (code, message) = text.split_once(' ').unwrap_or((&text, ""));
+                Value::Error {
+                    code: code.to_string(),
+                    message: message.to_string(),
                 }
-                b':' => Value::Int(len()?),
-                b'$' => match len()? {
-                    -1 => Value::Nil,
-                    n if n < 0 || n as usize > MAX_LEN => return Err(RespError::Protocol(format!("bulk length {n}"))),
-                    n => {
-                        let mut data = vec![0; n as usize + 2];
-                        self.io.read_exact(&mut data).await?;
-                        data.truncate(n as usize);
-                        Value::Bulk(data)
-                    }
-                },
-                b'*' => match len()? {
-                    -1 => Value::Nil,
-                    0 => Value::Array(Vec::new()),
-                    n if n < 0 || n as usize > MAX_LEN => return Err(RespError::Protocol(format!("array length {n}"))),
-                    n => {
-                        stack.push((n as usize, Vec::with_capacity((n as usize).min(1024))));
-                        continue;
-                    }
-                },
-                other => return Err(RespError::Protocol(format!("unknown reply type {:?}", other as char))),
-            };
-            loop {
-                let Some((want, items)) = stack.last_mut() else {
-                    return Ok(value);
-                };
-                items.push(value);
-                if items.len() < *want {
-                    break;
-                }
-                let (_, items) = stack.pop().expect("a frame is open");
-                value = Value::Array(items);
             }
+            b':' => Value::Int(len()?),
+            b'$' => match len()? {
+                -1 => Value::Nil,
+                n if n < 0 || n as u64 + 2 > (limits.max_reply - used) as u64 => {
+                    return Err(RespError::Protocol(format!(
+                        "a bulk string of {n} bytes (the reply may take {} bytes)",
+                        limits.max_reply
+                    )));
+                }
+                n => {
+                    // Grows with what arrives: the announced length reserves nothing.
+                    let want = n as usize + 2;
+                    let mut data = Vec::new();
+                    (&mut *io).take(want as u64).read_to_end(&mut data).await?;
+                    if data.len() < want {
+                        return Err(RespError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+                    }
+                    count(&mut used, want, limits)?;
+                    if !data.ends_with(b"\r\n") {
+                        return Err(RespError::Protocol("a bulk string without CRLF".into()));
+                    }
+                    data.truncate(n as usize);
+                    Value::Bulk(data)
+                }
+            },
+            b'*' => match len()? {
+                -1 => Value::Nil,
+                0 => Value::Array(Vec::new()),
+                // Each element takes at least 3 bytes (`+\r\n`).
+                n if n < 0 || n as u64 > ((limits.max_reply - used) / 3) as u64 => {
+                    return Err(RespError::Protocol(format!(
+                        "an array of {n} elements (the reply may take {} bytes)",
+                        limits.max_reply
+                    )));
+                }
+                _ if stack.len() >= limits.max_depth => {
+                    return Err(RespError::Protocol(format!(
+                        "arrays nested deeper than {}",
+                        limits.max_depth
+                    )));
+                }
+                n => {
+                    stack.push((n as usize, Vec::new()));
+                    continue;
+                }
+            },
+            other => return Err(RespError::Protocol(format!("unknown reply type {:?}", other as char))),
+        };
+        loop {
+            let Some((want, items)) = stack.last_mut() else {
+                return Ok(value);
+            };
+            items.push(value);
+            if items.len() < *want {
+                break;
+            }
+            let (_, items) = stack.pop().expect("a frame is open");
+            value = Value::Array(items);
         }
     }
 }
@@ -279,6 +378,7 @@ impl Connection {
 pub struct RedisClient {
     url: RedisUrl,
     tls: Option<tokio_rustls::TlsConnector>,
+    limits: ReplyLimits,
     idle: Mutex<Vec<Connection>>,
 }
 
@@ -303,6 +403,7 @@ impl RedisClient {
         RedisClient {
             url,
             tls,
+            limits: ReplyLimits::default(),
             idle: Mutex::new(Vec::new()),
         }
     }
@@ -313,8 +414,20 @@ impl RedisClient {
         RedisClient {
             url,
             tls,
+            limits: ReplyLimits::default(),
             idle: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The same client with other bounds on each reply.
+    pub fn with_limits(mut self, limits: ReplyLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The bounds on each reply.
+    pub fn limits(&self) -> &ReplyLimits {
+        &self.limits
     }
 
     /// Closes the idle connections: the next calls connect afresh (after a failover, when the
@@ -354,7 +467,7 @@ impl RedisClient {
         connection.send(commands).await?;
         let mut replies = Vec::with_capacity(commands.len());
         for _ in commands {
-            replies.push(connection.read().await?);
+            replies.push(connection.read(&self.limits).await?);
         }
         let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if idle.len() < MAX_IDLE {
@@ -400,7 +513,7 @@ impl RedisClient {
         if !setup.is_empty() {
             connection.send(&setup).await?;
             for _ in &setup {
-                if let Value::Error { code, message } = connection.read().await? {
+                if let Value::Error { code, message } = connection.read(&self.limits).await? {
                     return Err(RespError::Setup { code, message });
                 }
             }
@@ -453,6 +566,70 @@ mod tests {
         assert!(matches!(err, RedisUrlError::Database(_)));
         assert!(!err.to_string().contains("topsecret"));
         assert!(matches!(RedisUrl::parse("redis:///0"), Err(RedisUrlError::MissingHost)));
+    }
+
+    fn read(bytes: &[u8], limits: ReplyLimits) -> Result<Value, RespError> {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(read_reply(&mut tokio::io::BufReader::with_capacity(7, bytes), &limits))
+    }
+
+    #[test]
+    fn replies_of_every_kind_are_read() {
+        let limits = ReplyLimits::default();
+        let reply = read(
+            b"*4\r\n+OK\r\n:-42\r\n$5\r\nhe\r\no\r\n*2\r\n$-1\r\n-NOSCRIPT No matching\r\n",
+            limits,
+        );
+        assert_eq!(
+            reply.unwrap(),
+            Value::Array(vec![
+                Value::Simple("OK".into()),
+                Value::Int(-42),
+                Value::Bulk(b"he\r\no".to_vec()),
+                Value::Array(vec![
+                    Value::Nil,
+                    Value::Error {
+                        code: "NOSCRIPT".into(),
+                        message: "No matching".into()
+                    }
+                ]),
+            ])
+        );
+    }
+
+    #[test]
+    fn limits_are_exact() {
+        let limits = ReplyLimits {
+            max_depth: 2,
+            max_line: 4,
+            max_reply: 20,
+        };
+        assert!(read(b"*1\r\n*1\r\n:1\r\n", limits).is_ok());
+        assert!(
+            matches!(read(b"*1\r\n*1\r\n*1\r\n:1\r\n", limits), Err(RespError::Protocol(m)) if m.contains("deeper than 2"))
+        );
+        assert!(read(b"+abc\r\n", limits).is_ok());
+        assert!(matches!(read(b"+abcd\r\n", limits), Err(RespError::Protocol(m)) if m.contains("longer than 4")));
+        // 20 bytes in all: `$14\r\n` (5) + 13 bytes + CRLF = 20.
+        assert!(read(b"$13\r\n0123456789abc\r\n", limits).is_ok());
+        assert!(
+            matches!(read(b"$14\r\n0123456789abcd\r\n", limits), Err(RespError::Protocol(m)) if m.contains("bulk string of 14"))
+        );
+        assert!(matches!(read(b"*7\r\n", limits), Err(RespError::Protocol(m)) if m.contains("array of 7")));
+        assert!(matches!(read(b"$3\r\nabcde", limits), Err(RespError::Protocol(m)) if m.contains("without CRLF")));
+        assert!(matches!(read(b"$3\r\nab", limits), Err(RespError::Io(_))));
+    }
+
+    #[test]
+    fn a_deep_reply_is_refused_without_recursion() {
+        // A million nested arrays: read with recursion, or dropped as a value, it would take the
+        // stack; refused at the ninth level it costs a few lines.
+        let bytes = b"*1\r\n".repeat(1_000_000);
+        let err = read(&bytes, ReplyLimits::default()).unwrap_err();
+        assert!(
+            matches!(&err, RespError::Protocol(m) if m.contains("deeper than 8")),
+            "{err}"
+        );
     }
 
     #[test]

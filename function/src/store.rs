@@ -1,9 +1,10 @@
 //! Which store holds the idempotency records, read from the environment: `ONCELY_STORE` =
 //! `dynamodb` (default) or `redis`; with `redis`, the URL is read from the variable named by
 //! `ONCELY_REDIS_URL_ENV` (default `ONCELY_REDIS_URL`). Errors name the variable, never its value
-//! (a Redis URL may carry a password).
+//! (a Redis URL may carry a password). `ONCELY_REDIS_MAX_REPLY_BYTES` bounds one reply of the
+//! server (default 1 MiB; see [`ReplyLimits`]).
 
-use crate::resp::{RedisUrl, RedisUrlError};
+use crate::resp::{RedisUrl, RedisUrlError, ReplyLimits};
 
 /// The variable that selects the store.
 pub const STORE_VAR: &str = "ONCELY_STORE";
@@ -11,14 +12,16 @@ pub const STORE_VAR: &str = "ONCELY_STORE";
 pub const REDIS_URL_ENV_VAR: &str = "ONCELY_REDIS_URL_ENV";
 /// The default variable holding the Redis URL.
 pub const DEFAULT_REDIS_URL_VAR: &str = "ONCELY_REDIS_URL";
+/// The variable that bounds one reply of the Redis server, in bytes.
+pub const REDIS_MAX_REPLY_VAR: &str = "ONCELY_REDIS_MAX_REPLY_BYTES";
 
 /// Where idempotency records live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreSettings {
     /// In the orders table, completed atomically with the order (the default).
     DynamoDb,
-    /// In Redis or Valkey at this URL.
-    Redis(RedisUrl),
+    /// In Redis or Valkey at this URL, each reply read within these limits.
+    Redis { url: RedisUrl, limits: ReplyLimits },
 }
 
 /// A store setting that is missing or malformed.
@@ -33,6 +36,10 @@ pub enum StoreError {
         redis://[user:password@]host:6379[/db] (or rediss:// for TLS)"
     )]
     UrlMissing { var: String },
+    #[error(
+        "ONCELY_REDIS_MAX_REPLY_BYTES={0:?} is invalid: use a whole number of bytes from 65536 to 67108864 (default 1048576)"
+    )]
+    MaxReply(String),
     #[error("{var} does not hold a usable Redis URL: {source}")]
     UrlInvalid {
         var: String,
@@ -57,7 +64,16 @@ impl StoreSettings {
                     .filter(|v| !v.trim().is_empty())
                     .ok_or_else(|| StoreError::UrlMissing { var: var.clone() })?;
                 let url = RedisUrl::parse(&url).map_err(|source| StoreError::UrlInvalid { var, source })?;
-                Ok(StoreSettings::Redis(url))
+                let mut limits = ReplyLimits::default();
+                if let Some(text) = lookup(REDIS_MAX_REPLY_VAR) {
+                    limits.max_reply = text
+                        .trim()
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (64 * 1024..=64 * 1024 * 1024).contains(n))
+                        .ok_or(StoreError::MaxReply(text))?;
+                }
+                Ok(StoreSettings::Redis { url, limits })
             }
             _ => Err(StoreError::UnknownStore(store)),
         }
@@ -94,14 +110,32 @@ mod tests {
             ("ONCELY_REDIS_URL", "redis://127.0.0.1:7000/1"),
         ])
         .unwrap();
-        assert!(matches!(s, StoreSettings::Redis(url) if url.port == 7000 && url.db == 1));
+        assert!(
+            matches!(s, StoreSettings::Redis { url, limits } if url.port == 7000 && url.db == 1 && limits == ReplyLimits::default())
+        );
         let s = read(&[
             ("ONCELY_STORE", "redis"),
             ("ONCELY_REDIS_URL_ENV", "CACHE_URL"),
             ("CACHE_URL", "rediss://u:p@cache.internal"),
         ])
         .unwrap();
-        assert!(matches!(s, StoreSettings::Redis(url) if url.tls && url.host == "cache.internal"));
+        assert!(matches!(s, StoreSettings::Redis { url, .. } if url.tls && url.host == "cache.internal"));
+    }
+
+    #[test]
+    fn the_reply_bound_is_read_and_checked() {
+        let url = ("ONCELY_REDIS_URL", "redis://h");
+        let s = read(&[
+            ("ONCELY_STORE", "redis"),
+            url,
+            ("ONCELY_REDIS_MAX_REPLY_BYTES", "65536"),
+        ])
+        .unwrap();
+        assert!(matches!(s, StoreSettings::Redis { limits, .. } if limits.max_reply == 65_536));
+        for bad in ["65535", "67108865", "1MB", ""] {
+            let err = read(&[("ONCELY_STORE", "redis"), url, ("ONCELY_REDIS_MAX_REPLY_BYTES", bad)]).unwrap_err();
+            assert_eq!(err, StoreError::MaxReply(bad.into()));
+        }
     }
 
     #[test]

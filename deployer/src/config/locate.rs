@@ -74,6 +74,11 @@ fn key_at(text: &str, key: &str) -> bool {
 }
 
 fn find_key(text: &str, key: &str) -> Option<usize> {
+    // An empty part (a key with a dot in it, `...burst`, splits into some): nothing to find, and
+    // searching for "" would find it at the same place forever.
+    if key.is_empty() {
+        return None;
+    }
     let mut from = 0;
     while let Some(i) = text[from..].find(key) {
         let at = from + i;
@@ -101,5 +106,15 @@ mod tests {
         // A missing key: where its parent is.
         assert_eq!(locator.find("api.throttle"), (Some(3), Some(1)));
         assert_eq!(locator.find("stage"), (None, None));
+    }
+
+    #[test]
+    fn keys_with_dots_are_found_up_to_their_parent() {
+        // Found by fuzzing: `{ ...burst: 1 }` made the path `api.throttle....burst`, whose empty
+        // parts were searched for forever.
+        let text = "api:\n  throttle: { ...burst: 1, rate: 5 }\n";
+        let locator = Locator::new(text);
+        assert_eq!(locator.find("api.throttle....burst"), (Some(2), Some(3)));
+        assert_eq!(locator.find("api..x"), (Some(1), Some(1)));
     }
 }

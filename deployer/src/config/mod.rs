@@ -255,6 +255,9 @@ impl Config {
 
     /// Parses and validates YAML text; on failure returns every problem found.
     pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
+        if let Some(problem) = validate::text_problem(text) {
+            return Err(vec![problem]);
+        }
         let locator = Locator::new(text);
         let value: serde_yaml::Value = match serde_yaml::from_str(text) {
             Ok(v) => v,

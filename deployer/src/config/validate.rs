@@ -38,6 +38,72 @@ pub(super) fn serde_problem(e: &serde_yaml::Error) -> Problem {
     }
 }
 
+/// The most bytes a config may have (a real one is a few kilobytes).
+pub(super) const MAX_CONFIG_BYTES: usize = 1024 * 1024;
+/// The deepest flow nesting (`[` and `{`) read: the YAML scanner's time grows with the square of
+/// it, so deeper text is refused before it is parsed (a real config nests 3 deep).
+pub(super) const MAX_FLOW_DEPTH: usize = 64;
+
+/// A problem with the text as a whole, found by one linear pass before the YAML parser runs:
+/// too many bytes, or flow collections nested deeper than [`MAX_FLOW_DEPTH`] (outside quoted
+/// scalars and comments).
+pub(super) fn text_problem(text: &str) -> Option<Problem> {
+    if text.len() > MAX_CONFIG_BYTES {
+        return Some(Problem {
+            path: String::new(),
+            line: None,
+            column: None,
+            message: format!(
+                "the config has {} bytes, more than {MAX_CONFIG_BYTES}: is this the right file?",
+                text.len()
+            ),
+        });
+    }
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut prev = '\n';
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        column += 1;
+        if c == '\n' {
+            (line, column, comment) = (line + 1, 0, false);
+        }
+        match quote {
+            _ if comment => {}
+            Some('"') if c == '\\' => {
+                chars.next();
+                column += 1;
+            }
+            Some('\'') if c == '\'' && chars.peek() == Some(&'\'') => {
+                chars.next();
+                column += 1;
+            }
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '#' if prev.is_whitespace() => comment = true,
+                '"' | '\'' if " \t\n[{,:".contains(prev) => quote = Some(c),
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some(Problem {
+                            path: String::new(),
+                            line: Some(line),
+                            column: Some(column),
+                            message: format!("flow collections (`[` `{{`) nest deeper than {MAX_FLOW_DEPTH} here"),
+                        });
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+        prev = c;
+    }
+    None
+}
+
 /// Reports every key the mapping at `path` does not accept (with the closest known key), not only
 /// the first as serde would, and descends into the keys it does accept.
 pub(super) fn check_keys(value: &serde_yaml::Value, path: &str, locator: &Locator, problems: &mut Vec<Problem>) {

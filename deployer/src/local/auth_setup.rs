@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use super::auth::Authorizer;
+use super::hosts::AllowedHosts;
 use super::issuer::{Issuer, LOCAL_CLIENT_ID};
 use super::session::{self, Session, SessionFile};
 use crate::config::{AuthProvider, Config};
@@ -21,14 +22,19 @@ pub struct LocalAuthRuntime {
 }
 
 /// Starts the auth of `config` (`None` without `api.auth`). `api` is the local API's endpoint.
-pub async fn start(config: &Config, api: &str, progress: &Progress) -> anyhow::Result<Option<LocalAuthRuntime>> {
+pub async fn start(
+    config: &Config,
+    api: &str,
+    hosts: &AllowedHosts,
+    progress: &Progress,
+) -> anyhow::Result<Option<LocalAuthRuntime>> {
     let Some(settings) = &config.api.auth else {
         return Ok(None);
     };
     match &settings.provider {
         AuthProvider::Cognito => {
             let origins = config.api.cors.as_ref().map(|c| c.allow_origins.clone());
-            let issuer = Issuer::start(LOCAL_CLIENT_ID, origins)
+            let issuer = Issuer::start(LOCAL_CLIENT_ID, origins, hosts.clone())
                 .await
                 .context("starting the local issuer")?;
             let authorizer = Arc::new(Authorizer::local(settings, &issuer));

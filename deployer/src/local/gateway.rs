@@ -29,6 +29,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 
 use super::cors;
 use super::event::{self, Gateway};
+use super::hosts::AllowedHosts;
 use super::limits::{self, Limits};
 use super::pool::{Outcome, Pool, trace_id};
 use super::response::{self, GatewayResponse};
@@ -57,6 +58,8 @@ pub struct Api {
     pub auth: Option<Arc<super::auth::Authorizer>>,
     /// The function's EMF counts, served at `GET /_oncely/metrics` (local only).
     pub metrics: Arc<super::metrics::LocalMetrics>,
+    /// The `Host` names answered (others: 403).
+    pub hosts: AllowedHosts,
 }
 
 /// Binds the API's port on 127.0.0.1, with a clear error when it is taken.
@@ -155,6 +158,9 @@ async fn handle(api: &Api, req: Request<Incoming>, peer: SocketAddr) -> Response
 
 async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id: &str) -> (GatewayResponse, Served) {
     let method = req.method().as_str().to_string();
+    if !api.hosts.allows(req.headers()) {
+        return (api.hosts.refusal(req.headers()), Served { route: None, env: 0 });
+    }
     if let Some(refused) = limits::check_head(&req) {
         return (refused, Served { route: None, env: 0 });
     }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::Request;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -12,6 +12,8 @@ use serde_json::Value;
 
 /// How long one request (connect, send, read the whole answer) may take.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
+/// The largest answer read (discovery documents and key sets are a few kilobytes).
+pub const MAX_BODY: usize = 1024 * 1024;
 
 /// What went wrong with a request.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +26,8 @@ pub enum HttpError {
     Timeout { url: String },
     #[error("{url} answered {status}: {body}")]
     Status { url: String, status: u16, body: String },
+    #[error("{url} answered with more than {} bytes", MAX_BODY)]
+    TooLarge { url: String },
     #[error("{url} did not answer JSON: {detail}")]
     NotJson { url: String, detail: String },
 }
@@ -76,11 +80,16 @@ async fn send(url: &str, body: Option<&Value>) -> Result<Value, HttpError> {
         unreachable(detail)
     })?;
     let status = response.status().as_u16();
-    let bytes = response
-        .into_body()
+    let bytes = Limited::new(response.into_body(), MAX_BODY)
         .collect()
         .await
-        .map_err(|e| unreachable(e.to_string()))?
+        .map_err(|e| {
+            if e.is::<LengthLimitError>() {
+                HttpError::TooLarge { url: url.to_string() }
+            } else {
+                unreachable(e.to_string())
+            }
+        })?
         .to_bytes();
     if !(200..300).contains(&status) {
         return Err(HttpError::Status {

@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 
 use super::cors;
 use super::gateway::into_response;
+use super::hosts::AllowedHosts;
 use super::jwt::{SigningKey, Validator};
 use super::response::GatewayResponse;
 use crate::config::CorsSettings;
@@ -76,6 +77,7 @@ struct State {
     client_id: String,
     key: SigningKey,
     cors: Option<CorsSettings>,
+    hosts: AllowedHosts,
 }
 
 /// A running issuer; dropping it stops it.
@@ -92,8 +94,13 @@ impl Drop for Issuer {
 
 impl Issuer {
     /// Starts an issuer on a free port of 127.0.0.1 whose tokens carry `client_id`. Browsers
-    /// from `allow_origins` may call it (none when `None`).
-    pub async fn start(client_id: &str, allow_origins: Option<Vec<String>>) -> anyhow::Result<Issuer> {
+    /// from `allow_origins` may call it (none when `None`); requests whose `Host` is not in
+    /// `hosts` are refused (403).
+    pub async fn start(
+        client_id: &str,
+        allow_origins: Option<Vec<String>>,
+        hosts: AllowedHosts,
+    ) -> anyhow::Result<Issuer> {
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .map_err(|e| anyhow::anyhow!("the local issuer cannot listen on 127.0.0.1: {e}"))?;
@@ -112,6 +119,7 @@ impl Issuer {
             client_id: client_id.to_string(),
             key,
             cors,
+            hosts,
         });
         let task = tokio::spawn(serve(listener, state.clone()));
         Ok(Issuer { state, task })
@@ -212,6 +220,9 @@ fn invalid_request(why: &str) -> GatewayResponse {
 
 async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let headers = req.headers().clone();
+    if !state.hosts.allows(&headers) {
+        return into_response(state.hosts.refusal(&headers));
+    }
     let method = req.method().as_str().to_string();
     if let Some(c) = &state.cors
         && cors::is_preflight(&method, &headers)
@@ -280,7 +291,9 @@ mod tests {
 
     #[tokio::test]
     async fn minted_tokens_pass_its_validator() {
-        let issuer = Issuer::start(LOCAL_CLIENT_ID, None).await.unwrap();
+        let issuer = Issuer::start(LOCAL_CLIENT_ID, None, AllowedHosts::default())
+            .await
+            .unwrap();
         let token = issuer.mint("alice", 60).unwrap();
         let claims = issuer
             .validator(vec![LOCAL_CLIENT_ID.into()])

@@ -12,6 +12,7 @@ mod auth_setup;
 pub mod cors;
 pub mod event;
 pub mod gateway;
+pub mod hosts;
 pub mod http_client;
 pub mod issuer;
 pub mod jwt;
@@ -67,6 +68,8 @@ pub struct LocalOptions {
     pub store: Option<redis_store::LocalStore>,
     /// With the Redis store: this server instead of a local `redis-server`.
     pub redis_url: Option<String>,
+    /// The `Host` names the API and the issuer answer besides this machine's (`--allow-host`).
+    pub hosts: hosts::AllowedHosts,
 }
 
 /// The architecture of this machine (the function is built for it, whatever the config says).
@@ -120,7 +123,7 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
     let port = listener.local_addr()?.port();
     let endpoint = format!("http://127.0.0.1:{port}");
     // `api.auth`: the local issuer, or the configured issuer's keys (an unreachable one fails here).
-    let auth = auth_setup::start(config, &endpoint, progress).await?;
+    let auth = auth_setup::start(config, &endpoint, &opts.hosts, progress).await?;
 
     // DynamoDB: the given server, or DynamoDB Local (stopped when `_dynamodb` drops).
     let (_dynamodb, dynamodb_endpoint) = match opts.dynamodb_endpoint {
@@ -244,6 +247,7 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
         limits,
         auth: auth.as_ref().map(|a| a.authorizer.clone()),
         metrics: metrics.clone(),
+        hosts: opts.hosts.clone(),
     });
     let server = tokio::spawn(gateway::serve(listener, api));
     let watcher = opts.watch.then(|| {

@@ -178,7 +178,7 @@ async fn cognito_auth_runs_a_local_issuer_and_the_api_checks_its_tokens() {
         Some("the token's signature is invalid"),
     )
     .await;
-    let elsewhere = Issuer::start(LOCAL_CLIENT_ID, None).await.unwrap();
+    let elsewhere = Issuer::start(LOCAL_CLIENT_ID, None, Default::default()).await.unwrap();
     let other = elsewhere.mint("alice", 60).unwrap();
     assert_refused(
         &stack,
@@ -301,7 +301,7 @@ async fn cognito_auth_runs_a_local_issuer_and_the_api_checks_its_tokens() {
 /// here by the same code as the local one) and checks `iss`, `aud`, `exp` and `nbf` against it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwt_auth_reads_the_issuers_keys_and_checks_every_claim() {
-    let issuer = Issuer::start("web-app", None).await.unwrap();
+    let issuer = Issuer::start("web-app", None, Default::default()).await.unwrap();
     let auth = format!(
         "  auth: {{ jwt: {{ issuer: \"{}\", audience: [web-app, other-app] }} }}\n",
         issuer.url()
@@ -495,4 +495,95 @@ fn the_token_command_explains_what_is_wrong() {
         assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
+}
+
+/// DNS rebinding: a page on another name pointed at 127.0.0.1 sends its own `Host`. The API and
+/// the local issuer answer only this machine's names and those given with `--allow-host`; any
+/// other gets a 403 before routing, auth or the function.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_this_machines_host_names_are_answered() {
+    let stack = LocalStack::start_with(
+        StackOptions {
+            app: "loc-hosts",
+            concurrency: 1,
+            timeout_s: 10,
+            shared_dynamodb: true,
+        },
+        &Extra {
+            api_yaml: COGNITO,
+            args: &["--allow-host", "dev.test"],
+            ..Extra::default()
+        },
+    );
+    let out = stack.stdout.text();
+    let issuer = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Auth: local issuer "))
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("no auth line: {out}"))
+        .to_string();
+    let port = stack.port;
+    let origin = ("origin", "http://evil.example");
+    for host in ["evil.example", &format!("evil.example:{port}"), "127.0.0.1.nip.io"] {
+        for (method, url) in [
+            ("POST", format!("{}/orders", stack.endpoint)),
+            ("OPTIONS", format!("{}/orders", stack.endpoint)),
+            ("POST", format!("{issuer}/token")),
+            ("GET", format!("{issuer}/.well-known/jwks.json")),
+        ] {
+            let (status, _, body) = stack
+                .request_url(method, &url, &[("host", host), origin], r#"{"sub":"mallory"}"#)
+                .await;
+            let body = String::from_utf8_lossy(&body);
+            assert_eq!(status, 403, "{method} {url} with Host {host}: {body}");
+            assert!(body.contains("--allow-host"), "{body}");
+            assert!(!body.contains("access_token"), "{body}");
+        }
+    }
+    assert_eq!(stack.invocations(), 0, "nothing reached the function");
+    // This machine's names and the allowed one pass the Host check (and meet the authorizer).
+    for host in [
+        format!("localhost:{port}"),
+        format!("dev.test:{port}"),
+        format!("[::1]:{port}"),
+    ] {
+        let (status, _, body) = stack
+            .request("POST", "/orders", &[("host", &host), ("idempotency-key", "h-1")], "{}")
+            .await;
+        assert_eq!(status, 401, "Host {host}: {}", String::from_utf8_lossy(&body));
+    }
+    let (status, _, body) = stack
+        .request_url(
+            "POST",
+            &format!("{issuer}/token"),
+            &[("host", "localhost")],
+            r#"{"sub":"ann"}"#,
+        )
+        .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+}
+
+/// A name `--allow-host` cannot use stops `up --local` before anything starts.
+#[test]
+fn a_bad_allow_host_is_refused_with_its_name() {
+    let dir = StackOptions {
+        app: "loc-hosts-bad",
+        concurrency: 1,
+        timeout_s: 10,
+        shared_dynamodb: false,
+    }
+    .write();
+    let output = up_local(
+        emulators::free_port().unwrap(),
+        &dir.config,
+        &["--allow-host", "http://x.test"],
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("--allow-host \"http://x.test\" is not a host name"),
+        "{stderr}"
+    );
 }

@@ -16,4 +16,5 @@ mod local_redis;
 mod logs;
 mod noop_up;
 mod package;
+mod properties;
 mod versions;

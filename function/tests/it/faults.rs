@@ -184,6 +184,34 @@ async fn a_store_that_never_answers_the_completion_is_503_and_the_key_runs_once_
     assert_one_order(&table, &api, "stuck", &retry).await;
 }
 
+/// However far the deadline (a function with a 30 s timeout), a store that does not answer costs
+/// the client at most 3 s: the claim's 2 s, the release's 0.5 s, then the 503.
+#[tokio::test]
+async fn a_black_holed_store_is_503_within_three_seconds_of_a_far_deadline() {
+    let (table, proxy) = setup().await;
+    let (api, _) = api(&table, &proxy);
+    for (faulted, key) in [
+        (&["PutItem"][..], "far-claim"),
+        (&["TransactWriteItems", "DeleteItem"][..], "far-completion"),
+    ] {
+        for operation in faulted {
+            proxy.inject(operation, Fault::BlackHole, Times::Always);
+        }
+        let request = request_with_deadline(&post_event(Some(key), BODY), 30_000);
+        let started = std::time::Instant::now();
+        let response = tokio::time::timeout(Duration::from_secs(3), api.handle(request))
+            .await
+            .unwrap_or_else(|_| panic!("{key}: no answer within 3 s"));
+        assert_unavailable(&response);
+        for operation in faulted {
+            assert!(proxy.count("black_hole", operation) >= 1, "{key}: {operation}");
+        }
+        eprintln!("{key}: 503 after {:?}", started.elapsed());
+        proxy.clear();
+    }
+    assert!(table.orders().await.is_empty());
+}
+
 #[tokio::test]
 async fn a_store_that_never_answers_a_read_is_503_before_the_deadline() {
     let (table, proxy) = setup().await;

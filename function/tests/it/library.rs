@@ -383,3 +383,36 @@ async fn the_wrapper_reads_the_caller_from_the_jwt_claims() {
     assert_eq!(calls.count(), 0);
     assert_eq!(table.records().await.len(), 2);
 }
+
+/// A response larger than a record holds (DynamoDB's 400 KB, for every store) is refused with
+/// its own problem before anything is written: the handler's writes are not committed, the claim
+/// is released, and a retry runs again.
+#[tokio::test]
+async fn a_response_too_large_to_store_writes_nothing() {
+    let table = Table::new().await;
+    let (idem, calls) = wrapper(&table, table.config());
+    let runs = AtomicUsize::new(0);
+    for size in [500 * 1024, 1024] {
+        let (response, outcome) = idem
+            .handle_with_outcome(
+                &post(Some("large"), BODY),
+                "/orders",
+                |_| Ok(()),
+                |_| async {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    Ok(Completion::new(created(&"x".repeat(size))).with_write(put(&table.name, "effect#large")))
+                },
+            )
+            .await;
+        if size > 400 * 1024 {
+            assert_eq!(outcome, Outcome::Failed);
+            let problem = assert_problem(&response, 500);
+            assert!(problem.to_string().contains("response-too-large"), "{problem}");
+            assert_eq!(calls.take(), ["PutItem", "DeleteItem"], "claim, then release");
+            assert!(table.items().await.is_empty(), "neither the record nor the write");
+        } else {
+            assert_eq!((response.status().as_u16(), outcome), (201, Outcome::Executed));
+        }
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 2, "the retry ran again");
+}

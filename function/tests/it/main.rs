@@ -9,6 +9,8 @@ mod faults;
 mod jcs;
 mod library;
 mod orders_api;
+mod properties;
+mod redis_hostile;
 mod redis_orders;
 mod redis_tls;
 mod stores;
