@@ -76,7 +76,7 @@ fn hint(code: &str) -> Option<&'static str> {
         | "AuthorizationError"
         | "UnauthorizedException" => {
             "the credentials in use are not allowed to do this: pick a profile with the permissions listed in \
-            README.md (\"Permissions\") via AWS_PROFILE"
+            docs/deploying.md (\"Permissions\") via AWS_PROFILE"
         }
         "UnrecognizedClientException"
         | "InvalidClientTokenId"

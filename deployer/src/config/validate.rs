@@ -34,7 +34,7 @@ pub(super) fn serde_problem(e: &serde_yaml::Error) -> Problem {
         path,
         line: loc.as_ref().map(serde_yaml::Location::line),
         column: loc.as_ref().map(serde_yaml::Location::column),
-        message: format!("{message} (see README.md, \"Config reference\")"),
+        message: format!("{message} (see docs/deploying.md, \"Config reference\")"),
     }
 }
 

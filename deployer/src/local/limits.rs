@@ -63,7 +63,7 @@ impl Default for Limits {
     }
 }
 
-/// Environment variables that shorten the limits, for tests only (documented in the README).
+/// Environment variables that shorten the limits, for tests only (documented in docs/local-stack.md).
 pub const INTEGRATION_TIMEOUT_ENV: &str = "ONCELY_LOCAL_INTEGRATION_TIMEOUT_MS";
 pub const HEADER_TIMEOUT_ENV: &str = "ONCELY_LOCAL_HEADER_TIMEOUT_MS";
 pub const BODY_TIMEOUT_ENV: &str = "ONCELY_LOCAL_BODY_TIMEOUT_MS";

@@ -722,7 +722,7 @@ async fn a_seeded_campaign_of_repeated_interruptions_converges() {
 /// a clean `up`'s stack with one user pool, one app client and the authorizer on the protected
 /// route, and `down --delete-data` then leaves nothing. (Killed right after CreateAuthorizer, the
 /// re-run creates and attaches a second one: moto cannot list authorizers, so the first, attached
-/// to no route, cannot be seen here; it goes with the API; see README "Auth, deployed".)
+/// to no route, cannot be seen here; it goes with the API; see docs/auth.md, "Auth, deployed".)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn up_with_cognito_auth_killed_after_any_write_converges_when_run_again() {
     let writes = {
