@@ -124,7 +124,7 @@ pub async fn sync_endpoint(config: &Config, progress: &Progress) -> anyhow::Resu
 }
 
 /// What the frontend signs in with, read from the deployed pool and client (`api.auth`).
-async fn sync_auth(ctx: &Context, stack: &Stack) -> anyhow::Result<Option<resources::AuthOutputs>> {
+async fn sync_auth(ctx: &Context, stack: &Stack) -> anyhow::Result<Option<crate::report::AuthOutputs>> {
     let (pool, client) = resources::auth::read_cognito(ctx, stack)
         .await
         .with_context(|| format!("looking up the Cognito user pool of {}", stack.name))?;

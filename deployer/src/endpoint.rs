@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::progress::Progress;
-use crate::resources::AuthOutputs;
+use crate::report::AuthOutputs;
 
 /// The variable Vite exposes to the page.
 pub const VARIABLE: &str = "VITE_API_URL";

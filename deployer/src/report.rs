@@ -295,7 +295,7 @@ pub struct Report {
     pub table_name: Option<String>,
     /// Where the API's tokens come from (set when `api.auth` is configured).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub auth: Option<crate::resources::AuthOutputs>,
+    pub auth: Option<AuthOutputs>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// Whether changes were actually made (false for `plan` and for a no-op `up`).
@@ -487,5 +487,29 @@ mod tests {
         let note = Note::KeptWithData { items: 3, orders: 1 };
         assert_eq!(serde_json::to_value(&note).unwrap(), note.to_string());
         assert_eq!(serde_json::to_value(Command::Down).unwrap(), "down");
+    }
+}
+
+/// Where the API's tokens come from, for people and for the frontend (`up`, `sync-endpoint`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuthOutputs {
+    /// `cognito` or `jwt`.
+    pub provider: &'static str,
+    pub issuer: String,
+    pub audience: Vec<String>,
+    /// The Cognito app client the frontend signs in with (the audience for `cognito`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_pool_id: Option<String>,
+}
+
+impl fmt::Display for AuthOutputs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "auth:     {} tokens from {}", self.provider, self.issuer)?;
+        match &self.client_id {
+            Some(id) => writeln!(f, "client:   {id}"),
+            None => writeln!(f, "audience: {}", self.audience.join(", ")),
+        }
     }
 }

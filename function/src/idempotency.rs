@@ -8,6 +8,8 @@ use crate::fingerprint::checked_fingerprint;
 use crate::key::{KeyError, caller_key_hash, key_from_body_fields, key_from_headers, key_hash};
 use crate::persistence::{ClaimOutcome, Persistence, PersistenceError};
 use crate::problem::Problem;
+/// The clock of the records (epoch milliseconds), here too for the wrapper's users.
+pub use crate::record::now_ms;
 use crate::record::{Decision, IdempotencyRecord, MAX_RECORD_BYTES, Status, StoredResponse};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -16,7 +18,6 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The error a handler returns; the execution is then not stored and the claim is released.
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
@@ -80,14 +81,6 @@ pub struct Idempotency<P: Persistence> {
     config: IdempotencyConfig,
     persistence: P,
     cache: RecordCache,
-}
-
-/// The current time in epoch milliseconds.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 impl<P: Persistence> Idempotency<P> {

@@ -19,7 +19,8 @@
 //!
 //! A replay counts once: a cached replay is `ReplayedFromCache`, not also `Replayed`.
 
-use crate::idempotency::{Outcome, now_ms};
+use crate::idempotency::Outcome;
+use crate::record::now_ms;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::fmt::Write as _;

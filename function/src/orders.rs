@@ -241,7 +241,7 @@ impl<P: OrderStore> OrdersApi<P> {
                 owner: caller.subject().map(str::to_string),
                 record_id,
                 fingerprint,
-                deadline_ms: self.idempotency.deadline_ms(request, crate::idempotency::now_ms()),
+                deadline_ms: self.idempotency.deadline_ms(request, crate::record::now_ms()),
                 bounds: self.idempotency.persistence().time_bounds(),
             }
         };
@@ -282,7 +282,7 @@ impl<P: OrderStore> OrdersApi<P> {
         }
         // Bounded by the invocation's deadline like every store call: 503 before it, not a timeout.
         let bounds = self.idempotency.persistence().time_bounds();
-        let deadline_ms = self.idempotency.deadline_ms(request, crate::idempotency::now_ms());
+        let deadline_ms = self.idempotency.deadline_ms(request, crate::record::now_ms());
         let result = match bounds.config(deadline_ms, bounds.answer_reserve) {
             Ok(config) => self
                 .client
@@ -423,7 +423,7 @@ pub(crate) fn order_item(
     owner: Option<String>,
 ) -> Result<(Order, HashMap<String, AttributeValue>), HandlerError> {
     let id = id.to_string();
-    let created_at = aws_smithy_types::DateTime::from_millis(crate::idempotency::now_ms() as i64)
+    let created_at = aws_smithy_types::DateTime::from_millis(crate::record::now_ms() as i64)
         .fmt(aws_smithy_types::date_time::Format::DateTime)?;
     let order = Order {
         id: id.clone(),

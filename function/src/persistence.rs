@@ -138,7 +138,7 @@ impl TimeBounds {
         deadline_ms: u64,
         keep: Duration,
     ) -> Result<aws_sdk_dynamodb::config::Builder, PersistenceError> {
-        sdk_timeouts(self.call(deadline_ms, keep, crate::idempotency::now_ms()))
+        sdk_timeouts(self.call(deadline_ms, keep, crate::record::now_ms()))
     }
 
     /// The SDK configuration override of a release.
@@ -146,7 +146,7 @@ impl TimeBounds {
         &self,
         deadline_ms: u64,
     ) -> Result<aws_sdk_dynamodb::config::Builder, PersistenceError> {
-        sdk_timeouts(self.release_call(deadline_ms, crate::idempotency::now_ms()))
+        sdk_timeouts(self.release_call(deadline_ms, crate::record::now_ms()))
     }
 }
 

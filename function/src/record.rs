@@ -107,6 +107,14 @@ pub enum Decision {
     InProgress { retry_after_s: u64 },
 }
 
+/// The current time in epoch milliseconds: the clock every record's times are read against.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// The largest record a store keeps: DynamoDB's item limit (400 KB), applied to every store so
 /// that a response is stored or refused the same way wherever records live.
 pub const MAX_RECORD_BYTES: usize = 400 * 1024;

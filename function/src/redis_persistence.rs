@@ -173,7 +173,7 @@ impl RedisPersistence {
         deadline_ms: u64,
         keep: Duration,
     ) -> Result<Value, PersistenceError> {
-        let now = crate::idempotency::now_ms();
+        let now = crate::record::now_ms();
         let call = match script {
             Script::Release => self.bounds.release_call(deadline_ms, now),
             _ => self.bounds.call(deadline_ms, keep, now),

@@ -18,10 +18,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use locate::Locator;
+pub use raw::LOG_RETENTION_DAYS;
 use raw::RawConfig;
 pub use route_key::{Method, RouteKey, RouteKeyError, Segment};
 pub use schema::json_schema;
-pub use validate::{LOG_RETENTION_DAYS, RESERVED_ENV};
+pub use validate::RESERVED_ENV;
 use validate::{check_keys, serde_problem};
 
 /// Every problem found in one config file.

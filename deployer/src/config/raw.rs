@@ -7,6 +7,11 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+/// The retention periods CloudWatch Logs accepts.
+pub const LOG_RETENTION_DAYS: &[i64] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
 /// An integer setting's default and inclusive range, shared by validation and the schema.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct IntSpec {
@@ -134,7 +139,7 @@ pub(super) struct RawFunction {
     #[schemars(range(min = TIMEOUT_S.min, max = TIMEOUT_S.max), extend("default" = TIMEOUT_S.default))]
     pub(super) timeout_s: Option<i64>,
     /// How long CloudWatch Logs keeps the function's logs, in days (one of the values it accepts).
-    #[schemars(extend("enum" = super::validate::LOG_RETENTION_DAYS, "default" = 14))]
+    #[schemars(extend("enum" = LOG_RETENTION_DAYS, "default" = 14))]
     pub(super) log_retention_days: Option<i64>,
     /// Extra environment variables for the function (names Lambda or the deployer set are reserved).
     pub(super) environment: Option<BTreeMap<String, String>>,

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use super::locate::Locator;
 use super::raw::{
     APP_MAX, ARCHITECTURES, CORS_MAX_AGE_S, EXPIRES_AFTER_S, IntSpec, KEEP_VERSIONS, LOCAL_CACHE_ITEMS,
-    LOCAL_CONCURRENCY, MEMORY_MB, RawAlarms, RawApi, RawAuth, RawConfig, RawCors, RawFunction, RawIdempotency,
-    STAGE_MAX, THROTTLE_BURST, THROTTLE_RATE, TIMEOUT_S,
+    LOCAL_CONCURRENCY, LOG_RETENTION_DAYS, MEMORY_MB, RawAlarms, RawApi, RawAuth, RawConfig, RawCors, RawFunction,
+    RawIdempotency, STAGE_MAX, THROTTLE_BURST, THROTTLE_RATE, TIMEOUT_S,
 };
 use super::route_key::{Method, RouteKey, RouteKeyError};
 use super::schema::known_fields;
@@ -192,11 +192,6 @@ pub(super) fn is_env_name(name: &str) -> bool {
         && name.as_bytes()[0].is_ascii_alphabetic()
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
-
-/// The retention periods CloudWatch Logs accepts.
-pub const LOG_RETENTION_DAYS: &[i64] = &[
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-];
 
 /// Validates the raw config: the [`Config`], or every problem found.
 pub(super) fn validate(raw: RawConfig, locator: Locator) -> Result<Config, Vec<Problem>> {

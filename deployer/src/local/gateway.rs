@@ -32,7 +32,7 @@ use super::event::{self, Gateway};
 use super::hosts::AllowedHosts;
 use super::limits::{self, Limits};
 use super::pool::{Outcome, Pool, trace_id};
-use super::response::{self, GatewayResponse};
+use super::response::{self, GatewayResponse, into_response};
 use super::routes::Router;
 use super::throttle::{self, Bucket};
 use crate::config::CorsSettings;
@@ -322,21 +322,6 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
         }
     };
     (answer, served(env))
-}
-
-pub(super) fn into_response(answer: GatewayResponse) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(answer.body));
-    *r.status_mut() = hyper::StatusCode::from_u16(answer.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
-    let h = r.headers_mut();
-    for (name, value) in answer.headers {
-        if let (Ok(n), Ok(v)) = (
-            hyper::header::HeaderName::from_bytes(name.as_bytes()),
-            hyper::header::HeaderValue::from_str(&value),
-        ) {
-            h.append(n, v);
-        }
-    }
-    r
 }
 
 /// An API Gateway style request id (`UaJ8niKpoAMEbVQ=`).

@@ -25,10 +25,9 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 use super::cors;
-use super::gateway::into_response;
 use super::hosts::AllowedHosts;
 use super::jwt::{SigningKey, Validator};
-use super::response::GatewayResponse;
+use super::response::{GatewayResponse, into_response};
 use crate::config::CorsSettings;
 
 /// The app client id of the local issuer's tokens (in `client_id`, like Cognito access tokens).

@@ -1,4 +1,5 @@
-//! Starting and killing `bootstrap` processes; the only `unsafe` code of the local stack.
+//! Starting and killing `bootstrap` processes, and whether a process exists: with `session.rs`'s
+//! user id, the local stack's only `unsafe` code (each block says why it is sound).
 //!
 //! Leaving nothing behind: each `bootstrap` runs in its own process group (so a terminal's Ctrl-C
 //! reaches only us, and we stop the children in order), is killed with its group on timeout,
@@ -58,8 +59,7 @@ pub fn kill_group(pid: u32) {
     }
 }
 
-/// Whether process `pid` exists (for tests that check a process is gone).
-#[cfg(test)]
+/// Whether process `pid` exists.
 pub fn exists(pid: i32) -> bool {
     // SAFETY: signal 0 only checks for existence; no memory is involved.
     unsafe { libc::kill(pid, 0) == 0 }

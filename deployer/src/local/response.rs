@@ -11,6 +11,7 @@
 
 use base64::Engine as _;
 use bytes::Bytes;
+use http_body_util::Full;
 use serde_json::Value;
 
 /// An HTTP response as API Gateway would send it.
@@ -125,6 +126,23 @@ pub fn from_function(payload: &[u8]) -> Result<GatewayResponse, String> {
         Some(other) => Bytes::from(other.to_string()),
     };
     Ok(GatewayResponse { status, headers, body })
+}
+
+/// The HTTP response a server of the local stack sends for `answer` (headers HTTP cannot carry
+/// are left out).
+pub fn into_response(answer: GatewayResponse) -> hyper::Response<Full<Bytes>> {
+    let mut r = hyper::Response::new(Full::new(answer.body));
+    *r.status_mut() = hyper::StatusCode::from_u16(answer.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    let h = r.headers_mut();
+    for (name, value) in answer.headers {
+        if let (Ok(n), Ok(v)) = (
+            hyper::header::HeaderName::from_bytes(name.as_bytes()),
+            hyper::header::HeaderValue::from_str(&value),
+        ) {
+            h.append(n, v);
+        }
+    }
+    r
 }
 
 #[cfg(test)]

@@ -55,7 +55,5 @@ pub fn write(name: &str, session: &Session) -> std::io::Result<SessionFile> {
 pub fn read(name: &str) -> Option<Session> {
     let text = std::fs::read(path(name)).ok()?;
     let session: Session = serde_json::from_slice(&text).ok()?;
-    // SAFETY: kill(2) with signal 0 only checks that the process exists.
-    let alive = unsafe { libc::kill(session.pid as i32, 0) } == 0;
-    alive.then_some(session)
+    super::process::exists(session.pid as i32).then_some(session)
 }

@@ -1,42 +1,15 @@
 //! `api.auth` across its resources: reads and converges the Cognito user pool and app client (for
 //! `provider: cognito`), derives the issuer and audience the JWT authorizer takes, and what the
-//! frontend needs to sign in ([`AuthOutputs`]). Without `api.auth` nothing here sends a call.
-
-use std::fmt;
-
-use serde::Serialize;
+//! frontend needs to sign in ([`AuthOutputs`](crate::report::AuthOutputs)). Without `api.auth`
+//! nothing here sends a call.
 
 use crate::config::AuthProvider;
 use crate::context::Context;
 use crate::error::Result;
-use crate::report::{Change, ResourceKind};
+use crate::report::{AuthOutputs, Change, ResourceKind};
 use crate::resources::authorizer::{self, Want};
 use crate::resources::{user_pool, user_pool_client};
 use crate::stack::Stack;
-
-/// Where the API's tokens come from, for people and for the frontend (`up`, `sync-endpoint`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AuthOutputs {
-    /// `cognito` or `jwt`.
-    pub provider: &'static str,
-    pub issuer: String,
-    pub audience: Vec<String>,
-    /// The Cognito app client the frontend signs in with (the audience for `cognito`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_pool_id: Option<String>,
-}
-
-impl fmt::Display for AuthOutputs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "auth:     {} tokens from {}", self.provider, self.issuer)?;
-        match &self.client_id {
-            Some(id) => writeln!(f, "client:   {id}"),
-            None => writeln!(f, "audience: {}", self.audience.join(", ")),
-        }
-    }
-}
 
 /// Whether the stack has a Cognito user pool (`api.auth.provider: cognito`).
 pub fn uses_cognito(stack: &Stack) -> bool {

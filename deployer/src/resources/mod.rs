@@ -15,8 +15,6 @@ pub mod user_pool;
 pub mod user_pool_client;
 pub mod version;
 
-pub use auth::AuthOutputs;
-
 use std::collections::BTreeMap;
 
 use crate::context::Context;
