@@ -10,17 +10,13 @@ pub mod endpoint;
 pub mod engine;
 pub mod error;
 pub mod local;
-pub mod logs;
 pub mod package;
 pub mod progress;
 pub mod report;
 pub mod resources;
-pub mod rollback;
 pub mod secret;
 pub mod stack;
-pub mod status;
 pub mod terminal;
-pub mod token;
 
 use serde::Serialize;
 
@@ -36,32 +32,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let path = cli.global.config;
     let load_config = || Config::load(&path);
     match cli.command {
-        Command::Package => print(output, &package::build_for_config(&load_config()?, &progress)?),
-        Command::Plan(args) => print(output, &commands::plan(&load_config()?, &args, &progress).await?),
-        Command::Up(args) if args.local => {
-            let opts = local::LocalOptions {
-                port: args.port,
-                dynamodb_endpoint: args.dynamodb_endpoint,
-                watch: args.watch,
-                store: local::redis_store::resolve(args.store, args.redis_url.as_deref())?,
-                redis_url: args.redis_url,
-                hosts: local::hosts::AllowedHosts::new(&args.allow_host)?,
-            };
-            local::run(&load_config()?, opts, &progress).await
-        }
-        Command::Up(args) => print(output, &commands::up(&load_config()?, &args, &progress).await?),
-        Command::Down(args) => print(output, &commands::down(&load_config()?, &args, &progress).await?),
-        Command::SyncEndpoint => print(output, &commands::sync_endpoint(&load_config()?, &progress).await?),
-        Command::Token(args) => token::run(&load_config()?, &args).await,
-        Command::Schema => print_json(config::json_schema()),
+        Command::Package => print(output, &commands::package::run(&load_config()?, &progress)?),
+        Command::Plan(args) => print(output, &commands::plan::run(&load_config()?, &args, &progress).await?),
+        Command::Up(args) if args.local => commands::local::run(&load_config()?, args, &progress).await,
+        Command::Up(args) => print(output, &commands::up::run(&load_config()?, &args, &progress).await?),
+        Command::Down(args) => print(output, &commands::down::run(&load_config()?, &args, &progress).await?),
+        Command::SyncEndpoint => print(output, &commands::sync_endpoint::run(&load_config()?, &progress).await?),
+        Command::Token(args) => commands::token::run(&load_config()?, &args).await,
+        Command::Schema => print_json(commands::schema::run()),
         Command::Completions(args) => {
-            let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(args.shell, &mut command, "deployer", &mut std::io::stdout());
+            commands::completions::run(&args);
             Ok(())
         }
-        Command::Logs(args) => logs::run(&load_config()?, &args, output, &progress).await,
-        Command::Rollback(args) => print(output, &rollback::run(&load_config()?, &args, &progress).await?),
-        Command::Status => print(output, &status::run(&load_config()?, &progress).await?),
+        Command::Logs(args) => commands::logs::run(&load_config()?, &args, output, &progress).await,
+        Command::Rollback(args) => print(
+            output,
+            &commands::rollback::run(&load_config()?, &args, &progress).await?,
+        ),
+        Command::Status => print(output, &commands::status::run(&load_config()?, &progress).await?),
     }
 }
 

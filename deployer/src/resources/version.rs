@@ -1,7 +1,7 @@
 //! The function's published versions and its alias `live`, which the HTTP API invokes: `up`
 //! publishes a version only when the code or configuration changed since the newest one, points
 //! `live` at it, and deletes the versions older than the last `function.keep_versions` that no
-//! alias points to. `rollback` moves `live` back (see `rollback.rs`); `up` then moves it forward.
+//! alias points to. `rollback` moves `live` back (see `commands/rollback.rs`); `up` then moves it forward.
 
 use std::collections::BTreeSet;
 

@@ -67,7 +67,7 @@ impl Query {
 
 /// Runs `logs`.
 pub async fn run(config: &Config, args: &LogsArgs, output: Output, progress: &Progress) -> anyhow::Result<()> {
-    let since_s = crate::token::parse_duration("--since", &args.since).map_err(anyhow::Error::msg)?;
+    let since_s = super::token::parse_duration("--since", &args.since).map_err(anyhow::Error::msg)?;
     let ctx = Context::connect(config.region.as_deref(), progress.clone())
         .await
         .context("connecting to AWS")?;

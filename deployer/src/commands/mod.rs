@@ -1,0 +1,32 @@
+//! One file per command, each from the loaded config (and its arguments) to its printable result:
+//! it builds its inputs, connects, runs the engine or the local stack, and gives a failure the
+//! context a person needs to act on it. `lib.rs` only dispatches.
+
+use anyhow::Context as _;
+
+use crate::config::Config;
+use crate::context::Context;
+use crate::progress::Progress;
+use crate::stack::Stack;
+
+pub mod completions;
+pub mod down;
+pub mod local;
+pub mod logs;
+pub mod package;
+pub mod plan;
+pub mod rollback;
+pub mod schema;
+pub mod status;
+pub mod sync_endpoint;
+pub mod token;
+pub mod up;
+
+/// The AWS clients of the config's account and region, and the desired stack.
+async fn connect(config: &Config, progress: &Progress) -> anyhow::Result<(Context, Stack)> {
+    let ctx = Context::connect(config.region.as_deref(), progress.clone())
+        .await
+        .context("connecting to AWS")?;
+    let stack = Stack::new(config, &ctx);
+    Ok((ctx, stack))
+}
