@@ -66,8 +66,8 @@ pub mod ownership;
 pub mod persistence;
 pub mod problem;
 pub mod record;
+pub mod redis_client;
 pub mod redis_persistence;
-pub mod resp;
 pub mod sdk;
 pub mod store;
 
@@ -78,8 +78,8 @@ pub use orders::OrdersApi;
 pub use persistence::{ClaimOutcome, DynamoDbPersistence, Persistence, PersistenceError, TimeBounds};
 pub use problem::Problem;
 pub use record::{IdempotencyRecord, Status, StoredResponse};
+pub use redis_client::{RedisClient, RedisUrl, RedisUrlError};
 pub use redis_persistence::{RedisPersistence, RedisWrite};
-pub use resp::{RedisClient, RedisUrl, RedisUrlError};
 pub use store::{StoreError, StoreSettings};
 
 /// Sets up structured JSON logs, once. `RUST_LOG` filters by target and level (`info`,

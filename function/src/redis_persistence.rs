@@ -7,7 +7,7 @@
 
 use crate::persistence::{ClaimOutcome, Persistence, PersistenceError, TimeBounds};
 use crate::record::{IdempotencyRecord, Status, StoredResponse};
-use crate::resp::{Command, RedisClient, RespError, Value};
+use crate::redis_client::{Command, RedisClient, RespError, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 //! (a Redis URL may carry a password). `ONCELY_REDIS_MAX_REPLY_BYTES` bounds one reply of the
 //! server (default 1 MiB; see [`ReplyLimits`]).
 
-use crate::resp::{RedisUrl, RedisUrlError, ReplyLimits};
+use crate::redis_client::{RedisUrl, RedisUrlError, ReplyLimits};
 
 /// The variable that selects the store.
 pub const STORE_VAR: &str = "ONCELY_STORE";

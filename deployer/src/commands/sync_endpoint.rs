@@ -6,7 +6,7 @@ use anyhow::{Context as _, bail};
 use super::connect;
 use crate::config::Config;
 use crate::context::Context;
-use crate::endpoint::{self, Synced};
+use crate::frontend_env::{self, Synced};
 use crate::progress::Progress;
 use crate::resources;
 use crate::stack::Stack;
@@ -27,9 +27,9 @@ pub async fn run(config: &Config, progress: &Progress) -> anyhow::Result<Synced>
         );
     };
     let auth = sync_auth(&ctx, &stack).await?;
-    let mut synced = endpoint::write_to_frontend(config, &api.endpoint, progress)?;
+    let mut synced = frontend_env::write_to_frontend(config, &api.endpoint, progress)?;
     if let Some(auth) = auth {
-        endpoint::write_auth_to_frontend(config, &auth, progress)?;
+        frontend_env::write_auth_to_frontend(config, &auth, progress)?;
         synced.auth = Some(auth);
     }
     Ok(synced)

@@ -6,8 +6,8 @@ use anyhow::{Context as _, bail};
 use super::connect;
 use crate::cli::UpArgs;
 use crate::config::Config;
-use crate::endpoint;
 use crate::engine;
+use crate::frontend_env;
 use crate::package::{self, Artifact};
 use crate::progress::Progress;
 use crate::report::Report;
@@ -30,10 +30,10 @@ pub async fn run(config: &Config, args: &UpArgs, progress: &Progress) -> anyhow:
             )
         })?;
     if let Some(endpoint) = &report.endpoint {
-        endpoint::write_to_frontend(config, endpoint, progress)?;
+        frontend_env::write_to_frontend(config, endpoint, progress)?;
     }
     if let Some(auth) = &report.auth {
-        endpoint::write_auth_to_frontend(config, auth, progress)?;
+        frontend_env::write_auth_to_frontend(config, auth, progress)?;
     }
     Ok(report)
 }

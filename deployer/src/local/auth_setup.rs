@@ -11,7 +11,7 @@ use super::hosts::AllowedHosts;
 use super::issuer::{Issuer, LOCAL_CLIENT_ID};
 use super::session::{self, Session, SessionFile};
 use crate::config::{AuthProvider, Config};
-use crate::endpoint::{self, LocalAuth};
+use crate::frontend_env::{self, LocalAuth};
 use crate::progress::Progress;
 
 /// The running auth of a local stack; dropping it stops the issuer and removes the state file.
@@ -74,7 +74,7 @@ pub async fn start(
 /// Writes `VITE_AUTH_MODE`/`VITE_AUTH_ISSUER` for the frontend and prints the auth startup line.
 pub fn announce(config: &Config, auth: Option<&LocalAuthRuntime>, progress: &Progress) -> anyhow::Result<()> {
     let Some(auth) = auth else {
-        return endpoint::write_local_auth(config, LocalAuth::None, progress);
+        return frontend_env::write_local_auth(config, LocalAuth::None, progress);
     };
     let a = &auth.authorizer;
     let public: Vec<String> = config
@@ -90,7 +90,7 @@ pub fn announce(config: &Config, auth: Option<&LocalAuthRuntime>, progress: &Pro
     };
     match &auth.issuer {
         Some(issuer) => {
-            endpoint::write_local_auth(config, LocalAuth::Local { issuer: issuer.url() }, progress)?;
+            frontend_env::write_local_auth(config, LocalAuth::Local { issuer: issuer.url() }, progress)?;
             println!(
                 "Auth: local issuer {} (audience {}; public routes: {public}). \
                 A token: cargo run -- token --sub alice",
@@ -99,7 +99,7 @@ pub fn announce(config: &Config, auth: Option<&LocalAuthRuntime>, progress: &Pro
             );
         }
         None => {
-            endpoint::write_local_auth(config, LocalAuth::Jwt { issuer: a.issuer() }, progress)?;
+            frontend_env::write_local_auth(config, LocalAuth::Jwt { issuer: a.issuer() }, progress)?;
             println!(
                 "Auth: JWT issuer {} (audience {}; public routes: {public})",
                 a.issuer(),

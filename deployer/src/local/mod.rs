@@ -260,7 +260,7 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
             progress.clone(),
         ))
     });
-    crate::endpoint::write_to_frontend(config, &endpoint, progress)?;
+    crate::frontend_env::write_to_frontend(config, &endpoint, progress)?;
     auth_setup::announce(config, auth.as_ref(), progress)?;
     let route_keys: Vec<String> = config.api.routes.iter().map(ToString::to_string).collect();
     let records = redis

@@ -7,7 +7,7 @@
 use oncely_function::fingerprint::{checked_fingerprint, fingerprint};
 use oncely_function::jcs::{self, Json, MAX_DEPTH};
 use oncely_function::key::parse_key;
-use oncely_function::resp::{ReplyLimits, RespError, Value, read_reply};
+use oncely_function::redis_client::{ReplyLimits, RespError, Value, read_reply};
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {

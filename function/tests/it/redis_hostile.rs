@@ -5,7 +5,7 @@
 use crate::common;
 
 use common::*;
-use oncely_function::resp::{Command, ReplyLimits, RespError};
+use oncely_function::redis_client::{Command, ReplyLimits, RespError};
 use oncely_function::{OrdersApi, RedisClient, RedisPersistence, RedisUrl};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -8,7 +8,7 @@ use crate::common;
 
 use common::*;
 use oncely_function::orders_store::derived_order_id;
-use oncely_function::resp::{Command, Value};
+use oncely_function::redis_client::{Command, Value};
 use oncely_function::{OrdersApi, RedisClient, RedisPersistence, RedisUrl};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

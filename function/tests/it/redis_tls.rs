@@ -3,7 +3,7 @@
 //! and a wrong password is a typed, clear error that never shows the password.
 
 use oncely_function::persistence::TimeBounds;
-use oncely_function::resp::{Command, Value};
+use oncely_function::redis_client::{Command, Value};
 use oncely_function::{
     ClaimOutcome, IdempotencyRecord, Persistence, PersistenceError, RedisClient, RedisPersistence, RedisUrl, Status,
 };

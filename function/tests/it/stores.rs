@@ -11,7 +11,7 @@ use crate::common;
 use common::*;
 use lambda_http::{Body, Response};
 use oncely_function::persistence::InMemoryPersistence;
-use oncely_function::resp::{Command, Value};
+use oncely_function::redis_client::{Command, Value};
 use oncely_function::{
     ClaimOutcome, Completion, DynamoDbPersistence, HandlerError, Idempotency, IdempotencyRecord, Outcome, Persistence,
     PersistenceError, RedisClient, RedisPersistence, RedisUrl, RedisWrite, Status, StoredResponse,

@@ -18,7 +18,7 @@ const MAX_IDLE: usize = 16;
 /// as bytes arrive, never from a length the server announces.
 ///
 /// ```
-/// use oncely_function::resp::ReplyLimits;
+/// use oncely_function::redis_client::ReplyLimits;
 /// let limits = ReplyLimits { max_reply: 1 << 20, ..ReplyLimits::default() };
 /// assert_eq!(limits.max_depth, 8);
 /// ```
