@@ -94,6 +94,21 @@ fn hint(code: &str) -> Option<&'static str> {
     })
 }
 
+/// Whether an SDK error says that the thing asked about does not exist, by its code (each service
+/// has its own: `ResourceNotFoundException` for Lambda, DynamoDB, CloudWatch Logs and Cognito,
+/// `NotFoundException` for API Gateway, `NoSuchEntity` for IAM, `ResourceNotFound` for
+/// CloudWatch alarms).
+pub fn is_not_found<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.as_service_error()
+        .and_then(ProvideErrorMetadata::code)
+        .is_some_and(|code| {
+            matches!(
+                code,
+                "ResourceNotFoundException" | "NotFoundException" | "NoSuchEntity" | "ResourceNotFound"
+            )
+        })
+}
+
 /// Turns an SDK error into a [`DeployError::Aws`] naming the operation and the resource.
 pub fn aws<E, R>(operation: &'static str, resource: impl Into<String>, err: SdkError<E, R>) -> DeployError
 where

@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::cli::{LogsArgs, Output};
 use crate::config::Config;
 use crate::context::Context;
+use crate::error::is_not_found;
 use crate::progress::Progress;
 use crate::stack::Stack;
 
@@ -176,11 +177,7 @@ pub async fn read(ctx: &Context, query: &Query) -> anyhow::Result<Option<Vec<Eve
                 query.log_group,
                 CALL_TIMEOUT.as_secs()
             ),
-            Ok(Err(err))
-                if err
-                    .as_service_error()
-                    .is_some_and(aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsError::is_resource_not_found_exception) =>
-            {
+            Ok(Err(err)) if is_not_found(&err) => {
                 return Ok(None);
             }
             Ok(Err(err)) => return Err(crate::error::aws("FilterLogEvents", query.log_group.clone(), err).into()),

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::context::Context;
 use crate::engine;
-use crate::error::aws;
+use crate::error::{aws, is_not_found};
 use crate::progress::Progress;
 use crate::report::{Action, Change, Command, Report};
 use crate::resources::alarm::{self, AlarmState};
@@ -106,13 +106,7 @@ async fn item_count(ctx: &Context, stack: &Stack) -> crate::error::Result<Option
         Ok(out) => Ok(out
             .table()
             .and_then(aws_sdk_dynamodb::types::TableDescription::item_count)),
-        Err(e)
-            if e.as_service_error().is_some_and(
-                aws_sdk_dynamodb::operation::describe_table::DescribeTableError::is_resource_not_found_exception,
-            ) =>
-        {
-            Ok(None)
-        }
+        Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(aws("DescribeTable", format!("table {name}"), e)),
     }
 }

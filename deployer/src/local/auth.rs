@@ -17,11 +17,12 @@
 //! cannot make the API hammer the issuer.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use hyper::HeaderMap;
 use serde_json::{Map, Value, json};
 
+use super::clock::now_s;
 use super::http_client::{self, HttpError};
 use super::issuer::Issuer;
 use super::jwt::{self, Jwk, Rejection, Validator};
@@ -89,13 +90,6 @@ pub struct Authorizer {
     issuer: String,
     audience: Vec<String>,
     keys: Keys,
-}
-
-fn now_s() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 impl Authorizer {

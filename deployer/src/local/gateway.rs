@@ -16,7 +16,7 @@
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -27,6 +27,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 
+use super::clock::now_ms;
 use super::cors;
 use super::event::{self, Gateway};
 use super::hosts::AllowedHosts;
@@ -232,10 +233,7 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
             );
         }
     };
-    let time_epoch_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+    let time_epoch_ms = now_ms();
     let trace = trace_id();
     let domain_name = parts
         .headers

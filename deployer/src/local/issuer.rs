@@ -13,7 +13,7 @@
 use std::convert::Infallible;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -24,6 +24,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
+use super::clock::now_s;
 use super::cors;
 use super::hosts::AllowedHosts;
 use super::jwt::{SigningKey, Validator};
@@ -62,13 +63,6 @@ pub fn check_ttl(ttl_s: u64) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-fn now_s() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 struct State {

@@ -9,6 +9,7 @@
 
 pub mod auth;
 mod auth_setup;
+pub mod clock;
 pub mod cors;
 pub mod event;
 pub mod gateway;

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use super::clock::now_ms;
 use super::process::kill_group;
 use super::runtime_api;
 use super::supervisor::{Env, Switch};
@@ -97,14 +98,6 @@ pub struct Pool {
     /// Each environment's channel for switching builds, and the spec they all run.
     switches: Vec<mpsc::Sender<Switch>>,
     current: StdMutex<Arc<Spec>>,
-}
-
-/// Milliseconds since the Unix epoch.
-pub(super) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// A fresh Lambda request id (a UUID, as Lambda's).

@@ -14,7 +14,8 @@ use tokio::process::Child;
 use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::pool::{Invoked, Job, Outcome, Spec, now_ms};
+use super::clock::now_ms;
+use super::pool::{Invoked, Job, Outcome, Spec};
 use super::process;
 use super::runtime_api::{Call, NextInvocation};
 

@@ -4,12 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_cloudwatch::operation::delete_alarms::DeleteAlarmsError;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, StandardUnit, Statistic, Tag};
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::error::{Result, aws};
+use crate::error::{Result, aws, is_not_found};
 use crate::report::{Action, AttrDiff, Change, Note, ResourceKind, diff_attr};
 use crate::stack::Stack;
 
@@ -292,9 +291,7 @@ async fn delete(ctx: &Context, names: &[String]) -> Result<()> {
         .await
     {
         Ok(_) => {}
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(DeleteAlarmsError::is_resource_not_found) => {}
+        Err(e) if is_not_found(&e) => {}
         Err(e) => return Err(aws("DeleteAlarms", format!("alarms {}", names.join(", ")), e)),
     }
     step.done("deleted");

@@ -12,7 +12,7 @@
 use aws_sdk_apigatewayv2::types::{AuthorizerType, JwtConfiguration};
 
 use crate::context::Context;
-use crate::error::{DeployError, Result, aws};
+use crate::error::{DeployError, Result, aws, is_not_found};
 use crate::report::{Action, AttrDiff, Change, Note, ResourceKind, diff_attr};
 use crate::resources::http_api;
 use crate::stack::Stack;
@@ -99,11 +99,7 @@ pub async fn read(ctx: &Context, stack: &Stack, api: Option<&http_api::Live>) ->
             .await
         {
             Ok(got) => got,
-            Err(e)
-                if e.as_service_error().is_some_and(
-                    aws_sdk_apigatewayv2::operation::get_authorizer::GetAuthorizerError::is_not_found_exception,
-                ) =>
-            {
+            Err(e) if is_not_found(&e) => {
                 continue;
             }
             Err(e) => {
@@ -283,10 +279,7 @@ pub async fn remove_unused(
             .await
         {
             Ok(_) => {}
-            Err(e)
-                if e.as_service_error().is_some_and(
-                    aws_sdk_apigatewayv2::operation::delete_authorizer::DeleteAuthorizerError::is_not_found_exception,
-                ) => {}
+            Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(aws("DeleteAuthorizer", format!("authorizer {name}"), e)),
         }
         step.done("deleted");

@@ -10,7 +10,7 @@ use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, Runtime};
 use serde_json::Value;
 
 use crate::context::Context;
-use crate::error::{DeployError, Result, aws};
+use crate::error::{DeployError, Result, aws, is_not_found};
 use crate::package::Artifact;
 use crate::report::{Action, AttrDiff, Change, Note, ResourceKind, diff_attr};
 use crate::stack::Stack;
@@ -69,11 +69,7 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
     let name = stack.function_name();
     let out = match ctx.lambda.get_function().function_name(name).send().await {
         Ok(out) => out,
-        Err(e)
-            if e.as_service_error().is_some_and(
-                aws_sdk_lambda::operation::get_function::GetFunctionError::is_resource_not_found_exception,
-            ) =>
-        {
+        Err(e) if is_not_found(&e) => {
             return Ok(None);
         }
         Err(e) => return Err(aws("GetFunction", format!("function {name}"), e)),
@@ -332,10 +328,7 @@ pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Resul
     let step = ctx.progress.step(format!("deleting function {name}"));
     match ctx.lambda.delete_function().function_name(name).send().await {
         Ok(_) => {}
-        Err(e)
-            if e.as_service_error().is_some_and(
-                aws_sdk_lambda::operation::delete_function::DeleteFunctionError::is_resource_not_found_exception,
-            ) => {}
+        Err(e) if is_not_found(&e) => {}
         Err(e) => return Err(aws("DeleteFunction", format!("function {name}"), e)),
     }
     step.done("deleted");
@@ -357,11 +350,7 @@ pub async fn read_permission(ctx: &Context, stack: &Stack) -> Result<Vec<Value>>
         .await
     {
         Ok(out) => out.policy.unwrap_or_default(),
-        Err(e)
-            if e.as_service_error().is_some_and(
-                aws_sdk_lambda::operation::get_policy::GetPolicyError::is_resource_not_found_exception,
-            ) =>
-        {
+        Err(e) if is_not_found(&e) => {
             return Ok(Vec::new());
         }
         Err(e) => return Err(aws("GetPolicy", format!("function {name}"), e)),
@@ -442,10 +431,7 @@ async fn remove_permission(ctx: &Context, stack: &Stack, count: usize) -> Result
             .await
         {
             Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(aws_sdk_lambda::operation::remove_permission::RemovePermissionError::is_resource_not_found_exception) =>
-            {
+            Err(e) if is_not_found(&e) => {
                 break;
             }
             Err(e) => return Err(aws("RemovePermission", format!("function {name}"), e)),

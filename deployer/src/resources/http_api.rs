@@ -8,7 +8,7 @@ use aws_sdk_apigatewayv2::types::{AuthorizationType, Cors, IntegrationType, Prot
 
 use crate::config::CorsSettings;
 use crate::context::Context;
-use crate::error::{DeployError, Result, aws};
+use crate::error::{DeployError, Result, aws, is_not_found};
 use crate::report::{Action, AttrDiff, Change, Note, ResourceKind, diff_attr};
 use crate::resources::authorizer;
 use crate::stack::Stack;
@@ -657,10 +657,7 @@ async fn delete_route(ctx: &Context, stack: &Stack, api_id: &str, key: &str, rou
     let step = ctx.progress.step(format!("removing route {key}"));
     match ctx.apigw.delete_route().api_id(api_id).route_id(route_id).send().await {
         Ok(_) => {}
-        Err(e)
-            if e.as_service_error().is_some_and(
-                aws_sdk_apigatewayv2::operation::delete_route::DeleteRouteError::is_not_found_exception,
-            ) => {}
+        Err(e) if is_not_found(&e) => {}
         Err(e) => return Err(aws("DeleteRoute", format!("route {key} of http api {name}"), e)),
     }
     step.done("removed");
@@ -719,9 +716,7 @@ pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Resul
     let step = ctx.progress.step(format!("deleting HTTP API {name} ({})", live.api_id));
     match ctx.apigw.delete_api().api_id(&live.api_id).send().await {
         Ok(_) => {}
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(aws_sdk_apigatewayv2::operation::delete_api::DeleteApiError::is_not_found_exception) => {}
+        Err(e) if is_not_found(&e) => {}
         Err(e) => return Err(aws("DeleteApi", format!("http api {name}"), e)),
     }
     step.done("deleted");

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::context::Context;
-use crate::error::{Result, aws};
+use crate::error::{Result, aws, is_not_found};
 use crate::report::{Action, Change, ResourceKind, diff_attr};
 use crate::stack::Stack;
 
@@ -124,9 +124,7 @@ pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Resul
     let step = ctx.progress.step(format!("deleting log group {name}"));
     match ctx.logs.delete_log_group().log_group_name(&name).send().await {
         Ok(_) => {}
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(aws_sdk_cloudwatchlogs::operation::delete_log_group::DeleteLogGroupError::is_resource_not_found_exception) => {}
+        Err(e) if is_not_found(&e) => {}
         Err(e) => return Err(aws("DeleteLogGroup", format!("log group {name}"), e)),
     }
     step.done("deleted");

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::context::Context;
-use crate::error::{Result, aws};
+use crate::error::{Result, aws, is_not_found};
 use crate::report::{Action, AttrDiff, Change, Note, ResourceKind};
 use crate::stack::Stack;
 
@@ -114,10 +114,7 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
     let name = stack.role_name();
     let role = match ctx.iam.get_role().role_name(name).send().await {
         Ok(out) => out.role,
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(aws_sdk_iam::operation::get_role::GetRoleError::is_no_such_entity_exception) =>
-        {
+        Err(e) if is_not_found(&e) => {
             return Ok(None);
         }
         Err(e) => return Err(aws("GetRole", format!("role {name}"), e)),
@@ -306,9 +303,7 @@ async fn remove_policy(ctx: &Context, role: &str, change: &Change) -> Result<()>
             .await
             .map(|_| ())
             .map_err(|e| {
-                let gone = e.as_service_error().is_some_and(
-                    aws_sdk_iam::operation::detach_role_policy::DetachRolePolicyError::is_no_such_entity_exception,
-                );
+                let gone = is_not_found(&e);
                 (
                     gone,
                     aws("DetachRolePolicy", format!("role {role} policy {}", change.name), e),
@@ -323,9 +318,7 @@ async fn remove_policy(ctx: &Context, role: &str, change: &Change) -> Result<()>
             .await
             .map(|_| ())
             .map_err(|e| {
-                let gone = e.as_service_error().is_some_and(
-                    aws_sdk_iam::operation::delete_role_policy::DeleteRolePolicyError::is_no_such_entity_exception,
-                );
+                let gone = is_not_found(&e);
                 (
                     gone,
                     aws("DeleteRolePolicy", format!("role {role} policy {}", change.name), e),
@@ -370,9 +363,7 @@ pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Resul
     let step = ctx.progress.step(format!("deleting role {name}"));
     match ctx.iam.delete_role().role_name(name).send().await {
         Ok(_) => {}
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(aws_sdk_iam::operation::delete_role::DeleteRoleError::is_no_such_entity_exception) => {}
+        Err(e) if is_not_found(&e) => {}
         Err(e) => return Err(aws("DeleteRole", format!("role {name}"), e)),
     }
     step.done("deleted");

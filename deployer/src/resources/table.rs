@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use crate::context::Context;
-use crate::error::{DeployError, Result, aws};
+use crate::error::{DeployError, Result, aws, is_not_found};
 use crate::report::{Action, AttrDiff, Change, Note, ResourceKind, diff_attr};
 use crate::stack::Stack;
 
@@ -35,11 +35,7 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
     let name = stack.table_name();
     let out = match ctx.dynamodb.describe_table().table_name(name).send().await {
         Ok(out) => out,
-        Err(e)
-            if e.as_service_error().is_some_and(
-                aws_sdk_dynamodb::operation::describe_table::DescribeTableError::is_resource_not_found_exception,
-            ) =>
-        {
+        Err(e) if is_not_found(&e) => {
             return Ok(None);
         }
         Err(e) => return Err(aws("DescribeTable", format!("table {name}"), e)),
@@ -326,10 +322,7 @@ pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>, delete_d
     let step = ctx.progress.step(format!("deleting table {name}"));
     match ctx.dynamodb.delete_table().table_name(name).send().await {
         Ok(_) => {}
-        Err(e)
-            if e.as_service_error().is_some_and(
-                aws_sdk_dynamodb::operation::delete_table::DeleteTableError::is_resource_not_found_exception,
-            ) => {}
+        Err(e) if is_not_found(&e) => {}
         Err(e) => return Err(aws("DeleteTable", format!("table {name}"), e)),
     }
     ctx.dynamodb

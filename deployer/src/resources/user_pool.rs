@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use aws_sdk_cognitoidentityprovider::types::{UsernameAttributeType, VerifiedAttributeType};
 
 use crate::context::Context;
-use crate::error::{DeployError, Result, aws};
+use crate::error::{DeployError, Result, aws, is_not_found};
 use crate::report::{Action, AttrDiff, Change, Note, ResourceKind, diff_attr};
 use crate::stack::Stack;
 
@@ -84,10 +84,7 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
 async fn describe(ctx: &Context, name: &str, id: &str) -> Result<Option<Live>> {
     let out = match ctx.cognito.describe_user_pool().user_pool_id(id).send().await {
         Ok(out) => out,
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(aws_sdk_cognitoidentityprovider::operation::describe_user_pool::DescribeUserPoolError::is_resource_not_found_exception) =>
-        {
+        Err(e) if is_not_found(&e) => {
             return Ok(None);
         }
         Err(e) => return Err(aws("DescribeUserPool", format!("user pool {name} ({id})"), e)),
@@ -224,9 +221,7 @@ pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>, keep: bo
         .step(format!("deleting Cognito user pool {name} ({})", live.id));
     match ctx.cognito.delete_user_pool().user_pool_id(&live.id).send().await {
         Ok(_) => {}
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(aws_sdk_cognitoidentityprovider::operation::delete_user_pool::DeleteUserPoolError::is_resource_not_found_exception) => {}
+        Err(e) if is_not_found(&e) => {}
         Err(e) => return Err(aws("DeleteUserPool", format!("user pool {name}"), e)),
     }
     step.done("deleted");

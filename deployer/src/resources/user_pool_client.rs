@@ -7,7 +7,7 @@
 use aws_sdk_cognitoidentityprovider::types::{ExplicitAuthFlowsType, PreventUserExistenceErrorTypes};
 
 use crate::context::Context;
-use crate::error::{DeployError, Result, aws};
+use crate::error::{DeployError, Result, aws, is_not_found};
 use crate::report::{Action, AttrDiff, Change, ResourceKind, diff_attr};
 use crate::resources::user_pool;
 use crate::stack::Stack;
@@ -231,9 +231,7 @@ async fn delete(ctx: &Context, stack: &Stack, pool_id: &str, id: &str) -> Result
         .await
     {
         Ok(_) => {}
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(aws_sdk_cognitoidentityprovider::operation::delete_user_pool_client::DeleteUserPoolClientError::is_resource_not_found_exception) => {}
+        Err(e) if is_not_found(&e) => {}
         Err(e) => return Err(aws("DeleteUserPoolClient", format!("user pool client {name}"), e)),
     }
     step.done("deleted");

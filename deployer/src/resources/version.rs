@@ -6,14 +6,11 @@
 use std::collections::BTreeSet;
 
 use aws_sdk_lambda::operation::create_alias::CreateAliasError;
-use aws_sdk_lambda::operation::delete_function::DeleteFunctionError;
-use aws_sdk_lambda::operation::list_aliases::ListAliasesError;
-use aws_sdk_lambda::operation::list_versions_by_function::ListVersionsByFunctionError;
 use aws_sdk_lambda::types::FunctionConfiguration;
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::error::{Result, aws};
+use crate::error::{Result, aws, is_not_found};
 use crate::report::{Action, Change, Note, ResourceKind, diff_attr};
 use crate::stack::Stack;
 
@@ -115,10 +112,7 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
             .await
         {
             Ok(out) => out,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(ListVersionsByFunctionError::is_resource_not_found_exception) =>
-            {
+            Err(e) if is_not_found(&e) => {
                 return Ok(None);
             }
             Err(e) => return Err(aws("ListVersionsByFunction", format!("function {name}"), e)),
@@ -147,10 +141,7 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
             .await
         {
             Ok(out) => out,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(ListAliasesError::is_resource_not_found_exception) =>
-            {
+            Err(e) if is_not_found(&e) => {
                 return Ok(None);
             }
             Err(e) => return Err(aws("ListAliases", format!("function {name}"), e)),
@@ -320,9 +311,7 @@ async fn delete_version(ctx: &Context, stack: &Stack, version: &str) -> Result<(
         .await
     {
         Ok(_) => {}
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(DeleteFunctionError::is_resource_not_found_exception) => {}
+        Err(e) if is_not_found(&e) => {}
         Err(e) => {
             return Err(aws(
                 "DeleteFunction",
