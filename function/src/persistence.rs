@@ -72,17 +72,18 @@ pub trait Persistence: Send + Sync + 'static {
 /// answer before the function times out), and a claim or completion `release_reserve` earlier
 /// still (so the release after a failure has its time too). Each call is also capped.
 ///
-/// The caps make a store that does not answer cost at most 2.5 s before the `503` (a claim's
-/// 2 s, then the release's 0.5 s), whatever the function's timeout: a store whose p99 is a few
-/// milliseconds that has not answered in 1 s will not answer in 10, and the client, its retry and a
-/// load balancer's health check are better served by a fast `503` + `Retry-After`. One attempt
-/// may take 1 s, room for a new connection's TLS handshake on a small function.
+/// The caps make a store that does not answer cost at most 2.4 s before the `503` (a claim's
+/// 2.1 s, then the release's 0.3 s), whatever the function's timeout: a store whose p99 is a few
+/// milliseconds that has not answered in 2 s will not answer in 10, and the client, its retry and
+/// a load balancer's health check are better served by a fast `503` + `Retry-After`. The first
+/// attempt may take 1.4 s, room for a new connection's TLS handshake on a small function (or an
+/// emulator under load), and leaves 0.7 s for a second one on a fresh connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeBounds {
     /// The most one claim, completion or read may take, all its attempts together.
     pub operation_max: Duration,
-    /// The most one attempt may take (it is also at most half the call's bound, so a stuck
-    /// attempt leaves time for a retry on a fresh connection).
+    /// The most one attempt may take (it is also at most two thirds of the call's bound, so a
+    /// stuck attempt leaves time for a retry on a fresh connection).
     pub attempt_max: Duration,
     /// The most one release may take: it follows a failure, and the answer waits for it.
     pub release_max: Duration,
@@ -95,9 +96,9 @@ pub struct TimeBounds {
 impl Default for TimeBounds {
     fn default() -> Self {
         TimeBounds {
-            operation_max: Duration::from_secs(2),
-            attempt_max: Duration::from_secs(1),
-            release_max: Duration::from_millis(500),
+            operation_max: Duration::from_millis(2100),
+            attempt_max: Duration::from_millis(1400),
+            release_max: Duration::from_millis(300),
             answer_reserve: Duration::from_millis(500),
             release_reserve: Duration::from_millis(500),
         }
@@ -128,7 +129,7 @@ impl TimeBounds {
         if operation < MIN_CALL {
             return None;
         }
-        Some((operation, (operation / 2).max(MIN_CALL).min(self.attempt_max)))
+        Some((operation, (operation * 2 / 3).max(MIN_CALL).min(self.attempt_max)))
     }
 
     /// The SDK configuration override of a claim, completion or read, or `Unavailable` when no
@@ -548,12 +549,12 @@ mod tests {
         let keep = Duration::from_millis(1000);
         let ms = Duration::from_millis;
         // Far from the deadline: the caps.
-        assert_eq!(bounds.call(100_000, keep, 0), Some((ms(2000), ms(1000))));
-        assert_eq!(bounds.release_call(100_000, 0), Some((ms(500), ms(250))));
-        // 3 s away, keeping 1 s: 2 s in all, attempts of half that.
-        assert_eq!(bounds.call(3000, keep, 0), Some((ms(2000), ms(1000))));
+        assert_eq!(bounds.call(100_000, keep, 0), Some((ms(2100), ms(1400))));
+        assert_eq!(bounds.release_call(100_000, 0), Some((ms(300), ms(200))));
+        // 3 s away, keeping 1 s: 2 s in all, attempts of two thirds of that.
+        assert_eq!(bounds.call(3000, keep, 0), Some((ms(2000), ms(2000) * 2 / 3)));
         // 1 s away: the reserve shrinks to half of what is left.
-        assert_eq!(bounds.call(1000, keep, 0), Some((ms(500), ms(250))));
+        assert_eq!(bounds.call(1000, keep, 0), Some((ms(500), ms(500) * 2 / 3)));
         // Too close, or past it: no call.
         assert_eq!(bounds.call(30, keep, 0), None);
         assert_eq!(bounds.call(500, keep, 1000), None);

@@ -1,12 +1,12 @@
 //! Property tests of every parser in the deployer that takes outside bytes: the function's
-//! response payload (API Gateway's mapping), query strings of the payload 2.0 event, JWTs, key
+//! response payload (API Gateway's mapping), the payload 2.0 event and its query strings, JWTs, key
 //! sets and `Authorization` values, and the YAML config. Arbitrary bytes give no panic and a
 //! bounded answer; structure-aware inputs (deep nesting, huge numbers, long strings, YAML alias
 //! bombs) are read or refused by rule. The fuzz targets in `fuzz/` run the same parsers longer.
 
 use base64::Engine as _;
 use deployer::config::Config;
-use deployer::local::event::query_parameters;
+use deployer::local::event::{Gateway, RequestParts, build, query_parameters};
 use deployer::local::jwt::{self, Jwk};
 use deployer::local::response::from_function;
 use proptest::prelude::*;
@@ -105,6 +105,65 @@ proptest! {
         names.sort();
         names.dedup();
         prop_assert_eq!(names.len(), parameters.len());
+    }
+
+    /// The payload 2.0 event of any request the gateway accepts: any header names and values
+    /// (repeated, cookies among them), any query string and body. The event is JSON whose
+    /// headers are lower-case and joined, whose cookies are the `Cookie` header's parts, and
+    /// whose body gives back the bytes sent (base64 unless the content type is text).
+    #[test]
+    fn events_of_any_request(
+        headers in prop::collection::vec(("[a-zA-Z][a-zA-Z0-9-]{0,20}", "[ -~]{0,60}"), 0..12),
+        cookies in prop::collection::vec("[a-z]{1,8}=[a-zA-Z0-9]{0,12}", 0..4),
+        query in "[a-z%0-9=&+;\x21-\x7e]{0,120}",
+        body in prop::collection::vec(any::<u8>(), 0..300),
+        text in any::<bool>(),
+    ) {
+        let mut map = hyper::HeaderMap::new();
+        for (name, value) in &headers {
+            let (Ok(name), Ok(value)) = (hyper::header::HeaderName::from_bytes(name.as_bytes()), hyper::header::HeaderValue::from_str(value)) else {
+                continue;
+            };
+            map.append(name, value);
+        }
+        map.remove("cookie");
+        map.remove("content-type");
+        if !cookies.is_empty() {
+            map.insert("cookie", cookies.join("; ").parse().unwrap());
+        }
+        map.insert("content-type", if text { "application/json" } else { "application/octet-stream" }.parse().unwrap());
+        let parts = RequestParts {
+            method: "POST",
+            raw_path: "/orders",
+            raw_query: &query,
+            headers: &map,
+            body: &body,
+            source_ip: "127.0.0.1".into(),
+            protocol: "HTTP/1.1",
+        };
+        let gateway = Gateway {
+            account_id: "000000000000".into(),
+            api_id: "local".into(),
+            domain_name: "127.0.0.1:3000".into(),
+            port: 3000,
+            request_id: "r".into(),
+            trace_id: "t".into(),
+            time_epoch_ms: 0,
+        };
+        let event = build(&parts, "POST /orders", &Default::default(), &gateway);
+        prop_assert!(serde_json::to_string(&event).is_ok());
+        if let Some(h) = event["headers"].as_object() {
+            prop_assert!(h.keys().all(|k| *k == k.to_ascii_lowercase() && k != "cookie"), "{:?}", h);
+        }
+        let sent: Vec<String> = cookies.clone();
+        let got: Vec<String> = event["cookies"].as_array().map(|c| c.iter().map(|v| v.as_str().unwrap().to_string()).collect()).unwrap_or_default();
+        prop_assert_eq!(got, sent);
+        let body_back = match (event["body"].as_str(), event["isBase64Encoded"].as_bool()) {
+            (Some(b), Some(true)) => base64::engine::general_purpose::STANDARD.decode(b).unwrap(),
+            (Some(b), _) => b.as_bytes().to_vec(),
+            (None, _) => Vec::new(),
+        };
+        prop_assert_eq!(body_back, body);
     }
 
     /// Tokens: any text is refused or parsed, never a panic; so are `Authorization` values.
