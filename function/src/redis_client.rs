@@ -605,16 +605,14 @@ mod tests {
             max_reply: 20,
         };
         assert!(read(b"*1\r\n*1\r\n:1\r\n", limits).is_ok());
-        assert!(
-            matches!(read(b"*1\r\n*1\r\n*1\r\n:1\r\n", limits), Err(RespError::Protocol(m)) if m.contains("deeper than 2"))
-        );
+        assert!(matches!(read(b"*1\r\n*1\r\n*1\r\n:1\r\n", limits),
+                Err(RespError::Protocol(m)) if m.contains("deeper than 2")));
         assert!(read(b"+abc\r\n", limits).is_ok());
         assert!(matches!(read(b"+abcd\r\n", limits), Err(RespError::Protocol(m)) if m.contains("longer than 4")));
         // 20 bytes in all: `$14\r\n` (5) + 13 bytes + CRLF = 20.
         assert!(read(b"$13\r\n0123456789abc\r\n", limits).is_ok());
-        assert!(
-            matches!(read(b"$14\r\n0123456789abcd\r\n", limits), Err(RespError::Protocol(m)) if m.contains("bulk string of 14"))
-        );
+        assert!(matches!(read(b"$14\r\n0123456789abcd\r\n", limits),
+                Err(RespError::Protocol(m)) if m.contains("bulk string of 14")));
         assert!(matches!(read(b"*7\r\n", limits), Err(RespError::Protocol(m)) if m.contains("array of 7")));
         assert!(matches!(read(b"$3\r\nabcde", limits), Err(RespError::Protocol(m)) if m.contains("without CRLF")));
         assert!(matches!(read(b"$3\r\nab", limits), Err(RespError::Io(_))));

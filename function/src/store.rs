@@ -37,7 +37,8 @@ pub enum StoreError {
     )]
     UrlMissing { var: String },
     #[error(
-        "ONCELY_REDIS_MAX_REPLY_BYTES={0:?} is invalid: use a whole number of bytes from 65536 to 67108864 (default 1048576)"
+        "ONCELY_REDIS_MAX_REPLY_BYTES={0:?} is invalid: use a whole number of bytes from 65536 to 67108864 \
+        (default 1048576)"
     )]
     MaxReply(String),
     #[error("{var} does not hold a usable Redis URL: {source}")]
@@ -110,9 +111,8 @@ mod tests {
             ("ONCELY_REDIS_URL", "redis://127.0.0.1:7000/1"),
         ])
         .unwrap();
-        assert!(
-            matches!(s, StoreSettings::Redis { url, limits } if url.port == 7000 && url.db == 1 && limits == ReplyLimits::default())
-        );
+        assert!(matches!(s, StoreSettings::Redis { url, limits }
+                if url.port == 7000 && url.db == 1 && limits == ReplyLimits::default()));
         let s = read(&[
             ("ONCELY_STORE", "redis"),
             ("ONCELY_REDIS_URL_ENV", "CACHE_URL"),

@@ -12,6 +12,7 @@ mod route_key;
 mod schema;
 mod store;
 mod validate;
+mod vpc;
 
 use std::collections::BTreeMap;
 use std::fmt;

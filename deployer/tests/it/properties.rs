@@ -121,9 +121,9 @@ proptest! {
     ) {
         let mut map = hyper::HeaderMap::new();
         for (name, value) in &headers {
-            let (Ok(name), Ok(value)) = (hyper::header::HeaderName::from_bytes(name.as_bytes()), hyper::header::HeaderValue::from_str(value)) else {
-                continue;
-            };
+            let name = hyper::header::HeaderName::from_bytes(name.as_bytes());
+            let value = hyper::header::HeaderValue::from_str(value);
+            let (Ok(name), Ok(value)) = (name, value) else { continue };
             map.append(name, value);
         }
         map.remove("cookie");
@@ -156,7 +156,8 @@ proptest! {
             prop_assert!(h.keys().all(|k| *k == k.to_ascii_lowercase() && k != "cookie"), "{:?}", h);
         }
         let sent: Vec<String> = cookies.clone();
-        let got: Vec<String> = event["cookies"].as_array().map(|c| c.iter().map(|v| v.as_str().unwrap().to_string()).collect()).unwrap_or_default();
+        let as_text = |v: &Value| v.as_str().unwrap().to_string();
+        let got: Vec<String> = event["cookies"].as_array().map(|c| c.iter().map(as_text).collect()).unwrap_or_default();
         prop_assert_eq!(got, sent);
         let body_back = match (event["body"].as_str(), event["isBase64Encoded"].as_bool()) {
             (Some(b), Some(true)) => base64::engine::general_purpose::STANDARD.decode(b).unwrap(),
@@ -178,7 +179,11 @@ proptest! {
     /// Structure-aware tokens: three base64url parts of any JSON header and claims and any
     /// signature bytes; a parsed one names an RS algorithm and no `crit`.
     #[test]
-    fn tokens_of_any_json(header in json_value(), claims in json_value(), signature in prop::collection::vec(any::<u8>(), 0..300)) {
+    fn tokens_of_any_json(
+        header in json_value(),
+        claims in json_value(),
+        signature in prop::collection::vec(any::<u8>(), 0..300),
+    ) {
         let token = format!(
             "{}.{}.{}",
             b64(header.to_string().as_bytes()),
@@ -193,7 +198,11 @@ proptest! {
 
     /// Key sets: any JSON gives RSA keys only, each with a kid, never a panic.
     #[test]
-    fn key_sets_of_any_json(keys in prop::collection::vec(json_value(), 0..6), kid in "[a-z0-9-]{1,40}", n in prop::collection::vec(any::<u8>(), 0..300)) {
+    fn key_sets_of_any_json(
+        keys in prop::collection::vec(json_value(), 0..6),
+        kid in "[a-z0-9-]{1,40}",
+        n in prop::collection::vec(any::<u8>(), 0..300),
+    ) {
         let mut keys = keys;
         keys.push(json!({"kty": "RSA", "kid": kid, "n": b64(&n), "e": "AQAB"}));
         let set = Jwk::set_from_json(&json!({ "keys": keys }));
