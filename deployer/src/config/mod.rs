@@ -287,6 +287,17 @@ impl Config {
     }
 }
 
+/// The (path, message) of every problem of a config made of `app: shop`, `stage: prod` and
+/// `yaml` (the validation tests' one builder).
+#[cfg(test)]
+pub(crate) fn test_problems(yaml: &str) -> Vec<(String, String)> {
+    Config::parse(&format!("app: shop\nstage: prod\n{yaml}"))
+        .unwrap_err()
+        .into_iter()
+        .map(|p| (p.path, p.message))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

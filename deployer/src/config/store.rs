@@ -64,15 +64,8 @@ impl Validator {
 
 #[cfg(test)]
 mod tests {
+    use crate::config::test_problems as problems;
     use crate::config::{Config, Store};
-
-    fn problems(yaml: &str) -> Vec<(String, String)> {
-        Config::parse(&format!("app: shop\nstage: prod\n{yaml}"))
-            .unwrap_err()
-            .into_iter()
-            .map(|p| (p.path, p.message))
-            .collect()
-    }
 
     #[test]
     fn the_store_defaults_to_dynamodb_and_redis_reads_its_url_variable() {

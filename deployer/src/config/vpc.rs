@@ -45,15 +45,7 @@ impl Validator {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::Config;
-
-    fn problems(yaml: &str) -> Vec<(String, String)> {
-        Config::parse(&format!("app: shop\nstage: prod\n{yaml}"))
-            .unwrap_err()
-            .into_iter()
-            .map(|p| (p.path, p.message))
-            .collect()
-    }
+    use crate::config::test_problems as problems;
 
     #[test]
     fn bad_vpc_settings_are_named() {
