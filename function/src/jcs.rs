@@ -221,7 +221,7 @@ pub fn write_number(value: f64, out: &mut String) {
 }
 
 /// Up to 40 ASCII digits on the stack: a double's significant digits.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 struct Digits {
     buf: [u8; 40],
     len: usize,
@@ -259,12 +259,6 @@ impl std::fmt::Write for Digits {
         self.buf[self.len..end].copy_from_slice(s.as_bytes());
         self.len = end;
         Ok(())
-    }
-}
-
-impl std::fmt::Debug for Digits {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -162,21 +162,20 @@ impl RedisPersistence {
         format!("{}{key_hash}", self.prefix)
     }
 
-    /// Runs `script` within the time `deadline_ms` leaves when `keep` is kept free (a release
-    /// keeps the answer's reserve and takes at most `release_max`): attempts on fresh connections
-    /// after connection trouble, while the time lasts.
+    /// Runs `script` within the time `deadline_ms` leaves (a claim or completion keeps time for
+    /// the release after it; a release keeps the answer's reserve and takes at most
+    /// `release_max`): attempts on fresh connections after connection trouble, while the time lasts.
     async fn eval(
         &self,
         script: Script,
         keys: &[&[u8]],
         args: &[Vec<u8>],
         deadline_ms: u64,
-        keep: Duration,
     ) -> Result<Value, PersistenceError> {
         let now = crate::record::now_ms();
         let call = match script {
             Script::Release => self.bounds.release_call(deadline_ms, now),
-            _ => self.bounds.call(deadline_ms, keep, now),
+            Script::Claim | Script::Complete => self.bounds.call(deadline_ms, self.keep_for_release(), now),
         };
         let (operation, attempt) =
             call.ok_or_else(|| PersistenceError::Unavailable("no time left before the invocation's deadline".into()))?;
@@ -386,7 +385,6 @@ impl Persistence for RedisPersistence {
                 &[key.as_bytes()],
                 &args,
                 record.in_progress_expiration_ms,
-                self.keep_for_release(),
             )
             .await?;
         match reply {
@@ -419,13 +417,7 @@ impl Persistence for RedisPersistence {
             args.push(write.value.clone());
         }
         let reply = self
-            .eval(
-                Script::Complete,
-                &keys,
-                &args,
-                record.in_progress_expiration_ms,
-                self.keep_for_release(),
-            )
+            .eval(Script::Complete, &keys, &args, record.in_progress_expiration_ms)
             .await?;
         match reply {
             Value::Int(1 | 2) => Ok(()),
@@ -449,7 +441,6 @@ impl Persistence for RedisPersistence {
                 &[key.as_bytes()],
                 &[record.claim.as_bytes().to_vec()],
                 record.in_progress_expiration_ms,
-                Duration::ZERO,
             )
             .await?;
         match reply {
