@@ -1,6 +1,6 @@
 //! The function build's fingerprint, so an unchanged function is not handed to cargo again: a hash
 //! over everything the `cargo (zig)build` of the function reads — the local source files cargo's
-//! dep-info lists (by content), the directories holding them (an added `build.rs` or module), every
+//! dep-info lists (by content), the Rust sources beside them (an added `build.rs` or module), every
 //! manifest, `Cargo.lock`, cargo's config and rustup's toolchain files, the toolchains and build tools
 //! installed, and the build-related environment — recorded next to the zip after a build. While it
 //! matches and the zip is intact, `up`/`plan`/`package` reuse the zip without running cargo; anything
@@ -225,11 +225,27 @@ impl Hasher {
         }
     }
 
-    /// A directory's modification time (an entry added or removed), `None` when unreadable.
+    /// The entries of a directory that can change a build without changing a file the build read:
+    /// its Rust sources and manifests by name (an added `build.rs`, `src/lib.rs` or module), each
+    /// counted toward `newest`. Anything else created there (`target/`, an env file, an editor's
+    /// backup) leaves the digest alone. `None` when the directory is unreadable.
     fn dir(&mut self, path: &Path) -> Option<()> {
-        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
-        self.item(&format!("dir {}", path.display()), &nanos(modified));
-        self.newest = self.newest.max(modified);
+        let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(path)
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.file_name()))
+            .filter(|name| {
+                let name = Path::new(name);
+                name.extension().is_some_and(|e| e == "rs") || name == "Cargo.toml"
+            })
+            .collect();
+        names.sort();
+        let mut listing = Vec::new();
+        for name in &names {
+            listing.extend_from_slice(name.as_encoded_bytes());
+            listing.push(0);
+            self.seen(&path.join(name));
+        }
+        self.item(&format!("dir {}", path.display()), &listing);
         Some(())
     }
 
@@ -398,6 +414,21 @@ mod tests {
             digest(&dir, "k", &files).unwrap().0,
             locked,
             "the source's content counts"
+        );
+        let changed = digest(&dir, "k", &files).unwrap().0;
+        std::fs::write(dir.join("fn/build.rs"), "fn main() {}\n").unwrap();
+        let with_build_script = digest(&dir, "k", &files).unwrap().0;
+        assert_ne!(with_build_script, changed, "an added build script counts");
+        // A file of the workspace root among the sources (clippy-driver lists the root manifest):
+        // what a build or a deploy creates there (the target dir, an env file) does not count.
+        let files = vec![dir.join("Cargo.toml"), main.clone()];
+        let rooted = digest(&dir, "k", &files).unwrap().0;
+        std::fs::create_dir_all(dir.join("target/lambda")).unwrap();
+        std::fs::write(dir.join(".env.local"), "VITE_API_URL=x\n").unwrap();
+        assert_eq!(
+            digest(&dir, "k", &files).unwrap().0,
+            rooted,
+            "created beside the sources"
         );
         std::fs::remove_file(&main).unwrap();
         assert_eq!(digest(&dir, "k", &files), None, "a source gone: no digest");
