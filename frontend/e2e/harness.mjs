@@ -14,12 +14,17 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const frontendDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const repoDir = resolve(frontendDir, '..');
-export const resultsDir = join(frontendDir, 'test-results');
+// Each suite (a test file, with the store it runs on) has a results folder of its own, so suites
+// can run side by side: `test-results/orders/`, `test-results/orders-redis/`, ...
+const suite =
+  basename(process.argv[1] ?? 'e2e', '.test.mjs') +
+  (process.env.ONCELY_E2E_STORE ? `-${process.env.ONCELY_E2E_STORE}` : '');
+export const resultsDir = join(frontendDir, 'test-results', suite);
 export const CHROMIUM = process.env.ONCELY_CHROMIUM ?? '/usr/bin/chromium';
 // Flags for a closed network: no background connections, no sandbox (root), no GPU.
 export const CHROMIUM_ARGS = [
