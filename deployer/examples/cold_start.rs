@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use deployer::local::runtime_api::{self, Call};
+use oncely_local::runtime_api::{self, Call};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 

@@ -4,7 +4,8 @@
 pub mod build_cache;
 pub mod cli;
 pub mod commands;
-pub mod config;
+/// The stack's config, a crate of its own (`stack-config/`).
+pub use oncely_config as config;
 pub mod context;
 pub mod engine;
 pub mod error;

@@ -1,6 +1,6 @@
 //! The YAML config on any text: a config or problems, never a panic.
 #![no_main]
-use deployer::config::Config;
+use oncely_config::Config;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,6 +1,6 @@
 //! JWTs, `Authorization` values and key sets on any bytes.
 #![no_main]
-use deployer::local::jwt::{self, Jwk};
+use oncely_local::jwt::{self, Jwk};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,6 +1,6 @@
 //! Query strings of the payload 2.0 event on any text.
 #![no_main]
-use deployer::local::event::query_parameters;
+use oncely_local::event::query_parameters;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

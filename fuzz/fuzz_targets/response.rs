@@ -1,6 +1,6 @@
 //! API Gateway's mapping of the function's response payload, on any bytes.
 #![no_main]
-use deployer::local::response::from_function;
+use oncely_local::response::from_function;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

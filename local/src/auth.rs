@@ -27,7 +27,7 @@ use super::http_client::{self, HttpError};
 use super::issuer::Issuer;
 use super::jwt::{self, Jwk, Rejection, Validator};
 use super::response::GatewayResponse;
-use crate::config::{AuthSettings, RouteKey};
+use oncely_config::{AuthSettings, RouteKey};
 
 /// How often at most the key set of a `jwt` issuer is read again for an unknown `kid`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,11 +296,11 @@ mod tests {
 
     #[tokio::test]
     async fn protected_routes_need_a_valid_token_and_public_ones_do_not() {
-        let issuer = Issuer::start(super::super::issuer::LOCAL_CLIENT_ID, None, Default::default())
+        let issuer = Issuer::start(crate::issuer::LOCAL_CLIENT_ID, None, Default::default())
             .await
             .unwrap();
         let settings = AuthSettings {
-            provider: crate::config::AuthProvider::Cognito,
+            provider: oncely_config::AuthProvider::Cognito,
             public_routes: vec!["GET /orders/{id}".parse().unwrap()],
         };
         let auth = Authorizer::local(&settings, &issuer);
@@ -402,7 +402,7 @@ mod tests {
 
     fn jwt_settings() -> AuthSettings {
         AuthSettings {
-            provider: crate::config::AuthProvider::Cognito,
+            provider: oncely_config::AuthProvider::Cognito,
             public_routes: vec![],
         }
     }

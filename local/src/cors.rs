@@ -10,7 +10,7 @@
 use hyper::HeaderMap;
 
 use super::response::GatewayResponse;
-use crate::config::CorsSettings;
+use oncely_config::CorsSettings;
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())

@@ -36,7 +36,7 @@ use super::pool::{Outcome, Pool, trace_id};
 use super::response::{self, GatewayResponse, into_response};
 use super::routes::Router;
 use super::throttle::{self, Bucket};
-use crate::config::CorsSettings;
+use oncely_config::CorsSettings;
 
 /// The HTTP API payload quota.
 pub const MAX_REQUEST_BODY: usize = 10 * 1024 * 1024;

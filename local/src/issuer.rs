@@ -29,7 +29,7 @@ use super::cors;
 use super::hosts::AllowedHosts;
 use super::jwt::{SigningKey, Validator};
 use super::response::{GatewayResponse, into_response};
-use crate::config::CorsSettings;
+use oncely_config::CorsSettings;
 
 /// The app client id of the local issuer's tokens (in `client_id`, like Cognito access tokens).
 pub const LOCAL_CLIENT_ID: &str = "local-client";

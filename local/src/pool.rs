@@ -320,7 +320,7 @@ mod tests {
     //! The pool against a tiny Python runtime client speaking the Runtime API (so crashes,
     //! errors and timeouts can be provoked on demand).
     use super::*;
-    use crate::local::process;
+    use crate::process;
 
     const CLIENT: &str = concat!(
         r#"

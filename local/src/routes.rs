@@ -8,7 +8,7 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use crate::config::{Method, RouteKey, Segment};
+use oncely_config::{Method, RouteKey, Segment};
 
 /// Higher is more specific.
 fn rank(segment: &Segment) -> u8 {

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use super::response::GatewayResponse;
-use crate::config::ThrottleSettings;
+use oncely_config::ThrottleSettings;
 
 /// API Gateway's answer to a throttled request.
 pub fn too_many_requests() -> GatewayResponse {

@@ -302,7 +302,7 @@ pub(crate) fn test_problems(yaml: &str) -> Vec<(String, String)> {
 mod tests {
     use super::*;
 
-    const SAMPLE: &str = include_str!("../../../config/stack.yaml");
+    const SAMPLE: &str = include_str!("../../config/stack.yaml");
 
     #[test]
     fn the_shipped_config_is_valid() {

@@ -69,10 +69,10 @@ fn object_of<'a>(root: &'a Value, node: &'a Value) -> Option<&'a Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::Config;
 
-    const SHIPPED: &str = include_str!("../../../config/stack.yaml");
-    const SHIPPED_SCHEMA: &str = include_str!("../../../config/stack.schema.json");
+    const SHIPPED: &str = include_str!("../../config/stack.yaml");
+    const SHIPPED_SCHEMA: &str = include_str!("../../config/stack.schema.json");
 
     fn sorted(path: &str) -> Option<Vec<&'static str>> {
         known_fields(path).map(|mut f| {

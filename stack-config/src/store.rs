@@ -64,8 +64,8 @@ impl Validator {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::test_problems as problems;
-    use crate::config::{Config, Store};
+    use crate::test_problems as problems;
+    use crate::{Config, Store};
 
     #[test]
     fn the_store_defaults_to_dynamodb_and_redis_reads_its_url_variable() {

@@ -45,7 +45,7 @@ impl Validator {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::test_problems as problems;
+    use crate::test_problems as problems;
 
     #[test]
     fn bad_vpc_settings_are_named() {

@@ -14,7 +14,7 @@ pub async fn run(config: &Config, args: UpArgs, progress: &Progress) -> anyhow::
         watch: args.watch,
         store: local::redis_store::resolve(args.store, args.redis_url.as_deref())?,
         redis_url: args.redis_url,
-        hosts: local::hosts::AllowedHosts::new(&args.allow_host)?,
+        hosts: oncely_local::hosts::AllowedHosts::new(&args.allow_host)?,
     };
     local::run(config, opts, progress).await
 }

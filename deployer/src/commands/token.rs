@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::cli::TokenArgs;
 use crate::config::{AuthProvider, Config};
-use crate::local::{http_client, issuer, session};
+use oncely_local::{http_client, issuer, session};
 
 /// Parses a lifetime like `30s`, `10m`, `1h`, `1h30m` or `1d` into seconds.
 pub fn parse_ttl(text: &str) -> Result<u64, String> {

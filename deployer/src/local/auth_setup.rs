@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use super::auth::Authorizer;
-use super::hosts::AllowedHosts;
-use super::issuer::{Issuer, LOCAL_CLIENT_ID};
-use super::session::{self, Session, SessionFile};
 use crate::config::{AuthProvider, Config};
 use crate::frontend_env::{self, LocalAuth};
 use crate::progress::Progress;
+use oncely_local::auth::Authorizer;
+use oncely_local::hosts::AllowedHosts;
+use oncely_local::issuer::{Issuer, LOCAL_CLIENT_ID};
+use oncely_local::session::{self, Session, SessionFile};
 
 /// The running auth of a local stack; dropping it stops the issuer and removes the state file.
 pub struct LocalAuthRuntime {

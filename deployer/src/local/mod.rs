@@ -7,27 +7,8 @@
 //! DynamoDB, the table, the build, the environments, and last the API. Every child process is
 //! owned by a value whose drop stops it, so an error at any step stops what already runs.
 
-pub mod auth;
 mod auth_setup;
-pub mod clock;
-pub mod cors;
-pub mod event;
-pub mod gateway;
-pub mod hosts;
-pub mod http_client;
-pub mod issuer;
-pub mod jwt;
-pub mod limits;
-pub mod metrics;
-pub mod pool;
-mod process;
 pub mod redis_store;
-pub mod response;
-pub mod routes;
-pub mod runtime_api;
-pub mod session;
-mod supervisor;
-pub mod throttle;
 pub mod watch;
 
 use std::collections::BTreeMap;
@@ -37,6 +18,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
+use oncely_local::{gateway, hosts, limits, metrics, pool, routes, throttle};
 
 use crate::config::{Architecture, Config};
 use crate::context::Context;

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
 
-use super::pool::{Pool, Spec};
 use crate::package::{self, BuildOptions};
 use crate::progress::Progress;
+use oncely_local::pool::{Pool, Spec};
 
 /// How often the sources are looked at, and how long they must stay still before a build.
 const POLL: Duration = Duration::from_millis(500);

@@ -9,8 +9,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use deployer::local::issuer::{Issuer, LOCAL_CLIENT_ID};
 use local_support::{Extra, LocalStack, StackOptions, header, table_ids, up_local};
+use oncely_local::issuer::{Issuer, LOCAL_CLIENT_ID};
 use serde_json::{Value, json};
 
 const BODY: &str = r#"{"item":"book","quantity":2}"#;

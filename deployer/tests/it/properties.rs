@@ -6,9 +6,9 @@
 
 use base64::Engine as _;
 use deployer::config::Config;
-use deployer::local::event::{Gateway, RequestParts, build, query_parameters};
-use deployer::local::jwt::{self, Jwk};
-use deployer::local::response::from_function;
+use oncely_local::event::{Gateway, RequestParts, build, query_parameters};
+use oncely_local::jwt::{self, Jwk};
+use oncely_local::response::from_function;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
