@@ -1,8 +1,6 @@
 //! Harness for the `up --local` tests: runs the real `deployer up --local` as a subprocess on a
 //! free port with a temporary config, waits for the printed endpoint, and talks HTTP to it.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -106,40 +104,21 @@ pub struct Extra<'a> {
     pub args: &'a [&'a str],
 }
 
-/// The config every test stack uses (concurrency, timeout and app vary).
-pub fn config_yaml(o: &StackOptions, env_file: &Path) -> String {
-    config_yaml_with(o, env_file, "")
-}
-
-/// [`config_yaml`] with `api_yaml` appended to the `api:` section.
+/// The config every local test stack uses (concurrency, timeout and app vary), with `api_yaml`
+/// appended to the `api:` section.
 pub fn config_yaml_with(o: &StackOptions, env_file: &Path, api_yaml: &str) -> String {
-    format!(
-        r#"app: {app}
-stage: test
-region: us-east-1
-function:
-  timeout_s: {timeout}
-  environment:
-    ORDERS_SIMULATED_WORK_MAX_MS: "10000"
-api:
-  routes: ["POST /orders", "GET /orders/{{id}}"]
-  cors: {{ allow_origins: ["http://localhost:5173"] }}
-{api_yaml}frontend:
-  env_file: {env_file}
-local:
-  concurrency: {concurrency}
-"#,
-        app = o.app,
-        timeout = o.timeout_s,
-        concurrency = o.concurrency,
-        env_file = env_file.display(),
-        api_yaml = api_yaml
-    )
+    let function = format!(
+        "  timeout_s: {}\n  environment:\n    ORDERS_SIMULATED_WORK_MAX_MS: \"10000\"\n",
+        o.timeout_s
+    );
+    let local = format!("local:\n  concurrency: {}\n", o.concurrency);
+    crate::support::stack_yaml(o.app, &function, api_yaml, &local, env_file)
 }
 
 /// A temporary directory with a stack's config (removed when dropped).
 pub struct StackDir {
-    pub dir: TempDir,
+    /// Held for its drop, which removes the directory.
+    _dir: TempDir,
     pub config: PathBuf,
     pub env_file: PathBuf,
 }
@@ -156,7 +135,11 @@ impl StackOptions {
         let env_file = dir.path().join("frontend").join(".env.local");
         let config = dir.path().join("stack.yaml");
         std::fs::write(&config, config_yaml_with(self, &env_file, api_yaml)).unwrap();
-        StackDir { dir, config, env_file }
+        StackDir {
+            _dir: dir,
+            config,
+            env_file,
+        }
     }
 }
 

@@ -1,6 +1,5 @@
 //! The shared harness of the deployer's end-to-end tests: a moto server per test, the deployer
 //! binary run against it, SDK clients (with a call recorder) to inspect what it did.
-#![allow(dead_code)]
 
 pub mod auth;
 
@@ -12,7 +11,6 @@ use aws_config::SdkConfig;
 use deployer::context::Context;
 use deployer::progress::Progress;
 use testkit::TempDir;
-#[allow(unused_imports)]
 pub use testkit::{Calls, REGION, is_read};
 
 pub const ACCOUNT: &str = "123456789012";
@@ -20,15 +18,27 @@ pub const ACCOUNT: &str = "123456789012";
 /// `api.auth` with a Cognito user pool; `GET /orders/{id}` stays public.
 pub const AUTH_COGNITO: &str = "  auth: { cognito: {}, public_routes: [\"GET /orders/{id}\"] }\n";
 
-/// The YAML of a small stack; `extra` is appended (more keys, or overrides of nested ones).
-pub fn config_yaml(app: &str, env_file: &Path) -> String {
+/// The YAML of every test stack, cloud or local: `app` at stage `test` in [`REGION`], the orders
+/// routes with CORS for the dev server, the frontend's env file at `env_file`; `function` and `api`
+/// are lines appended under those sections (indented by two spaces) and `rest` more sections.
+pub fn stack_yaml(app: &str, function: &str, api: &str, rest: &str, env_file: &Path) -> String {
     format!(
-        "app: {app}\nstage: test\nregion: {REGION}\n\
-        function:\n  memory_mb: 256\n  timeout_s: 15\n  environment:\n    GREETING: hello\n\
+        "app: {app}\nstage: test\nregion: {REGION}\nfunction:\n{function}\
         api:\n  routes: [\"POST /orders\", \"GET /orders/{{id}}\"]\n  \
-        cors: {{ allow_origins: [\"http://localhost:5173\"] }}\n  throttle: {{ burst: 100, rate: 50 }}\n\
-        frontend:\n  env_file: {}\n",
+        cors: {{ allow_origins: [\"http://localhost:5173\"] }}\n{api}\
+        frontend:\n  env_file: {}\n{rest}",
         env_file.display()
+    )
+}
+
+/// The YAML of the cloud tests' small stack.
+pub fn config_yaml(app: &str, env_file: &Path) -> String {
+    stack_yaml(
+        app,
+        "  memory_mb: 256\n  timeout_s: 15\n  environment:\n    GREETING: hello\n",
+        "  throttle: { burst: 100, rate: 50 }\n",
+        "",
+        env_file,
     )
 }
 

@@ -1,5 +1,6 @@
 //! Test harness: one DynamoDB Local per test binary, a fresh table per test, clients that count
 //! their round trips, and API Gateway v2 (payload 2.0) requests built from the JSON fixtures.
+// Also compiled into `tests/logs.rs` (its own binary, for its subscriber), which uses a part of it.
 #![allow(dead_code)]
 
 use aws_sdk_dynamodb::Client;
