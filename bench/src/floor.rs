@@ -11,7 +11,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckF
 use crate::workload::{BODY, Mode, Run, run_concurrent};
 
 /// A stored response about the size of Oncely's (status, headers, the order's JSON).
-const RESPONSE: &str = r#"{"id":"00000000-0000-4000-8000-000000000000","item":"book","quantity":2,"customer":"ann","status":"created","created_at":"2026-01-01T00:00:00Z"}"#;
+const RESPONSE: &str = concat!(
+    r#"{"id":"00000000-0000-4000-8000-000000000000","item":"book","quantity":2,"customer":"ann","status":"created","#,
+    r#""created_at":"2026-01-01T00:00:00Z"}"#,
+);
 
 #[derive(Clone)]
 pub struct Floor {

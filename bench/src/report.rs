@@ -113,7 +113,8 @@ pub type Results = BTreeMap<(Row, Mode), Vec<Run>>;
 /// the floor. Calls are DynamoDB calls: the Redis row's Redis round trips come on top.
 pub fn print_in_process(results: &Results, calls: &BTreeMap<(Row, Mode), Calls>) {
     println!(
-        "| mode | row | req/s best | req/s median | p50 ms | p99 ms | DynamoDB calls/request | req/s vs Powertools | req/s vs floor |"
+        "| mode | row | req/s best | req/s median | p50 ms | p99 ms | DynamoDB calls/request \
+         | req/s vs Powertools | req/s vs floor |"
     );
     println!("|---|---|---:|---:|---:|---:|---|---:|---:|");
     for mode in Mode::ALL {

@@ -138,7 +138,8 @@ async fn campaign(args: &Args) -> anyhow::Result<usize> {
     let violations = check::check(&stack.table, &logs, &items, &persistence, &causes);
 
     println!(
-        "chaos campaign: seed {}, {} requests ({attempts} HTTP attempts), {} keys, fault rate {}, {} clients, kill every {}, {:.1} s",
+        "chaos campaign: seed {}, {} requests ({attempts} HTTP attempts), {} keys, fault rate {}, \
+         {} clients, kill every {}, {:.1} s",
         args.seed,
         args.requests,
         logs.len(),
@@ -202,7 +203,8 @@ async fn campaign(args: &Args) -> anyhow::Result<usize> {
     }
     let total = violations.total();
     println!(
-        "{}: {total} violation(s). Replay: cargo run -p chaos -- --seed {} --requests {} --fault-rate {} --clients {} --kill-every {}",
+        "{}: {total} violation(s). Replay: cargo run -p chaos -- --seed {} --requests {} \
+         --fault-rate {} --clients {} --kill-every {}",
         if total == 0 { "PASS" } else { "FAIL" },
         args.seed,
         args.requests,

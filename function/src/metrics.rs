@@ -7,15 +7,15 @@
 //! others, all 0 for a request with no idempotency outcome (a GET, a 404, a 405); and
 //! `HandlerLatency` (Unit Milliseconds). How the library's outcomes map:
 //!
-//! | outcome                         | answers                                                      | metric              |
-//! |---------------------------------|--------------------------------------------------------------|---------------------|
-//! | `Executed`                      | the handler ran, its result stored (201)                     | `Executed`          |
-//! | `Replayed { cached: false }`    | a stored response replayed after reading DynamoDB            | `Replayed`          |
-//! | `Replayed { cached: true }`     | replayed from the local cache (no DynamoDB call)             | `ReplayedFromCache` |
-//! | `Conflict`                      | 409 in progress, 409 claim lost, store busy                  | `Conflict`          |
-//! | `Mismatch`                      | 422 key reused with another payload                          | `Mismatch`          |
-//! | `Failed`                        | 503 store failure, 500 handler error/panic, handler 5xx, 409 write conflict | `Failed` |
-//! | `Rejected`                      | 400 bad/missing key, inexact JSON, invalid body; 401 caller  | `Rejected`          |
+//! | outcome | answers | metric |
+//! |---|---|---|
+//! | `Executed` | the handler ran, its result stored (201) | `Executed` |
+//! | `Replayed { cached: false }` | a stored response replayed after reading DynamoDB | `Replayed` |
+//! | `Replayed { cached: true }` | replayed from the local cache (no DynamoDB call) | `ReplayedFromCache` |
+//! | `Conflict` | 409 in progress, 409 claim lost, store busy | `Conflict` |
+//! | `Mismatch` | 422 key reused with another payload | `Mismatch` |
+//! | `Failed` | 503 store failure, 500 handler error/panic, handler 5xx, 409 write conflict | `Failed` |
+//! | `Rejected` | 400 bad/missing key, inexact JSON, invalid body; 401 caller | `Rejected` |
 //!
 //! A replay counts once: a cached replay is `ReplayedFromCache`, not also `Replayed`.
 

@@ -322,7 +322,9 @@ mod tests {
     const NOW: u64 = 1_800_000_000;
 
     fn claims(extra: Value) -> Value {
-        let mut c = json!({"iss": "http://127.0.0.1:1", "sub": "alice", "client_id": "local-client", "exp": NOW + 60, "iat": NOW - 1});
+        let mut c = json!({
+            "iss": "http://127.0.0.1:1", "sub": "alice", "client_id": "local-client", "exp": NOW + 60, "iat": NOW - 1
+        });
         c.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         c
     }

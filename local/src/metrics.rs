@@ -218,9 +218,17 @@ mod tests {
 
     fn line(route: &str, hit: &str, ms: f64) -> String {
         format!(
-            r#"{{"_aws":{{"Timestamp":1,"CloudWatchMetrics":[{{"Namespace":"Oncely","Dimensions":[["FunctionName","Route"],["FunctionName"]],"Metrics":[{{"Name":"Executed","Unit":"Count"}},{{"Name":"Replayed","Unit":"Count"}},{{"Name":"HandlerLatency","Unit":"Milliseconds"}}]}}]}},"FunctionName":"f","Route":"{route}","Executed":{},"Replayed":{},"HandlerLatency":{ms}}}"#,
+            concat!(
+                r#"{{"_aws":{{"Timestamp":1,"CloudWatchMetrics":[{{"Namespace":"Oncely","#,
+                r#""Dimensions":[["FunctionName","Route"],["FunctionName"]],"Metrics":[{{"Name":"Executed","#,
+                r#""Unit":"Count"}},{{"Name":"Replayed","Unit":"Count"}},{{"Name":"HandlerLatency","#,
+                r#""Unit":"Milliseconds"}}]}}]}},"FunctionName":"f","Route":"{route}","Executed":{},"Replayed":{},"#,
+                r#""HandlerLatency":{ms}}}"#,
+            ),
             u8::from(hit == "Executed"),
-            u8::from(hit == "Replayed")
+            u8::from(hit == "Replayed"),
+            route = route,
+            ms = ms,
         )
     }
 
@@ -254,7 +262,10 @@ mod tests {
     fn rejects_what_is_not_emf() {
         assert_eq!(parse_emf(r#"{"_aws":{}}"#), Err(EmfError::NoTimestamp));
         assert_eq!(parse_emf(r#"{"_aws":{"Timestamp":1}}"#), Err(EmfError::NoDirectives));
-        let no_value = r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[],"Metrics":[{"Name":"X"}]}]}}"#;
+        let no_value = concat!(
+            r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[],"#,
+            r#""Metrics":[{"Name":"X"}]}]}}"#,
+        );
         assert_eq!(parse_emf(no_value), Err(EmfError::NoValue("X".into())));
         let no_dim =
             r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[["D"]],"Metrics":[]}]}}"#;

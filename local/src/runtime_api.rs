@@ -172,7 +172,12 @@ async fn handle(calls: mpsc::Sender<Call>, req: Request<Incoming>) -> RuntimeRes
                 // The invocation fails as in Lambda when a response is too large.
                 let (reply, _) = oneshot::channel();
                 let payload = Bytes::from(format!(
-                    r#"{{"errorType":"Function.ResponseSizeTooLarge","errorMessage":"Response payload size exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes)."}}"#
+                    concat!(
+                        r#"{{"errorType":"Function.ResponseSizeTooLarge","#,
+                        r#""errorMessage":"Response payload size exceeded "#,
+                        r#"maximum allowed payload size ({} bytes)."}}"#,
+                    ),
+                    MAX_PAYLOAD
                 ));
                 let _ = calls
                     .send(Call::Error {

@@ -326,17 +326,19 @@ mod tests {
 
     #[test]
     fn renders_handler_lines_readably() {
-        let line = render(&ev(
-            r#"{"level":"INFO","fields":{"message":"idempotent request","request_id":"r-1","key_hash":"abc","caller":"anonymous","outcome":"executed","cached":false,"status":201}}"#,
-        ));
+        let line = render(&ev(concat!(
+            r#"{"level":"INFO","fields":{"message":"idempotent request","request_id":"r-1","key_hash":"abc","#,
+            r#""caller":"anonymous","outcome":"executed","cached":false,"status":201}}"#,
+        )));
         assert_eq!(
             line,
             "2023-11-14T22:13:20.123Z INFO  r-1 key=abc outcome=executed status=201 idempotent request \
             caller=anonymous cached=false"
         );
-        let span = render(&ev(
-            r#"{"level":"ERROR","fields":{"message":"claim failed","error":"boom"},"spans":[{"requestId":"r-2","name":"Lambda runtime invoke"}]}"#,
-        ));
+        let span = render(&ev(concat!(
+            r#"{"level":"ERROR","fields":{"message":"claim failed","error":"boom"},"spans":[{"requestId":"r-2","#,
+            r#""name":"Lambda runtime invoke"}]}"#,
+        )));
         assert_eq!(span, "2023-11-14T22:13:20.123Z ERROR r-2 claim failed error=boom");
         assert_eq!(
             render(&ev("START RequestId: r-3 Version: $LATEST")),

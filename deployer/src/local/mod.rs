@@ -1,7 +1,9 @@
 //! `up --local`: the whole stack on this machine, no AWS account: DynamoDB Local (or the server
 //! given with `--dynamodb-endpoint`) with the table made by `up`'s own table code, the function
 //! built for this machine exactly as `package` builds it and run unmodified as N `bootstrap`
-//! execution environments behind an embedded Lambda Runtime API, and an HTTP API emulator on 127.0.0.1 in front. Runs until Ctrl-C.
+//! execution environments behind an embedded Lambda Runtime API, and an HTTP API emulator on
+//! 127.0.0.1 in front (the emulator is the `oncely-local` crate; this is its wiring). Runs until
+//! Ctrl-C.
 //!
 //! Order of start: the API port first (a taken port fails before anything starts), then
 //! DynamoDB, the table, the build, the environments, and last the API. Every child process is
@@ -251,7 +253,8 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
         .map(|r| format!("; idempotency records in Redis: {}", r.shown()))
         .unwrap_or_default();
     println!(
-        "Local stack {} is up: {endpoint} (routes: {}{records}; DynamoDB: {dynamodb_endpoint}, table {}). Ctrl-C stops it.",
+        "Local stack {} is up: {endpoint} (routes: {}{records}; DynamoDB: {dynamodb_endpoint}, \
+         table {}). Ctrl-C stops it.",
         stack.name,
         route_keys.join(", "),
         stack.table_name()

@@ -195,7 +195,8 @@ pub async fn run(pool: Arc<Pool>, build: BuildOptions, first: Spec, watch_dir: P
         match pool.replace(next.clone()).await {
             Ok(()) => {
                 println!(
-                    "Rebuilt in {:.1}s; every execution environment runs the new build ({:.1}s to switch, none dropped).",
+                    "Rebuilt in {:.1}s; every execution environment runs the new build \
+                     ({:.1}s to switch, none dropped).",
                     build_time.as_secs_f64(),
                     swap_started.elapsed().as_secs_f64()
                 );

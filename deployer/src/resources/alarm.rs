@@ -306,11 +306,11 @@ pub async fn destroy(ctx: &Context, stack: &Stack, live: &[Live]) -> Result<Vec<
         let name = stack.alarm_name(spec.suffix);
         let found = live.iter().find(|l| l.name == name);
         match super::ours(ctx, stack, KIND, &name, found, |l| &l.tags) {
-            Ok(_) => {
+            super::Ownership::Ours(_) => {
                 doomed.push(name.clone());
                 rows.push(Change::new(KIND, name, Action::Delete));
             }
-            Err(row) => rows.push(row),
+            super::Ownership::Skip(row) => rows.push(row),
         }
     }
     delete(ctx, &doomed).await?;

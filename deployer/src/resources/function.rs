@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_lambda::client::Waiters;
+use aws_sdk_lambda::operation::create_function::CreateFunctionError;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, Runtime};
 use serde_json::Value;
@@ -268,7 +269,7 @@ pub async fn create(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Back
             Ok(_) => break,
             Err(e)
                 if e.as_service_error()
-                    .is_some_and(aws_sdk_lambda::operation::create_function::CreateFunctionError::is_invalid_parameter_value_exception) =>
+                    .is_some_and(CreateFunctionError::is_invalid_parameter_value_exception) =>
             {
                 attempt += 1;
                 if attempt >= backoff.attempts {
@@ -322,8 +323,8 @@ async fn wait_updated(ctx: &Context, name: &str) -> Result<()> {
 
 pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Result<Change> {
     let name = stack.function_name();
-    if let Err(skip) = super::ours(ctx, stack, KIND, name, live, |l| &l.tags) {
-        return Ok(skip);
+    if let super::Ownership::Skip(row) = super::ours(ctx, stack, KIND, name, live, |l| &l.tags) {
+        return Ok(row);
     }
     let step = ctx.progress.step(format!("deleting function {name}"));
     match ctx.lambda.delete_function().function_name(name).send().await {

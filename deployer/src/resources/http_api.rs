@@ -710,8 +710,8 @@ async fn apply_stage(
 pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Result<Change> {
     let name = stack.api_name();
     let live = match super::ours(ctx, stack, KIND, name, live, |l| &l.tags) {
-        Ok(live) => live,
-        Err(skip) => return Ok(skip),
+        super::Ownership::Ours(live) => live,
+        super::Ownership::Skip(row) => return Ok(row),
     };
     let step = ctx.progress.step(format!("deleting HTTP API {name} ({})", live.api_id));
     match ctx.apigw.delete_api().api_id(&live.api_id).send().await {

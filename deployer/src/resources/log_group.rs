@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_cloudwatchlogs::operation::create_log_group::CreateLogGroupError;
+
 use crate::context::Context;
 use crate::error::{Result, aws, is_not_found};
 use crate::report::{Action, Change, ResourceKind, diff_attr};
@@ -86,7 +88,7 @@ pub async fn apply(ctx: &Context, stack: &Stack, change: &Change) -> Result<()> 
             // Lost a race with Lambda creating it on first invocation: fine, it gets tagged below.
             Err(e)
                 if e.as_service_error()
-                    .is_some_and(aws_sdk_cloudwatchlogs::operation::create_log_group::CreateLogGroupError::is_resource_already_exists_exception) =>
+                    .is_some_and(CreateLogGroupError::is_resource_already_exists_exception) =>
             {
                 ctx.logs
                     .tag_resource()
@@ -118,8 +120,8 @@ pub async fn apply(ctx: &Context, stack: &Stack, change: &Change) -> Result<()> 
 
 pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Result<Change> {
     let name = stack.log_group_name();
-    if let Err(skip) = super::ours(ctx, stack, KIND, &name, live, |l| &l.tags) {
-        return Ok(skip);
+    if let super::Ownership::Skip(row) = super::ours(ctx, stack, KIND, &name, live, |l| &l.tags) {
+        return Ok(row);
     }
     let step = ctx.progress.step(format!("deleting log group {name}"));
     match ctx.logs.delete_log_group().log_group_name(&name).send().await {

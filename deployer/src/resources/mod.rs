@@ -21,8 +21,14 @@ use crate::context::Context;
 use crate::report::{Action, Change, Note, ResourceKind};
 use crate::stack::Stack;
 
-/// The common start of every `destroy`: an absent resource is "not found", one without our tags
-/// is left alone with a warning (`Err` with that row); `Ok` is ours, to delete.
+/// What the common start of every `destroy` found: a resource of this stack, to delete, or the
+/// row to report instead (absent: "not found"; without our tags: left alone, with a warning).
+pub(crate) enum Ownership<'a, L> {
+    Ours(&'a L),
+    Skip(Change),
+}
+
+/// The common start of every `destroy`: whose is the live resource `live` named `name`.
 pub(crate) fn ours<'a, L>(
     ctx: &Context,
     stack: &Stack,
@@ -30,18 +36,18 @@ pub(crate) fn ours<'a, L>(
     name: &str,
     live: Option<&'a L>,
     tags: impl Fn(&L) -> &BTreeMap<String, String>,
-) -> Result<&'a L, Change> {
+) -> Ownership<'a, L> {
     let Some(live) = live else {
-        return Err(Change::new(kind, name, Action::Unchanged).with_note(Note::NotFound));
+        return Ownership::Skip(Change::new(kind, name, Action::Unchanged).with_note(Note::NotFound));
     };
     if stack.owns(tags(live)) {
-        return Ok(live);
+        return Ownership::Ours(live);
     }
     ctx.progress.warn(format!(
         "{kind} {name} exists but is not tagged as oncely's {}/{}: left alone",
         stack.config.app, stack.config.stage
     ));
-    Err(Change::new(kind, name, Action::Foreign).with_note(Note::LeftAlone))
+    Ownership::Skip(Change::new(kind, name, Action::Foreign).with_note(Note::LeftAlone))
 }
 
 /// Tags as one attribute value of a row: `k=v,k=v`.

@@ -312,8 +312,8 @@ pub async fn count_items(ctx: &Context, name: &str) -> Result<(u64, u64)> {
 /// Deletes the table if it is ours. Keeps one that still holds orders unless `delete_data`.
 pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>, delete_data: bool) -> Result<Change> {
     let name = stack.table_name();
-    if let Err(skip) = super::ours(ctx, stack, KIND, name, live, |l| &l.tags) {
-        return Ok(skip);
+    if let super::Ownership::Skip(row) = super::ours(ctx, stack, KIND, name, live, |l| &l.tags) {
+        return Ok(row);
     }
     let (items, orders) = count_items(ctx, name).await?;
     if orders > 0 && !delete_data {

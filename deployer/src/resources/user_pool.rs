@@ -210,8 +210,8 @@ pub async fn kept(ctx: &Context, stack: &Stack, live: Option<&Live>, delete_data
 pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>, keep: bool) -> Result<Change> {
     let name = stack.user_pool_name();
     let live = match super::ours(ctx, stack, KIND, name, live, |l| &l.tags) {
-        Ok(live) => live,
-        Err(skip) => return Ok(skip),
+        super::Ownership::Ours(live) => live,
+        super::Ownership::Skip(row) => return Ok(row),
     };
     if keep {
         return Ok(Change::new(KIND, name, Action::Unchanged).with_note(Note::KeptWithUsers));

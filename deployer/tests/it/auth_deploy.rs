@@ -12,7 +12,8 @@ use deployer::stack::Stack;
 use support::auth::*;
 use support::*;
 
-const JWT: &str = "  auth:\n    jwt: { issuer: \"https://issuer.example.com/\", audience: [web] }\n    public_routes: [\"GET /orders/{id}\"]\n";
+const JWT: &str = "  auth:\n    jwt: { issuer: \"https://issuer.example.com/\", audience: [web] }\n    \
+                   public_routes: [\"GET /orders/{id}\"]\n";
 
 /// A world whose config has `auth` (YAML lines under `api:`).
 fn world_with(app: &str, auth: &str) -> World {
@@ -154,7 +155,8 @@ async fn cognito_up_creates_pool_client_and_authorizer_and_a_second_up_sends_no_
     assert_eq!(
         env,
         format!(
-            "# mine\nVITE_AUTH_CLIENT_ID={client_id}\nVITE_API_URL={}\nVITE_AUTH_MODE=cognito\nVITE_AUTH_ISSUER={issuer}\n",
+            "# mine\nVITE_AUTH_CLIENT_ID={client_id}\nVITE_API_URL={}\n\
+             VITE_AUTH_MODE=cognito\nVITE_AUTH_ISSUER={issuer}\n",
             report["endpoint"].as_str().unwrap()
         )
     );

@@ -653,7 +653,8 @@ fn missing_credentials_are_one_clear_sentence() {
 async fn a_redis_store_in_a_vpc_gets_its_url_unprinted_and_the_eni_permissions() {
     let w = World::new("redis");
     let base = std::fs::read_to_string(w.config_path()).unwrap();
-    let vpc = "  vpc: { subnet_ids: [subnet-0123456789abcdef0, subnet-0fedcba9876543210], security_group_ids: [sg-0a1b2c3d4e5f60718] }\n";
+    let vpc = "  vpc: { subnet_ids: [subnet-0123456789abcdef0, subnet-0fedcba9876543210], \
+               security_group_ids: [sg-0a1b2c3d4e5f60718] }\n";
     let with_vpc =
         base.replace("  timeout_s: 15\n", &format!("  timeout_s: 15\n{vpc}")) + "idempotency:\n  store: redis\n";
     w.write_config(&with_vpc);

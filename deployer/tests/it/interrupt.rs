@@ -2,7 +2,8 @@
 //! a recording proxy in front of moto), or failed by a persistent AWS error at each of them, and
 //! re-run converges to exactly a clean `up`'s stack, with no duplicate or orphaned resource, and
 //! `down` then leaves nothing of it; `down` SIGKILLed after each of its deletes, re-run, leaves
-//! nothing either. Resources are listed by name and, apart, by tag. Each k gets a moto of its own, so every stack is named alike (`intr-test`).
+//! nothing either. Resources are listed by name and, apart, by tag. Each k gets a moto of its own,
+//! so every stack is named alike (`intr-test`).
 
 use crate::support;
 

@@ -13,10 +13,22 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
-const EXECUTED: &str = r#"{"level":"INFO","fields":{"message":"idempotent request","request_id":"req-aaa","key_hash":"k1","caller":"anonymous","outcome":"executed","cached":false,"status":201}}"#;
-const REPLAYED: &str = r#"{"level":"INFO","fields":{"message":"idempotent request","request_id":"req-bbb","key_hash":"k1","caller":"anonymous","outcome":"replayed","cached":true,"status":201}}"#;
-const FAILED: &str = r#"{"level":"ERROR","fields":{"message":"claim failed","key_hash":"k2","error":"store down"},"spans":[{"requestId":"req-ccc","name":"Lambda runtime invoke"}]}"#;
-const EMF: &str = r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[]},"FunctionName":"f","Route":"POST /orders","Outcome":"executed","HandlerLatency":4.5}"#;
+const EXECUTED: &str = concat!(
+    r#"{"level":"INFO","fields":{"message":"idempotent request","request_id":"req-aaa","key_hash":"k1","#,
+    r#""caller":"anonymous","outcome":"executed","cached":false,"status":201}}"#,
+);
+const REPLAYED: &str = concat!(
+    r#"{"level":"INFO","fields":{"message":"idempotent request","request_id":"req-bbb","key_hash":"k1","#,
+    r#""caller":"anonymous","outcome":"replayed","cached":true,"status":201}}"#,
+);
+const FAILED: &str = concat!(
+    r#"{"level":"ERROR","fields":{"message":"claim failed","key_hash":"k2","error":"store down"},"#,
+    r#""spans":[{"requestId":"req-ccc","name":"Lambda runtime invoke"}]}"#,
+);
+const EMF: &str = concat!(
+    r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[]},"FunctionName":"f","Route":"POST /orders","#,
+    r#""Outcome":"executed","HandlerLatency":4.5}"#,
+);
 
 /// Seeds the stack's log group: an hour-old event, then recent ones in two streams.
 async fn seed(world: &World) {
@@ -241,7 +253,10 @@ async fn control_characters_in_log_lines_are_shown_escaped() {
         .send()
         .await
         .unwrap();
-    let reason = r#"{"level":"WARN","fields":{"message":"invalid order","request_id":"req-esc","reason":"unknown member \u001b[2J\u001b]0;owned\u0007\u009b31m"}}"#;
+    let reason = concat!(
+        r#"{"level":"WARN","fields":{"message":"invalid order","request_id":"req-esc","#,
+        r#""reason":"unknown member \u001b[2J\u001b]0;owned\u0007\u009b31m"}}"#,
+    );
     let t = now_ms();
     let events = [(t - 2_000, reason), (t - 1_000, "plain \u{1b}[1A\u{1b}[2K line")]
         .into_iter()
