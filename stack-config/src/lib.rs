@@ -6,6 +6,7 @@
 //! YAML may say), `validate` turns them into a [`Config`], `locate` finds a YAML path's position,
 //! and `route_key` parses the API's route keys once into [`RouteKey`]s.
 
+mod api;
 mod locate;
 mod raw;
 mod route_key;
