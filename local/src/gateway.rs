@@ -32,7 +32,7 @@ use super::cors;
 use super::event::{self, Gateway};
 use super::hosts::AllowedHosts;
 use super::limits::{self, Limits};
-use super::pool::{Outcome, Pool, trace_id};
+use super::pool::{Invoked, Outcome, Pool, trace_id};
 use super::response::{self, GatewayResponse, into_response};
 use super::routes::Router;
 use super::throttle::{self, Bucket};
@@ -166,17 +166,8 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
         return (refused, Served { route: None, env: 0 });
     }
     if method == "GET" && req.uri().path() == super::metrics::METRICS_PATH {
-        let body = Bytes::from(api.metrics.to_json());
-        let headers = vec![("content-type".into(), "application/json".into())];
         let route = Some(super::metrics::METRICS_PATH.into());
-        return (
-            GatewayResponse {
-                status: 200,
-                headers,
-                body,
-            },
-            Served { route, env: 0 },
-        );
+        return (metrics_answer(api), Served { route, env: 0 });
     }
     if !api.throttle.try_take() {
         return (throttle::too_many_requests(), Served { route: None, env: 0 });
@@ -216,16 +207,11 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
     let raw_query = req.uri().query().unwrap_or("").to_string();
     let protocol = format!("{:?}", req.version());
     let (parts, body) = req.into_parts();
-    let read = tokio::time::timeout(api.limits.body_timeout, Limited::new(body, MAX_REQUEST_BODY).collect());
-    let body = match read.await {
-        Ok(Ok(b)) => b.to_bytes(),
-        refused => {
-            let answer = match refused {
-                Err(_) => limits::request_timeout(),
-                Ok(_) => GatewayResponse::too_large(),
-            };
+    let body = match read_body(api, body).await {
+        Ok(body) => body,
+        Err(refused) => {
             return (
-                answer,
+                refused,
                 Served {
                     route: Some(route_key),
                     env: 0,
@@ -288,25 +274,52 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
         return (limits::service_unavailable(), served(0));
     };
     let env = invoked.env;
+    let answer = integration_answer(invoked, &format!("{method} {raw_path} (apigw-requestid {request_id})"));
+    (answer, served(env))
+}
+
+/// `GET /_oncely/metrics`: the counts and latencies of the function's EMF lines so far.
+fn metrics_answer(api: &Api) -> GatewayResponse {
+    GatewayResponse {
+        status: 200,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: Bytes::from(api.metrics.to_json()),
+    }
+}
+
+/// The request's body, read within the body timeout and API Gateway's size limit; the answer
+/// API Gateway gives when it is not.
+async fn read_body(api: &Api, body: Incoming) -> Result<Bytes, GatewayResponse> {
+    let read = tokio::time::timeout(api.limits.body_timeout, Limited::new(body, MAX_REQUEST_BODY).collect());
+    match read.await {
+        Ok(Ok(b)) => Ok(b.to_bytes()),
+        Err(_) => Err(limits::request_timeout()),
+        Ok(Err(_)) => Err(GatewayResponse::too_large()),
+    }
+}
+
+/// What API Gateway answers for an invocation's outcome: the function's response mapped, or a
+/// `500` for anything else, the reason printed with `request` (method, path, request id).
+fn integration_answer(invoked: Invoked, request: &str) -> GatewayResponse {
     let say = |why: &str| {
-        println!(
-            "[api] {method} {raw_path} (apigw-requestid {request_id}): Lambda request {} failed: {why}",
-            invoked.request_id
-        );
+        println!("[api] {request}: Lambda request {} failed: {why}", invoked.request_id);
     };
-    let answer = match invoked.outcome {
-        Outcome::Response(payload) => match response::from_function(&payload) {
+    match invoked.outcome {
+        Outcome::Response(ref payload) => match response::from_function(payload) {
             Ok(a) => a,
             Err(why) => {
                 say(&format!("invalid response: {why}"));
                 GatewayResponse::internal_error()
             }
         },
-        Outcome::Error { error_type, payload } => {
+        Outcome::Error {
+            ref error_type,
+            ref payload,
+        } => {
             say(&format!(
                 "function error {}: {}",
-                error_type.unwrap_or_else(|| "unhandled".into()),
-                String::from_utf8_lossy(&payload)
+                error_type.as_deref().unwrap_or("unhandled"),
+                String::from_utf8_lossy(payload)
             ));
             GatewayResponse::internal_error()
         }
@@ -314,12 +327,11 @@ async fn answer(api: &Api, req: Request<Incoming>, peer: SocketAddr, request_id:
             say("the function timed out");
             GatewayResponse::internal_error()
         }
-        Outcome::Crashed(why) => {
-            say(&why);
+        Outcome::Crashed(ref why) => {
+            say(why);
             GatewayResponse::internal_error()
         }
-    };
-    (answer, served(env))
+    }
 }
 
 /// An API Gateway style request id (`UaJ8niKpoAMEbVQ=`).

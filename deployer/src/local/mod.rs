@@ -111,58 +111,8 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
     let auth = auth_setup::start(config, &endpoint, &opts.hosts, progress).await?;
 
     // DynamoDB: the given server, or DynamoDB Local (stopped when `_dynamodb` drops).
-    let (_dynamodb, dynamodb_endpoint) = match opts.dynamodb_endpoint {
-        Some(url) => (None, url),
-        None => {
-            let step = progress.step("starting DynamoDB Local (in memory)");
-            let p = progress.clone();
-            let emulator = tokio::task::spawn_blocking(move || emulators::start_dynamodb_local(None, |m| p.info(m)))
-                .await
-                .context("starting DynamoDB Local")?
-                .context("starting DynamoDB Local")?;
-            let url = emulator.endpoint();
-            step.done(&url);
-            (Some(emulator), url)
-        }
-    };
-
-    // The table, with the same code as `up`.
-    let region = config.region.clone().unwrap_or_else(|| DEFAULT_REGION.to_string());
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(region.clone()))
-        .credentials_provider(Credentials::new(
-            LOCAL_ACCESS_KEY_ID,
-            LOCAL_SECRET_ACCESS_KEY,
-            None,
-            None,
-            "oncely-local",
-        ))
-        .endpoint_url(&dynamodb_endpoint)
-        .load()
-        .await;
-    let ctx = Context::from_sdk_config(&sdk, region, LOCAL_ACCOUNT.to_string(), progress.clone());
-    let stack = Stack::new(config, &ctx);
-    let live = table::read(&ctx, &stack).await.with_context(|| {
-        format!(
-            "DynamoDB at {dynamodb_endpoint} is not reachable (check the URL, \
-            or leave out --dynamodb-endpoint to start DynamoDB Local)"
-        )
-    })?;
-    let change = table::diff(&stack, live.as_ref());
-    table::apply(&ctx, &stack, live.as_ref(), &change)
-        .await
-        .with_context(|| {
-            format!(
-                "creating table {} in DynamoDB at {dynamodb_endpoint}",
-                stack.table_name()
-            )
-        })?;
-    if live.is_some() {
-        progress.info(format!(
-            "table {} exists in DynamoDB at {dynamodb_endpoint}",
-            stack.table_name()
-        ));
-    }
+    let (_dynamodb, dynamodb_endpoint) = start_dynamodb(opts.dynamodb_endpoint, progress).await?;
+    let stack = ensure_table(config, &dynamodb_endpoint, progress).await?;
 
     // The idempotency records in Redis, when asked (a local redis-server stops when `redis` drops).
     let redis = match redis_store::chosen(opts.store, &config.idempotency.store) {
@@ -170,33 +120,7 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
         redis_store::LocalStore::Dynamodb => None,
     };
 
-    // The function, built for this machine's architecture the way `package` builds it (cargo
-    // zigbuild for AL2023's glibc when installed, else natively): the environments run the binary
-    // that would be shipped, and `package` after `up --local` (or the reverse) builds nothing.
-    let arch = host_architecture();
-    if arch != config.function.architecture {
-        progress.info(format!(
-            "building for this machine ({}) instead of the configured {}",
-            arch.lambda_name(),
-            config.function.architecture.lambda_name()
-        ));
-    }
-    let mut build = BuildOptions::for_workspace(&config.function.package, arch)?;
-    if opts.watch {
-        progress
-            .info("--watch: building with cargo's dev profile for quick rebuilds (`package` ships the lambda profile)");
-        build.profile = "dev";
-    }
-    let (b, p) = (build.clone(), progress.clone());
-    let (mut binary, _how) = tokio::task::spawn_blocking(move || package::compile(&b, &p))
-        .await
-        .context("building the function")?
-        .with_context(|| format!("building the `{}` crate as bootstrap", config.function.package))?;
-    // With --watch every build runs from its own copy (a rebuild never touches a running binary).
-    let watch_dir = build.target_dir.join("watch").join(std::process::id().to_string());
-    if opts.watch {
-        binary = watch::stage_binary(&binary, &watch_dir, 0)?;
-    }
+    let (binary, build, watch_dir) = build_function(config, opts.watch, progress).await?;
 
     // The execution environments.
     let task_root = binary.parent().map(|d| d.display().to_string()).unwrap_or_default();
@@ -275,6 +199,103 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
     }
     println!("Stopped.");
     Ok(())
+}
+
+/// The DynamoDB of the stack: the server at `endpoint`, or DynamoDB Local started here (stopped
+/// when the returned emulator drops); and its endpoint.
+async fn start_dynamodb(
+    endpoint: Option<String>,
+    progress: &Progress,
+) -> anyhow::Result<(Option<emulators::Emulator>, String)> {
+    if let Some(url) = endpoint {
+        return Ok((None, url));
+    }
+    let step = progress.step("starting DynamoDB Local (in memory)");
+    let p = progress.clone();
+    let emulator = tokio::task::spawn_blocking(move || emulators::start_dynamodb_local(None, |m| p.info(m)))
+        .await
+        .context("starting DynamoDB Local")?
+        .context("starting DynamoDB Local")?;
+    let url = emulator.endpoint();
+    step.done(&url);
+    Ok((Some(emulator), url))
+}
+
+/// The stack's table in the DynamoDB at `dynamodb_endpoint`, made with the same code as `up`.
+async fn ensure_table(config: &Config, dynamodb_endpoint: &str, progress: &Progress) -> anyhow::Result<Stack> {
+    let region = config.region.clone().unwrap_or_else(|| DEFAULT_REGION.to_string());
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.clone()))
+        .credentials_provider(Credentials::new(
+            LOCAL_ACCESS_KEY_ID,
+            LOCAL_SECRET_ACCESS_KEY,
+            None,
+            None,
+            "oncely-local",
+        ))
+        .endpoint_url(dynamodb_endpoint)
+        .load()
+        .await;
+    let ctx = Context::from_sdk_config(&sdk, region, LOCAL_ACCOUNT.to_string(), progress.clone());
+    let stack = Stack::new(config, &ctx);
+    let live = table::read(&ctx, &stack).await.with_context(|| {
+        format!(
+            "DynamoDB at {dynamodb_endpoint} is not reachable (check the URL, \
+            or leave out --dynamodb-endpoint to start DynamoDB Local)"
+        )
+    })?;
+    let change = table::diff(&stack, live.as_ref());
+    table::apply(&ctx, &stack, live.as_ref(), &change)
+        .await
+        .with_context(|| {
+            format!(
+                "creating table {} in DynamoDB at {dynamodb_endpoint}",
+                stack.table_name()
+            )
+        })?;
+    if live.is_some() {
+        progress.info(format!(
+            "table {} exists in DynamoDB at {dynamodb_endpoint}",
+            stack.table_name()
+        ));
+    }
+    Ok(stack)
+}
+
+/// The function, built for this machine's architecture the way `package` builds it (cargo
+/// zigbuild for AL2023's glibc when installed, else natively): the environments run the binary
+/// that would be shipped, and `package` after `up --local` (or the reverse) builds nothing. With
+/// `watch`, a dev-profile build run from a copy of its own in the returned folder (a rebuild never
+/// touches a running binary). Returns the binary, the build's options and that folder.
+async fn build_function(
+    config: &Config,
+    watch: bool,
+    progress: &Progress,
+) -> anyhow::Result<(std::path::PathBuf, BuildOptions, std::path::PathBuf)> {
+    let arch = host_architecture();
+    if arch != config.function.architecture {
+        progress.info(format!(
+            "building for this machine ({}) instead of the configured {}",
+            arch.lambda_name(),
+            config.function.architecture.lambda_name()
+        ));
+    }
+    let mut build = BuildOptions::for_workspace(&config.function.package, arch)?;
+    if watch {
+        progress
+            .info("--watch: building with cargo's dev profile for quick rebuilds (`package` ships the lambda profile)");
+        build.profile = "dev";
+    }
+    let (b, p) = (build.clone(), progress.clone());
+    let (mut binary, _how) = tokio::task::spawn_blocking(move || package::compile(&b, &p))
+        .await
+        .context("building the function")?
+        .with_context(|| format!("building the `{}` crate as bootstrap", config.function.package))?;
+    let watch_dir = build.target_dir.join("watch").join(std::process::id().to_string());
+    if watch {
+        binary = watch::stage_binary(&binary, &watch_dir, 0)?;
+    }
+    Ok((binary, build, watch_dir))
 }
 
 async fn wait_for_stop_signal() -> anyhow::Result<()> {

@@ -251,12 +251,10 @@ fn route_create_row(stack: &Stack, key: String, target: String, authorizer_id: O
 /// `authorizer_id`: the JWT authorizer protected routes use (its id or [`authorizer::NEW`]), `None`
 /// without one.
 pub fn diff(stack: &Stack, live: Option<&Live>, authorizer_id: Option<&str>) -> Vec<Change> {
-    let c = &stack.config.api;
     let name = stack.api_name();
-    let want_cors = c.cors.as_ref().map(want_cors);
-    let integration_name = format!("AWS_PROXY -> {}", stack.function_name());
+    let want_cors = stack.config.api.cors.as_ref().map(want_cors);
     let Some(live) = live else {
-        let mut out = vec![Change::create(
+        let api = Change::create(
             KIND,
             name,
             vec![
@@ -264,133 +262,116 @@ pub fn diff(stack: &Stack, live: Option<&Live>, authorizer_id: Option<&str>) -> 
                 ("cors", want_cors.unwrap_or_else(|| "(none)".into())),
                 ("tags", super::fmt_tags(&stack.tags())),
             ],
-        )];
-        out.push(Change::create(
-            INTEGRATION_KIND,
-            integration_name,
-            vec![
-                ("uri", stack.alias_arn()),
-                ("payload_format_version", PAYLOAD_FORMAT.into()),
-            ],
-        ));
-        for route in &c.routes {
-            out.push(route_create_row(
-                stack,
-                route.to_string(),
-                "integrations/<new>".into(),
-                authorizer_id,
-            ));
-        }
-        out.push(Change::create(
-            STAGE_KIND,
-            STAGE,
-            vec![
-                ("auto_deploy", "true".into()),
-                ("throttling_burst_limit", c.throttle.burst.to_string()),
-                ("throttling_rate_limit", c.throttle.rate.to_string()),
-            ],
-        ));
+        );
+        let mut out = vec![api, integration_create_row(stack)];
+        out.extend(route_rows(stack, &[], "integrations/<new>", authorizer_id));
+        out.push(stage_row(stack, None));
         return out;
     };
     if !stack.owns(&live.tags) {
         return vec![Change::new(KIND, name, Action::Foreign)];
     }
-    let mut out = Vec::new();
     let mut d = Vec::new();
     diff_attr(&mut d, "cors", live.cors.as_ref(), want_cors.as_ref());
-    out.push(Change::compare(KIND, name, d));
+    let (integration, target) = integration_row(stack, live);
+    let mut out = vec![Change::compare(KIND, name, d), integration];
+    out.extend(route_rows(stack, &live.routes, &target, authorizer_id));
+    out.push(stage_row(stack, live.stage.as_ref()));
+    out
+}
 
-    let integration = our_integration(stack, live);
-    let target = match integration {
-        None => {
-            out.push(Change::create(
-                INTEGRATION_KIND,
-                integration_name,
-                vec![
-                    ("uri", stack.alias_arn()),
-                    ("payload_format_version", PAYLOAD_FORMAT.into()),
-                ],
-            ));
-            "integrations/<new>".to_string()
-        }
-        Some(i) => {
-            let mut d = Vec::new();
-            diff_attr(
-                &mut d,
-                "type",
-                Some(&i.integration_type),
-                Some(&"AWS_PROXY".to_string()),
-            );
-            diff_attr(&mut d, "uri", Some(&i.uri), Some(&stack.alias_arn()));
-            diff_attr(
-                &mut d,
-                "payload_format_version",
-                Some(&i.payload_format_version),
-                Some(&PAYLOAD_FORMAT.to_string()),
-            );
-            out.push(Change::compare(INTEGRATION_KIND, integration_name, d));
-            format!("integrations/{}", i.id)
-        }
+fn integration_name(stack: &Stack) -> String {
+    format!("AWS_PROXY -> {}", stack.function_name())
+}
+
+fn integration_create_row(stack: &Stack) -> Change {
+    Change::create(
+        INTEGRATION_KIND,
+        integration_name(stack),
+        vec![
+            ("uri", stack.alias_arn()),
+            ("payload_format_version", PAYLOAD_FORMAT.into()),
+        ],
+    )
+}
+
+/// The integration's row, and the target routes point at (`integrations/<new>` until it exists).
+fn integration_row(stack: &Stack, live: &Live) -> (Change, String) {
+    let Some(i) = our_integration(stack, live) else {
+        return (integration_create_row(stack), "integrations/<new>".to_string());
     };
-    for route in &c.routes {
-        match live.routes.iter().find(|r| r.key == route.to_string()) {
-            None => out.push(route_create_row(
-                stack,
-                route.to_string(),
-                target.clone(),
-                authorizer_id,
+    let mut d = Vec::new();
+    diff_attr(
+        &mut d,
+        "type",
+        Some(&i.integration_type),
+        Some(&"AWS_PROXY".to_string()),
+    );
+    diff_attr(&mut d, "uri", Some(&i.uri), Some(&stack.alias_arn()));
+    diff_attr(
+        &mut d,
+        "payload_format_version",
+        Some(&i.payload_format_version),
+        Some(&PAYLOAD_FORMAT.to_string()),
+    );
+    let row = Change::compare(INTEGRATION_KIND, integration_name(stack), d);
+    (row, format!("integrations/{}", i.id))
+}
+
+/// A row per configured route (created, or compared with its live twin) and one per live route
+/// the config no longer has (deleted).
+fn route_rows(stack: &Stack, live: &[RouteLive], target: &str, authorizer_id: Option<&str>) -> Vec<Change> {
+    let routes = &stack.config.api.routes;
+    let mut out = Vec::new();
+    for route in routes {
+        let key = route.to_string();
+        let Some(r) = live.iter().find(|r| r.key == key) else {
+            out.push(route_create_row(stack, key, target.to_string(), authorizer_id));
+            continue;
+        };
+        let mut d = Vec::new();
+        diff_attr(&mut d, "target", r.target.as_ref(), Some(&target.to_string()));
+        diff_attr(
+            &mut d,
+            "authorization",
+            Some(&authorizer::route_authorization(
+                r.authorization_type.as_deref(),
+                r.authorizer_id.as_deref(),
             )),
-            Some(r) => {
-                let mut d = Vec::new();
-                diff_attr(&mut d, "target", r.target.as_ref(), Some(&target));
-                diff_attr(
-                    &mut d,
-                    "authorization",
-                    Some(&authorizer::route_authorization(
-                        r.authorization_type.as_deref(),
-                        r.authorizer_id.as_deref(),
-                    )),
-                    Some(&authorizer::want_route_authorization(
-                        stack,
-                        &route.to_string(),
-                        authorizer_id,
-                    )),
-                );
-                out.push(Change::compare(ROUTE_KIND, route.to_string(), d));
-            }
-        }
+            Some(&authorizer::want_route_authorization(stack, &key, authorizer_id)),
+        );
+        out.push(Change::compare(ROUTE_KIND, key, d));
     }
-    for r in live
-        .routes
-        .iter()
-        .filter(|r| !c.routes.iter().any(|k| k.to_string() == r.key))
-    {
+    for r in live.iter().filter(|r| !routes.iter().any(|k| k.to_string() == r.key)) {
         out.push(Change::new(ROUTE_KIND, r.key.clone(), Action::Delete).with_note(Note::NoLongerInConfig));
     }
-    match &live.stage {
-        None => out.push(Change::create(
+    out
+}
+
+/// The `$default` stage's row: auto-deploy and the throttle.
+fn stage_row(stack: &Stack, live: Option<&StageLive>) -> Change {
+    let throttle = &stack.config.api.throttle;
+    let Some(s) = live else {
+        return Change::create(
             STAGE_KIND,
             STAGE,
             vec![
                 ("auto_deploy", "true".into()),
-                ("throttling_burst_limit", c.throttle.burst.to_string()),
-                ("throttling_rate_limit", c.throttle.rate.to_string()),
+                ("throttling_burst_limit", throttle.burst.to_string()),
+                ("throttling_rate_limit", throttle.rate.to_string()),
             ],
-        )),
-        Some(s) => {
-            let mut d: Vec<AttrDiff> = Vec::new();
-            diff_attr(&mut d, "auto_deploy", Some(&s.auto_deploy), Some(&true));
-            diff_attr(
-                &mut d,
-                "throttling_burst_limit",
-                s.burst.as_ref(),
-                Some(&c.throttle.burst),
-            );
-            diff_attr(&mut d, "throttling_rate_limit", s.rate.as_ref(), Some(&c.throttle.rate));
-            out.push(Change::compare(STAGE_KIND, STAGE, d));
-        }
-    }
-    out
+        );
+    };
+    let mut d: Vec<AttrDiff> = Vec::new();
+    diff_attr(&mut d, "auto_deploy", Some(&s.auto_deploy), Some(&true));
+    diff_attr(
+        &mut d,
+        "throttling_burst_limit",
+        s.burst.as_ref(),
+        Some(&throttle.burst),
+    );
+    diff_attr(&mut d, "throttling_rate_limit", s.rate.as_ref(), Some(&throttle.rate));
+    Change::compare(STAGE_KIND, STAGE, d)
 }
 
 fn cors_of(c: &CorsSettings) -> Cors {
