@@ -37,16 +37,19 @@ impl fmt::Display for Synced {
 }
 
 /// Writes the endpoint into the frontend's env file (the same code for `up`, `up --local` and
-/// `sync-endpoint`).
-pub fn write_to_frontend(config: &Config, endpoint: &str, progress: &Progress) -> anyhow::Result<Synced> {
-    let path = &config.frontend.env_file;
+/// `sync-endpoint`); `None`, writing nothing, when the config has no `frontend:` section.
+pub fn write_to_frontend(config: &Config, endpoint: &str, progress: &Progress) -> anyhow::Result<Option<Synced>> {
+    let Some(frontend) = &config.frontend else {
+        return Ok(None);
+    };
+    let path = &frontend.env_file;
     write(path, endpoint).with_context(|| format!("writing {VARIABLE} to {}", path.display()))?;
     progress.info(format!("wrote {VARIABLE}={endpoint} to {}", path.display()));
-    Ok(Synced {
+    Ok(Some(Synced {
         endpoint: endpoint.to_string(),
         env_file: path.clone(),
         auth: None,
-    })
+    }))
 }
 
 /// What the frontend signs in with: the mode (`cognito` or `jwt`), the issuer, and the client id
@@ -60,9 +63,13 @@ pub fn auth_vars(auth: &AuthOutputs) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Writes [`auth_vars`] into the frontend's env file, keeping every other line.
+/// Writes [`auth_vars`] into the frontend's env file, keeping every other line (nothing without a
+/// `frontend:` section).
 pub fn write_auth_to_frontend(config: &Config, auth: &AuthOutputs, progress: &Progress) -> anyhow::Result<()> {
-    let path = &config.frontend.env_file;
+    let Some(frontend) = &config.frontend else {
+        return Ok(());
+    };
+    let path = &frontend.env_file;
     let vars = auth_vars(auth);
     write_vars(path, &vars).with_context(|| format!("writing the sign-in settings to {}", path.display()))?;
     let names: Vec<&str> = vars.iter().map(|(k, _)| *k).collect();
@@ -140,9 +147,13 @@ pub enum LocalAuth<'a> {
     Jwt { issuer: &'a str },
 }
 
-/// Writes `VITE_AUTH_MODE` and `VITE_AUTH_ISSUER` for a local stack into the frontend's env file.
+/// Writes `VITE_AUTH_MODE` and `VITE_AUTH_ISSUER` for a local stack into the frontend's env file
+/// (nothing without a `frontend:` section).
 pub fn write_local_auth(config: &Config, auth: LocalAuth<'_>, progress: &Progress) -> anyhow::Result<()> {
-    let path = &config.frontend.env_file;
+    let Some(frontend) = &config.frontend else {
+        return Ok(());
+    };
+    let path = &frontend.env_file;
     let (mode, issuer) = match auth {
         LocalAuth::None => ("none", None),
         LocalAuth::Local { issuer } => ("local", Some(issuer)),

@@ -20,6 +20,17 @@ pub const MAX_GLIBC: (u32, u32) = (2, 34);
 /// fat LTO and one codegen unit, so the zip stays small without slowing the function).
 pub const PROFILE: &str = "lambda";
 
+/// The `lambda` profile cargo gets when the workspace defines none, as `CARGO_PROFILE_LAMBDA_*`
+/// variables (each only when the caller has not set it): release, fat LTO, one codegen unit,
+/// symbols stripped, unwinding kept (the handler releases its idempotency claim when it panics).
+pub const SUPPLIED_PROFILE: [(&str, &str); 5] = [
+    ("CARGO_PROFILE_LAMBDA_INHERITS", "release"),
+    ("CARGO_PROFILE_LAMBDA_LTO", "fat"),
+    ("CARGO_PROFILE_LAMBDA_CODEGEN_UNITS", "1"),
+    ("CARGO_PROFILE_LAMBDA_STRIP", "true"),
+    ("CARGO_PROFILE_LAMBDA_PANIC", "unwind"),
+];
+
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
     #[error("`{command}` failed ({status}); the end of its output:\n{output}")]
@@ -125,6 +136,9 @@ pub struct BuildOptions {
     pub zigbuild: Option<bool>,
     /// Cargo's profile: [`PROFILE`] (what ships), or `dev` for `up --local --watch`'s quick rebuilds.
     pub profile: &'static str,
+    /// Whether the workspace (its manifest or a cargo config file) defines `[profile.lambda]`;
+    /// when not, the build gets [`SUPPLIED_PROFILE`].
+    pub workspace_profile: bool,
 }
 
 impl BuildOptions {
@@ -134,9 +148,11 @@ impl BuildOptions {
             Some(found) => found,
             None => cargo_metadata()?,
         };
+        let workspace_profile = defines_profile(&workspace, PROFILE);
         Ok(BuildOptions {
             package: package.to_string(),
             architecture,
+            workspace_profile,
             workspace,
             target_dir: target.join("lambda"),
             out_dir: target.join("lambda").join("package"),
@@ -144,6 +160,30 @@ impl BuildOptions {
             profile: PROFILE,
         })
     }
+}
+
+/// Whether `[profile.NAME]` is defined where cargo reads profiles: the workspace's manifest, or a
+/// cargo config file (`.cargo/config.toml` from the workspace up, then cargo's home).
+fn defines_profile(workspace: &Path, name: &str) -> bool {
+    let table = format!("[profile.{name}");
+    let key = format!("profile.{name}.");
+    let in_manifest = std::fs::read_to_string(workspace.join("Cargo.toml")).is_ok_and(|text| {
+        text.lines()
+            .map(str::trim_start)
+            .any(|l| l.starts_with(&format!("{table}]")) || l.starts_with(&format!("{table}.")))
+    });
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let configs = workspace
+        .ancestors()
+        .map(|d| d.join(".cargo"))
+        .chain(cargo_home)
+        .flat_map(|d| [d.join("config"), d.join("config.toml")]);
+    let in_config = configs
+        .filter_map(|c| std::fs::read_to_string(c).ok())
+        .any(|text| text.contains(&table) || text.contains(&key));
+    in_manifest || in_config
 }
 
 /// The workspace root and cargo's target directory, as `cargo metadata` reports them.
@@ -213,6 +253,18 @@ pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, Str
         cmd.args(["build", "--target", triple]);
     }
     let target_dir = build_dir(opts, zig);
+    if supplies_profile(opts) {
+        for (name, value) in SUPPLIED_PROFILE {
+            if std::env::var_os(name).is_none() {
+                cmd.env(name, value);
+            }
+        }
+        progress.info(format!(
+            "the workspace defines no [profile.{PROFILE}]: building with the deployer's (release, fat LTO, \
+            one codegen unit, stripped, unwinding); add [profile.{PROFILE}] to {} to choose",
+            opts.workspace.join("Cargo.toml").display()
+        ));
+    }
     cmd.args([
         "--profile",
         opts.profile,
@@ -293,6 +345,11 @@ fn built_with(triple: &str, zig: bool, profile: &str) -> String {
     }
 }
 
+/// Whether the build gets [`SUPPLIED_PROFILE`]: the shipping profile, which the workspace lacks.
+fn supplies_profile(opts: &BuildOptions) -> bool {
+    opts.profile == PROFILE && !opts.workspace_profile
+}
+
 /// Zig-linked and natively linked builds keep apart, so neither invalidates the other.
 fn build_dir(opts: &BuildOptions, zig: bool) -> PathBuf {
     opts.target_dir.join(if zig { "zig" } else { "native" })
@@ -314,10 +371,15 @@ pub fn build(opts: &BuildOptions, progress: &Progress) -> Result<Artifact> {
         .out_dir
         .join(format!("{}-{}.zip", opts.package, opts.architecture.lambda_name()));
     let key = format!(
-        "{} -p {} --bin bootstrap --target-dir {}",
+        "{} -p {} --bin bootstrap --target-dir {}{}",
         built_with(opts.architecture.rust_target(), zig, opts.profile),
         opts.package,
-        build_dir(opts, zig).display()
+        build_dir(opts, zig).display(),
+        if supplies_profile(opts) {
+            " (the deployer's profile)"
+        } else {
+            ""
+        }
     );
     if let Some(record) = build_cache::matching(&path, &opts.workspace, &key)
         && let Ok(artifact) = Artifact::from_zip(&path)

@@ -106,7 +106,9 @@ pub struct Config {
     pub function: FunctionSettings,
     pub idempotency: IdempotencySettings,
     pub api: ApiSettings,
-    pub frontend: FrontendSettings,
+    /// `frontend:`: the env file the endpoint is written to; `None` without the section (nothing
+    /// is written).
+    pub frontend: Option<FrontendSettings>,
     pub local: LocalSettings,
     pub alarms: AlarmSettings,
 }
@@ -327,7 +329,15 @@ mod tests {
         assert_eq!(c.idempotency.expires_after_s, 86_400);
         assert_eq!(c.idempotency.header, "Idempotency-Key");
         assert_eq!(c.api.throttle, ThrottleSettings { burst: 100, rate: 50.0 });
-        assert_eq!(c.frontend.env_file, PathBuf::from("frontend/.env.local"));
+        // No `frontend:` section, no env file; an empty one means frontend/.env.local.
+        assert_eq!(c.frontend, None);
+        let defaulted = Config::parse("app: shop\nstage: prod\nfrontend: {}\n")
+            .unwrap()
+            .frontend;
+        assert_eq!(
+            defaulted.map(|f| f.env_file),
+            Some(PathBuf::from("frontend/.env.local"))
+        );
         assert_eq!(c.local.concurrency, 4);
         let missing = Config::parse("table: {}\n").unwrap_err();
         assert_eq!(

@@ -102,9 +102,9 @@ pub(super) struct RawConfig {
     /// The HTTP API (API Gateway v2): routes, CORS, throttling and auth.
     #[serde(default)]
     pub(super) api: RawApi,
-    /// The page in frontend/.
+    /// A web page that reads the API's endpoint from an env file; without it nothing is written.
     #[serde(default)]
-    pub(super) frontend: RawFrontend,
+    pub(super) frontend: Option<RawFrontend>,
     /// `up --local`, the whole stack on this machine.
     #[serde(default)]
     pub(super) local: RawLocal,

@@ -279,10 +279,15 @@ impl Validator {
         let idempotency = self.idempotency(raw.idempotency, &function.environment);
         let api = self.api(raw.api, &idempotency.header);
 
-        let env_file = raw.frontend.env_file.unwrap_or_else(|| "frontend/.env.local".into());
-        if env_file.is_empty() || env_file.ends_with('/') {
-            self.problem("frontend.env_file", "must be a file path such as frontend/.env.local");
-        }
+        let frontend = raw.frontend.map(|f| {
+            let env_file = f.env_file.unwrap_or_else(|| "frontend/.env.local".into());
+            if env_file.is_empty() || env_file.ends_with('/') {
+                self.problem("frontend.env_file", "must be a file path such as frontend/.env.local");
+            }
+            FrontendSettings {
+                env_file: PathBuf::from(env_file),
+            }
+        });
         let concurrency = self.int(
             "local.concurrency",
             raw.local.concurrency,
@@ -300,9 +305,7 @@ impl Validator {
             function,
             idempotency,
             api,
-            frontend: FrontendSettings {
-                env_file: PathBuf::from(env_file),
-            },
+            frontend,
             local: LocalSettings {
                 concurrency: concurrency as u32,
             },

@@ -13,6 +13,12 @@ use crate::stack::Stack;
 
 /// `sync-endpoint`: writes the deployed API's endpoint for the frontend.
 pub async fn run(config: &Config, progress: &Progress) -> anyhow::Result<Synced> {
+    if config.frontend.is_none() {
+        bail!(
+            "`sync-endpoint` writes the endpoint into `frontend.env_file`, and the config has no \
+            `frontend:` section: add `frontend: {{}}` (frontend/.env.local) or `frontend: {{ env_file: PATH }}`"
+        );
+    }
     let (ctx, stack) = connect(config, progress).await?;
     let api = resources::http_api::read(&ctx, &stack)
         .await
@@ -27,7 +33,8 @@ pub async fn run(config: &Config, progress: &Progress) -> anyhow::Result<Synced>
         );
     };
     let auth = sync_auth(&ctx, &stack).await?;
-    let mut synced = frontend_env::write_to_frontend(config, &api.endpoint, progress)?;
+    let mut synced = frontend_env::write_to_frontend(config, &api.endpoint, progress)?
+        .context("the config's `frontend:` section went missing")?;
     if let Some(auth) = auth {
         frontend_env::write_auth_to_frontend(config, &auth, progress)?;
         synced.auth = Some(auth);

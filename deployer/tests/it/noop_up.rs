@@ -185,3 +185,46 @@ async fn a_noop_up_runs_no_cargo_and_writes_nothing_and_any_build_input_change_r
     assert!(built(&runs), "an altered zip was reused: {runs:?}");
     assert_eq!(code_sha256(&t.w).await, t.zip_sha());
 }
+
+/// A workspace that has never heard of Oncely: no `[profile.lambda]` and no `frontend:` section.
+/// `up` builds it with the deployer's profile (and says so), deploys that zip, writes no env file
+/// and creates no folder; a second `up` runs no cargo; `sync-endpoint` names the missing section.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_without_a_lambda_profile_or_a_frontend_section_is_deployed_as_it_is() {
+    let mut t = Tiny::new("plain");
+    let manifest = "[workspace]\nresolver = \"3\"\nmembers = [\"tinyfn\"]\n";
+    std::fs::write(t.root.join("Cargo.toml"), manifest).unwrap();
+    let frontend = format!("frontend:\n  env_file: {}\n", t.w.env_file().display());
+    let yaml = std::fs::read_to_string(t.w.config_path()).unwrap();
+    assert!(yaml.contains(&frontend), "{yaml}");
+    t.w.write_config(&yaml.replace(&frontend, ""));
+    std::thread::sleep(Duration::from_millis(1100));
+    let before: Vec<_> = std::fs::read_dir(&t.root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+
+    let (report, err, runs) = t.up(&[]);
+    assert!(built(&runs), "the first up built: {runs:?}");
+    assert!(err.contains("defines no [profile.lambda]"), "{err}");
+    assert_eq!(report["create"], 16, "{report:#}");
+    assert_eq!(code_sha256(&t.w).await, t.zip_sha());
+    assert_eq!(std::fs::read_to_string(t.root.join("Cargo.toml")).unwrap(), manifest);
+    let mut after: Vec<_> = std::fs::read_dir(&t.root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    after.retain(|name| !before.contains(name));
+    // The build's own files only: the target dir and the cargo shim's log.
+    after.sort();
+    assert_eq!(after, ["cargo.log", "target"], "created in the workspace");
+    assert!(!t.w.env_file().exists() && !t.root.join("frontend").exists());
+
+    let (_, err, runs) = t.up(&[]);
+    assert!(runs.is_empty(), "an unchanged workspace was built again: {runs:?}");
+    assert!(err.contains("cargo not run"), "{err}");
+
+    let out = t.w.run(&["sync-endpoint"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no `frontend:` section"), "{}", stderr(&out));
+}
