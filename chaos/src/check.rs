@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use oncely_function::orders::order_from_item;
-use oncely_function::{DynamoDbPersistence, Status};
+use oncely_function::{DynamoDbPersistence, IdempotencyRecord, Status};
 
 use crate::causes::Cause;
-use crate::clients::{Ending, GATEWAY_ERROR_BODY, KeyLog, Plan};
+use crate::clients::{Attempt, Ending, GATEWAY_ERROR_BODY, KeyLog, Plan};
 
 /// Every invariant, in the order they are printed.
 pub const INVARIANTS: [&str; 10] = [
@@ -114,8 +114,38 @@ pub fn check(
         .filter(|i| !id(i).starts_with("order#"))
         .map(|i| (id(i), i))
         .collect();
+    orders_are_named_by_records(&orders, &records, persistence, &mut v);
 
-    // Orders no completed record names: an execution that committed twice, or half.
+    let mut keys: Vec<&String> = logs.keys().collect();
+    keys.sort();
+    for key in keys {
+        let log = &logs[key];
+        let hash = oncely_function::key::key_hash(table, "POST", "/orders", key);
+        let k = KeyCheck {
+            key,
+            log,
+            created: log.attempts.iter().filter(|a| a.status == Some(201)).collect(),
+            record: records.get(&hash).and_then(|i| persistence.from_item(i).ok()),
+        };
+        k.one_execution(&mut v);
+        k.created_bodies_are_orders(&orders, &mut v);
+        k.replays_are_identical(&mut v);
+        k.ends_completed(&mut v);
+        k.statuses_are_documented(&mut v);
+        k.gateway_errors_are_explained(causes, &mut v);
+        k.deadline_edge(&mut v);
+        k.endings_are_right(&mut v);
+    }
+    v
+}
+
+/// Orders no completed record names: an execution that committed twice, or half.
+fn orders_are_named_by_records(
+    orders: &HashMap<String, &Item>,
+    records: &HashMap<String, &Item>,
+    persistence: &DynamoDbPersistence,
+    v: &mut Violations,
+) {
     let mut named = HashSet::new();
     for item in records.values() {
         if let Ok(record) = persistence.from_item(item)
@@ -131,21 +161,34 @@ pub fn check(
             format!("order {order} is named by no idempotency record"),
         );
     }
+}
 
-    let mut keys: Vec<&String> = logs.keys().collect();
-    keys.sort();
-    for key in keys {
-        let log = &logs[key];
-        let created: Vec<_> = log.attempts.iter().filter(|a| a.status == Some(201)).collect();
-        let ids: HashSet<_> = created.iter().filter_map(|a| order_id(&a.body)).collect();
-        let fresh = created.iter().filter(|a| !a.replayed).count();
+/// One key: what its clients saw, its `201`s, and its idempotency record in the table.
+struct KeyCheck<'a> {
+    key: &'a str,
+    log: &'a KeyLog,
+    created: Vec<&'a Attempt>,
+    record: Option<IdempotencyRecord>,
+}
+
+impl KeyCheck<'_> {
+    /// At most one order: one order id among the `201`s, one of them not a replay.
+    fn one_execution(&self, v: &mut Violations) {
+        let key = self.key;
+        let ids: HashSet<_> = self.created.iter().filter_map(|a| order_id(&a.body)).collect();
+        let fresh = self.created.iter().filter(|a| !a.replayed).count();
         if ids.len() > 1 || fresh > 1 {
             v.add(
                 INVARIANTS[0],
                 format!("key {key}: {} order ids, {fresh} non-replayed 201s", ids.len()),
             );
         }
-        for attempt in &created {
+    }
+
+    /// Every `201` body is an order of the table, equal to it.
+    fn created_bodies_are_orders(&self, orders: &HashMap<String, &Item>, v: &mut Violations) {
+        let key = self.key;
+        for attempt in &self.created {
             let body: Option<serde_json::Value> = serde_json::from_slice(&attempt.body).ok();
             let stored = order_id(&attempt.body)
                 .and_then(|o| orders.get(&o).copied())
@@ -158,8 +201,13 @@ pub fn check(
                 );
             }
         }
-        if let Some(first) = created.first() {
-            for attempt in &created[1..] {
+    }
+
+    /// Every `201` after the first is byte-identical to it.
+    fn replays_are_identical(&self, v: &mut Violations) {
+        let key = self.key;
+        if let Some(first) = self.created.first() {
+            for attempt in &self.created[1..] {
                 if attempt.body != first.body {
                     v.add(
                         INVARIANTS[2],
@@ -168,32 +216,43 @@ pub fn check(
                 }
             }
         }
-        let hash = oncely_function::key::key_hash(table, "POST", "/orders", key);
-        let record = records.get(&hash).and_then(|i| persistence.from_item(i).ok());
-        if log.plan != Plan::Invalid {
-            let completed = record
-                .as_ref()
-                .filter(|r| r.status == Status::Completed && r.response.is_some());
-            match (completed, created.first()) {
-                (Some(r), Some(first)) => {
-                    let stored = r.response.as_ref().map(|s| s.body.as_slice());
-                    if stored != Some(&first.body[..]) {
-                        v.add(
-                            INVARIANTS[2],
-                            format!("key {key}: the stored response differs from the first 201"),
-                        );
-                    }
-                }
-                (r, _) => v.add(
-                    INVARIANTS[3],
-                    format!(
-                        "key {key}: record {:?}, {} 201s seen",
-                        r.map(|r| r.status),
-                        created.len()
-                    ),
-                ),
-            }
+    }
+
+    /// A valid key ends with a completed record whose response is the first `201`.
+    fn ends_completed(&self, v: &mut Violations) {
+        let key = self.key;
+        if self.log.plan == Plan::Invalid {
+            return;
         }
+        let completed = self
+            .record
+            .as_ref()
+            .filter(|r| r.status == Status::Completed && r.response.is_some());
+        match (completed, self.created.first()) {
+            (Some(r), Some(first)) => {
+                let stored = r.response.as_ref().map(|s| s.body.as_slice());
+                if stored != Some(&first.body[..]) {
+                    v.add(
+                        INVARIANTS[2],
+                        format!("key {key}: the stored response differs from the first 201"),
+                    );
+                }
+            }
+            (r, _) => v.add(
+                INVARIANTS[3],
+                format!(
+                    "key {key}: record {:?}, {} 201s seen",
+                    r.map(|r| r.status),
+                    self.created.len()
+                ),
+            ),
+        }
+    }
+
+    /// `422` only for a reused key's other payload, `400` only for invalid bodies, and no status
+    /// outside the documented set.
+    fn statuses_are_documented(&self, v: &mut Violations) {
+        let (key, log) = (self.key, self.log);
         for attempt in &log.attempts {
             match attempt.status {
                 Some(422) if !(log.plan == Plan::Reused && attempt.payload == 1) => {
@@ -213,7 +272,16 @@ pub fn check(
                 Some(s) => v.add(INVARIANTS[6], format!("key {key}: {s} {:?}", attempt.body)),
             }
         }
-        let near_deadline = log.work_ms.is_some_and(|ms| ms >= NEAR_DEADLINE_MS);
+    }
+
+    fn near_deadline(&self) -> bool {
+        self.log.work_ms.is_some_and(|ms| ms >= NEAR_DEADLINE_MS)
+    }
+
+    /// Every gateway `500` is an environment SIGKILLed, or a timeout of work near the deadline.
+    fn gateway_errors_are_explained(&self, causes: &HashMap<String, Cause>, v: &mut Violations) {
+        let (key, log) = (self.key, self.log);
+        let near_deadline = self.near_deadline();
         for attempt in log
             .attempts
             .iter()
@@ -235,33 +303,47 @@ pub fn check(
                 }
             }
         }
-        if near_deadline && log.plan != Plan::Invalid {
-            v.deadline_edge.keys += 1;
-            let first_201 = log.attempts.iter().position(|a| a.status == Some(201));
-            let before = &log.attempts[..first_201.unwrap_or(log.attempts.len())];
-            if before.iter().any(|a| matches!(a.status, Some(500..=599) | None)) {
-                v.deadline_edge.error_first += 1;
-                // One client: a replay it was first to get names an execution it saw fail.
-                if log.plan == Plan::Plain && first_201.is_some_and(|i| log.attempts[i].replayed) {
-                    v.deadline_edge.committed_then_replayed += 1;
-                }
-            }
-            let stored = record
-                .as_ref()
-                .and_then(|r| r.response.as_ref())
-                .map(|r| r.body.as_slice());
-            let last = log
-                .attempts
-                .iter()
-                .rev()
-                .find(|a| a.payload == 0 && a.status == Some(201));
-            if stored.is_none() || last.map(|a| &a.body[..]) != stored {
-                v.add(
-                    INVARIANTS[9],
-                    format!("key {key}: ended {:?}, stored {stored:?}", log.endings),
-                );
+    }
+
+    /// A key whose work ends near the deadline gets the committed answer (counted apart: those
+    /// that saw an error first, and those whose replay names an execution they saw fail).
+    fn deadline_edge(&self, v: &mut Violations) {
+        let (key, log) = (self.key, self.log);
+        if !self.near_deadline() || log.plan == Plan::Invalid {
+            return;
+        }
+        v.deadline_edge.keys += 1;
+        let first_201 = log.attempts.iter().position(|a| a.status == Some(201));
+        let before = &log.attempts[..first_201.unwrap_or(log.attempts.len())];
+        if before.iter().any(|a| matches!(a.status, Some(500..=599) | None)) {
+            v.deadline_edge.error_first += 1;
+            // One client: a replay it was first to get names an execution it saw fail.
+            if log.plan == Plan::Plain && first_201.is_some_and(|i| log.attempts[i].replayed) {
+                v.deadline_edge.committed_then_replayed += 1;
             }
         }
+        let stored = self
+            .record
+            .as_ref()
+            .and_then(|r| r.response.as_ref())
+            .map(|r| r.body.as_slice());
+        let last = log
+            .attempts
+            .iter()
+            .rev()
+            .find(|a| a.payload == 0 && a.status == Some(201));
+        if stored.is_none() || last.map(|a| &a.body[..]) != stored {
+            v.add(
+                INVARIANTS[9],
+                format!("key {key}: ended {:?}, stored {stored:?}", log.endings),
+            );
+        }
+    }
+
+    /// Every retrying client ends with the right answer: `400` for an invalid body, `422` for a
+    /// reused key's other payload, else `201`.
+    fn endings_are_right(&self, v: &mut Violations) {
+        let (key, log) = (self.key, self.log);
         for (payload, ending) in &log.endings {
             let right = match (log.plan, payload) {
                 (Plan::Invalid, _) => 400,
@@ -276,5 +358,61 @@ pub fn check(
             }
         }
     }
-    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
+
+    fn attempt(status: u16, body: &[u8]) -> Attempt {
+        Attempt {
+            payload: 0,
+            status: Some(status),
+            replayed: false,
+            body: bytes::Bytes::copy_from_slice(body),
+            gateway_id: None,
+        }
+    }
+
+    /// The invariants `check` reports for one key's made-up history over an empty table.
+    fn reported(log: KeyLog) -> Vec<usize> {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .build();
+        let persistence = DynamoDbPersistence::new(aws_sdk_dynamodb::Client::from_conf(config), "t", "expiration");
+        let logs = HashMap::from([("k".to_string(), log)]);
+        let v = check("t", &logs, &[], &persistence, &HashMap::new());
+        (0..INVARIANTS.len())
+            .filter(|n| v.counts.contains_key(INVARIANTS[*n]))
+            .collect()
+    }
+
+    #[test]
+    fn a_broken_history_breaks_exactly_its_invariants() {
+        // Two fresh 201s naming different orders the table lacks, a 422 and a 418 for a key used
+        // once, and a client that ended on the 422.
+        let log = KeyLog {
+            plan: Plan::Plain,
+            work_ms: None,
+            attempts: vec![
+                attempt(201, br#"{"id":"a"}"#),
+                attempt(201, br#"{"id":"b"}"#),
+                attempt(422, b"{}"),
+                attempt(418, b"{}"),
+            ],
+            endings: vec![(0, Ending::Final(422))],
+        };
+        assert_eq!(reported(log), [0, 1, 2, 3, 4, 6, 7]);
+
+        // Work near the deadline, a gateway 500 nothing in the stack's log explains, no record.
+        let log = KeyLog {
+            plan: Plan::Plain,
+            work_ms: Some(NEAR_DEADLINE_MS),
+            attempts: vec![attempt(500, GATEWAY_ERROR_BODY), attempt(400, b"{}")],
+            endings: vec![(0, Ending::Final(201))],
+        };
+        assert_eq!(reported(log), [3, 5, 8, 9]);
+    }
 }

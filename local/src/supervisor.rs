@@ -263,27 +263,10 @@ impl Env {
             }
             let job = match pending.take() {
                 Some(job) => job,
-                None => {
-                    let queue = self.queue.clone();
-                    tokio::select! {
-                        job = async move {
-                            // Skip invocations withdrawn by a gateway that stopped waiting.
-                            let mut queue = queue.lock().await;
-                            loop {
-                                match queue.recv().await {
-                                    Some(job) if !job.start() => continue,
-                                    other => break other,
-                                }
-                            }
-                        } => match job {
-                            Some(job) => job,
-                            None => return End::Shutdown,
-                        },
-                        status = child.wait() => return End::Exited(describe(status)),
-                        Some(switch) = self.switches.recv() => return End::Switch(switch),
-                        _ = self.shutdown.changed() => return End::Shutdown,
-                    }
-                }
+                None => match self.queued_job(child).await {
+                    Ok(job) => job,
+                    Err(end) => return end,
+                },
             };
             let started = Instant::now();
             let deadline = tokio::time::Instant::now() + self.spec.timeout;
@@ -301,54 +284,7 @@ impl Env {
             }
             let id = job.request_id.clone();
             self.say(format!("START RequestId: {id} Version: $LATEST"));
-            let (outcome, end) = loop {
-                tokio::select! {
-                    call = calls.recv() => match call {
-                        Some(Call::Response { request_id, payload, reply }) if request_id == id => {
-                            let _ = reply.send(true);
-                            break (Outcome::Response(payload), None);
-                        }
-                        Some(Call::Error { request_id, error_type, payload, reply }) if request_id == id => {
-                            let _ = reply.send(true);
-                            self.say(format!(
-                                "invocation error {}: {}",
-                                error_type.as_deref().unwrap_or("unhandled"),
-                                String::from_utf8_lossy(&payload)
-                            ));
-                            break (Outcome::Error { error_type, payload }, None);
-                        }
-                        Some(Call::Response { reply, .. } | Call::Error { reply, .. }) => { let _ = reply.send(false); }
-                        // A second `next` while busy: nothing to give; dropping it answers 500.
-                        Some(Call::Next(_)) => {}
-                        Some(Call::InitError { error_type, payload }) => self.say(format!(
-                            "init error {}: {}",
-                            error_type.unwrap_or_default(),
-                            String::from_utf8_lossy(&payload)
-                        )),
-                        None => {
-                            break (
-                                Outcome::Crashed("the local stack is shutting down".into()),
-                                Some(End::Shutdown),
-                            );
-                        }
-                    },
-                    _ = tokio::time::sleep_until(deadline) => {
-                        self.say(format!("{id} Task timed out after {:.2} seconds", self.spec.timeout.as_secs_f64()));
-                        break (Outcome::TimedOut, Some(End::TimedOut));
-                    }
-                    status = child.wait() => {
-                        let status = describe(status);
-                        self.say(format!("{id} Error: Runtime exited ({status})"));
-                        break (Outcome::Crashed(format!("Runtime exited ({status})")), Some(End::Exited(status)));
-                    }
-                    _ = self.shutdown.changed() => {
-                        break (
-                            Outcome::Crashed("the local stack is shutting down".into()),
-                            Some(End::Shutdown),
-                        );
-                    }
-                }
-            };
+            let (outcome, end) = self.outcome(child, calls, &id, deadline).await;
             self.say(format!("END RequestId: {id}"));
             self.say(format!(
                 "REPORT RequestId: {id}\tDuration: {:.2} ms",
@@ -361,6 +297,85 @@ impl Env {
             });
             if let Some(end) = end {
                 return end;
+            }
+        }
+    }
+
+    /// The next invocation of the queue (skipping those withdrawn by a gateway that stopped
+    /// waiting), or how this environment ends meanwhile.
+    async fn queued_job(&mut self, child: &mut Child) -> Result<Job, End> {
+        let queue = self.queue.clone();
+        tokio::select! {
+            job = async move {
+                let mut queue = queue.lock().await;
+                loop {
+                    match queue.recv().await {
+                        Some(job) if !job.start() => continue,
+                        other => break other,
+                    }
+                }
+            } => job.ok_or(End::Shutdown),
+            status = child.wait() => Err(End::Exited(describe(status))),
+            Some(switch) = self.switches.recv() => Err(End::Switch(switch)),
+            _ = self.shutdown.changed() => Err(End::Shutdown),
+        }
+    }
+
+    /// Waits for the runtime's answer to invocation `id` until `deadline`: its outcome, and how
+    /// this environment ends with it (a timeout, an exit, a shutdown), if it does.
+    async fn outcome(
+        &mut self,
+        child: &mut Child,
+        calls: &mut mpsc::Receiver<Call>,
+        id: &str,
+        deadline: tokio::time::Instant,
+    ) -> (Outcome, Option<End>) {
+        loop {
+            tokio::select! {
+                call = calls.recv() => match call {
+                    Some(Call::Response { request_id, payload, reply }) if request_id == id => {
+                        let _ = reply.send(true);
+                        return (Outcome::Response(payload), None);
+                    }
+                    Some(Call::Error { request_id, error_type, payload, reply }) if request_id == id => {
+                        let _ = reply.send(true);
+                        self.say(format!(
+                            "invocation error {}: {}",
+                            error_type.as_deref().unwrap_or("unhandled"),
+                            String::from_utf8_lossy(&payload)
+                        ));
+                        return (Outcome::Error { error_type, payload }, None);
+                    }
+                    Some(Call::Response { reply, .. } | Call::Error { reply, .. }) => { let _ = reply.send(false); }
+                    // A second `next` while busy: nothing to give; dropping it answers 500.
+                    Some(Call::Next(_)) => {}
+                    Some(Call::InitError { error_type, payload }) => self.say(format!(
+                        "init error {}: {}",
+                        error_type.unwrap_or_default(),
+                        String::from_utf8_lossy(&payload)
+                    )),
+                    None => {
+                        return (
+                            Outcome::Crashed("the local stack is shutting down".into()),
+                            Some(End::Shutdown),
+                        );
+                    }
+                },
+                _ = tokio::time::sleep_until(deadline) => {
+                    self.say(format!("{id} Task timed out after {:.2} seconds", self.spec.timeout.as_secs_f64()));
+                    return (Outcome::TimedOut, Some(End::TimedOut));
+                }
+                status = child.wait() => {
+                    let status = describe(status);
+                    self.say(format!("{id} Error: Runtime exited ({status})"));
+                    return (Outcome::Crashed(format!("Runtime exited ({status})")), Some(End::Exited(status)));
+                }
+                _ = self.shutdown.changed() => {
+                    return (
+                        Outcome::Crashed("the local stack is shutting down".into()),
+                        Some(End::Shutdown),
+                    );
+                }
             }
         }
     }
