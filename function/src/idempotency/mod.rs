@@ -1,6 +1,9 @@
 //! The idempotency wrapper for any `lambda_http` handler: key → claim → execute → complete
 //! (atomically with the handler's writes) or release, with replay, conflict and mismatch answers.
 
+mod answers;
+mod unwind;
+
 use crate::cache::RecordCache;
 use crate::caller::Caller;
 use crate::config::{IdempotencyConfig, KeySource};
@@ -11,13 +14,11 @@ use crate::problem::Problem;
 /// The clock of the records (epoch milliseconds), here too for the wrapper's users.
 pub use crate::record::now_ms;
 use crate::record::{Decision, IdempotencyRecord, MAX_RECORD_BYTES, Status, StoredResponse};
+use answers::{in_progress, internal_error, key_problem, lossy_json, mismatch, unavailable};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
-use std::any::Any;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use unwind::{CatchUnwind, panic_message};
 
 /// The error a handler returns; the execution is then not stored and the claim is released.
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
@@ -444,94 +445,6 @@ fn request_id(request: &Request) -> String {
         .lambda_context_ref()
         .map(|c| c.request_id.clone())
         .unwrap_or_default()
-}
-
-fn key_problem(err: &KeyError) -> Problem {
-    let slug = match err {
-        KeyError::Missing { .. } => "missing-idempotency-key",
-        KeyError::MissingField { .. } => "missing-idempotency-field",
-        KeyError::Repeated { .. } | KeyError::Invalid { .. } => "invalid-idempotency-key",
-    };
-    let title = err.to_string();
-    let mut title_chars = title.chars();
-    let title = match title_chars.next() {
-        Some(first) => first.to_uppercase().chain(title_chars).collect(),
-        None => title,
-    };
-    Problem::new(StatusCode::BAD_REQUEST, slug, title)
-}
-
-fn lossy_json(lossy: &crate::jcs::LossyJson) -> Problem {
-    Problem::new(
-        StatusCode::BAD_REQUEST,
-        "inexact-json",
-        format!(
-            "The JSON body has no exact canonical form (RFC 8785): {lossy}; send each member once, \
-            numbers an IEEE 754 double holds exactly, and valid Unicode strings"
-        ),
-    )
-    .with_detail(format!("JSON pointer: {}", lossy.pointer))
-}
-
-fn mismatch() -> Response<Body> {
-    Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "idempotency-key-reused",
-        "This idempotency key was used with a different payload: use a new key for a new request",
-    )
-    .into_response()
-}
-
-fn in_progress(retry_after_s: u64) -> Response<Body> {
-    Problem::new(
-        StatusCode::CONFLICT,
-        "request-in-progress",
-        "A request with this idempotency key is still being processed: retry later with the same key",
-    )
-    .with_retry_after(retry_after_s)
-    .into_response()
-}
-
-fn unavailable() -> Response<Body> {
-    Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "store-unavailable",
-        "The idempotency store is unavailable: retry later with the same key",
-    )
-    .with_retry_after(1)
-    .into_response()
-}
-
-fn internal_error() -> Response<Body> {
-    Problem::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal-error",
-        "The request failed and was not recorded: retry with the same key",
-    )
-    .into_response()
-}
-
-fn panic_message(panic: &Box<dyn Any + Send>) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(non-string panic)")
-}
-
-/// Turns a panic while polling the future into an error value.
-struct CatchUnwind<F>(Pin<Box<F>>);
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, Box<dyn Any + Send>>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = self.get_mut().0.as_mut();
-        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
-            Err(panic) => Poll::Ready(Err(panic)),
-        }
-    }
 }
 
 #[cfg(test)]
