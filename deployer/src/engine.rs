@@ -440,7 +440,7 @@ mod tests {
                     .routes
                     .iter()
                     .enumerate()
-                    .map(|(i, k)| http_api::RouteLive {
+                    .map(|(i, k)| crate::resources::route::RouteLive {
                         id: format!("r{i}"),
                         key: k.to_string(),
                         target: Some("integrations/int1".into()),
@@ -543,13 +543,17 @@ mod tests {
         let (_ctx, stack, code) = shipped_stack();
         let mut live = converged(&stack, &code);
         live.function.as_mut().unwrap().timeout = 3;
-        live.api.as_mut().unwrap().routes.push(http_api::RouteLive {
-            id: "old".into(),
-            key: "GET /legacy".into(),
-            target: Some("integrations/int1".into()),
-            authorization_type: None,
-            authorizer_id: None,
-        });
+        live.api
+            .as_mut()
+            .unwrap()
+            .routes
+            .push(crate::resources::route::RouteLive {
+                id: "old".into(),
+                key: "GET /legacy".into(),
+                target: Some("integrations/int1".into()),
+                authorization_type: None,
+                authorizer_id: None,
+            });
         let report = Report::new(Command::Plan, diff(&stack, &live, Some(&code)));
         // The function's update also publishes a version and moves the alias to it.
         assert_eq!(

@@ -1,24 +1,24 @@
 //! The API Gateway HTTP API (v2): the API with its CORS, one AWS_PROXY integration (payload 2.0)
-//! to the function, one route per configured route key, and the `$default` stage with auto-deploy
-//! and the throttle. Routes no longer in the config are removed.
+//! to the function, its routes (`route.rs`: one per configured route key, the others removed), and
+//! the `$default` stage with auto-deploy and the throttle.
 
 use std::collections::BTreeMap;
 
-use aws_sdk_apigatewayv2::types::{AuthorizationType, Cors, IntegrationType, ProtocolType, RouteSettings};
+use aws_sdk_apigatewayv2::types::{Cors, IntegrationType, ProtocolType, RouteSettings};
 
 use crate::config::CorsSettings;
 use crate::context::Context;
 use crate::error::{DeployError, Result, aws, is_not_found};
 use crate::report::{Action, AttrDiff, Change, Note, ResourceKind, diff_attr};
 use crate::resources::authorizer;
+use crate::resources::route::{self, RouteLive};
 use crate::stack::Stack;
 
 const KIND: ResourceKind = ResourceKind::HttpApi;
 const INTEGRATION_KIND: ResourceKind = ResourceKind::Integration;
-const ROUTE_KIND: ResourceKind = ResourceKind::Route;
 const STAGE_KIND: ResourceKind = ResourceKind::Stage;
 /// The kinds of the rows [`diff`] emits and [`apply`] takes.
-pub const KINDS: [ResourceKind; 4] = [KIND, INTEGRATION_KIND, ROUTE_KIND, STAGE_KIND];
+pub const KINDS: [ResourceKind; 4] = [KIND, INTEGRATION_KIND, route::KIND, STAGE_KIND];
 const STAGE: &str = "$default";
 const PAYLOAD_FORMAT: &str = "2.0";
 
@@ -40,16 +40,6 @@ pub struct IntegrationLive {
     pub integration_type: String,
     pub uri: String,
     pub payload_format_version: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RouteLive {
-    pub id: String,
-    pub key: String,
-    pub target: Option<String>,
-    /// `NONE` (or absent) or `JWT`, with the authorizer's id.
-    pub authorization_type: Option<String>,
-    pub authorizer_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -184,28 +174,7 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
             payload_format_version: i.payload_format_version().unwrap_or_default().to_string(),
         })
         .collect();
-    let mut next: Option<String> = None;
-    loop {
-        let routes = ctx
-            .apigw
-            .get_routes()
-            .api_id(&api_id)
-            .set_next_token(next.take())
-            .send()
-            .await
-            .map_err(|e| aws("GetRoutes", format!("http api {name}"), e))?;
-        live.routes.extend(routes.items().iter().map(|r| RouteLive {
-            id: r.route_id().unwrap_or_default().to_string(),
-            key: r.route_key().unwrap_or_default().to_string(),
-            target: r.target().map(str::to_string),
-            authorization_type: r.authorization_type().map(|t| t.as_str().to_string()),
-            authorizer_id: r.authorizer_id().map(str::to_string),
-        }));
-        match routes.next_token() {
-            Some(t) if !t.is_empty() => next = Some(t.to_string()),
-            _ => break,
-        }
-    }
+    live.routes = route::read(ctx, &api_id, name).await?;
     let stages = ctx
         .apigw
         .get_stages()
@@ -237,16 +206,6 @@ fn our_integration<'a>(stack: &Stack, live: &'a Live) -> Option<&'a IntegrationL
         .or_else(|| live.integrations.first())
 }
 
-/// A new route's row: its target, and its authorizer when it needs a token.
-fn route_create_row(stack: &Stack, key: String, target: String, authorizer_id: Option<&str>) -> Change {
-    let mut attrs = vec![("target", target)];
-    let auth = authorizer::want_route_authorization(stack, &key, authorizer_id);
-    if auth != authorizer::NONE {
-        attrs.push(("authorization", auth));
-    }
-    Change::create(ROUTE_KIND, key, attrs)
-}
-
 /// What `up` would do: rows for the API, the integration, every route and the stage.
 /// `authorizer_id`: the JWT authorizer protected routes use (its id or [`authorizer::NEW`]), `None`
 /// without one.
@@ -264,7 +223,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>, authorizer_id: Option<&str>) -> 
             ],
         );
         let mut out = vec![api, integration_create_row(stack)];
-        out.extend(route_rows(stack, &[], "integrations/<new>", authorizer_id));
+        out.extend(route::diff(stack, &[], "integrations/<new>", authorizer_id));
         out.push(stage_row(stack, None));
         return out;
     };
@@ -275,7 +234,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>, authorizer_id: Option<&str>) -> 
     diff_attr(&mut d, "cors", live.cors.as_ref(), want_cors.as_ref());
     let (integration, target) = integration_row(stack, live);
     let mut out = vec![Change::compare(KIND, name, d), integration];
-    out.extend(route_rows(stack, &live.routes, &target, authorizer_id));
+    out.extend(route::diff(stack, &live.routes, &target, authorizer_id));
     out.push(stage_row(stack, live.stage.as_ref()));
     out
 }
@@ -316,36 +275,6 @@ fn integration_row(stack: &Stack, live: &Live) -> (Change, String) {
     );
     let row = Change::compare(INTEGRATION_KIND, integration_name(stack), d);
     (row, format!("integrations/{}", i.id))
-}
-
-/// A row per configured route (created, or compared with its live twin) and one per live route
-/// the config no longer has (deleted).
-fn route_rows(stack: &Stack, live: &[RouteLive], target: &str, authorizer_id: Option<&str>) -> Vec<Change> {
-    let routes = &stack.config.api.routes;
-    let mut out = Vec::new();
-    for route in routes {
-        let key = route.to_string();
-        let Some(r) = live.iter().find(|r| r.key == key) else {
-            out.push(route_create_row(stack, key, target.to_string(), authorizer_id));
-            continue;
-        };
-        let mut d = Vec::new();
-        diff_attr(&mut d, "target", r.target.as_ref(), Some(&target.to_string()));
-        diff_attr(
-            &mut d,
-            "authorization",
-            Some(&authorizer::route_authorization(
-                r.authorization_type.as_deref(),
-                r.authorizer_id.as_deref(),
-            )),
-            Some(&authorizer::want_route_authorization(stack, &key, authorizer_id)),
-        );
-        out.push(Change::compare(ROUTE_KIND, key, d));
-    }
-    for r in live.iter().filter(|r| !routes.iter().any(|k| k.to_string() == r.key)) {
-        out.push(Change::new(ROUTE_KIND, r.key.clone(), Action::Delete).with_note(Note::NoLongerInConfig));
-    }
-    out
 }
 
 /// The `$default` stage's row: auto-deploy and the throttle.
@@ -417,13 +346,13 @@ pub async fn apply(
     let target = format!("integrations/{integration_id}");
     let authorizer_id = authorizer::apply(ctx, stack, &api_id, auth.want, auth.live, changes).await?;
     let live_routes: &[RouteLive] = live.map(|l| l.routes.as_slice()).unwrap_or(&[]);
-    let route_rows = changes.iter().filter(|c| c.resource == ROUTE_KIND && !c.is_noop());
+    let route_rows = changes.iter().filter(|c| c.resource == route::KIND && !c.is_noop());
     for change in route_rows {
-        let route = RouteWant {
+        let want = route::Want {
             target: &target,
             authorization: authorizer::want_route_authorization(stack, &change.name, authorizer_id.as_deref()),
         };
-        apply_route(ctx, stack, &api_id, &route, live_routes, change).await?;
+        route::apply(ctx, stack, &api_id, &want, live_routes, change).await?;
     }
     authorizer::remove_unused(ctx, stack, &api_id, auth.live, changes).await?;
     let live_stage = live.and_then(|l| l.stage.as_ref());
@@ -533,116 +462,6 @@ async fn apply_integration(
             Ok(out.integration_id().unwrap_or_default().to_string())
         }
     }
-}
-
-/// What a route must be: its target and its authorization (`NONE` or `JWT <id>`).
-struct RouteWant<'a> {
-    target: &'a str,
-    authorization: String,
-}
-
-impl RouteWant<'_> {
-    /// The JWT authorizer's id when the route needs a token.
-    fn authorizer_id(&self) -> Option<&str> {
-        self.authorization.strip_prefix("JWT ")
-    }
-}
-
-/// One route row: creates the route, or updates or deletes the live routes with its key.
-async fn apply_route(
-    ctx: &Context,
-    stack: &Stack,
-    api_id: &str,
-    want: &RouteWant<'_>,
-    live_routes: &[RouteLive],
-    change: &Change,
-) -> Result<()> {
-    let key = &change.name;
-    let live_ids = live_routes.iter().filter(|r| &r.key == key).map(|r| r.id.as_str());
-    match change.action {
-        Action::Create => create_route(ctx, stack, api_id, key, want).await?,
-        Action::Update => {
-            for route_id in live_ids {
-                update_route(ctx, stack, api_id, key, route_id, want, change).await?;
-            }
-        }
-        Action::Delete => {
-            for route_id in live_ids {
-                delete_route(ctx, stack, api_id, key, route_id).await?;
-            }
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-async fn create_route(ctx: &Context, stack: &Stack, api_id: &str, key: &str, want: &RouteWant<'_>) -> Result<()> {
-    let name = stack.api_name();
-    let step = ctx.progress.step(format!("adding route {key}"));
-    let jwt = want.authorizer_id();
-    ctx.apigw
-        .create_route()
-        .api_id(api_id)
-        .route_key(key)
-        .target(want.target)
-        .set_authorization_type(jwt.map(|_| AuthorizationType::Jwt))
-        .set_authorizer_id(jwt.map(str::to_string))
-        .send()
-        .await
-        .map_err(|e| aws("CreateRoute", format!("route {key} of http api {name}"), e))?;
-    step.done("added");
-    Ok(())
-}
-
-/// Points the route at the function and, when its authorization changes, sets it: `JWT` with the
-/// authorizer's id, or `NONE` (which detaches the authorizer).
-async fn update_route(
-    ctx: &Context,
-    stack: &Stack,
-    api_id: &str,
-    key: &str,
-    route_id: &str,
-    want: &RouteWant<'_>,
-    change: &Change,
-) -> Result<()> {
-    let name = stack.api_name();
-    let jwt = want.authorizer_id();
-    let authorization = match jwt {
-        Some(_) => Some(AuthorizationType::Jwt),
-        None if change.touches("authorization") => Some(AuthorizationType::None),
-        None => None,
-    };
-    let what = match (&authorization, jwt) {
-        (Some(_), Some(_)) => format!("protecting route {key} with the JWT authorizer"),
-        (Some(_), None) => format!("opening route {key} (no token needed)"),
-        _ => format!("pointing route {key} at the function"),
-    };
-    let step = ctx.progress.step(what);
-    ctx.apigw
-        .update_route()
-        .api_id(api_id)
-        .route_id(route_id)
-        .target(want.target)
-        .set_authorization_type(authorization)
-        .set_authorizer_id(jwt.map(str::to_string))
-        .send()
-        .await
-        .map_err(|e| aws("UpdateRoute", format!("route {key} of http api {name}"), e))?;
-    step.done("updated");
-    Ok(())
-}
-
-/// Deletes a route; one already gone is fine.
-async fn delete_route(ctx: &Context, stack: &Stack, api_id: &str, key: &str, route_id: &str) -> Result<()> {
-    let name = stack.api_name();
-    let step = ctx.progress.step(format!("removing route {key}"));
-    match ctx.apigw.delete_route().api_id(api_id).route_id(route_id).send().await {
-        Ok(_) => {}
-        Err(e) if is_not_found(&e) => {}
-        Err(e) => return Err(aws("DeleteRoute", format!("route {key} of http api {name}"), e)),
-    }
-    step.done("removed");
-    Ok(())
 }
 
 /// The `$default` stage with auto-deploy and the throttle: creates it, or updates it.

@@ -10,6 +10,7 @@ pub mod function_settings;
 pub mod http_api;
 pub mod log_group;
 pub mod role;
+pub mod route;
 pub mod table;
 pub mod user_pool;
 pub mod user_pool_client;
