@@ -5,6 +5,16 @@
 //! As in ripgrep's low-level/high-level args split: `raw` holds the serde structs (exactly what the
 //! YAML may say), `validate` turns them into a [`Config`], `locate` finds a YAML path's position,
 //! and `route_key` parses the API's route keys once into [`RouteKey`]s.
+//!
+//! ```
+//! let config = oncely_config::Config::parse("app: shop\nstage: dev\n").unwrap();
+//! assert_eq!(config.name(), "shop-dev");
+//! assert_eq!(config.function.timeout_s, 15);
+//!
+//! let problems = oncely_config::Config::parse("app: Shop\nstage: dev\n").unwrap_err();
+//! assert_eq!((problems[0].path.as_str(), problems[0].line), ("app", Some(1)));
+//! ```
+#![warn(missing_docs)]
 
 mod api;
 mod locate;
@@ -30,7 +40,9 @@ use validate::{check_keys, serde_problem};
 /// Every problem found in one config file.
 #[derive(Debug, thiserror::Error)]
 pub struct ConfigErrors {
+    /// The config file.
     pub file: PathBuf,
+    /// Every problem, in the file's order.
     pub problems: Vec<Problem>,
 }
 
@@ -53,9 +65,13 @@ impl fmt::Display for ConfigErrors {
 /// One problem: where (YAML path, 1-based line and column when known) and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
+    /// The YAML path of the value (`api.routes[0]`); empty for the whole file.
     pub path: String,
+    /// 1-based line, when known.
     pub line: Option<usize>,
+    /// 1-based column, when known.
     pub column: Option<usize>,
+    /// What is wrong and what to write instead.
     pub message: String,
 }
 
@@ -73,10 +89,13 @@ impl fmt::Display for Problem {
     }
 }
 
+/// `function.architecture`: the CPU the function runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Architecture {
+    /// Intel and AMD (`x86_64`), Lambda's default.
     X86_64,
+    /// Graviton (`arm64`).
     Arm64,
 }
 
@@ -97,42 +116,63 @@ impl Architecture {
     }
 }
 
+/// The validated config of one stack (`config/stack.yaml`): every value checked, every default
+/// filled in.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Config {
+    /// The application's name; with `stage` it names every resource `{app}-{stage}`.
     pub app: String,
+    /// The stage (dev, prod, ...): one app can have several stacks side by side.
     pub stage: String,
+    /// The AWS region, when the config names one (else the environment's or the profile's).
     pub region: Option<String>,
+    /// `table:`: the DynamoDB table of idempotency records and orders.
     pub table: TableSettings,
+    /// `function:`: the Lambda function.
     pub function: FunctionSettings,
+    /// `idempotency:`: the key header, the records' lifetime, the cache and the store.
     pub idempotency: IdempotencySettings,
+    /// `api:`: the HTTP API's routes, CORS, throttle and auth.
     pub api: ApiSettings,
     /// `frontend:`: the env file the endpoint is written to; `None` without the section (nothing
     /// is written).
     pub frontend: Option<FrontendSettings>,
+    /// `local:`: `up --local`'s settings.
     pub local: LocalSettings,
+    /// `alarms:`: the CloudWatch alarms on the function.
     pub alarms: AlarmSettings,
 }
 
 /// `alarms:`: the CloudWatch alarms `up` keeps on the function.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AlarmSettings {
+    /// `false`: `up` deletes the alarms.
     pub enabled: bool,
     /// SNS topic ARNs notified on ALARM and OK.
     pub actions: Vec<String>,
 }
 
+/// `table:`: the DynamoDB table.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct TableSettings {
+    /// The attribute DynamoDB's TTL reads to expire records.
     pub ttl_attribute: String,
 }
 
+/// `function:`: the Lambda function.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct FunctionSettings {
+    /// The workspace package built as `bootstrap`.
     pub package: String,
+    /// The CPU it runs on.
     pub architecture: Architecture,
+    /// Memory in MB (Lambda's CPU share follows it).
     pub memory_mb: i32,
+    /// The invocation timeout in seconds.
     pub timeout_s: i32,
+    /// How long its log group keeps events, in days.
     pub log_retention_days: i32,
+    /// Environment variables of the function (none of Lambda's reserved names).
     pub environment: BTreeMap<String, String>,
     /// `function.vpc`: the function's network interfaces go into these subnets.
     pub vpc: Option<VpcSettings>,
@@ -140,17 +180,25 @@ pub struct FunctionSettings {
     pub keep_versions: u32,
 }
 
+/// `function.vpc`: where the function's network interfaces go.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct VpcSettings {
+    /// Subnet ids (`subnet-...`), each once.
     pub subnet_ids: Vec<String>,
+    /// Security group ids (`sg-...`), each once.
     pub security_group_ids: Vec<String>,
 }
 
+/// `idempotency:`: how the function recognises a request it has seen.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct IdempotencySettings {
+    /// How long a completed record replays, in seconds.
     pub expires_after_s: u64,
+    /// The request header that carries the key.
     pub header: String,
+    /// Completed records kept in each execution environment's memory (0: no cache).
     pub local_cache_items: u32,
+    /// Where the records live.
     pub store: Store,
 }
 
@@ -161,7 +209,10 @@ pub enum Store {
     /// The stack's table: the record completes in one transaction with the order.
     Dynamodb,
     /// A Redis or Valkey server; the function reads its URL from the variable `url_env`.
-    Redis { url_env: String },
+    Redis {
+        /// The name of the variable holding the URL.
+        url_env: String,
+    },
 }
 
 impl Store {
@@ -174,10 +225,14 @@ impl Store {
     }
 }
 
+/// `api:`: the HTTP API.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ApiSettings {
+    /// The route keys, each once.
     pub routes: Vec<RouteKey>,
+    /// CORS, when the config asks for it.
     pub cors: Option<CorsSettings>,
+    /// The `$default` stage's throttle.
     pub throttle: ThrottleSettings,
     /// `None`: no auth, every route open (as before `api.auth` existed).
     pub auth: Option<AuthSettings>,
@@ -186,6 +241,7 @@ pub struct ApiSettings {
 /// `api.auth`: who may call the API.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AuthSettings {
+    /// Where the tokens come from.
     pub provider: AuthProvider,
     /// Routes reachable without a token (each one of `api.routes`).
     pub public_routes: Vec<RouteKey>,
@@ -206,32 +262,51 @@ pub enum AuthProvider {
     /// and audience are theirs. `up --local` runs a local issuer instead.
     Cognito,
     /// Any OIDC issuer: tokens must carry this `iss` and one of `audience` in `aud` or `client_id`.
-    Jwt { issuer: String, audience: Vec<String> },
+    Jwt {
+        /// The issuer's URL, the tokens' `iss`.
+        issuer: String,
+        /// The accepted audiences (at least one).
+        audience: Vec<String>,
+    },
 }
 
+/// `api.cors`: what browsers on other origins may do.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CorsSettings {
+    /// Origins allowed (`*` or `scheme://host[:port]`).
     pub allow_origins: Vec<String>,
+    /// Methods allowed (by default the routes' methods).
     pub allow_methods: Vec<String>,
+    /// Request headers allowed (lower case; the key header by default).
     pub allow_headers: Vec<String>,
+    /// Response headers a page may read (`Idempotent-Replayed` among them by default).
     pub expose_headers: Vec<String>,
+    /// How long a browser may cache a preflight's answer, in seconds.
     pub max_age_s: i32,
+    /// Whether credentials (cookies, `Authorization`) may be sent.
     pub allow_credentials: bool,
 }
 
+/// `api.throttle`: the token bucket of the `$default` stage.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ThrottleSettings {
+    /// Requests allowed at once.
     pub burst: i32,
+    /// Requests per second, steady.
     pub rate: f64,
 }
 
+/// `frontend:`: the page's env file.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct FrontendSettings {
+    /// Where `VITE_API_URL` (and the sign-in settings) are written.
     pub env_file: PathBuf,
 }
 
+/// `local:`: `up --local`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct LocalSettings {
+    /// Execution environments (`bootstrap` processes) running at once.
     pub concurrency: u32,
 }
 

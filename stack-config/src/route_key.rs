@@ -7,13 +7,21 @@ use std::str::FromStr;
 /// The methods a route key may name; `ANY` matches every method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Method {
+    /// `GET`.
     Get,
+    /// `POST`.
     Post,
+    /// `PUT`.
     Put,
+    /// `PATCH`.
     Patch,
+    /// `DELETE`.
     Delete,
+    /// `HEAD`.
     Head,
+    /// `OPTIONS`.
     Options,
+    /// `ANY`: every method.
     Any,
 }
 
@@ -90,7 +98,12 @@ pub enum RouteKey {
     /// `$default`: the catch-all.
     Default,
     /// `METHOD /path`; no segments for `/`.
-    Path { method: Method, segments: Vec<Segment> },
+    Path {
+        /// The method the route answers.
+        method: Method,
+        /// The path's segments, in order.
+        segments: Vec<Segment>,
+    },
 }
 
 impl RouteKey {
@@ -114,18 +127,25 @@ impl RouteKey {
 /// Why a route key is not valid; the texts are the config problems' messages.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouteKeyError {
+    /// Not `METHOD /path` nor `$default`.
     #[error("use \"METHOD /path\" (e.g. \"POST /orders\") or \"$default\"")]
     NotMethodAndPath,
+    /// A method API Gateway does not know.
     #[error("{0:?} is not one of {names}", names = method_names())]
     UnknownMethod(String),
+    /// A path that does not start with `/`.
     #[error("the path must start with /")]
     PathNotAbsolute,
+    /// `//` or a trailing `/`.
     #[error("the path has an empty segment (//) or a trailing /")]
     EmptySegment,
+    /// A `{...}` segment that is not a parameter name.
     #[error("{0:?} is not a valid path parameter such as {{id}}")]
     BadParameter(String),
+    /// A greedy `{name+}` before the last segment.
     #[error("a greedy parameter {{name+}} must be the last segment")]
     GreedyNotLast,
+    /// A segment with characters a path may not hold.
     #[error("{0:?} is not a valid path segment")]
     BadSegment(String),
 }
