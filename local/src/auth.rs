@@ -51,21 +51,39 @@ impl Default for RefreshPolicy {
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     #[error("cannot read the discovery document of issuer {issuer}: {source}")]
+    /// The issuer's discovery document could not be read.
     Discovery {
+        /// The issuer.
         issuer: String,
+        /// Why the request failed.
         #[source]
         source: HttpError,
     },
     #[error("the discovery document of issuer {issuer} {problem}")]
-    BadDiscovery { issuer: String, problem: String },
-    #[error("cannot read the key set of issuer {issuer}: {source}")]
-    Jwks {
+    /// The discovery document was read but does not say what the authorizer needs.
+    BadDiscovery {
+        /// The issuer.
         issuer: String,
+        /// What is wrong with the document.
+        problem: String,
+    },
+    #[error("cannot read the key set of issuer {issuer}: {source}")]
+    /// The issuer's key set could not be read.
+    Jwks {
+        /// The issuer.
+        issuer: String,
+        /// Why the request failed.
         #[source]
         source: HttpError,
     },
     #[error("the key set {jwks_uri} of issuer {issuer} holds no RSA signing key")]
-    NoKeys { issuer: String, jwks_uri: String },
+    /// The key set holds no RSA signing key.
+    NoKeys {
+        /// The issuer.
+        issuer: String,
+        /// Where its key set was read.
+        jwks_uri: String,
+    },
 }
 
 enum Keys {
@@ -160,10 +178,12 @@ impl Authorizer {
         self
     }
 
+    /// The issuer tokens must name (`iss`).
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
 
+    /// The audiences a token must name one of (`aud` or `client_id`).
     pub fn audience(&self) -> &[String] {
         &self.audience
     }

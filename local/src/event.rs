@@ -20,13 +20,17 @@ use super::routes::percent_decode;
 /// The parts of an HTTP request the event is made of.
 #[derive(Debug, Clone)]
 pub struct RequestParts<'a> {
+    /// The HTTP method.
     pub method: &'a str,
     /// The path as received (not decoded).
     pub raw_path: &'a str,
     /// The query string as received, without `?`.
     pub raw_query: &'a str,
+    /// The request headers.
     pub headers: &'a HeaderMap,
+    /// The body, as received.
     pub body: &'a [u8],
+    /// The client's address (`requestContext.http.sourceIp`).
     pub source_ip: String,
     /// `HTTP/1.1`
     pub protocol: &'a str,
@@ -35,13 +39,19 @@ pub struct RequestParts<'a> {
 /// What API Gateway knows about itself for this request.
 #[derive(Debug, Clone)]
 pub struct Gateway {
+    /// The account id of the ARNs and the request context.
     pub account_id: String,
+    /// The API's id.
     pub api_id: String,
     /// The `Host` the API is reached at, e.g. `127.0.0.1:3000`.
     pub domain_name: String,
+    /// The port the API listens on.
     pub port: u16,
+    /// The request id (`apigw-requestid`).
     pub request_id: String,
+    /// The X-Ray trace id passed to the function.
     pub trace_id: String,
+    /// When the request arrived, in epoch milliseconds.
     pub time_epoch_ms: u64,
 }
 

@@ -46,14 +46,21 @@ const PREFLIGHT: &str = "(CORS preflight)";
 
 /// Everything a request needs.
 pub struct Api {
+    /// Matches a request to a route key.
     pub router: Router,
+    /// `api.cors`; `None`: no CORS headers, preflights go to the routes.
     pub cors: Option<CorsSettings>,
+    /// The execution environments that run the function.
     pub pool: Arc<Pool>,
+    /// The port the API listens on.
     pub port: u16,
+    /// The account id of the events.
     pub account_id: String,
+    /// The API's id in the events.
     pub api_id: String,
     /// `api.throttle`.
     pub throttle: Bucket,
+    /// API Gateway's and Lambda's limits.
     pub limits: Limits,
     /// `api.auth`'s JWT authorizer; `None`: every route is open.
     pub auth: Option<Arc<super::auth::Authorizer>>,

@@ -19,17 +19,49 @@ pub const MAX_BODY: usize = 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     #[error("{url} is not a valid URL")]
-    Url { url: String },
+    /// Not a URL this client can fetch.
+    Url {
+        /// The URL.
+        url: String,
+    },
     #[error("cannot reach {url}: {detail}")]
-    Unreachable { url: String, detail: String },
+    /// No connection, or it broke.
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// What failed.
+        detail: String,
+    },
     #[error("{url} did not answer within {}s", TIMEOUT.as_secs())]
-    Timeout { url: String },
+    /// No whole answer within the time bound.
+    Timeout {
+        /// The URL.
+        url: String,
+    },
     #[error("{url} answered {status}: {body}")]
-    Status { url: String, status: u16, body: String },
+    /// An answer other than `200`.
+    Status {
+        /// The URL.
+        url: String,
+        /// Its HTTP status.
+        status: u16,
+        /// The start of its body.
+        body: String,
+    },
     #[error("{url} answered with more than {} bytes", MAX_BODY)]
-    TooLarge { url: String },
+    /// A body over the size bound.
+    TooLarge {
+        /// The URL.
+        url: String,
+    },
     #[error("{url} did not answer JSON: {detail}")]
-    NotJson { url: String, detail: String },
+    /// A body that is not JSON.
+    NotJson {
+        /// The URL.
+        url: String,
+        /// The parser's error.
+        detail: String,
+    },
 }
 
 /// `GET url` (or `POST url` with `body`), the answer's JSON when the status is 2xx.

@@ -35,6 +35,7 @@ use oncely_config::CorsSettings;
 pub const LOCAL_CLIENT_ID: &str = "local-client";
 /// Bounds of a token's lifetime.
 pub const MIN_TTL_S: u64 = 1;
+/// The longest life a token of the local issuer may be given, in seconds (a day).
 pub const MAX_TTL_S: u64 = 24 * 3600;
 /// The longest `sub`.
 pub const MAX_SUB_LEN: usize = 128;
@@ -123,6 +124,7 @@ impl Issuer {
         &self.state.url
     }
 
+    /// The app client id tokens carry (`client_id`), the authorizer's audience.
     pub fn client_id(&self) -> &str {
         &self.state.client_id
     }

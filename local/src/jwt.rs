@@ -13,12 +13,16 @@ use serde_json::{Map, Value, json};
 /// The algorithms API Gateway accepts for HTTP API JWT authorizers (RSA only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Alg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
     Rs256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
     Rs384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
     Rs512,
 }
 
 impl Alg {
+    /// The algorithm a JOSE header names (`RS256`, ...); `None` for any other.
     pub fn parse(name: &str) -> Option<Alg> {
         Some(match name {
             "RS256" => Alg::Rs256,
@@ -41,26 +45,37 @@ impl Alg {
 /// `error_description` of the `www-authenticate` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
+    /// No token in the Authorization header.
     #[error("no token in the Authorization header")]
     Missing,
+    /// Not a JWT.
     #[error("the token is not a JWT")]
     Malformed,
+    /// An algorithm other than RS256, RS384, RS512.
     #[error("the token's algorithm is not one of RS256, RS384, RS512")]
     Algorithm,
+    /// A `kid` that is not in the issuer's key set.
     #[error("the token's kid is not in the issuer's key set")]
     UnknownKey,
+    /// An invalid signature.
     #[error("the token's signature is invalid")]
     Signature,
+    /// Another issuer.
     #[error("the token does not have a valid issuer")]
     Issuer,
+    /// None of the audiences.
     #[error("the token does not have a valid audience")]
     Audience,
+    /// Past its `exp`.
     #[error("the token has expired")]
     Expired,
+    /// Before its `nbf` (or `iat`).
     #[error("the token is not valid yet")]
     NotYetValid,
+    /// Critical extensions (`crit`), none of which this authorizer implements.
     #[error("the token's header lists critical extensions (crit), none of which this authorizer implements")]
     Critical,
+    /// `nbf` or `iat` that is not a number.
     #[error("the token's nbf or iat claim is not a number")]
     TimeNotNumeric,
 }
@@ -68,9 +83,11 @@ pub enum Rejection {
 /// One RSA public key of a key set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Jwk {
+    /// The key's id, which tokens name in their header.
     pub kid: String,
     /// Modulus and exponent, big-endian without leading zeros.
     pub n: Vec<u8>,
+    /// The exponent, big-endian without leading zeros.
     pub e: Vec<u8>,
 }
 
@@ -83,6 +100,7 @@ fn unb64(text: &str) -> Option<Vec<u8>> {
 }
 
 impl Jwk {
+    /// The key as a JWK object of a key set (`kty`, `alg`, `use`, `kid`, `n`, `e`).
     pub fn to_json(&self) -> Value {
         json!({"kty": "RSA", "alg": "RS256", "use": "sig", "kid": self.kid, "n": b64(&self.n), "e": b64(&self.e)})
     }
@@ -127,6 +145,7 @@ impl SigningKey {
         })
     }
 
+    /// The signing key's id.
     pub fn kid(&self) -> &str {
         &self.kid
     }
@@ -191,14 +210,19 @@ fn rsa_public_key_parts(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
 /// What a token must satisfy: the authorizer's issuer and audience, and the issuer's keys.
 #[derive(Debug, Clone)]
 pub struct Validator {
+    /// The issuer tokens must name (`iss`).
     pub issuer: String,
+    /// The audiences a token must name one of (`aud` or `client_id`).
     pub audience: Vec<String>,
+    /// The issuer's RSA public keys.
     pub keys: Vec<Jwk>,
 }
 
 /// A token's parts once its header is read (before the signature is checked).
 pub struct Parsed<'a> {
+    /// The header's algorithm.
     pub alg: Alg,
+    /// The header's key id, when it has one.
     pub kid: Option<String>,
     signing_input: &'a str,
     signature: Vec<u8>,

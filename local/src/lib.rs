@@ -7,6 +7,17 @@
 //! behind an embedded Lambda Runtime API ([`runtime_api`]), with timeouts, crashes and restarts as
 //! Lambda has them. It needs nothing of the deployer but the stack's config
 //! (`oncely-config`); the deployer wires it up (the store, the build, `--watch`).
+//!
+//! ```
+//! use oncely_config::RouteKey;
+//! use oncely_local::routes::Router;
+//!
+//! let routes: Vec<RouteKey> = vec!["GET /orders/{id}".parse().unwrap()];
+//! let router = Router::new(&routes);
+//! let matched = router.find("GET", "/orders/42").unwrap();
+//! assert_eq!(matched.path_parameters["id"], "42");
+//! ```
+#![warn(missing_docs)]
 
 pub mod auth;
 pub mod clock;

@@ -46,9 +46,13 @@ pub const MAX_CONNECTIONS: usize = 256;
 /// The time and connection limits of one local API (the defaults above, or the test knobs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
+    /// How long the gateway waits for a free environment and the function (API Gateway: 30 s).
     pub integration_timeout: Duration,
+    /// How long a client may take to send a request's head.
     pub header_timeout: Duration,
+    /// How long a client may take to send the body.
     pub body_timeout: Duration,
+    /// Connections open at once; more are closed.
     pub max_connections: usize,
 }
 
@@ -65,8 +69,11 @@ impl Default for Limits {
 
 /// Environment variables that shorten the limits, for tests only (documented in docs/local-stack.md).
 pub const INTEGRATION_TIMEOUT_ENV: &str = "ONCELY_LOCAL_INTEGRATION_TIMEOUT_MS";
+/// Shortens [`Limits::header_timeout`] (milliseconds).
 pub const HEADER_TIMEOUT_ENV: &str = "ONCELY_LOCAL_HEADER_TIMEOUT_MS";
+/// Shortens [`Limits::body_timeout`] (milliseconds).
 pub const BODY_TIMEOUT_ENV: &str = "ONCELY_LOCAL_BODY_TIMEOUT_MS";
+/// Lowers [`Limits::max_connections`].
 pub const MAX_CONNECTIONS_ENV: &str = "ONCELY_LOCAL_MAX_CONNECTIONS";
 
 impl Limits {

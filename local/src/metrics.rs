@@ -18,18 +18,25 @@ pub const METRICS_PATH: &str = "/_oncely/metrics";
 /// Why a line that looked like EMF is not.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EmfError {
+    /// Not JSON (the parser's error).
     #[error("it is not JSON: {0}")]
     NotJson(String),
+    /// No `_aws.CloudWatchMetrics` array.
     #[error("it has no `_aws.CloudWatchMetrics` array")]
     NoDirectives,
+    /// A metric directive without a `Namespace` string.
     #[error("a metric directive has no `Namespace` string")]
     NoNamespace,
+    /// A metric definition without a `Name` string.
     #[error("a metric definition has no `Name` string")]
     NoMetricName,
+    /// A metric (named) without a numeric top-level value.
     #[error("metric `{0}` has no numeric top-level value")]
     NoValue(String),
+    /// A dimension (named) without a string top-level value.
     #[error("dimension `{0}` has no string top-level value")]
     NoDimension(String),
+    /// `_aws.Timestamp` that is not a number of epoch milliseconds.
     #[error("`_aws.Timestamp` is not a number of epoch milliseconds")]
     NoTimestamp,
 }
@@ -37,16 +44,22 @@ pub enum EmfError {
 /// One metric's values on one EMF line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmfMetric {
+    /// The directive's namespace.
     pub namespace: String,
+    /// The metric's name.
     pub name: String,
+    /// The metric's unit (`Count`, `Milliseconds`, ...).
     pub unit: String,
+    /// Its value on this line.
     pub value: f64,
 }
 
 /// A parsed EMF line: its metrics and its `Route` dimension (when it has one).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmfLine {
+    /// The `Route` dimension, when the line has one.
     pub route: Option<String>,
+    /// The line's metrics.
     pub metrics: Vec<EmfMetric>,
 }
 
@@ -100,9 +113,13 @@ pub fn looks_like_emf(line: &str) -> bool {
 /// A non-count metric's statistics.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Stats {
+    /// Values seen.
     pub count: u64,
+    /// Their sum.
     pub sum: f64,
+    /// The largest.
     pub max: f64,
+    /// Their unit.
     pub unit: String,
 }
 
@@ -137,7 +154,9 @@ impl Counts {
 /// Everything counted so far.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Snapshot {
+    /// Over every route.
     pub total: Counts,
+    /// Per route.
     pub routes: BTreeMap<String, Counts>,
     /// Lines that started like EMF but did not parse as EMF.
     pub invalid_lines: u64,

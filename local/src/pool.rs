@@ -29,11 +29,14 @@ const INIT_LIMIT: Duration = Duration::from_secs(60);
 /// What every environment runs.
 #[derive(Debug, Clone)]
 pub struct Spec {
+    /// The `bootstrap` binary.
     pub binary: PathBuf,
     /// The process environment (without `AWS_LAMBDA_RUNTIME_API` and the log stream name, which
     /// are per environment).
     pub env: BTreeMap<String, String>,
+    /// The function timeout.
     pub timeout: Duration,
+    /// The function's ARN, given to each invocation.
     pub function_arn: String,
     /// Counts the EMF lines of the environments' output.
     pub metrics: Arc<super::metrics::LocalMetrics>,
@@ -45,7 +48,12 @@ pub enum Outcome {
     /// The runtime posted a response payload.
     Response(Bytes),
     /// The runtime posted an error (`/error`).
-    Error { error_type: Option<String>, payload: Bytes },
+    Error {
+        /// The `Lambda-Runtime-Function-Error-Type` header, when sent.
+        error_type: Option<String>,
+        /// The error document.
+        payload: Bytes,
+    },
     /// Past the function timeout; the process was killed.
     TimedOut,
     /// The process exited during the invocation (or we are shutting down).
@@ -57,7 +65,9 @@ pub enum Outcome {
 pub struct Invoked {
     /// 1-based environment number, 0 when no environment ran it.
     pub env: usize,
+    /// The invocation's Lambda request id.
     pub request_id: String,
+    /// How it ended.
     pub outcome: Outcome,
 }
 

@@ -17,8 +17,11 @@ use serde_json::Value;
 /// An HTTP response as API Gateway would send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayResponse {
+    /// The HTTP status.
     pub status: u16,
+    /// Header names and values, in order (a name may repeat).
     pub headers: Vec<(String, String)>,
+    /// The body bytes.
     pub body: Bytes,
 }
 
@@ -31,15 +34,19 @@ impl GatewayResponse {
             body: Bytes::from(serde_json::json!({ "message": message }).to_string()),
         }
     }
+    /// API Gateway's `404` for a request no route matches.
     pub fn not_found() -> GatewayResponse {
         GatewayResponse::message(404, "Not Found")
     }
+    /// API Gateway's `500` when the integration fails.
     pub fn internal_error() -> GatewayResponse {
         GatewayResponse::message(500, "Internal Server Error")
     }
+    /// API Gateway's `413` for a body over its limit.
     pub fn too_large() -> GatewayResponse {
         GatewayResponse::message(413, "Request Entity Too Large")
     }
+    /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

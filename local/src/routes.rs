@@ -24,6 +24,7 @@ fn rank(segment: &Segment) -> u8 {
 pub struct MatchedRoute<'a> {
     /// The route key as configured; its text goes into the event's `routeKey`.
     pub route: &'a RouteKey,
+    /// The path's parameters by name.
     pub path_parameters: BTreeMap<String, String>,
 }
 
@@ -100,6 +101,7 @@ pub struct Router {
 }
 
 impl Router {
+    /// A router over `routes`: the most specific match wins, as in API Gateway.
     pub fn new(routes: &[RouteKey]) -> Router {
         Router {
             routes: routes.to_vec(),

@@ -31,10 +31,15 @@ const PREFIX: &str = "/2018-06-01/runtime/";
 /// An invocation as handed to the runtime.
 #[derive(Debug, Clone)]
 pub struct NextInvocation {
+    /// The Lambda request id (`Lambda-Runtime-Aws-Request-Id`).
     pub request_id: String,
+    /// The deadline, epoch milliseconds (`Lambda-Runtime-Deadline-Ms`).
     pub deadline_ms: u64,
+    /// The function's ARN (`Lambda-Runtime-Invoked-Function-Arn`).
     pub function_arn: String,
+    /// The trace id (`Lambda-Runtime-Trace-Id`).
     pub trace_id: String,
+    /// The event, the body of the answer to `next`.
     pub event: Bytes,
 }
 
@@ -45,18 +50,29 @@ pub enum Call {
     Next(oneshot::Sender<NextInvocation>),
     /// The result of invocation `request_id`; the reply says whether that id is the current one.
     Response {
+        /// The invocation's request id.
         request_id: String,
+        /// The response payload.
         payload: Bytes,
+        /// Whether the id was the current invocation's.
         reply: oneshot::Sender<bool>,
     },
+    /// The error of invocation `request_id`; the reply says whether that id is the current one.
     Error {
+        /// The invocation's request id.
         request_id: String,
+        /// The `Lambda-Runtime-Function-Error-Type` header, when sent.
         error_type: Option<String>,
+        /// The error document.
         payload: Bytes,
+        /// Whether the id was the current invocation's.
         reply: oneshot::Sender<bool>,
     },
+    /// The runtime failed its initialisation.
     InitError {
+        /// The `Lambda-Runtime-Function-Error-Type` header, when sent.
         error_type: Option<String>,
+        /// The error document.
         payload: Bytes,
     },
 }
@@ -86,9 +102,13 @@ fn accepted() -> RuntimeResponse {
 /// The Runtime API endpoint a request asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum RuntimeEndpoint<'a> {
+    /// `GET /2018-06-01/runtime/invocation/next`.
     Next,
+    /// `POST .../invocation/{id}/response`, with the id.
     Response(&'a str),
+    /// `POST .../invocation/{id}/error`, with the id.
     Error(&'a str),
+    /// `POST /2018-06-01/runtime/init/error`.
     InitError,
 }
 

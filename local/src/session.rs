@@ -13,6 +13,7 @@ pub struct Session {
     pub pid: u32,
     /// The issuer's base URL (`POST {issuer}/token`).
     pub issuer: String,
+    /// The local issuer's app client id.
     pub client_id: String,
     /// The local HTTP API's endpoint.
     pub api: String,

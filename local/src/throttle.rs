@@ -36,6 +36,7 @@ struct State {
 }
 
 impl Bucket {
+    /// A full bucket for `settings` (`burst` tokens, refilled at `rate` a second).
     pub fn new(settings: &ThrottleSettings) -> Bucket {
         Bucket::starting_at(settings, Instant::now())
     }
