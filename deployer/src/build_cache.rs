@@ -153,14 +153,9 @@ pub fn locate_workspace() -> Option<(PathBuf, PathBuf)> {
             return Some((root, cwd.join(dir)));
         }
     }
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
-    let configs = cwd
-        .ancestors()
-        .flat_map(|d| [d.join(".cargo/config"), d.join(".cargo/config.toml")])
-        .chain([cargo_home.join("config"), cargo_home.join("config.toml")]);
-    for config in configs {
+    // Without a known cargo home, a config there could name a target dir: ask cargo.
+    cargo_home()?;
+    for config in cargo_config_files(&cwd) {
         match std::fs::read_to_string(&config) {
             Ok(text) if text.contains("target-dir") => return None,
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return None,
@@ -168,6 +163,23 @@ pub fn locate_workspace() -> Option<(PathBuf, PathBuf)> {
         }
     }
     Some((root.clone(), root.join("target")))
+}
+
+/// Cargo's home: `CARGO_HOME`, else `~/.cargo`; `None` when neither is known.
+pub fn cargo_home() -> Option<PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+}
+
+/// The cargo config files cargo reads when run in `dir`, nearest first: `.cargo/config` and
+/// `.cargo/config.toml` from `dir` up, then cargo's home's (when known). Present or not.
+pub fn cargo_config_files(dir: &Path) -> Vec<PathBuf> {
+    dir.ancestors()
+        .map(|d| d.join(".cargo"))
+        .chain(cargo_home())
+        .flat_map(|d| [d.join("config"), d.join("config.toml")])
+        .collect()
 }
 
 /// The local files of a cargo dep-info file (`target: dep dep ...`, spaces escaped as `\ `);
@@ -315,10 +327,7 @@ pub fn digest(workspace: &Path, key: &str, files: &[PathBuf]) -> Option<(String,
         }
     }
     let home = std::env::var_os("HOME").map(PathBuf::from);
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| home.as_ref().map(|h| h.join(".cargo")));
-    if let Some(cargo_home) = cargo_home {
+    if let Some(cargo_home) = cargo_home() {
         h.file(&cargo_home.join("config"));
         h.file(&cargo_home.join("config.toml"));
     }

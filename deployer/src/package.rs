@@ -166,21 +166,15 @@ impl BuildOptions {
 /// cargo config file (`.cargo/config.toml` from the workspace up, then cargo's home).
 fn defines_profile(workspace: &Path, name: &str) -> bool {
     let table = format!("[profile.{name}");
+    let (header, subtable) = (format!("{table}]"), format!("{table}."));
     let key = format!("profile.{name}.");
     let in_manifest = std::fs::read_to_string(workspace.join("Cargo.toml")).is_ok_and(|text| {
         text.lines()
             .map(str::trim_start)
-            .any(|l| l.starts_with(&format!("{table}]")) || l.starts_with(&format!("{table}.")))
+            .any(|l| l.starts_with(&header) || l.starts_with(&subtable))
     });
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
-    let configs = workspace
-        .ancestors()
-        .map(|d| d.join(".cargo"))
-        .chain(cargo_home)
-        .flat_map(|d| [d.join("config"), d.join("config.toml")]);
-    let in_config = configs
+    let in_config = build_cache::cargo_config_files(workspace)
+        .into_iter()
         .filter_map(|c| std::fs::read_to_string(c).ok())
         .any(|text| text.contains(&table) || text.contains(&key));
     in_manifest || in_config
