@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use oncely_function::fingerprint::checked_fingerprint;
+use oncely::fingerprint::checked_fingerprint;
 
 const SIZE: usize = 1 << 20;
 const GOAL: Duration = Duration::from_millis(50);

@@ -27,7 +27,7 @@ use crate::oncely::Oncely;
 use crate::powertools::Powertools;
 use crate::report::{Calls, Results, Row};
 use crate::workload::{Mode, Run, keys, replay_keys};
-use oncely_function::RedisPersistence;
+use ::oncely::RedisPersistence;
 
 /// DynamoDB Local keeps tables per access key id: every in-process row uses this one.
 const KEY_ID: &str = testkit::TEST_KEY_ID;

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use anyhow::{Context as _, ensure};
-use oncely_function::orders_store::OrderStore;
-use oncely_function::{DynamoDbPersistence, IdempotencyConfig, OrdersApi, RedisClient, RedisPersistence, RedisUrl};
+use oncely::{DynamoDbPersistence, IdempotencyConfig, RedisClient, RedisPersistence, RedisUrl};
+use orders::OrdersApi;
+use orders::orders_store::OrderStore;
 
 use crate::workload::{Mode, Run, event, run_concurrent};
 
@@ -33,7 +34,7 @@ impl Oncely {
         let api = |items| Arc::new(OrdersApi::new(client.clone(), table, config(items)));
         Oncely {
             plain: api(0),
-            cached: api(oncely_function::config::DEFAULT_CACHE_ITEMS),
+            cached: api(oncely::config::DEFAULT_CACHE_ITEMS),
         }
     }
 }
@@ -48,7 +49,7 @@ impl Oncely<RedisPersistence> {
         };
         Ok(Oncely {
             plain: api(0),
-            cached: api(oncely_function::config::DEFAULT_CACHE_ITEMS),
+            cached: api(oncely::config::DEFAULT_CACHE_ITEMS),
         })
     }
 }

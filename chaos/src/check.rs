@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use oncely_function::orders::order_from_item;
-use oncely_function::{DynamoDbPersistence, IdempotencyRecord, Status};
+use oncely::{DynamoDbPersistence, IdempotencyRecord, Status};
+use orders::orders::order_from_item;
 
 use crate::causes::Cause;
 use crate::clients::{Attempt, Ending, GATEWAY_ERROR_BODY, KeyLog, Plan};
@@ -120,7 +120,7 @@ pub fn check(
     keys.sort();
     for key in keys {
         let log = &logs[key];
-        let hash = oncely_function::key::key_hash(table, "POST", "/orders", key);
+        let hash = oncely::key::key_hash(table, "POST", "/orders", key);
         let k = KeyCheck {
             key,
             log,

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Parser;
-use oncely_function::DynamoDbPersistence;
+use oncely::DynamoDbPersistence;
 use testkit::FaultProxy;
 
 /// A seeded chaos campaign against the `up --local` stack.
@@ -129,11 +129,7 @@ async fn campaign(args: &Args) -> anyhow::Result<usize> {
     let items = check::scan(&direct, &stack.table)
         .await
         .with_context(|| format!("scanning table {}", stack.table))?;
-    let persistence = DynamoDbPersistence::new(
-        direct,
-        stack.table.clone(),
-        oncely_function::config::DEFAULT_TTL_ATTRIBUTE,
-    );
+    let persistence = DynamoDbPersistence::new(direct, stack.table.clone(), oncely::config::DEFAULT_TTL_ATTRIBUTE);
     let causes = causes::parse(&stack.lines());
     let violations = check::check(&stack.table, &logs, &items, &persistence, &causes);
 

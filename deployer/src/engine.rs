@@ -572,4 +572,16 @@ mod tests {
         let d = report.changes.iter().find(|c| c.action == Action::Delete).unwrap();
         assert_eq!((d.resource, d.name.as_str()), (ResourceKind::Route, "GET /legacy"));
     }
+
+    #[test]
+    fn a_key_prefix_reaches_the_function_only_when_set() {
+        let ctx = unreachable_ctx();
+        let shipped = Config::parse(include_str!("../../config/stack.yaml")).unwrap();
+        assert!(!Stack::new(&shipped, &ctx).function_environment().contains_key("IDEMPOTENCY_KEY_PREFIX"));
+        let yaml = "app: shop\nstage: prod\nidempotency:\n  key_prefix: payments\n";
+        let env = Stack::new(&Config::parse(yaml).unwrap(), &ctx).function_environment();
+        assert_eq!(env.get("IDEMPOTENCY_KEY_PREFIX").map(String::as_str), Some("payments"));
+        let reserved = "app: shop\nstage: prod\nfunction:\n  environment: { IDEMPOTENCY_KEY_PREFIX: x }\n";
+        assert!(Config::parse(reserved).is_err(), "the deployer's variable cannot be set by hand");
+    }
 }

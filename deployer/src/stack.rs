@@ -147,6 +147,9 @@ impl Stack {
             ),
             ("IDEMPOTENCY_TTL_ATTRIBUTE".to_string(), c.table.ttl_attribute.clone()),
         ]);
+        if let Some(prefix) = &c.idempotency.key_prefix {
+            env.insert("IDEMPOTENCY_KEY_PREFIX".into(), prefix.clone());
+        }
         env.extend(c.function.environment.clone());
         if let Store::Redis { url_env } = &c.idempotency.store {
             env.insert("ONCELY_STORE".into(), "redis".into());

@@ -233,7 +233,7 @@ export async function startStack({ auth = false } = {}) {
         'stage: e2e',
         `region: ${REGION}`,
         'function:',
-        '  package: function',
+        '  package: orders',
         '  timeout_s: 15',
         '  environment: { ORDERS_SIMULATED_WORK_MAX_MS: "3000" }',
         'api:',

@@ -1,7 +1,7 @@
 //! The JCS parser and writer on any bytes: no panic, and a canonical text is its own canonical form.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use oncely_function::{fingerprint, jcs};
+use oncely::{fingerprint, jcs};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(canonical) = jcs::canonicalize(data) {

@@ -2,7 +2,7 @@
 //! or an error within the limits, never a panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use oncely_function::redis_client::{ReplyLimits, read_reply};
+use oncely::redis_client::{ReplyLimits, read_reply};
 
 fuzz_target!(|data: &[u8]| {
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();

@@ -337,8 +337,7 @@ mod tests {
         assert_eq!(e["pathParameters"], json!({"id": "abc"}));
         assert!(e.get("body").is_none() && e.get("queryStringParameters").is_none() && e.get("cookies").is_none());
         // The fields of the real fixture are all there (same key set at the top level).
-        let fixture: Value =
-            serde_json::from_str(include_str!("../../function/tests/fixtures/get-order.json")).unwrap();
+        let fixture: Value = serde_json::from_str(include_str!("../../testkit/fixtures/get-order.json")).unwrap();
         for key in fixture.as_object().unwrap().keys() {
             assert!(
                 e.get(key).is_some() || key == "body" || key == "queryStringParameters",

@@ -198,6 +198,8 @@ pub struct IdempotencySettings {
     pub header: String,
     /// Completed records kept in each execution environment's memory (0: no cache).
     pub local_cache_items: u32,
+    /// The prefix of every record id (`None`: the function's name).
+    pub key_prefix: Option<String>,
     /// Where the records live.
     pub store: Store,
 }

@@ -182,6 +182,10 @@ pub(super) struct RawIdempotency {
         extend("default" = LOCAL_CACHE_ITEMS.default)
     )]
     pub(super) local_cache_items: Option<i64>,
+    /// The prefix of every record id (default: the function's name). Set it to keep the records
+    /// valid when the function is renamed, or another stage or app takes it over.
+    #[schemars(length(min = 1, max = 128))]
+    pub(super) key_prefix: Option<String>,
     /// Where the records live: `dynamodb` (the stack's table, completed atomically with the order)
     /// or `redis` (your Redis or Valkey; orders stay in the table).
     #[schemars(extend("enum" = STORES, "default" = STORES[0]))]

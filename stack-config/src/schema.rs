@@ -173,6 +173,7 @@ mod tests {
             "function:\n  log_retention_days: 2\n",
             "function:\n  memry_mb: 512\n",
             "idempotency:\n  expires_after_s: 0\n",
+            "idempotency:\n  key_prefix: \"\"\n",
             "api:\n  throttle: { rate: 20000 }\n",
             "api:\n  cors: { allow_origins: [\"*\"], max_age_s: 90000 }\n",
             "local:\n  concurrency: 65\n",
@@ -192,6 +193,7 @@ mod tests {
             "function:\n  memory_mb: 10240\n  architecture: arm64\n  log_retention_days: 30\n",
             "api:\n  throttle: { burst: 0, rate: 0.5 }\n  auth: { cognito: {} }\n",
             "function:\n  environment: { MY_FLAG: \"1\" }\n",
+            "idempotency:\n  key_prefix: payments\n",
         ];
         for case in accepted {
             let yaml = format!("{base}{case}");

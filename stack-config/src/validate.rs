@@ -180,6 +180,7 @@ pub const RESERVED_ENV: &[&str] = &[
     "IDEMPOTENCY_HEADER",
     "IDEMPOTENCY_LOCAL_CACHE_ITEMS",
     "IDEMPOTENCY_TTL_ATTRIBUTE",
+    "IDEMPOTENCY_KEY_PREFIX",
     "ONCELY_STORE",
     "ONCELY_REDIS_URL_ENV",
 ];
@@ -419,10 +420,19 @@ impl Validator {
             LOCAL_CACHE_ITEMS,
             " items (0 turns the cache off)",
         );
+        if let Some(prefix) = &i.key_prefix
+            && !((1..=128).contains(&prefix.len()) && prefix.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            self.problem(
+                "idempotency.key_prefix",
+                format!("{prefix:?} is not a key prefix: use 1 to 128 visible ASCII characters, no spaces"),
+            );
+        }
         IdempotencySettings {
             expires_after_s: expires_after_s as u64,
             header,
             local_cache_items: local_cache_items as u32,
+            key_prefix: i.key_prefix,
             store,
         }
     }
@@ -453,6 +463,17 @@ mod tests {
         );
         assert!(problems[1].message.contains("128..10240"), "{}", problems[1].message);
         assert!(problems[3].message.contains("reserved"));
+    }
+
+    #[test]
+    fn a_key_prefix_is_one_visible_word_and_reaches_the_settings() {
+        let config = Config::parse("app: a1\nstage: b\nidempotency:\n  key_prefix: payments\n").unwrap();
+        assert_eq!(config.idempotency.key_prefix.as_deref(), Some("payments"));
+        assert_eq!(Config::parse("app: a1\nstage: b\n").unwrap().idempotency.key_prefix, None);
+        let problems = Config::parse("app: a1\nstage: b\nidempotency:\n  key_prefix: two words\n").unwrap_err();
+        assert_eq!(problems[0].path, "idempotency.key_prefix");
+        assert_eq!(problems[0].line, Some(4));
+        assert!(problems[0].message.contains("visible ASCII"), "{}", problems[0].message);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The workspace's test kit, shared by every test (`function`, `deployer`, `emulators`) and used
-//! only under `[dev-dependencies]`: a recorder of the SDK operations a client sends ([`Calls`]),
+//! The workspace's test kit, shared by every test (`oncely`, `orders`, `deployer`, `emulators`) and
+//! used only under `[dev-dependencies]`: a fresh DynamoDB Local table per test ([`table::Table`]),
+//! API Gateway v2 requests from real events ([`api_events`]), a recorder of the SDK operations a client sends ([`Calls`]),
 //! one DynamoDB Local and one `redis-server` per test binary ([`dynamodb_local`],
 //! [`redis_server`]) and a fresh moto for tests that need an empty account ([`moto`]), SDK
 //! clients for an emulator ([`sdk_config`], [`dynamodb_client`], [`recorded_client!`]), a
@@ -13,11 +14,13 @@
 //! `[dev-dependencies]`, none of it can reach a release build, and no feature has to be switched
 //! on in each member's manifest.
 
+pub mod api_events;
 mod aws_ops;
 mod calls;
 mod clients;
 mod emulator;
 mod fault_proxy;
+pub mod table;
 mod tcp_proxy;
 
 pub use aws_ops::{classify_aws, is_mutating, is_read};

@@ -238,8 +238,12 @@ mod tests {
     #[test]
     fn the_function_and_its_path_dependencies_are_watched() {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-        let paths = watched_paths(&workspace, "function").unwrap();
-        assert!(paths.contains(&workspace.join("function")), "{paths:?}");
+        let paths = watched_paths(&workspace, "orders").unwrap();
+        assert!(paths.contains(&workspace.join("orders")), "{paths:?}");
+        assert!(
+            paths.contains(&workspace.join("oncely")),
+            "a path dependency: {paths:?}"
+        );
         assert!(paths.contains(&workspace.join("Cargo.lock")), "{paths:?}");
         assert!(!paths.contains(&workspace.join("deployer")), "{paths:?}");
         assert!(

@@ -33,7 +33,7 @@ impl Tiny {
     fn new(app: &str) -> Tiny {
         let w = World::new(app);
         let root = w.config_path().parent().unwrap().to_path_buf();
-        let yaml = config_yaml(app, &w.env_file()).replace("function:\n", "function:\n  package: tinyfn\n");
+        let yaml = config_yaml(app, &w.env_file()).replace("  package: orders\n", "  package: tinyfn\n");
         w.write_config(&yaml);
         std::fs::create_dir_all(root.join("tinyfn/src")).unwrap();
         std::fs::write(root.join("Cargo.toml"), WORKSPACE).unwrap();

@@ -50,14 +50,14 @@ describe('fingerprint', () => {
   });
 });
 
-// The RFC 8785 vectors shared with the Rust library (function/tests/it/jcs.rs reads the same file).
+// The RFC 8785 vectors shared with the Rust library (oncely/tests/it/jcs.rs reads the same file).
 interface Vectors {
   canonical: { source: string; input: string; output: string; inexact?: string }[];
   numbers: { source: string; bits: string; output: string | null }[];
   lossy: { input: string; pointer: string; loss: string }[];
 }
 const vectors: Vectors = JSON.parse(
-  readFileSync(fileURLToPath(new URL('../../../function/tests/fixtures/jcs-vectors.json', import.meta.url)), 'utf8'),
+  readFileSync(fileURLToPath(new URL('../../../oncely/tests/fixtures/jcs-vectors.json', import.meta.url)), 'utf8'),
 );
 
 const fromBits = (bits: string): number => {

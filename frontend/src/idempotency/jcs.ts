@@ -1,5 +1,5 @@
 /**
- * RFC 8785 JSON Canonicalization Scheme (JCS), as the server computes it (function/src/jcs.rs):
+ * RFC 8785 JSON Canonicalization Scheme (JCS), as the server computes it (oncely/src/jcs/):
  * a strict parser of JSON text that refuses what JCS cannot canonicalise without loss, naming the
  * place by its JSON pointer, and the canonical writer for text and for JavaScript values.
  */

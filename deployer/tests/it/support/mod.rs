@@ -23,7 +23,7 @@ pub const AUTH_COGNITO: &str = "  auth: { cognito: {}, public_routes: [\"GET /or
 /// are lines appended under those sections (indented by two spaces) and `rest` more sections.
 pub fn stack_yaml(app: &str, function: &str, api: &str, rest: &str, env_file: &Path) -> String {
     format!(
-        "app: {app}\nstage: test\nregion: {REGION}\nfunction:\n{function}\
+        "app: {app}\nstage: test\nregion: {REGION}\nfunction:\n  package: orders\n{function}\
         api:\n  routes: [\"POST /orders\", \"GET /orders/{{id}}\"]\n  \
         cors: {{ allow_origins: [\"http://localhost:5173\"] }}\n{api}\
         frontend:\n  env_file: {}\n{rest}",

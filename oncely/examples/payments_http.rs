@@ -1,0 +1,46 @@
+//! An idempotent `POST /payments` on `lambda_http`: the key from the `Idempotency-Key` header, the
+//! payment written in the same DynamoDB transaction as its idempotency record.
+//!
+//! Deployed by Oncely's deployer (`TABLE_NAME` and `IDEMPOTENCY_*` come from `config/stack.yaml`).
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, Response, service_fn};
+use oncely::{Completion, DynamoDbPersistence, Idempotency, Problem, Settings};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    oncely::init_logging();
+    let settings = Settings::from_env()?;
+    let client = oncely::sdk::dynamodb_client_from_env();
+    let store = DynamoDbPersistence::new(client, &settings.table_name, &settings.idempotency.ttl_attribute);
+    let idempotency = Arc::new(Idempotency::new(settings.idempotency, store));
+    let table = settings.table_name;
+    lambda_http::run(service_fn(move |request: Request| {
+        let (idempotency, table) = (idempotency.clone(), table.clone());
+        async move {
+            let validate = |r: &Request| {
+                serde_json::from_slice::<serde_json::Value>(r.body().as_ref())
+                    .ok()
+                    .and_then(|v| v["cents"].as_u64())
+                    .ok_or_else(|| Problem::new(StatusCode::BAD_REQUEST, "invalid-payment", "Send {\"cents\": N}"))
+            };
+            let response = idempotency
+                .handle(&request, "/payments", validate, |cents| async move {
+                    let id = uuid::Uuid::new_v4().to_string();
+                    let put = Put::builder()
+                        .table_name(&table)
+                        .item("id", AttributeValue::S(format!("payment#{id}")))
+                        .item("cents", AttributeValue::N(cents.to_string()))
+                        .build()?;
+                    let body = serde_json::json!({ "id": id, "cents": cents }).to_string();
+                    let response = Response::builder().status(201).body(Body::from(body))?;
+                    Ok(Completion::new(response).with_write(TransactWriteItem::builder().put(put).build()))
+                })
+                .await;
+            Ok::<_, Error>(response)
+        }
+    }))
+    .await
+}

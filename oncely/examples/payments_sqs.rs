@@ -1,0 +1,42 @@
+//! An SQS consumer that charges each payment once, however often SQS delivers it (at-least-once)
+//! or the producer sends it: the key is the body's `payment_id`; the batch answers
+//! `batchItemFailures` (the event source mapping needs `ReportBatchItemFailures`).
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use oncely::sqs::{SqsBatchResponse, SqsEvent};
+use oncely::{DynamoDbPersistence, HandlerError, Idempotency, Settings};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+#[derive(Serialize, Deserialize)]
+struct Payment {
+    payment_id: String,
+    cents: u64,
+}
+
+async fn charge(payment: Payment) -> Result<(), HandlerError> {
+    tracing::info!(payment_id = %payment.payment_id, cents = payment.cents, "charged");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    oncely::init_logging();
+    let settings = Settings::from_env()?;
+    let client = oncely::sdk::dynamodb_client_from_env();
+    let store = DynamoDbPersistence::new(client, &settings.table_name, &settings.idempotency.ttl_attribute);
+    let idempotency = Arc::new(Idempotency::new(settings.idempotency, store));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let idempotency = idempotency.clone();
+        async move {
+            let batch = idempotency
+                .operation("charge")
+                .until(event.context.deadline)
+                .key_from(["/payment_id"])
+                .sqs_batch(&event.payload, charge)
+                .await;
+            Ok::<SqsBatchResponse, Error>(batch)
+        }
+    }))
+    .await
+}

@@ -1,0 +1,46 @@
+//! A function invoked directly (or by EventBridge, or a Step Functions task) that refunds once per
+//! `refund_id` and answers every retry with the first refund's confirmation, typed.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use oncely::{DynamoDbPersistence, HandlerError, Idempotency, Settings};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+#[derive(Serialize, Deserialize)]
+struct Refund {
+    refund_id: String,
+    cents: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Confirmation {
+    refund_id: String,
+    refunded_at_ms: u64,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    oncely::init_logging();
+    let settings = Settings::from_env()?;
+    let client = oncely::sdk::dynamodb_client_from_env();
+    let store = DynamoDbPersistence::new(client, &settings.table_name, &settings.idempotency.ttl_attribute);
+    let idempotency = Arc::new(Idempotency::new(settings.idempotency, store));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Refund>| {
+        let idempotency = idempotency.clone();
+        async move {
+            let confirmation: Confirmation = idempotency
+                .operation("refund")
+                .until(event.context.deadline)
+                .key_from(["/refund_id"])
+                .run_keyed(event.payload, |refund| async move {
+                    Ok::<_, HandlerError>(Confirmation {
+                        refund_id: refund.refund_id,
+                        refunded_at_ms: oncely::now_ms(),
+                    })
+                })
+                .await?;
+            Ok::<_, Error>(confirmation)
+        }
+    }))
+    .await
+}
