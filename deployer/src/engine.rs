@@ -577,11 +577,18 @@ mod tests {
     fn a_key_prefix_reaches_the_function_only_when_set() {
         let ctx = unreachable_ctx();
         let shipped = Config::parse(include_str!("../../config/stack.yaml")).unwrap();
-        assert!(!Stack::new(&shipped, &ctx).function_environment().contains_key("IDEMPOTENCY_KEY_PREFIX"));
+        assert!(
+            !Stack::new(&shipped, &ctx)
+                .function_environment()
+                .contains_key("IDEMPOTENCY_KEY_PREFIX")
+        );
         let yaml = "app: shop\nstage: prod\nidempotency:\n  key_prefix: payments\n";
         let env = Stack::new(&Config::parse(yaml).unwrap(), &ctx).function_environment();
         assert_eq!(env.get("IDEMPOTENCY_KEY_PREFIX").map(String::as_str), Some("payments"));
         let reserved = "app: shop\nstage: prod\nfunction:\n  environment: { IDEMPOTENCY_KEY_PREFIX: x }\n";
-        assert!(Config::parse(reserved).is_err(), "the deployer's variable cannot be set by hand");
+        assert!(
+            Config::parse(reserved).is_err(),
+            "the deployer's variable cannot be set by hand"
+        );
     }
 }

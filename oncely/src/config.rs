@@ -305,7 +305,11 @@ mod tests {
         assert_eq!(renamed("payments-v1"), "payments");
         assert_eq!(renamed("payments-v2"), renamed("payments-v1"));
         let err = settings(&[("TABLE_NAME", "t_1"), ("IDEMPOTENCY_KEY_PREFIX", "two words")]).unwrap_err();
-        assert!(err.to_string().starts_with("IDEMPOTENCY_KEY_PREFIX=\"two words\" is invalid"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("IDEMPOTENCY_KEY_PREFIX=\"two words\" is invalid"),
+            "{err}"
+        );
     }
 
     #[test]

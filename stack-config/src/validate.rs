@@ -469,7 +469,10 @@ mod tests {
     fn a_key_prefix_is_one_visible_word_and_reaches_the_settings() {
         let config = Config::parse("app: a1\nstage: b\nidempotency:\n  key_prefix: payments\n").unwrap();
         assert_eq!(config.idempotency.key_prefix.as_deref(), Some("payments"));
-        assert_eq!(Config::parse("app: a1\nstage: b\n").unwrap().idempotency.key_prefix, None);
+        assert_eq!(
+            Config::parse("app: a1\nstage: b\n").unwrap().idempotency.key_prefix,
+            None
+        );
         let problems = Config::parse("app: a1\nstage: b\nidempotency:\n  key_prefix: two words\n").unwrap_err();
         assert_eq!(problems[0].path, "idempotency.key_prefix");
         assert_eq!(problems[0].line, Some(4));

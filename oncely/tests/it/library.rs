@@ -421,7 +421,9 @@ async fn a_replay_hook_marks_replays_only() {
     let table = Table::new().await;
     let hooked = || {
         wrapper(&table, table.config()).0.with_replay_hook(|stored| {
-            stored.headers.push(("x-original-status".into(), stored.status.to_string().into_bytes()));
+            stored
+                .headers
+                .push(("x-original-status".into(), stored.status.to_string().into_bytes()));
             stored.status = 200;
         })
     };
@@ -437,7 +439,11 @@ async fn a_replay_hook_marks_replays_only() {
                 |_| async { Result::Ok(Completion::new(created("once"))) },
             )
             .await;
-        seen.push((outcome, response.status().as_u16(), header(&response, "x-original-status").map(String::from)));
+        seen.push((
+            outcome,
+            response.status().as_u16(),
+            header(&response, "x-original-status").map(String::from),
+        ));
     }
     assert_eq!(
         seen,

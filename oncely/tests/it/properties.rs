@@ -86,7 +86,9 @@ fn scrambled(value: &Json, out: &mut String) {
 /// digit strings both read back as the double, Rust may choose the other one, another value.)
 fn exponent_form(canonical: &str) -> String {
     let (sign, text) = canonical.strip_prefix('-').map_or(("", canonical), |t| ("-", t));
-    let (mantissa, exponent) = text.split_once('e').map_or((text, 0), |(m, e)| (m, e.parse::<i32>().unwrap()));
+    let (mantissa, exponent) = text
+        .split_once('e')
+        .map_or((text, 0), |(m, e)| (m, e.parse::<i32>().unwrap()));
     let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     let digits = format!("{int}{frac}");
     let leading_zeros = digits.len() - digits.trim_start_matches('0').len();
