@@ -41,6 +41,8 @@ impl Stack {
             r#"app: {app}
 stage: bench
 region: us-east-1
+function:
+  package: orders
 idempotency:
   local_cache_items: {cache_items}
 api:

@@ -49,7 +49,7 @@ impl Stack {
         std::fs::write(
             &config,
             format!(
-                "app: chaos\nstage: test\nregion: us-east-1\nfunction:\n  timeout_s: {FUNCTION_TIMEOUT_S}\n  \
+                "app: chaos\nstage: test\nregion: us-east-1\nfunction:\n  package: orders\n  timeout_s: {FUNCTION_TIMEOUT_S}\n  \
                 environment:\n    ORDERS_SIMULATED_WORK_MAX_MS: \"10000\"\napi:\n  routes: [\"POST /orders\", \
                 \"GET /orders/{{id}}\"]\nfrontend:\n  env_file: {}\nlocal:\n  concurrency: {ENVIRONMENTS}\n",
                 env_file.display()

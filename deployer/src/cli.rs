@@ -17,12 +17,13 @@ const AFTER_HELP: &str = "Examples:
   cargo run -- status               what is live, and whether it differs from the config
   cargo run -- rollback             point `live` back at the previous version
   cargo run -- package              build and zip the function only
-  cargo run -- token --sub alice    a token for the running `up --local` stack (api.auth: cognito)";
+  cargo run -- token --sub alice    a token for the running `up --local` stack (api.auth: cognito)
+  deployer new payments             a new workspace with an idempotent function, ready for `up --local`";
 
 /// Converge an idempotent HTTP API on AWS Lambda from one YAML file.
 ///
 /// The stack is a DynamoDB table (TTL on), a least-privilege IAM role, a log group, the Lambda
-/// function (provided.al2023, built from the `function` crate) and an API Gateway HTTP API.
+/// function (provided.al2023, built from the package `function.package` names) and an API Gateway HTTP API.
 /// Every resource is named `{app}-{stage}` and tagged `managed-by=oncely`.
 ///
 /// AWS access comes from the usual places: AWS_PROFILE, AWS_REGION, AWS_ACCESS_KEY_ID/
@@ -93,6 +94,23 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Show what is live: endpoint, version, kept versions, table, drift from the config, alarms.
     Status,
+    /// Write a new workspace: one idempotent function on the `oncely` crate, its stack config, a README.
+    New(NewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The package and app name: a-z, 0-9 and -, 1..32 characters, starting with a letter.
+    pub name: String,
+    /// Where to write it (default: ./NAME); must not exist, or be empty.
+    #[arg(long, value_name = "DIR")]
+    pub path: Option<PathBuf>,
+    /// Take `oncely` from this checkout's `oncely/` folder (default: the one this deployer was built from).
+    #[arg(long, value_name = "DIR", conflicts_with = "oncely_git")]
+    pub oncely_path: Option<PathBuf>,
+    /// Take `oncely` from this git repository.
+    #[arg(long, value_name = "URL")]
+    pub oncely_git: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -51,6 +51,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             &commands::rollback::run(&load_config()?, &args, &progress).await?,
         ),
         Command::Status => print(output, &commands::status::run(&load_config()?, &progress).await?),
+        Command::New(args) => print(output, &commands::new::run(&args, &progress)?),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod completions;
 pub mod down;
 pub mod local;
 pub mod logs;
+pub mod new;
 pub mod package;
 pub mod plan;
 pub mod rollback;

@@ -14,6 +14,7 @@ mod local_auth;
 mod local_metrics;
 mod local_redis;
 mod logs;
+mod new_workspace;
 mod noop_up;
 mod package;
 mod properties;

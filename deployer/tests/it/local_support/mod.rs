@@ -123,6 +123,18 @@ pub struct StackDir {
     pub env_file: PathBuf,
 }
 
+impl StackDir {
+    /// A stack whose config is `config`, in `dir` (removed when dropped).
+    pub fn at(dir: TempDir, config: PathBuf) -> StackDir {
+        let env_file = dir.path().join("frontend").join(".env.local");
+        StackDir {
+            _dir: dir,
+            config,
+            env_file,
+        }
+    }
+}
+
 impl StackOptions {
     /// Writes this stack's config into a fresh temporary directory.
     pub fn write(&self) -> StackDir {
@@ -170,9 +182,14 @@ impl LocalStack {
         } else {
             &[]
         };
-        let mut child = up_local(port, &dir.config, extra)
-            .args(x.args)
-            .envs(x.env.iter().copied())
+        let mut cmd = up_local(port, &dir.config, extra);
+        cmd.args(x.args).envs(x.env.iter().copied());
+        LocalStack::spawn(cmd, port, dir)
+    }
+
+    /// Runs `cmd` (an `up --local` on `port`) and waits until it says it is up.
+    pub fn spawn(mut cmd: Command, port: u16, dir: StackDir) -> LocalStack {
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

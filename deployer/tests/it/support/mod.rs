@@ -105,11 +105,13 @@ impl World {
 
     /// The deployer's environment: moto's endpoint and fake credentials, nothing from the host.
     pub fn command(&self, args: &[&str]) -> Command {
+        self.command_in(self.dir.path(), &self.config_path(), args)
+    }
+
+    /// [`World::command`] run in `dir` with the config `config` (another workspace's).
+    pub fn command_in(&self, dir: &Path, config: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_deployer"));
-        cmd.args(args)
-            .arg("--config")
-            .arg(self.config_path())
-            .current_dir(self.dir.path());
+        cmd.args(args).arg("--config").arg(config).current_dir(dir);
         for var in [
             "AWS_PROFILE",
             "AWS_DEFAULT_PROFILE",

@@ -1,0 +1,175 @@
+//! `deployer new`: a workspace made in a temporary directory outside this repository, on `oncely`
+//! by path, served by `up --local` (201, the replay, 422) and deployed with `up` and `down` on
+//! moto; a name that cannot be a package or an app is refused with nothing written.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::local_support::{LocalStack, StackDir};
+use crate::support::World;
+
+/// This repository's root and its cargo target directory (shared, so the new workspace's build
+/// reuses the dependencies the tests already built).
+fn repo() -> (PathBuf, PathBuf) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let exe = Path::new(env!("CARGO_BIN_EXE_deployer"));
+    let target = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    (root, target)
+}
+
+fn deployer() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deployer"));
+    // Everything the new workspace needs is in the lock and in cargo's cache: never the network.
+    cmd.env("CARGO_NET_OFFLINE", "true").env("CARGO_TARGET_DIR", repo().1);
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_workspace_is_served_locally_and_deployed() {
+    let tmp = testkit::temp_dir();
+    let ws = tmp.path().join("payments");
+    let (root, _) = repo();
+    assert!(!ws.starts_with(&root), "outside this repository");
+    let out = deployer()
+        .args(["new", "payments", "--output", "json", "--path"])
+        .arg(&ws)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let oncely = root.join("oncely").canonicalize().unwrap();
+    assert_eq!(created["oncely"]["path"], oncely.to_str().unwrap());
+    assert_eq!(
+        created["files"],
+        serde_json::json!([
+            "Cargo.toml",
+            "Cargo.lock",
+            "src/main.rs",
+            "config/stack.yaml",
+            "config/stack.schema.json",
+            "README.md",
+            ".gitignore"
+        ])
+    );
+    let manifest = std::fs::read_to_string(ws.join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains(&format!("path = {:?}", oncely.to_str().unwrap())),
+        "{manifest}"
+    );
+    let lock = std::fs::read_to_string(ws.join("Cargo.lock")).unwrap();
+    assert!(lock.contains("name = \"payments\""), "the lock holds the new package");
+    assert!(!lock.contains("name = \"deployer\""), "and not this workspace's");
+    let config = ws.join("config/stack.yaml");
+    let parsed = deployer::config::Config::load(&config).unwrap();
+    assert_eq!(
+        (parsed.app.as_str(), parsed.function.package.as_str()),
+        ("payments", "payments")
+    );
+    assert!(parsed.frontend.is_none());
+
+    // Served on this machine: the handler runs once per key.
+    let port = emulators::free_port().unwrap();
+    let shared = testkit::dynamodb_local().endpoint();
+    let mut up = deployer();
+    up.args([
+        "up",
+        "--local",
+        "--port",
+        &port.to_string(),
+        "--dynamodb-endpoint",
+        &shared,
+        "--config",
+    ])
+    .arg(&config)
+    .current_dir(&ws)
+    .stdin(std::process::Stdio::null());
+    let stack = LocalStack::spawn(up, port, StackDir::at(testkit::temp_dir(), config.clone()));
+    let pay = |body: &'static str| {
+        let stack = &stack;
+        async move {
+            let headers = [("idempotency-key", "order-1"), ("content-type", "application/json")];
+            stack.request("POST", "/payments", &headers, body).await
+        }
+    };
+    let body = r#"{"amount_cents":1250,"currency":"EUR"}"#;
+    let (status, headers, first) = pay(body).await;
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&first));
+    let paid: serde_json::Value = serde_json::from_slice(&first).unwrap();
+    assert_eq!(
+        (paid["amount_cents"].as_u64(), paid["status"].as_str()),
+        (Some(1250), Some("paid"))
+    );
+    assert!(headers.get("idempotent-replayed").is_none());
+    let (status, headers, again) = pay(r#"{ "currency": "EUR", "amount_cents": 1250 }"#).await;
+    assert_eq!((status.as_u16(), &again), (201, &first), "the first answer, replayed");
+    assert_eq!(headers["idempotent-replayed"], "true");
+    let (status, _, refused) = pay(r#"{"amount_cents":9999,"currency":"EUR"}"#).await;
+    assert_eq!(status, 422, "{}", String::from_utf8_lossy(&refused));
+    assert_eq!(stack.invocations(), 3);
+    drop(stack);
+
+    // Deployed on moto, the same build, then deleted.
+    let world = World::new("payments");
+    let run = |args: &[&str]| {
+        let mut cmd = world.command_in(&ws, &config, args);
+        cmd.args(["--output", "json"])
+            .env("CARGO_NET_OFFLINE", "true")
+            .env("CARGO_TARGET_DIR", repo().1);
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let report = run(&["up"]);
+    assert!(report["create"].as_u64().unwrap() >= 8, "{report:#}");
+    let endpoint = report["endpoint"].as_str().unwrap_or_default();
+    assert!(endpoint.contains("execute-api"), "{report:#}");
+    let again = run(&["up"]);
+    assert_eq!(
+        (
+            again["create"].as_u64(),
+            again["update"].as_u64(),
+            again["delete"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0)),
+        "{again:#}"
+    );
+    let down = run(&["down", "--yes"]);
+    assert!(down["delete"].as_u64().unwrap() >= 8, "{down:#}");
+    // Nothing of the stack is left: a plan would create it all again.
+    let plan = run(&["plan"]);
+    assert_eq!(plan["create"], report["create"], "{plan:#}");
+    assert_eq!(plan["unchanged"].as_u64(), Some(0), "{plan:#}");
+}
+
+#[test]
+fn a_name_that_cannot_be_a_package_or_an_app_writes_nothing() {
+    let tmp = testkit::temp_dir();
+    for (name, says) in [
+        ("9lives", "start it with a letter"),
+        ("Payments", "start it with a letter"),
+        ("pay_ments", "cannot name the stack's app"),
+        ("payments-for-every-shop-in-the-world", "cannot name the stack's app"),
+    ] {
+        let ws = tmp.path().join(name);
+        let out = deployer().args(["new", name, "--path"]).arg(&ws).output().unwrap();
+        assert!(!out.status.success(), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{name}: {stderr}");
+        assert!(!ws.exists(), "{name}: nothing written");
+    }
+    // A folder in the way is left as it was.
+    let taken = tmp.path().join("taken");
+    std::fs::create_dir_all(&taken).unwrap();
+    std::fs::write(taken.join("notes.txt"), "mine").unwrap();
+    let out = deployer()
+        .args(["new", "taken", "--path"])
+        .arg(&taken)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists and is not empty"));
+    assert_eq!(std::fs::read_dir(&taken).unwrap().count(), 1);
+}
