@@ -51,7 +51,7 @@ fn check_redis_url(config: &Config) -> anyhow::Result<()> {
              and the deployer never prints it"
         );
     };
-    crate::local::redis_store::check_url(name, url.expose()).with_context(|| {
+    oncely::RedisUrl::parse(url.expose()).with_context(|| {
         format!(
             "{name} is not a Redis URL: use redis://host:port or rediss://user:password@host:port/db (not shown here)"
         )

@@ -22,7 +22,7 @@ pub enum LocalStore {
 /// anything starts.
 pub fn resolve(store: Option<LocalStore>, redis_url: Option<&str>) -> anyhow::Result<Option<LocalStore>> {
     if let Some(url) = redis_url {
-        check_url("--redis-url", url)?;
+        oncely::RedisUrl::parse(url).map_err(|e| anyhow::anyhow!("--redis-url: {e}"))?;
     }
     Ok(match (store, redis_url) {
         (Some(LocalStore::Dynamodb), Some(_)) => bail!("--redis-url needs --store redis (or no --store)"),
@@ -86,23 +86,6 @@ impl RedisStore {
     }
 }
 
-/// Refuses a URL that is not `redis://` or `rediss://` with a host (without printing it); `what`
-/// names where it came from (`--redis-url`, or the variable `up` read it from).
-pub fn check_url(what: &str, url: &str) -> anyhow::Result<()> {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        bail!("{what} is not a URL: use redis://[user:password@]host[:port][/db] or rediss://...");
-    };
-    if !matches!(scheme, "redis" | "rediss") {
-        bail!("{what} has the scheme `{scheme}`: use redis:// (plain) or rediss:// (TLS)");
-    }
-    let authority = rest.split('/').next().unwrap_or_default();
-    let host = authority.rsplit('@').next().unwrap_or_default();
-    if host.is_empty() || host.starts_with(':') {
-        bail!("{what} has no host: use redis://host:6379");
-    }
-    Ok(())
-}
-
 /// `url` with the password of its user info replaced by `***`.
 pub fn redacted(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -142,12 +125,13 @@ mod tests {
 
     #[test]
     fn urls_are_checked_and_shown_without_the_password() {
-        assert!(check_url("--redis-url", "redis://127.0.0.1:6379").is_ok());
-        assert!(check_url("--redis-url", "rediss://u:p@cache.example:6380/2").is_ok());
-        let err = check_url("--redis-url", "http://u:hunter2@h").unwrap_err().to_string();
-        assert!(err.contains("scheme `http`") && !err.contains("hunter2"), "{err}");
-        assert!(check_url("--redis-url", "redis://:pw@/0").is_err());
-        assert!(check_url("--redis-url", "localhost:6379").is_err());
+        let check = |url: &str| resolve(None, Some(url));
+        assert!(check("redis://127.0.0.1:6379").is_ok());
+        assert!(check("rediss://u:p@cache.example:6380/2").is_ok());
+        let err = check("http://u:hunter2@h").unwrap_err().to_string();
+        assert!(err.contains("scheme is `http`") && !err.contains("hunter2"), "{err}");
+        assert!(check("redis://:pw@/0").is_err());
+        assert!(check("localhost:6379").is_err());
         assert_eq!(redacted("redis://app:s3cret@h:1/2"), "redis://app:***@h:1/2");
         assert_eq!(redacted("redis://:s3cret@h"), "redis://:***@h");
         assert_eq!(redacted("redis://h:6379"), "redis://h:6379");

@@ -93,6 +93,9 @@ fn a_malformed_redis_url_is_refused_before_anything_starts_without_its_password(
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
-    assert!(stderr.contains("--redis-url has the scheme `http`"), "{stderr}");
+    assert!(
+        stderr.contains("--redis-url: the Redis URL's scheme is `http`"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("hunter2") && !String::from_utf8_lossy(&output.stdout).contains("hunter2"));
 }
