@@ -6,17 +6,15 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response, service_fn};
-use oncely::{Completion, DynamoDbPersistence, Idempotency, Problem, Settings};
+use oncely::{Completion, Idempotency, Problem};
 use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     oncely::init_logging();
-    let settings = Settings::from_env()?;
-    let client = oncely::sdk::dynamodb_client_from_env();
-    let store = DynamoDbPersistence::new(client, &settings.table_name, &settings.idempotency.ttl_attribute);
-    let idempotency = Arc::new(Idempotency::new(settings.idempotency, store));
-    let table = settings.table_name;
+    // The table and options the deployer sets (TABLE_NAME, IDEMPOTENCY_*).
+    let idempotency = Arc::new(Idempotency::from_env()?);
+    let table = idempotency.persistence().table().to_string();
     lambda_http::run(service_fn(move |request: Request| {
         let (idempotency, table) = (idempotency.clone(), table.clone());
         async move {

@@ -4,7 +4,7 @@
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use oncely::sqs::{SqsBatchResponse, SqsEvent};
-use oncely::{DynamoDbPersistence, HandlerError, Idempotency, Settings};
+use oncely::{HandlerError, Idempotency};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -22,10 +22,8 @@ async fn charge(payment: Payment) -> Result<(), HandlerError> {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     oncely::init_logging();
-    let settings = Settings::from_env()?;
-    let client = oncely::sdk::dynamodb_client_from_env();
-    let store = DynamoDbPersistence::new(client, &settings.table_name, &settings.idempotency.ttl_attribute);
-    let idempotency = Arc::new(Idempotency::new(settings.idempotency, store));
+    // The table and options the deployer sets (TABLE_NAME, IDEMPOTENCY_*).
+    let idempotency = Arc::new(Idempotency::from_env()?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let idempotency = idempotency.clone();
         async move {

@@ -48,6 +48,23 @@ fn sdk_timeouts(call: Option<(Duration, Duration)>) -> Result<aws_sdk_dynamodb::
     ))
 }
 
+impl crate::Idempotency<DynamoDbPersistence> {
+    /// Idempotency on the DynamoDB table the environment names, as the deployer sets it
+    /// (`TABLE_NAME`, `IDEMPOTENCY_*`, see [`crate::Settings`]), with a client from Lambda's
+    /// environment ([`crate::sdk::dynamodb_client_from_env`]).
+    ///
+    /// ```no_run
+    /// let idempotency = oncely::Idempotency::from_env()?;
+    /// # Ok::<(), oncely::ConfigError>(())
+    /// ```
+    pub fn from_env() -> Result<Self, crate::ConfigError> {
+        let settings = crate::Settings::from_env()?;
+        let client = crate::sdk::dynamodb_client_from_env();
+        let store = DynamoDbPersistence::new(client, &settings.table_name, &settings.idempotency.ttl_attribute);
+        Ok(crate::Idempotency::new(settings.idempotency, store))
+    }
+}
+
 /// Records in a DynamoDB table with hash key `id` (S) and TTL on `ttl_attribute`.
 #[derive(Debug, Clone)]
 pub struct DynamoDbPersistence {

@@ -8,7 +8,7 @@ use crate::common;
 
 use common::*;
 use oncely::redis_client::{Command, Value};
-use oncely::{RedisClient, RedisPersistence, RedisUrl};
+use oncely::{Persistence, RedisClient, RedisPersistence, RedisUrl};
 use orders::OrdersApi;
 use orders::orders_store::derived_order_id;
 use std::sync::Arc;
@@ -37,17 +37,8 @@ fn api(table: &Table, dynamodb: &str, redis: RedisPersistence) -> OrdersApi<Redi
 
 /// The record's status in Redis.
 async fn record_status(redis: &RedisPersistence, hash: &str) -> Option<String> {
-    let get = Command::new("HGET").arg(redis.key(hash)).arg("status");
-    match redis
-        .client()
-        .pipeline(&[get], Duration::from_secs(5))
-        .await
-        .unwrap()
-        .pop()
-    {
-        Some(Value::Bulk(v)) => Some(String::from_utf8(v).unwrap()),
-        _ => None,
-    }
+    let record = redis.read(hash).await.unwrap()?;
+    Some(record.status.as_str().to_string())
 }
 
 #[tokio::test]
