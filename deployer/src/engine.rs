@@ -9,7 +9,8 @@ use crate::package::Artifact;
 use crate::report::{Action, Change, Command, Note, Report, ResourceKind};
 use crate::resources::function::Backoff;
 use crate::resources::{
-    alarm, auth, authorizer, function, http_api, log_group, role, table, user_pool, user_pool_client, version,
+    alarm, auth, authorizer, event_source, function, http_api, log_group, queue, role, table, user_pool,
+    user_pool_client, version,
 };
 use crate::stack::Stack;
 
@@ -31,6 +32,10 @@ pub struct LiveStack {
     pub versions: Option<version::Live>,
     /// The stack's CloudWatch alarms that exist.
     pub alarms: Vec<alarm::Live>,
+    /// The queues whose names start with the stack's (ours, or in the way of ours).
+    pub queues: Vec<queue::Live>,
+    /// The event source mappings from our queues to the function.
+    pub event_sources: Vec<event_source::Live>,
 }
 
 impl LiveStack {
@@ -42,6 +47,7 @@ impl LiveStack {
             && self.api.is_none()
             && self.user_pool.is_none()
             && self.alarms.is_empty()
+            && self.queues.is_empty()
     }
 }
 
@@ -50,6 +56,11 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<LiveStack> {
     let step = ctx
         .progress
         .step(format!("reading the live state of {} in {}", stack.name, stack.region));
+    let queues_and_mappings = async {
+        let queues = queue::read(ctx, stack).await?;
+        let mappings = event_source::read(ctx, stack, &queues).await?;
+        Ok::<_, DeployError>((queues, mappings))
+    };
     let api_and_authorizers = async {
         let api = http_api::read(ctx, stack).await?;
         let authorizers = authorizer::read(ctx, stack, api.as_ref()).await?;
@@ -65,6 +76,7 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<LiveStack> {
         (user_pool, user_pool_client),
         versions,
         alarms,
+        (queues, event_sources),
     ) = tokio::try_join!(
         table::read(ctx, stack),
         log_group::read(ctx, stack),
@@ -75,6 +87,7 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<LiveStack> {
         auth::read_cognito(ctx, stack),
         version::read(ctx, stack),
         alarm::read(ctx, stack),
+        queues_and_mappings,
     )?;
     step.done("read");
     Ok(LiveStack {
@@ -89,6 +102,8 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<LiveStack> {
         user_pool_client,
         versions,
         alarms,
+        queues,
+        event_sources,
     })
 }
 
@@ -104,11 +119,13 @@ pub fn diff(stack: &Stack, live: &LiveStack, code: Option<&Artifact>) -> Vec<Cha
         table::diff(stack, live.table.as_ref()),
         log_group::diff(stack, live.log_group.as_ref()),
     ];
+    out.extend(queue::diff(stack, &live.queues));
     out.extend(role::diff(stack, live.role.as_ref()));
     let function = function::diff(stack, live.function.as_ref(), code);
     let function_changes = matches!(function.action, Action::Create | Action::Update);
     out.push(function);
     out.extend(version::diff(stack, live.versions.as_ref(), function_changes));
+    out.extend(event_source::diff(stack, &live.event_sources));
     out.extend(auth::diff_cognito(
         stack,
         live.user_pool.as_ref(),
@@ -204,6 +221,7 @@ pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff)
     if let Some(c) = find(ResourceKind::LogGroup) {
         log_group::apply(ctx, stack, &c).await?;
     }
+    queue::apply(ctx, stack, &live.queues, &report.changes).await?;
     role::apply(ctx, stack, &rows(&role::KINDS)).await?;
     if let Some(c) = find(ResourceKind::Function) {
         function::apply(ctx, stack, live.function.as_ref(), &c, code, backoff).await?;
@@ -215,6 +233,9 @@ pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff)
         &rows(&[ResourceKind::Version, ResourceKind::Alias]),
     )
     .await?;
+    // The alias exists now: the mappings feed it; a queue no longer wanted goes after its mapping.
+    event_source::apply(ctx, stack, &live.event_sources, &report.changes).await?;
+    queue::remove(ctx, &live.queues, &report.changes).await?;
     let target = auth::apply(
         ctx,
         stack,
@@ -285,6 +306,17 @@ pub fn deletable(stack: &Stack, live: &LiveStack) -> Vec<String> {
             r.inline.len() + r.attached.len()
         ));
     }
+    out.extend(
+        live.event_sources
+            .iter()
+            .map(|m| format!("event source mapping {} -> live", m.queue)),
+    );
+    out.extend(
+        live.queues
+            .iter()
+            .filter(|q| stack.owns(&q.tags))
+            .map(|q| format!("queue {} (with the messages it holds)", q.name)),
+    );
     if live.table.as_ref().is_some_and(|t| stack.owns(&t.tags)) {
         out.push(format!(
             "table {} (kept if it holds orders, unless --delete-data)",
@@ -296,7 +328,8 @@ pub fn deletable(stack: &Stack, live: &LiveStack) -> Vec<String> {
 
 /// `down`: deletes what we own in dependency order; absent is success, foreign is left alone.
 pub async fn down(ctx: &Context, stack: &Stack, live: &LiveStack, delete_data: bool) -> Result<Report> {
-    let mut changes = alarm::destroy(ctx, stack, &live.alarms).await?;
+    let mut changes = event_source::destroy(ctx, &live.event_sources).await?;
+    changes.extend(alarm::destroy(ctx, stack, &live.alarms).await?);
     let api = http_api::destroy(ctx, stack, live.api.as_ref()).await?;
     let api_deleted = api.action == Action::Delete;
     changes.push(api);
@@ -320,6 +353,7 @@ pub async fn down(ctx: &Context, stack: &Stack, live: &LiveStack, delete_data: b
     changes.push(function::destroy(ctx, stack, live.function.as_ref()).await?);
     changes.push(log_group::destroy(ctx, stack, live.log_group.as_ref()).await?);
     changes.extend(role::destroy(ctx, stack, live.role.as_ref()).await?);
+    changes.extend(queue::destroy(ctx, stack, &live.queues).await?);
     changes.push(table::destroy(ctx, stack, live.table.as_ref(), delete_data).await?);
     let mut report = Report::new(Command::Down, changes);
     report.applied = report.delete > 0;
@@ -491,6 +525,8 @@ mod tests {
                     }
                 })
                 .collect(),
+            queues: vec![],
+            event_sources: vec![],
         }
     }
 

@@ -29,6 +29,10 @@ pub enum ResourceKind {
     Alias,
     /// A CloudWatch alarm (`alarms:`).
     Alarm,
+    /// An SQS queue of `queues:`, or its dead-letter queue.
+    Queue,
+    /// The Lambda event source mapping that feeds a queue to the alias `live`.
+    EventSource,
 }
 
 impl ResourceKind {
@@ -51,6 +55,8 @@ impl ResourceKind {
             ResourceKind::Version => "version",
             ResourceKind::Alias => "alias",
             ResourceKind::Alarm => "alarm",
+            ResourceKind::Queue => "queue",
+            ResourceKind::EventSource => "event source mapping",
         }
     }
 }

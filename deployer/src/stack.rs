@@ -98,6 +98,21 @@ impl Stack {
     pub fn alias_arn(&self) -> String {
         format!("{}:{ALIAS}", self.function_arn())
     }
+    /// The SQS queue of `queues:` entry `short`: `{app}-{stage}-{short}`.
+    pub fn queue_name(&self, short: &str) -> String {
+        format!("{}-{short}", self.name)
+    }
+    /// Its dead-letter queue: `{app}-{stage}-{short}-dlq`.
+    pub fn dead_letter_queue_name(&self, short: &str) -> String {
+        format!("{}-{short}-dlq", self.name)
+    }
+    /// The prefix every queue of the stack's name starts with (what `down` lists).
+    pub fn queue_prefix(&self) -> String {
+        format!("{}-", self.name)
+    }
+    pub fn queue_arn(&self, name: &str) -> String {
+        format!("arn:{}:sqs:{}:{}:{name}", self.partition, self.region, self.account)
+    }
     /// The alarms' names, each `{app}-{stage}-{suffix}`.
     pub fn alarm_name(&self, suffix: &str) -> String {
         format!("{}-{suffix}", self.name)

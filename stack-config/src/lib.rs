@@ -18,6 +18,7 @@
 
 mod api;
 mod locate;
+mod queues;
 mod raw;
 mod route_key;
 mod schema;
@@ -141,6 +142,21 @@ pub struct Config {
     pub local: LocalSettings,
     /// `alarms:`: the CloudWatch alarms on the function.
     pub alarms: AlarmSettings,
+    /// `queues:`: the SQS queues the function reads (empty: none).
+    pub queues: Vec<QueueSettings>,
+}
+
+/// One entry of `queues:`: an SQS queue read by the function in batches, and its dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QueueSettings {
+    /// The short name (`{app}-{stage}-{name}` is the queue's).
+    pub name: String,
+    /// Messages per invocation (1..10).
+    pub batch_size: u32,
+    /// Receives before the dead-letter queue (1..1000).
+    pub max_receive_count: u32,
+    /// Seconds a received message stays hidden.
+    pub visibility_timeout_s: u32,
 }
 
 /// `alarms:`: the CloudWatch alarms `up` keeps on the function.

@@ -55,6 +55,21 @@ pub(super) const KEEP_VERSIONS: IntSpec = IntSpec {
     min: 1,
     max: 100,
 };
+pub(super) const QUEUE_BATCH_SIZE: IntSpec = IntSpec {
+    default: 10,
+    min: 1,
+    max: 10,
+};
+pub(super) const QUEUE_MAX_RECEIVE_COUNT: IntSpec = IntSpec {
+    default: 3,
+    min: 1,
+    max: 1000,
+};
+/// A queue's visibility timeout: its default is six times the function's timeout (AWS's advice
+/// for a queue a function reads), and it is never below the function's timeout.
+pub(super) const QUEUE_VISIBILITY_MAX_S: i64 = 43_200;
+/// The longest short name of a queue: `{app}-{stage}-{name}-dlq` fits SQS's 80 characters.
+pub(super) const QUEUE_NAME_MAX: usize = 24;
 pub(super) const LOCAL_CONCURRENCY: IntSpec = IntSpec {
     default: 4,
     min: 1,
@@ -111,6 +126,36 @@ pub(super) struct RawConfig {
     /// CloudWatch alarms on the function's errors, `failed` outcomes and throttles (on by default).
     #[serde(default)]
     pub(super) alarms: RawAlarms,
+    /// SQS queues the function reads in batches, each with a dead-letter queue (default none).
+    pub(super) queues: Option<Vec<RawQueue>>,
+}
+
+/// One SQS queue whose messages the function receives in batches (partial batch failures on),
+/// with a dead-letter queue for the messages that keep failing.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Queue")]
+pub(super) struct RawQueue {
+    /// The queue's short name: the queue is `{app}-{stage}-{name}`, its dead-letter queue
+    /// `{app}-{stage}-{name}-dlq`.
+    #[schemars(required, length(min = 1, max = QUEUE_NAME_MAX), pattern(NAME_PATTERN))]
+    pub(super) name: Option<String>,
+    /// Messages per invocation.
+    #[schemars(
+        range(min = QUEUE_BATCH_SIZE.min, max = QUEUE_BATCH_SIZE.max),
+        extend("default" = QUEUE_BATCH_SIZE.default)
+    )]
+    pub(super) batch_size: Option<i64>,
+    /// Receives before a message moves to the dead-letter queue.
+    #[schemars(
+        range(min = QUEUE_MAX_RECEIVE_COUNT.min, max = QUEUE_MAX_RECEIVE_COUNT.max),
+        extend("default" = QUEUE_MAX_RECEIVE_COUNT.default)
+    )]
+    pub(super) max_receive_count: Option<i64>,
+    /// Seconds a received message stays hidden before it is delivered again (default: six times
+    /// the function's timeout; at least the function's timeout).
+    #[schemars(range(min = 1, max = QUEUE_VISIBILITY_MAX_S))]
+    pub(super) visibility_timeout_s: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -108,6 +108,7 @@ mod tests {
                 "function",
                 "idempotency",
                 "local",
+                "queues",
                 "region",
                 "stage",
                 "table"

@@ -222,7 +222,7 @@ impl Validator {
         });
     }
 
-    fn name_part(&mut self, path: &str, value: Option<String>, max: usize) -> String {
+    pub(super) fn name_part(&mut self, path: &str, value: Option<String>, max: usize) -> String {
         let Some(value) = value else {
             self.problem(path, format!("is required: 1..{max} characters of a-z, 0-9 and -"));
             return String::new();
@@ -297,6 +297,7 @@ impl Validator {
         );
 
         let alarms = self.alarms(raw.alarms);
+        let queues = self.queues(raw.queues, function.timeout_s);
 
         Config {
             app,
@@ -311,6 +312,7 @@ impl Validator {
                 concurrency: concurrency as u32,
             },
             alarms,
+            queues,
         }
     }
 

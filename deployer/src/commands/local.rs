@@ -16,5 +16,8 @@ pub async fn run(config: &Config, args: UpArgs, progress: &Progress) -> anyhow::
         redis_url: args.redis_url,
         hosts: oncely_local::hosts::AllowedHosts::new(&args.allow_host)?,
     };
+    if !config.queues.is_empty() {
+        progress.warn("`queues:` is not run locally yet: only the HTTP API is served; `up` deploys the queues");
+    }
     local::run(config, opts, progress).await
 }

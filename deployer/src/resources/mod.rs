@@ -5,10 +5,12 @@
 pub mod alarm;
 pub mod auth;
 pub mod authorizer;
+pub mod event_source;
 pub mod function;
 pub mod function_settings;
 pub mod http_api;
 pub mod log_group;
+pub mod queue;
 pub mod role;
 pub mod route;
 pub mod table;

@@ -59,6 +59,21 @@ pub fn access_policy(stack: &Stack) -> Value {
             "Resource": format!("{}:*", stack.log_group_arn())
         }),
     ];
+    if !stack.config.queues.is_empty() {
+        // What the event source mappings read and delete with the function's role.
+        let queues: Vec<String> = stack
+            .config
+            .queues
+            .iter()
+            .map(|q| stack.queue_arn(&stack.queue_name(&q.name)))
+            .collect();
+        statements.push(json!({
+            "Sid": "Queues",
+            "Effect": "Allow",
+            "Action": SQS_ACTIONS,
+            "Resource": queues
+        }));
+    }
     if stack.config.function.vpc.is_some() {
         // What Lambda needs to manage the function's network interfaces in the VPC, as
         // AWSLambdaVPCAccessExecutionRole grants it (without its log statements: ours are narrower).
@@ -72,6 +87,15 @@ pub fn access_policy(stack: &Stack) -> Value {
     }
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
+
+/// The SQS actions an event source mapping takes with the function's role (as
+/// AWSLambdaSQSQueueExecutionRole grants them, on the stack's queues only).
+pub const SQS_ACTIONS: &[&str] = &[
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ChangeMessageVisibility",
+];
 
 /// The EC2 actions Lambda takes with the function's role to attach it to a VPC.
 pub const ENI_ACTIONS: &[&str] = &[

@@ -770,3 +770,78 @@ async fn up_with_cognito_auth_killed_after_any_write_converges_when_run_again() 
         );
     }
 }
+
+/// `up` with `queues:` killed right after each write to a queue, a mapping or the role's policy
+/// (the writes the queues add) converges when run again: exactly the four queues, one mapping per
+/// queue (a create whose run was killed is found again, not made twice), a plan with nothing to
+/// do; and `down --delete-data` then leaves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn up_with_queues_killed_after_each_queue_write_converges_when_run_again() {
+    let with_queues = |w: &World| {
+        let yaml = config_yaml(&w.app, &w.env_file());
+        w.write_config(&format!(
+            "{yaml}queues:\n  - name: jobs\n  - {{ name: mail, batch_size: 2 }}\n"
+        ));
+    };
+    let writes = {
+        let mut w = World::new(APP);
+        with_queues(&w);
+        let zip = w.zip("v1");
+        let (_proxy, recorder) = recording_proxy(&mut w).await;
+        w.json(&["up", "--zip", zip.to_str().unwrap()]);
+        std::mem::take(&mut recorder.lock().unwrap().mutating)
+    };
+    let points: Vec<usize> = writes
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| op.contains("Queue") || op.contains("event-source-mappings") || *op == "PutRolePolicy")
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert!(points.len() >= 7, "the queues' writes: {writes:?}");
+    for k in points {
+        let mut w = World::new(APP);
+        with_queues(&w);
+        let zip = w.zip("v1");
+        let (_proxy, recorder) = recording_proxy(&mut w).await;
+        let up = ["up", "--zip", zip.to_str().unwrap()];
+        run_killed(&w, &recorder, &up, k).await;
+        w.json(&up);
+        let plan = w.json(&["plan", "--zip", zip.to_str().unwrap()]);
+        assert_eq!(
+            (
+                plan["create"].as_u64(),
+                plan["update"].as_u64(),
+                plan["delete"].as_u64()
+            ),
+            (Some(0), Some(0), Some(0)),
+            "k={k} ({}): {plan:#}",
+            writes[k - 1]
+        );
+        let ctx = w.ctx();
+        let mut queues: Vec<String> = ctx
+            .sqs
+            .list_queues()
+            .send()
+            .await
+            .unwrap()
+            .queue_urls()
+            .iter()
+            .map(|u| u.rsplit('/').next().unwrap().to_string())
+            .collect();
+        queues.sort();
+        let name = w.name();
+        let expected: Vec<String> = ["jobs", "jobs-dlq", "mail", "mail-dlq"]
+            .iter()
+            .map(|q| format!("{name}-{q}"))
+            .collect();
+        assert_eq!(queues, expected, "k={k}");
+        let mappings = ctx.lambda.list_event_source_mappings().send().await.unwrap();
+        assert_eq!(mappings.event_source_mappings().len(), 2, "k={k}: {mappings:?}");
+        w.json(&["down", "--yes", "--delete-data"]);
+        let left = ctx.sqs.list_queues().send().await.unwrap();
+        assert!(left.queue_urls().is_empty(), "k={k}: queues {left:?}");
+        let mappings = ctx.lambda.list_event_source_mappings().send().await.unwrap();
+        assert!(mappings.event_source_mappings().is_empty(), "k={k}: {mappings:?}");
+        assert_empty(&w, k).await;
+    }
+}

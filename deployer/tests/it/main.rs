@@ -18,4 +18,5 @@ mod new_workspace;
 mod noop_up;
 mod package;
 mod properties;
+mod queues;
 mod versions;

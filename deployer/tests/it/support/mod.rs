@@ -174,6 +174,7 @@ impl World {
             cloudwatch: testkit::recorded_client!(aws_sdk_cloudwatch, &sdk, &calls),
             sts: testkit::recorded_client!(aws_sdk_sts, &sdk, &calls),
             cognito: testkit::recorded_client!(aws_sdk_cognitoidentityprovider, &sdk, &calls),
+            sqs: testkit::recorded_client!(aws_sdk_sqs, &sdk, &calls),
             progress: Progress::silent(),
             region: REGION.into(),
             account: ACCOUNT.into(),
