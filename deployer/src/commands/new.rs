@@ -81,10 +81,14 @@ pub fn run(args: &NewArgs, progress: &Progress) -> anyhow::Result<Created> {
         bail!("`{name}` cannot name a package and a stack: start it with a letter (a-z)");
     }
     let stack_yaml = fill(STACK_YAML, name, "");
-    if let Err(problems) = Config::parse(&stack_yaml) {
-        let first = problems.first().map(|p| p.message.clone()).unwrap_or_default();
-        bail!("`{name}` cannot name the stack's app: {first}");
-    }
+    let config = match Config::parse(&stack_yaml) {
+        Ok(config) => config,
+        Err(problems) => {
+            let first = problems.first().map(|p| p.message.clone()).unwrap_or_default();
+            bail!("`{name}` cannot name the stack's app: {first}");
+        }
+    };
+    let target = config.function.architecture.rust_target();
     let oncely = source(args)?;
     let path = args.path.clone().unwrap_or_else(|| PathBuf::from(name));
     if path.exists() && std::fs::read_dir(&path).map(|mut d| d.next().is_some()).unwrap_or(true) {
@@ -94,7 +98,7 @@ pub fn run(args: &NewArgs, progress: &Progress) -> anyhow::Result<Created> {
         );
     }
     let created_dir = !path.exists();
-    let result = write(&path, name, &oncely, &stack_yaml, progress);
+    let result = write(&path, name, &oncely, &stack_yaml, target, progress);
     if result.is_err() {
         // Nothing half-made stays behind: the files, and the folder when we made it.
         if created_dir {
@@ -146,6 +150,7 @@ fn write(
     name: &str,
     oncely: &OncelySource,
     stack_yaml: &str,
+    target: &str,
     progress: &Progress,
 ) -> anyhow::Result<Vec<String>> {
     let note = format!("oncely from {}", oncely.describe());
@@ -169,16 +174,17 @@ fn write(
         }
         std::fs::write(&target, text).with_context(|| format!("writing {}", target.display()))?;
     }
-    settle_lock(path, progress)?;
+    settle_lock(path, target, progress)?;
     Ok(files.iter().map(|(file, _)| file.to_string()).collect())
 }
 
 /// Lets cargo fit the lock to the new workspace: the new package added, the packages it does not
-/// use dropped, every version kept (so nothing is fetched when the cache has them).
-fn settle_lock(path: &Path, progress: &Progress) -> anyhow::Result<()> {
+/// use dropped, every version kept. Only the packages of `target` (the function's) are read, so
+/// nothing is fetched that building the function would not fetch (no wasm-only crate, say).
+fn settle_lock(path: &Path, target: &str, progress: &Progress) -> anyhow::Result<()> {
     progress.info("fitting Cargo.lock to the new workspace (cargo metadata)");
     let out = Command::new("cargo")
-        .args(["metadata", "--format-version", "1"])
+        .args(["metadata", "--format-version", "1", "--filter-platform", target])
         .current_dir(path)
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -22,14 +22,6 @@ fn world_with(app: &str, auth: &str) -> World {
     w
 }
 
-fn counts(report: &serde_json::Value) -> (u64, u64, u64) {
-    (
-        report["create"].as_u64().unwrap(),
-        report["update"].as_u64().unwrap(),
-        report["delete"].as_u64().unwrap(),
-    )
-}
-
 #[tokio::test]
 async fn cognito_up_creates_pool_client_and_authorizer_and_a_second_up_sends_no_write() {
     let w = world_with("authc", AUTH_COGNITO);

@@ -749,15 +749,7 @@ async fn up_with_cognito_auth_killed_after_any_write_converges_when_run_again() 
         assert_converged(&w, &zip, k).await;
         support::auth::assert_cognito_converged(&w, k).await;
         let plan = w.json(&["plan", "--zip", zip.to_str().unwrap()]);
-        assert_eq!(
-            (
-                plan["create"].as_u64(),
-                plan["update"].as_u64(),
-                plan["delete"].as_u64()
-            ),
-            (Some(0), Some(0), Some(0)),
-            "k={k}: {plan:#}"
-        );
+        assert_eq!(counts(&plan), (0, 0, 0), "k={k}: {plan:#}");
         w.json(&["down", "--yes", "--delete-data"]);
         assert_empty(&w, k).await;
         assert!(
@@ -807,16 +799,7 @@ async fn up_with_queues_killed_after_each_queue_write_converges_when_run_again()
         run_killed(&w, &recorder, &up, k).await;
         w.json(&up);
         let plan = w.json(&["plan", "--zip", zip.to_str().unwrap()]);
-        assert_eq!(
-            (
-                plan["create"].as_u64(),
-                plan["update"].as_u64(),
-                plan["delete"].as_u64()
-            ),
-            (Some(0), Some(0), Some(0)),
-            "k={k} ({}): {plan:#}",
-            writes[k - 1]
-        );
+        assert_eq!(counts(&plan), (0, 0, 0), "k={k} ({}): {plan:#}", writes[k - 1]);
         let ctx = w.ctx();
         let mut queues: Vec<String> = ctx
             .sqs

@@ -31,6 +31,16 @@ pub fn stack_yaml(app: &str, function: &str, api: &str, rest: &str, env_file: &P
     )
 }
 
+/// A report's `(create, update, delete)` counts (`(0, 0, 0)`: nothing to do, nothing done).
+pub fn counts(report: &serde_json::Value) -> (u64, u64, u64) {
+    let count = |key: &str| {
+        report[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no `{key}` count: {report:#}"))
+    };
+    (count("create"), count("update"), count("delete"))
+}
+
 /// The YAML of the cloud tests' small stack.
 pub fn config_yaml(app: &str, env_file: &Path) -> String {
     stack_yaml(
