@@ -4,6 +4,7 @@
 mod local_support;
 mod support;
 
+mod any_workspace;
 mod auth_deploy;
 mod deploy;
 mod iam_retry;
@@ -14,7 +15,6 @@ mod local_auth;
 mod local_metrics;
 mod local_redis;
 mod logs;
-mod new_workspace;
 mod noop_up;
 mod package;
 mod properties;

@@ -1,6 +1,8 @@
-//! `deployer new`: a workspace made in a temporary directory outside this repository, on `oncely`
-//! by path, served by `up --local` (201, the replay, 422) and deployed with `up` and `down` on
-//! moto; a name that cannot be a package or an app is refused with nothing written.
+//! The deployer in any workspace, through `deployer new`: a workspace made in a temporary
+//! directory outside this repository, on `oncely` by path, served by `up --local` (201, the
+//! replay, 422) and deployed with `up` and `down` on moto; a name that cannot be a package or an
+//! app is refused with nothing written. (First in the binary's order: its fat-LTO build is the
+//! longest part of any test here, so it starts while the others run.)
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
