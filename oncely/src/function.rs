@@ -208,7 +208,11 @@ impl<P: Persistence> Operation<'_, P> {
                 let decoded = serde_json::from_slice(&stored.body).map_err(|e| RunError::Decode(e.to_string()));
                 (decoded, Outcome::Replayed { cached })
             }
-            Ok(Ran::NotStored(_)) => unreachable!("a serialisable result is always stored"),
+            // `store_json` stores every result it can serialise; were that to change, this says so.
+            Ok(Ran::NotStored(_)) => (
+                Err(RunError::Handler("the result was not stored".into())),
+                Outcome::Failed,
+            ),
             Err(err) => {
                 let outcome = err.outcome();
                 (Err(err), outcome)
