@@ -143,14 +143,7 @@ pub fn key_from_headers(headers: &lambda_http::http::HeaderMap, header: &str) ->
 /// Derives the key from named fields of a JSON object body: the canonical JSON array of their
 /// values, so `{"userId":"u1","productId":"p1"}` keys on `["u1","p1"]`. A missing or null field → error.
 pub fn key_from_body_fields(body: &serde_json::Value, fields: &[String]) -> Result<String, KeyError> {
-    let mut values = Vec::with_capacity(fields.len());
-    for field in fields {
-        match body.get(field) {
-            Some(v) if !v.is_null() => values.push(v.clone()),
-            _ => return Err(KeyError::MissingField { field: field.clone() }),
-        }
-    }
-    Ok(crate::fingerprint::canonical_json(&serde_json::Value::Array(values)))
+    key_of(fields, |field| body.get(field))
 }
 
 /// Derives the key from JSON Pointers (RFC 6901) into a payload: the canonical JSON array of the
@@ -160,11 +153,17 @@ pub fn key_from_pointers(payload: &serde_json::Value, pointers: &[String]) -> Re
     if pointers.is_empty() {
         return Err(KeyError::NoKeyPath);
     }
-    let mut values = Vec::with_capacity(pointers.len());
-    for pointer in pointers {
-        match payload.pointer(pointer) {
+    key_of(pointers, |pointer| payload.pointer(pointer))
+}
+
+/// The canonical JSON array of the values `find` gives for `places`; the first place without a
+/// value (or with `null`) is the error.
+fn key_of<'a>(places: &[String], find: impl Fn(&str) -> Option<&'a serde_json::Value>) -> Result<String, KeyError> {
+    let mut values = Vec::with_capacity(places.len());
+    for place in places {
+        match find(place) {
             Some(v) if !v.is_null() => values.push(v.clone()),
-            _ => return Err(KeyError::MissingField { field: pointer.clone() }),
+            _ => return Err(KeyError::MissingField { field: place.clone() }),
         }
     }
     Ok(crate::fingerprint::canonical_json(&serde_json::Value::Array(values)))

@@ -27,10 +27,12 @@ pub struct Live {
     pub tags: BTreeMap<String, String>,
 }
 
-/// One queue the config asks for: its name and settings.
+/// One queue the config asks for: its name, its settings as compared, and the redrive policy
+/// as SQS takes it (the main queue's).
 struct Want {
     name: String,
     settings: BTreeMap<String, String>,
+    redrive_policy: Option<String>,
 }
 
 /// The queues the config asks for, each dead-letter queue before the queue that sends to it.
@@ -41,18 +43,25 @@ fn wanted(stack: &Stack) -> Vec<Want> {
         .iter()
         .flat_map(|q| {
             let dlq = stack.dead_letter_queue_name(&q.name);
+            let dlq_arn = stack.queue_arn(&dlq);
             let main = BTreeMap::from([
                 ("visibility_timeout_s".to_string(), q.visibility_timeout_s.to_string()),
-                ("redrive".to_string(), redrive_text(&stack.queue_arn(&dlq), q)),
+                ("redrive".to_string(), redrive_text(&dlq_arn, q)),
             ]);
+            let policy = serde_json::json!({
+                "deadLetterTargetArn": dlq_arn,
+                "maxReceiveCount": q.max_receive_count.to_string(),
+            });
             [
                 Want {
                     name: dlq,
                     settings: BTreeMap::from([("message_retention_s".to_string(), DEAD_LETTER_RETENTION_S.into())]),
+                    redrive_policy: None,
                 },
                 Want {
                     name: stack.queue_name(&q.name),
                     settings: main,
+                    redrive_policy: Some(policy.to_string()),
                 },
             ]
         })
@@ -179,7 +188,12 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: &[Live], changes: &[Chang
             .settings
             .iter()
             .filter(|(k, _)| change.action == Action::Create || change.touches(k))
-            .map(|(k, v)| (attribute(k), attribute_value(stack, k, v)))
+            .map(|(k, v)| match (attribute(k), &want.redrive_policy) {
+                (QueueAttributeName::RedrivePolicy, Some(policy)) => {
+                    (QueueAttributeName::RedrivePolicy, policy.clone())
+                }
+                (name, _) => (name, v.clone()),
+            })
             .collect();
         match change.action {
             Action::Create => {
@@ -223,24 +237,6 @@ fn attribute(key: &str) -> QueueAttributeName {
         "message_retention_s" => QueueAttributeName::MessageRetentionPeriod,
         _ => QueueAttributeName::RedrivePolicy,
     }
-}
-
-/// The attribute's value as SQS takes it (the redrive policy as its JSON).
-fn attribute_value(stack: &Stack, key: &str, text: &str) -> String {
-    if key != "redrive" {
-        return text.to_string();
-    }
-    let q = stack
-        .config
-        .queues
-        .iter()
-        .find(|q| text == redrive_text(&stack.queue_arn(&stack.dead_letter_queue_name(&q.name)), q))
-        .expect("a wanted redrive is a configured queue's");
-    serde_json::json!({
-        "deadLetterTargetArn": stack.queue_arn(&stack.dead_letter_queue_name(&q.name)),
-        "maxReceiveCount": q.max_receive_count.to_string(),
-    })
-    .to_string()
 }
 
 /// Deletes the queues `changes` delete (ours that the config no longer names).
