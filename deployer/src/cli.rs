@@ -167,6 +167,9 @@ pub struct UpArgs {
     /// With --local: use this DynamoDB endpoint instead of starting DynamoDB Local.
     #[arg(long, value_name = "URL", requires = "local")]
     pub dynamodb_endpoint: Option<String>,
+    /// With --local and `queues:`: use this SQS endpoint instead of starting moto's server.
+    #[arg(long, value_name = "URL", requires = "local")]
+    pub sqs_endpoint: Option<String>,
     /// With --local: rebuild when the function's sources change (cargo's dev profile) and move the
     /// execution environments to the new build one by one, keeping requests and data.
     #[arg(long, requires = "local")]

@@ -1,7 +1,8 @@
 //! The orders API, an app on the `oncely` crate's public API: `POST /orders` runs once per key and
 //! caller (the order written in the same transaction as its idempotency record), `GET /orders/{id}`
-//! answers the order's owner only.
+//! answers the order's owner only; orders also arrive from an SQS queue (`imports`), once per key.
 
+pub mod imports;
 pub mod orders;
 pub mod orders_store;
 pub mod ownership;
@@ -63,6 +64,14 @@ impl OrdersService {
         match self {
             OrdersService::DynamoDb(api) => api.handle_with_outcome(request).await,
             OrdersService::Redis(api) => api.handle_with_outcome(request).await,
+        }
+    }
+
+    /// Creates the orders of an SQS batch before `deadline_ms` (see [`imports`]).
+    pub async fn import(&self, event: &oncely::sqs::SqsEvent, deadline_ms: u64) -> oncely::sqs::SqsBatchResponse {
+        match self {
+            OrdersService::DynamoDb(api) => api.import(event, deadline_ms).await,
+            OrdersService::Redis(api) => api.import(event, deadline_ms).await,
         }
     }
 }

@@ -179,6 +179,16 @@ impl<P: OrderStore> OrdersApi<P> {
         std::time::Duration::from_millis(asked).min(self.simulated_work_max)
     }
 
+    /// The client of the orders' table.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The orders' table.
+    pub(crate) fn table(&self) -> &str {
+        &self.table
+    }
+
     /// The idempotency layer (for its key hash and configuration).
     pub fn idempotency(&self) -> &Idempotency<P> {
         &self.idempotency

@@ -11,13 +11,11 @@ pub async fn run(config: &Config, args: UpArgs, progress: &Progress) -> anyhow::
     let opts = LocalOptions {
         port: args.port,
         dynamodb_endpoint: args.dynamodb_endpoint,
+        sqs_endpoint: args.sqs_endpoint,
         watch: args.watch,
         store: local::redis_store::resolve(args.store, args.redis_url.as_deref())?,
         redis_url: args.redis_url,
         hosts: oncely_local::hosts::AllowedHosts::new(&args.allow_host)?,
     };
-    if !config.queues.is_empty() {
-        progress.warn("`queues:` is not run locally yet: only the HTTP API is served; `up` deploys the queues");
-    }
     local::run(config, opts, progress).await
 }

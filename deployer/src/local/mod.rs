@@ -2,14 +2,16 @@
 //! given with `--dynamodb-endpoint`) with the table made by `up`'s own table code, the function
 //! built for this machine exactly as `package` builds it and run unmodified as N `bootstrap`
 //! execution environments behind an embedded Lambda Runtime API, and an HTTP API emulator on
-//! 127.0.0.1 in front (the emulator is the `oncely-local` crate; this is its wiring). Runs until
-//! Ctrl-C.
+//! 127.0.0.1 in front (the emulator is the `oncely-local` crate; this is its wiring); with
+//! `queues:`, a local SQS and the pollers that feed the environments its batches (`queues`). Runs
+//! until Ctrl-C.
 //!
 //! Order of start: the API port first (a taken port fails before anything starts), then
-//! DynamoDB, the table, the build, the environments, and last the API. Every child process is
+//! DynamoDB, the table, the queues, the build, the environments, the pollers, and last the API. Every child process is
 //! owned by a value whose drop stops it, so an error at any step stops what already runs.
 
 mod auth_setup;
+pub mod queues;
 pub mod redis_store;
 pub mod watch;
 
@@ -47,6 +49,8 @@ pub struct LocalOptions {
     pub port: u16,
     /// Use this DynamoDB instead of starting DynamoDB Local.
     pub dynamodb_endpoint: Option<String>,
+    /// With `queues:`: use this SQS instead of starting moto's server.
+    pub sqs_endpoint: Option<String>,
     /// Rebuild and replace the environments when the function's sources change.
     pub watch: bool,
     /// Where the idempotency records live.
@@ -120,6 +124,12 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
         redis_store::LocalStore::Dynamodb => None,
     };
 
+    // The queues and their dead-letter queues (a local SQS stops when `queues` drops).
+    let queues = match config.queues.is_empty() {
+        true => None,
+        false => Some(queues::LocalQueues::start(config, opts.sqs_endpoint, progress).await?),
+    };
+
     let (binary, build, watch_dir) = build_function(config, opts.watch, progress).await?;
 
     // The execution environments.
@@ -142,6 +152,10 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
     let step = progress.step(format!("starting {} execution environments", config.local.concurrency));
     let pool = Arc::new(pool::Pool::start(spec, config.local.concurrency as usize).await?);
     step.done("ready");
+    let pollers = queues
+        .as_ref()
+        .map(|q| q.poll(&pool, config.local.concurrency))
+        .unwrap_or_default();
 
     // The HTTP API.
     let router = routes::Router::new(&config.api.routes);
@@ -183,6 +197,12 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
         route_keys.join(", "),
         stack.table_name()
     );
+    for q in queues.iter().flat_map(queues::LocalQueues::queues) {
+        println!(
+            "Queue {}: {} (batches of up to {}; after {} receives, the dead-letter queue {})",
+            q.settings.name, q.url, q.settings.batch_size, q.settings.max_receive_count, q.dead_letter_url
+        );
+    }
 
     wait_for_stop_signal().await?;
     println!("{}", metrics.summary());
@@ -191,7 +211,11 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
         w.abort();
     }
     server.abort();
+    for poller in pollers {
+        poller.abort();
+    }
     pool.shutdown().await;
+    drop(queues);
     drop(redis);
     drop(auth);
     if opts.watch {
@@ -199,6 +223,25 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
     }
     println!("Stopped.");
     Ok(())
+}
+
+/// The region of the local stack: the config's, else [`DEFAULT_REGION`].
+fn local_region(config: &Config) -> String {
+    config.region.clone().unwrap_or_else(|| DEFAULT_REGION.to_string())
+}
+
+/// The SDK settings of a local emulator at `endpoint`: the stack's region, the local credentials.
+fn local_sdk(region: &str, endpoint: &str) -> aws_config::ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .credentials_provider(Credentials::new(
+            LOCAL_ACCESS_KEY_ID,
+            LOCAL_SECRET_ACCESS_KEY,
+            None,
+            None,
+            "oncely-local",
+        ))
+        .endpoint_url(endpoint)
 }
 
 /// The DynamoDB of the stack: the server at `endpoint`, or DynamoDB Local started here (stopped
@@ -223,19 +266,8 @@ async fn start_dynamodb(
 
 /// The stack's table in the DynamoDB at `dynamodb_endpoint`, made with the same code as `up`.
 async fn ensure_table(config: &Config, dynamodb_endpoint: &str, progress: &Progress) -> anyhow::Result<Stack> {
-    let region = config.region.clone().unwrap_or_else(|| DEFAULT_REGION.to_string());
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(region.clone()))
-        .credentials_provider(Credentials::new(
-            LOCAL_ACCESS_KEY_ID,
-            LOCAL_SECRET_ACCESS_KEY,
-            None,
-            None,
-            "oncely-local",
-        ))
-        .endpoint_url(dynamodb_endpoint)
-        .load()
-        .await;
+    let region = local_region(config);
+    let sdk = local_sdk(&region, dynamodb_endpoint).load().await;
     let ctx = Context::from_sdk_config(&sdk, region, LOCAL_ACCOUNT.to_string(), progress.clone());
     let stack = Stack::new(config, &ctx);
     let live = table::read(&ctx, &stack).await.with_context(|| {

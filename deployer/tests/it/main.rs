@@ -13,6 +13,7 @@ mod limits;
 mod local;
 mod local_auth;
 mod local_metrics;
+mod local_queues;
 mod local_redis;
 mod logs;
 mod noop_up;

@@ -6,6 +6,7 @@ mod common;
 mod bootstrap;
 mod callers;
 mod faults;
+mod imports;
 mod orders_api;
 mod redis_hostile;
 mod redis_orders;

@@ -1,12 +1,14 @@
 //! Harness for the `up --local` tests: runs the real `deployer up --local` as a subprocess on a
 //! free port with a temporary config, waits for the printed endpoint, and talks HTTP to it.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{HeaderMap, Method, Request, StatusCode};
@@ -439,6 +441,15 @@ pub fn closed_within(s: &mut std::net::TcpStream, limit: Duration) -> bool {
 
 /// The `id` of every item of `table` in the shared DynamoDB Local, read consistently.
 pub async fn table_ids(table: &str) -> Vec<String> {
+    table_items(table)
+        .await
+        .iter()
+        .filter_map(|i| i.get("id")?.as_s().ok().cloned())
+        .collect()
+}
+
+/// Every item of `table` in the shared DynamoDB Local, read consistently.
+pub async fn table_items(table: &str) -> Vec<HashMap<String, AttributeValue>> {
     let client = testkit::dynamodb_client(
         &testkit::dynamodb_local().endpoint(),
         deployer::local::LOCAL_ACCESS_KEY_ID,
@@ -451,8 +462,5 @@ pub async fn table_ids(table: &str) -> Vec<String> {
         .send()
         .await
         .unwrap();
-    scan.items()
-        .iter()
-        .filter_map(|i| i.get("id")?.as_s().ok().cloned())
-        .collect()
+    scan.items().to_vec()
 }
