@@ -1,5 +1,5 @@
 //! The floor: the DynamoDB calls Oncely's design needs, with no idempotency logic around them. A
-//! new key is a conditional PutItem (the claim) and a TransactWriteItems of two items (the
+//! new key is a conditional PutItem (the claim, with Oncely's very condition) and a TransactWriteItems of two items (the
 //! completed record and the order); a replay is one PutItem whose failed condition returns the
 //! record (`ALL_OLD`). A warm cache needs no call at all, so it has no floor.
 
@@ -38,7 +38,11 @@ impl Floor {
         }
     }
 
-    /// The claim's PutItem of `key`, conditional on no record; `ALL_OLD` when it fails.
+    /// The claim's PutItem of `key`, with Oncely's condition (no record, or one that expired
+    /// before TTL deleted it, or a claim whose invocation's deadline passed: the takeovers the
+    /// design needs, and what Powertools' claim checks too); `ALL_OLD` when it fails. With
+    /// `attribute_not_exists(id)` alone the call is cheaper for DynamoDB Local, and that floor
+    /// would measure a design that cannot take over a dead claim.
     fn claim(&self, key: &str) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
         self.client
             .put_item()
@@ -49,7 +53,15 @@ impl Floor {
             .item("in_progress_expiration", n(1_900_000_000_000))
             .item("fingerprint", s(BODY))
             .item("claim", s(key))
-            .condition_expression("attribute_not_exists(id)")
+            .condition_expression(
+                "attribute_not_exists(id) OR #ttl <= :now_s OR (#status = :inprogress AND \
+                in_progress_expiration <= :now_ms)",
+            )
+            .expression_attribute_names("#ttl", "expiration")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":now_s", n(oncely::now_ms() / 1000))
+            .expression_attribute_values(":now_ms", n(oncely::now_ms()))
+            .expression_attribute_values(":inprogress", s("INPROGRESS"))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
     }
 

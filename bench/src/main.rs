@@ -4,7 +4,7 @@
 //! rounds. Prints markdown tables; never asserts.
 //!
 //! Usage (from the workspace root): `bench [--rounds N] [--requests N] [--deployer PATH]
-//! [--powertools DIR] [--fingerprint-only]`. Without `--deployer` the HTTP path is skipped; the
+//! [--powertools DIR] [--fingerprint-only] [--steps-only]`. Without `--deployer` the HTTP path is skipped; the
 //! fingerprint table (1 MB bodies) comes last, or alone with `--fingerprint-only`.
 
 mod fingerprint;
@@ -13,6 +13,7 @@ mod http;
 mod oncely;
 mod powertools;
 mod report;
+mod steps;
 mod workload;
 
 use std::collections::BTreeMap;
@@ -43,6 +44,8 @@ struct Args {
     powertools: PathBuf,
     /// Only the fingerprint table: no emulators, no rows.
     fingerprint_only: bool,
+    /// Only the steps of a cached replay: no emulators, no rows.
+    steps_only: bool,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -52,6 +55,7 @@ fn args() -> anyhow::Result<Args> {
         deployer: None,
         powertools: PathBuf::from("bench/powertools"),
         fingerprint_only: false,
+        steps_only: false,
     };
     let mut given = std::env::args().skip(1);
     while let Some(arg) = given.next() {
@@ -62,10 +66,11 @@ fn args() -> anyhow::Result<Args> {
             "--deployer" => args.deployer = Some(PathBuf::from(value()?)),
             "--powertools" => args.powertools = PathBuf::from(value()?),
             "--fingerprint-only" => args.fingerprint_only = true,
+            "--steps-only" => args.steps_only = true,
             _ => {
                 bail!(
                     "unknown argument {arg}: bench [--rounds N] [--requests N] [--deployer PATH] [--powertools DIR] \
-                    [--fingerprint-only]"
+                    [--fingerprint-only] [--steps-only]"
                 )
             }
         }
@@ -176,6 +181,10 @@ async fn main() -> anyhow::Result<()> {
         fingerprint::print(9);
         return Ok(());
     }
+    if args.steps_only {
+        steps::print(oncely::FUNCTION_NAME, None);
+        return Ok(());
+    }
     let dynamodb = testkit::dynamodb_local();
     let endpoint = dynamodb.endpoint();
     let client = testkit::dynamodb_client(&endpoint, KEY_ID, None);
@@ -192,6 +201,7 @@ async fn main() -> anyhow::Result<()> {
         ));
     }
     rows.prepare(&mut node, &endpoint).await?;
+    let cached_whole_ns = rows.oncely.cached_request_ns().await?;
     let all = [Row::Oncely, Row::OncelyRedis, Row::Powertools, Row::Floor, Row::Http];
     // Untimed: connections, JIT (node, DynamoDB Local's JVM) and allocators warm up alike.
     for mode in Mode::ALL {
@@ -228,10 +238,14 @@ async fn main() -> anyhow::Result<()> {
     );
     println!();
     report::print_in_process(&results, &calls);
+    println!();
+    report::print_goals(&results);
     if rows.http.is_some() {
         println!();
         report::print_http(&results);
     }
+    println!();
+    steps::print(oncely::FUNCTION_NAME, Some(cached_whole_ns));
     println!();
     fingerprint::print(9);
     Ok(())

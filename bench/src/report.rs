@@ -169,3 +169,33 @@ pub fn print_http(results: &Results) {
         );
     }
 }
+
+/// The goals the in-process rows are held to, each measured side by side in this run.
+pub fn print_goals(results: &Results) {
+    let summary = |row, mode| results.get(&(row, mode)).and_then(|runs| Summary::of(runs));
+    let met = |ok: bool| if ok { "yes" } else { "no" };
+    println!("| goal | figure in this run | goal | met |");
+    println!("|---|---:|---:|---|");
+    if let (Some(oncely), Some(floor)) = (summary(Row::Oncely, Mode::Replay), summary(Row::Floor, Mode::Replay)) {
+        let r = oncely.median / floor.median;
+        println!("| replay: req/s vs the floor | {r:.2}x | ≥ 0.90x | {} |", met(r >= 0.9));
+        let p = oncely.p50.as_secs_f64() / floor.p50.as_secs_f64();
+        println!(
+            "| replay: p50 vs the floor's | {} vs {} ms ({:+.0} %) | within 10 % | {} |",
+            ms(oncely.p50),
+            ms(floor.p50),
+            (p - 1.0) * 100.0,
+            met(p <= 1.1)
+        );
+    }
+    if let (Some(oncely), Some(powertools)) = (
+        summary(Row::Oncely, Mode::Cached),
+        summary(Row::Powertools, Mode::Cached),
+    ) {
+        let r = oncely.median / powertools.median;
+        println!(
+            "| cached replay: req/s vs Powertools | {r:.1}x | ≥ 10x | {} |",
+            met(r >= 10.0)
+        );
+    }
+}

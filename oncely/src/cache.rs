@@ -2,7 +2,7 @@
 //! and by bytes ([`IdempotencyRecord::size_bytes`]): whichever is reached first evicts the least
 //! recently used. A count or a budget of 0 turns it off.
 
-use crate::record::{IdempotencyRecord, Status};
+use crate::record::{IdempotencyRecord, Status, StoredResponse};
 use lru::LruCache;
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
@@ -14,8 +14,21 @@ pub struct RecordCache {
 }
 
 struct Inner {
-    records: LruCache<String, IdempotencyRecord>,
+    records: LruCache<String, Entry>,
     bytes: usize,
+}
+
+/// A cached record, and the exact bytes of a request body whose fingerprint is the record's: a
+/// retry that sends those bytes again replays without computing its fingerprint.
+struct Entry {
+    record: IdempotencyRecord,
+    sent: Option<Box<[u8]>>,
+}
+
+impl Entry {
+    fn size_bytes(&self) -> usize {
+        self.record.size_bytes() + self.sent.as_ref().map_or(0, |s| s.len())
+    }
 }
 
 impl RecordCache {
@@ -42,12 +55,47 @@ impl RecordCache {
     /// The live record for `hash` at `now_ms`; an expired one is evicted and not returned.
     pub fn get(&self, hash: &str, now_ms: u64) -> Option<IdempotencyRecord> {
         let mut cache = self.lock()?;
-        let record = cache.records.get(hash)?;
-        if record.is_expired(now_ms) {
+        let entry = cache.records.get(hash)?;
+        if entry.record.is_expired(now_ms) {
             cache.remove(hash);
             return None;
         }
-        Some(record.clone())
+        Some(entry.record.clone())
+    }
+
+    /// The stored response of the live record for `hash` when `body` is exactly the body
+    /// remembered with it ([`RecordCache::remember_sent`]): the same bytes have the same
+    /// fingerprint, so the request is a replay without computing it.
+    pub fn replay_if_sent(&self, hash: &str, body: &[u8], now_ms: u64) -> Option<StoredResponse> {
+        let mut cache = self.lock()?;
+        let entry = cache.records.get(hash)?;
+        if entry.record.is_expired(now_ms) {
+            cache.remove(hash);
+            return None;
+        }
+        if entry.sent.as_deref() != Some(body) {
+            return None;
+        }
+        entry.record.response.clone()
+    }
+
+    /// Remembers `body` with the cached record for `hash`: a body whose fingerprint is the
+    /// record's (it was executed, or replayed). Not kept when it would not fit the budget.
+    pub fn remember_sent(&self, hash: &str, body: &[u8]) {
+        let Some(mut cache) = self.lock() else { return };
+        let Some(entry) = cache.records.peek(hash) else { return };
+        if entry.sent.as_deref() == Some(body) {
+            return;
+        }
+        let before = entry.size_bytes();
+        let after = entry.record.size_bytes() + body.len();
+        if cache.bytes - before + after > self.budget {
+            return;
+        }
+        if let Some(entry) = cache.records.peek_mut(hash) {
+            entry.sent = Some(body.into());
+        }
+        cache.bytes = cache.bytes - before + after;
     }
 
     /// Stores a COMPLETED record; anything else is ignored, and so is a record larger than the
@@ -66,7 +114,8 @@ impl RecordCache {
             let Some((_, old)) = cache.records.pop_lru() else { break };
             cache.bytes -= old.size_bytes();
         }
-        if let Some((_, old)) = cache.records.push(record.key_hash.clone(), record) {
+        let entry = Entry { record, sent: None };
+        if let Some((_, old)) = cache.records.push(entry.record.key_hash.clone(), entry) {
             cache.bytes -= old.size_bytes();
         }
         cache.bytes += size;
@@ -106,7 +155,6 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::StoredResponse;
 
     fn record(hash: &str, status: Status, expiration_s: u64) -> IdempotencyRecord {
         sized(hash, status, expiration_s, 0)
@@ -188,6 +236,37 @@ mod tests {
         cache.remove("b");
         cache.remove("c");
         assert_eq!((cache.len(), cache.bytes()), (0, 0));
+    }
+
+    #[test]
+    fn the_same_bytes_replay_and_count_in_the_budget() {
+        let cache = RecordCache::new(4, 1 << 20);
+        cache.put(sized("a", Status::Completed, 100, 10));
+        let bytes = cache.bytes();
+        assert_eq!(cache.replay_if_sent("a", b"{}", 0), None, "nothing remembered yet");
+        cache.remember_sent("a", br#"{"n":1}"#);
+        assert_eq!(cache.bytes(), bytes + 7);
+        assert_eq!(
+            cache.replay_if_sent("a", br#"{"n":1}"#, 0).unwrap().body,
+            vec![b'x'; 10]
+        );
+        assert_eq!(
+            cache.replay_if_sent("a", br#"{ "n": 1 }"#, 0),
+            None,
+            "other bytes: fingerprint them"
+        );
+        assert_eq!(cache.replay_if_sent("b", br#"{"n":1}"#, 0), None);
+        assert_eq!(cache.replay_if_sent("a", br#"{"n":1}"#, 100_000), None, "expired");
+        assert!(cache.is_empty());
+        // A body that would not fit the budget is not remembered.
+        let small = RecordCache::new(4, sized("a", Status::Completed, 100, 10).size_bytes() + 3);
+        small.put(sized("a", Status::Completed, 100, 10));
+        small.remember_sent("a", b"four");
+        assert_eq!(small.replay_if_sent("a", b"four", 0), None);
+        small.remember_sent("a", b"two");
+        assert!(small.replay_if_sent("a", b"two", 0).is_some());
+        small.remove("a");
+        assert_eq!(small.bytes(), 0);
     }
 
     #[test]

@@ -3,7 +3,6 @@
 
 use crate::caller::Caller;
 use sha2::{Digest, Sha256};
-use std::fmt::Write as _;
 
 /// The longest key accepted, in characters.
 pub const MAX_KEY_LEN: usize = 255;
@@ -201,9 +200,11 @@ fn hash_parts(parts: &[&str]) -> String {
         hasher.update(part.as_bytes());
     }
     let digest = hasher.finalize();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hex = String::with_capacity(64);
     for b in digest {
-        let _ = write!(hex, "{b:02x}");
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 0x0f)]));
     }
     hex
 }

@@ -173,7 +173,7 @@ impl<P: Persistence> Idempotency<P> {
     }
 
     /// A replay of `stored` (after the hook).
-    fn replayed<R>(&self, mut stored: StoredResponse, cached: bool) -> Ran<R> {
+    pub(crate) fn replayed<R>(&self, mut stored: StoredResponse, cached: bool) -> Ran<R> {
         if let Some(hook) = &self.replay_hook {
             hook(&mut stored);
         }

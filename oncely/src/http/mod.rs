@@ -125,7 +125,17 @@ impl<P: Persistence> Idempotency<P> {
                 return (key_problem(&err).into_response(), Outcome::Rejected);
             }
         };
-        let fingerprint = match checked_fingerprint(request.body().as_ref()) {
+        let hash = self.caller_key_hash(caller, request.method().as_str(), route, &client_key);
+        drop(client_key);
+        // A retry that sends the very bytes of an executed or replayed request replays from the
+        // cache: the same bytes have the same fingerprint, and they passed `validate` then.
+        let body = request.body().as_ref();
+        if let Some(stored) = self.cache.replay_if_sent(&hash, body, started_ms) {
+            let (response, outcome) = answer(Ok(self.replayed(stored, true)));
+            log_request(&request_id, &hash, caller, outcome, &response);
+            return (response, outcome);
+        }
+        let fingerprint = match checked_fingerprint(body) {
             Ok(fingerprint) => fingerprint,
             Err(lossy) => {
                 tracing::info!(
@@ -149,22 +159,14 @@ impl<P: Persistence> Idempotency<P> {
                 return (problem.into_response(), Outcome::Rejected);
             }
         };
-        let hash = self.caller_key_hash(caller, request.method().as_str(), route, &client_key);
-        drop(client_key);
-
         let ran = self
             .once(&hash, fingerprint, deadline_ms, input, execute, store_response)
             .await;
         let (response, outcome) = answer(ran);
-        tracing::info!(
-            request_id = %request_id,
-            key_hash = %hash,
-            caller = caller.kind(),
-            outcome = outcome.as_str(),
-            cached = matches!(outcome, Outcome::Replayed { cached: true }),
-            status = response.status().as_u16(),
-            "idempotent request",
-        );
+        if matches!(outcome, Outcome::Executed | Outcome::Replayed { .. }) {
+            self.cache.remember_sent(&hash, body);
+        }
+        log_request(&request_id, &hash, caller, outcome, &response);
         (response, outcome)
     }
 
@@ -244,6 +246,19 @@ pub fn replay(stored: &StoredResponse) -> Response<Body> {
     response
 }
 
+/// The log line of a request that reached the engine.
+fn log_request(request_id: &str, hash: &str, caller: &Caller, outcome: Outcome, response: &Response<Body>) {
+    tracing::info!(
+        request_id = %request_id,
+        key_hash = %hash,
+        caller = caller.kind(),
+        outcome = outcome.as_str(),
+        cached = matches!(outcome, Outcome::Replayed { cached: true }),
+        status = response.status().as_u16(),
+        "idempotent request",
+    );
+}
+
 /// The Lambda request id, empty outside Lambda.
 fn request_id(request: &Request) -> String {
     request
@@ -303,6 +318,48 @@ mod tests {
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         assert_eq!(idem.persistence().value("effect").as_deref(), Some("one"));
         assert_eq!(idem.cache.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_retry_with_the_same_bytes_replays_before_fingerprint_and_validation() {
+        let idem = Idempotency::new(IdempotencyConfig::default(), InMemoryPersistence::new());
+        let validated = AtomicUsize::new(0);
+        let send = |body: &'static str| {
+            let validated = &validated;
+            let idem = &idem;
+            async move {
+                idem.handle_with_outcome(
+                    &request(Some("k"), body),
+                    "/orders",
+                    |_| {
+                        validated.fetch_add(1, Ordering::SeqCst);
+                        Ok(())
+                    },
+                    |_| async { ok("one") },
+                )
+                .await
+            }
+        };
+        assert_eq!(send(r#"{"a":1}"#).await.1, Outcome::Executed);
+        assert_eq!(validated.load(Ordering::SeqCst), 1);
+        // The very bytes: replayed from the cache, neither fingerprinted nor validated again.
+        let (response, outcome) = send(r#"{"a":1}"#).await;
+        assert_eq!(outcome, Outcome::Replayed { cached: true });
+        assert_eq!(response.body().as_ref(), b"one");
+        assert_eq!(response.headers()[REPLAYED_HEADER], "true");
+        assert_eq!(validated.load(Ordering::SeqCst), 1);
+        // Another spelling of the same JSON: the full path (validated), still a replay.
+        assert_eq!(send(r#"{ "a" : 1 }"#).await.1, Outcome::Replayed { cached: true });
+        assert_eq!(validated.load(Ordering::SeqCst), 2);
+        // Another payload under the key is a mismatch, whatever was remembered.
+        let (response, outcome) = send(r#"{"a":2}"#).await;
+        assert_eq!((outcome, response.status().as_u16()), (Outcome::Mismatch, 422));
+        assert_eq!(validated.load(Ordering::SeqCst), 3);
+        // The last spelling replayed is the one remembered: it replays without validation.
+        assert_eq!(send(r#"{ "a" : 1 }"#).await.1, Outcome::Replayed { cached: true });
+        assert_eq!(validated.load(Ordering::SeqCst), 3);
+        assert_eq!(send(r#"{"a":1}"#).await.1, Outcome::Replayed { cached: true });
+        assert_eq!(validated.load(Ordering::SeqCst), 4);
     }
 
     #[tokio::test]
