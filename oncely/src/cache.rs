@@ -54,13 +54,7 @@ impl RecordCache {
 
     /// The live record for `hash` at `now_ms`; an expired one is evicted and not returned.
     pub fn get(&self, hash: &str, now_ms: u64) -> Option<IdempotencyRecord> {
-        let mut cache = self.lock()?;
-        let entry = cache.records.get(hash)?;
-        if entry.record.is_expired(now_ms) {
-            cache.remove(hash);
-            return None;
-        }
-        Some(entry.record.clone())
+        Some(self.lock()?.live(hash, now_ms)?.record.clone())
     }
 
     /// The stored response of the live record for `hash` when `body` is exactly the body
@@ -68,11 +62,7 @@ impl RecordCache {
     /// fingerprint, so the request is a replay without computing it.
     pub fn replay_if_sent(&self, hash: &str, body: &[u8], now_ms: u64) -> Option<StoredResponse> {
         let mut cache = self.lock()?;
-        let entry = cache.records.get(hash)?;
-        if entry.record.is_expired(now_ms) {
-            cache.remove(hash);
-            return None;
-        }
+        let entry = cache.live(hash, now_ms)?;
         if entry.sent.as_deref() != Some(body) {
             return None;
         }
@@ -82,20 +72,19 @@ impl RecordCache {
     /// Remembers `body` with the cached record for `hash`: a body whose fingerprint is the
     /// record's (it was executed, or replayed). Not kept when it would not fit the budget.
     pub fn remember_sent(&self, hash: &str, body: &[u8]) {
-        let Some(mut cache) = self.lock() else { return };
-        let Some(entry) = cache.records.peek(hash) else { return };
+        let Some(mut guard) = self.lock() else { return };
+        let cache = &mut *guard;
+        let Some(entry) = cache.records.peek_mut(hash) else {
+            return;
+        };
         if entry.sent.as_deref() == Some(body) {
             return;
         }
-        let before = entry.size_bytes();
-        let after = entry.record.size_bytes() + body.len();
-        if cache.bytes - before + after > self.budget {
-            return;
-        }
-        if let Some(entry) = cache.records.peek_mut(hash) {
+        let bytes = cache.bytes - entry.size_bytes() + entry.record.size_bytes() + body.len();
+        if bytes <= self.budget {
             entry.sent = Some(body.into());
+            cache.bytes = bytes;
         }
-        cache.bytes = cache.bytes - before + after;
     }
 
     /// Stores a COMPLETED record; anything else is ignored, and so is a record larger than the
@@ -145,6 +134,16 @@ impl RecordCache {
 }
 
 impl Inner {
+    /// The entry for `hash` (now the most recently used) unless it has expired at `now_ms`, in
+    /// which case it is evicted.
+    fn live(&mut self, hash: &str, now_ms: u64) -> Option<&Entry> {
+        if self.records.get(hash)?.record.is_expired(now_ms) {
+            self.remove(hash);
+            return None;
+        }
+        self.records.peek(hash)
+    }
+
     fn remove(&mut self, hash: &str) {
         if let Some(old) = self.records.pop(hash) {
             self.bytes -= old.size_bytes();

@@ -54,10 +54,12 @@ impl<P: OrderStore> OrdersApi<P> {
                 let order = message.order()?;
                 // Both are needed only where the order's id is derived (see `orders_store`).
                 let (record_id, fingerprint) = if P::DERIVES_ORDER_IDS {
-                    let key = oncely::fingerprint::canonical_json(&serde_json::json!([message.order_key]));
+                    // The key exactly as the batch derived it from the body.
+                    let value = serde_json::to_value(&message)?;
+                    let key = oncely::key::key_from_pointers(&value, &[ORDER_KEY_POINTER.to_string()])?;
                     (
                         operation.record_id(&key),
-                        oncely::fingerprint::checked_fingerprint(&serde_json::to_vec(&message)?)?,
+                        oncely::fingerprint::checked_fingerprint(&serde_json::to_vec(&value)?)?,
                     )
                 } else {
                     Default::default()

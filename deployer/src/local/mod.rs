@@ -7,8 +7,9 @@
 //! until Ctrl-C.
 //!
 //! Order of start: the API port first (a taken port fails before anything starts), then
-//! DynamoDB, the table, the queues, the build, the environments, the pollers, and last the API. Every child process is
-//! owned by a value whose drop stops it, so an error at any step stops what already runs.
+//! DynamoDB, the table, the queues, the build, the environments, the pollers, and last the API.
+//! Every child process is owned by a value whose drop stops it, so an error at any step stops
+//! what already runs.
 
 mod auth_setup;
 pub mod queues;

@@ -33,8 +33,6 @@ const MAX_POLLERS: u32 = 5;
 /// The stack's queues in the local SQS, and the server when it was started here (stopped on drop).
 pub struct LocalQueues {
     _moto: Option<emulators::Emulator>,
-    /// The SQS endpoint.
-    pub endpoint: String,
     client: aws_sdk_sqs::Client,
     queues: Vec<LocalQueue>,
 }
@@ -103,7 +101,6 @@ impl LocalQueues {
         }
         Ok(LocalQueues {
             _moto: moto,
-            endpoint,
             client: ctx.sqs.clone(),
             queues,
         })

@@ -394,25 +394,7 @@ async fn dynamodb_unreachable_is_503_and_a_later_retry_succeeds() {
 async fn fifty_concurrent_requests_through_eight_instances_create_one_order() {
     let table = Table::new().await;
     let apis: Vec<_> = (0..8).map(|_| std::sync::Arc::new(table.api().0)).collect();
-    let mut tasks = Vec::new();
-    for i in 0..50 {
-        let api = apis[i % 8].clone();
-        tasks.push(tokio::spawn(async move { api.handle(post(Some("race"), BODY)).await }));
-    }
-    let mut created = Vec::new();
-    let mut conflicts = 0;
-    for task in tasks {
-        let response = task.await.unwrap();
-        match response.status().as_u16() {
-            201 => created.push(body(&response)),
-            409 => {
-                assert_problem(&response, 409);
-                assert!(header(&response, "retry-after").is_some());
-                conflicts += 1;
-            }
-            other => panic!("unexpected {other}: {}", String::from_utf8_lossy(&body(&response))),
-        }
-    }
+    let (created, conflicts) = race(&apis, "race", BODY, 50).await;
     assert!(!created.is_empty());
     assert!(
         created.iter().all(|b| *b == created[0]),

@@ -95,23 +95,7 @@ async fn fifty_concurrent_requests_through_eight_instances_create_one_order_on_r
     let apis: Vec<_> = (0..8)
         .map(|_| Arc::new(api(&table, &table.endpoint, redis_with_prefix_of(&redis))))
         .collect();
-    let mut tasks = Vec::new();
-    for i in 0..50 {
-        let api = apis[i % 8].clone();
-        tasks.push(tokio::spawn(async move { api.handle(post(Some("race"), BODY)).await }));
-    }
-    let mut created = Vec::new();
-    for task in tasks {
-        let response = task.await.unwrap();
-        match response.status().as_u16() {
-            201 => created.push(body(&response)),
-            409 => {
-                assert_problem(&response, 409);
-                assert!(header(&response, "retry-after").is_some());
-            }
-            other => panic!("unexpected {other}: {}", String::from_utf8_lossy(&body(&response))),
-        }
-    }
+    let (created, _conflicts) = race(&apis, "race", BODY, 50).await;
     assert!(!created.is_empty());
     assert!(created.iter().all(|b| *b == created[0]), "every 201 is the same order");
     assert_eq!(table.orders().await.len(), 1, "exactly one order");

@@ -66,3 +66,38 @@ impl TableExt for Table {
 fn is_order(item: &HashMap<String, AttributeValue>) -> bool {
     item["id"].as_s().unwrap().starts_with("order#")
 }
+
+/// Sends `n` identical `POST /orders` with `key` at once, spread over `apis` (one per Lambda
+/// environment). Each answer must be a `201` or a `409` problem with `Retry-After`; returns the
+/// `201` bodies and the number of `409`s.
+pub async fn race<P>(
+    apis: &[std::sync::Arc<OrdersApi<P>>],
+    key: &'static str,
+    body_text: &'static str,
+    n: usize,
+) -> (Vec<Vec<u8>>, usize)
+where
+    P: orders::orders_store::OrderStore + Send + Sync + 'static,
+{
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let api = apis[i % apis.len()].clone();
+            tokio::spawn(async move { api.handle(post(Some(key), body_text)).await })
+        })
+        .collect();
+    let mut created = Vec::new();
+    let mut conflicts = 0;
+    for task in tasks {
+        let response = task.await.unwrap();
+        match response.status().as_u16() {
+            201 => created.push(body(&response)),
+            409 => {
+                assert_problem(&response, 409);
+                assert!(header(&response, "retry-after").is_some());
+                conflicts += 1;
+            }
+            other => panic!("unexpected {other}: {}", String::from_utf8_lossy(&body(&response))),
+        }
+    }
+    (created, conflicts)
+}
