@@ -14,6 +14,8 @@ async fn main() -> Result<(), Error> {
     oncely::init_logging();
     // The table and options the deployer sets (TABLE_NAME, IDEMPOTENCY_*).
     let idempotency = Arc::new(Idempotency::from_env()?);
+    // The store's connection, opened during init (logged either way; else the first request connects).
+    let _ = idempotency.warm_up().await;
     let table = idempotency.persistence().table().to_string();
     lambda_http::run(service_fn(move |request: Request| {
         let (idempotency, table) = (idempotency.clone(), table.clone());

@@ -24,6 +24,8 @@ async fn main() -> Result<(), Error> {
     oncely::init_logging();
     // The table and options the deployer sets (TABLE_NAME, IDEMPOTENCY_*).
     let idempotency = Arc::new(Idempotency::from_env()?);
+    // The store's connection, opened during init (logged either way; else the first request connects).
+    let _ = idempotency.warm_up().await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let idempotency = idempotency.clone();
         async move {

@@ -32,6 +32,9 @@ pub struct IdempotencyConfig {
     pub ttl_attribute: String,
     /// The in-progress deadline used when the invocation has no Lambda deadline (tests, local runs).
     pub fallback_deadline: Duration,
+    /// The most a function's init waits for the store's first connection
+    /// ([`crate::Idempotency::warm_up`]); zero skips it. From `IDEMPOTENCY_WARM_UP_MS`.
+    pub warm_up: Duration,
 }
 
 impl Default for IdempotencyConfig {
@@ -44,6 +47,7 @@ impl Default for IdempotencyConfig {
             local_cache_bytes: DEFAULT_CACHE_BYTES,
             ttl_attribute: DEFAULT_TTL_ATTRIBUTE.to_string(),
             fallback_deadline: Duration::from_secs(30),
+            warm_up: Duration::from_millis(DEFAULT_WARM_UP_MS),
         }
     }
 }
@@ -58,6 +62,13 @@ pub const DEFAULT_CACHE_ITEMS: usize = 256;
 /// a sixteenth of the smallest usual function (128 MB). With it, the default is a sixteenth of
 /// the function's memory.
 pub const DEFAULT_CACHE_BYTES: usize = 8 * 1024 * 1024;
+/// Default of `IDEMPOTENCY_WARM_UP_MS`: an init waits at most a second for the store's first
+/// connection (DNS, TCP, TLS and one read; tens of milliseconds with init's burst of CPU),
+/// a tenth of Lambda's 10 s init limit. A store out of reach costs the init that second, not the
+/// start: the first request connects again.
+pub const DEFAULT_WARM_UP_MS: u64 = 1_000;
+/// The most `IDEMPOTENCY_WARM_UP_MS` may be: half of Lambda's init limit.
+pub const MAX_WARM_UP_MS: u64 = 5_000;
 /// Default of `IDEMPOTENCY_TTL_ATTRIBUTE`.
 pub const DEFAULT_TTL_ATTRIBUTE: &str = "expiration";
 
@@ -189,6 +200,19 @@ impl Settings {
                 v
             }
         };
+        let warm_up = match lookup("IDEMPOTENCY_WARM_UP_MS") {
+            None => DEFAULT_WARM_UP_MS,
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| *ms <= MAX_WARM_UP_MS)
+                .ok_or(ConfigError::Invalid {
+                    name: "IDEMPOTENCY_WARM_UP_MS",
+                    value: v,
+                    expected: "a whole number of milliseconds from 0 (no warm-up) to 5000",
+                })?,
+        };
         let function_name = match lookup("IDEMPOTENCY_KEY_PREFIX") {
             Some(v) if (1..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()) => v,
             Some(v) => {
@@ -211,6 +235,7 @@ impl Settings {
                 local_cache_items: cache,
                 local_cache_bytes: cache_bytes,
                 ttl_attribute,
+                warm_up: Duration::from_millis(warm_up),
                 ..IdempotencyConfig::default()
             },
         })
@@ -251,6 +276,23 @@ mod tests {
         assert_eq!(s.idempotency.local_cache_items, 256);
         assert_eq!(s.idempotency.local_cache_bytes, 8 * 1024 * 1024);
         assert_eq!(s.idempotency.ttl_attribute, "expiration");
+        assert_eq!(s.idempotency.warm_up, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_warm_up_bound_is_read_and_bounded() {
+        let s = settings(&[("TABLE_NAME", "t_1"), ("IDEMPOTENCY_WARM_UP_MS", "0")]).unwrap();
+        assert_eq!(s.idempotency.warm_up, Duration::ZERO);
+        let s = settings(&[("TABLE_NAME", "t_1"), ("IDEMPOTENCY_WARM_UP_MS", "5000")]).unwrap();
+        assert_eq!(s.idempotency.warm_up, Duration::from_secs(5));
+        for bad in ["5001", "-1", "soon", ""] {
+            let err = settings(&[("TABLE_NAME", "t_1"), ("IDEMPOTENCY_WARM_UP_MS", bad)]).unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("IDEMPOTENCY_WARM_UP_MS={bad:?} is invalid")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

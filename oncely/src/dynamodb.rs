@@ -48,6 +48,28 @@ fn sdk_timeouts(call: Option<(Duration, Duration)>) -> Result<aws_sdk_dynamodb::
     ))
 }
 
+/// The id [`open_connection`] reads: no record has it (record ids are hex digests).
+pub const WARM_UP_ID: &str = "oncely:warm-up";
+
+/// Opens `client`'s connection to DynamoDB and keeps it in its pool: one eventually consistent
+/// GetItem of [`WARM_UP_ID`] in `table` (half a read unit; the function's role may already read
+/// the table), within `within`. It runs the client's whole path once (endpoint, signing, DNS,
+/// TCP, TLS with the platform's roots loaded), so the first request finds it ready; the pool keeps
+/// an idle connection 90 s. A handler's own client for another table warms up the same way.
+pub async fn open_connection(client: &Client, table: &str, within: Duration) -> Result<(), PersistenceError> {
+    client
+        .get_item()
+        .table_name(table)
+        .key("id", AttributeValue::S(WARM_UP_ID.into()))
+        .projection_expression("id")
+        .customize()
+        .config_override(sdk_timeouts(Some((within, within)))?)
+        .send()
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
 impl crate::Idempotency<DynamoDbPersistence> {
     /// Idempotency on the DynamoDB table the environment names, as the deployer sets it
     /// (`TABLE_NAME`, `IDEMPOTENCY_*`, see [`crate::Settings`]), with a client from Lambda's
@@ -224,6 +246,10 @@ where
 
 impl Persistence for DynamoDbPersistence {
     type Write = TransactWriteItem;
+
+    async fn warm_up(&self, within: Duration) -> Result<(), PersistenceError> {
+        open_connection(&self.client, &self.table, within).await
+    }
 
     async fn claim(&self, record: &IdempotencyRecord, now_ms: u64) -> Result<ClaimOutcome, PersistenceError> {
         let bounds = call_config(&self.bounds, record.in_progress_expiration_ms, self.keep_for_release())?;

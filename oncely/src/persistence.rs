@@ -71,6 +71,14 @@ pub trait Persistence: Send + Sync + 'static {
     /// Deletes the record with this id, in whatever state, so the key runs again (for operators:
     /// a result that must not be replayed). Whether there was one. Never deletes a handler's writes.
     fn delete(&self, key_hash: &str) -> impl Future<Output = Result<bool, PersistenceError>> + Send;
+
+    /// Opens the store's connection and keeps it for the first request (DNS, TCP, TLS and one
+    /// cheap read, within `within`), so a function pays for them during its init rather than in
+    /// its first invocation. A store without connections does nothing (the default).
+    fn warm_up(&self, within: Duration) -> impl Future<Output = Result<(), PersistenceError>> + Send {
+        let _ = within;
+        async { Ok(()) }
+    }
 }
 
 /// Time bounds of the store calls, derived per call from the invocation's deadline (the record's

@@ -4,7 +4,7 @@
 //! bounded by the caller's timeout; a connection that failed or timed out is never reused.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufStream};
 use tokio::net::TcpStream;
 
@@ -12,6 +12,10 @@ use tokio::net::TcpStream;
 pub const DEFAULT_PORT: u16 = 6379;
 /// The most idle connections kept for reuse.
 const MAX_IDLE: usize = 16;
+/// How long an idle connection is kept by default: as long as the HTTPS client's pool keeps its
+/// own (90 s), well inside the idle timeouts between a function and its cache (350 s for the NAT
+/// of a VPC function's connections; Redis' own `timeout` is 0, never, unless set).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Bounds on one reply from the server, so that a server that misbehaves (or a man in the middle
 /// of a plain `redis://` connection) costs one failed call, never the process: memory is reserved
@@ -257,6 +261,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 /// One connection, set up (AUTH, SELECT) and ready for commands.
 struct Connection {
     io: BufStream<Box<dyn Io>>,
+    /// When it last went back to the pool.
+    idle_since: Instant,
 }
 
 impl Connection {
@@ -416,6 +422,7 @@ pub struct RedisClient {
     tls: Option<tokio_rustls::TlsConnector>,
     limits: ReplyLimits,
     idle: Mutex<Vec<Connection>>,
+    idle_timeout: Duration,
 }
 
 impl std::fmt::Debug for RedisClient {
@@ -441,6 +448,7 @@ impl RedisClient {
             tls,
             limits: ReplyLimits::default(),
             idle: Mutex::new(Vec::new()),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 
@@ -452,12 +460,20 @@ impl RedisClient {
             tls,
             limits: ReplyLimits::default(),
             idle: Mutex::new(Vec::new()),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 
     /// The same client with other bounds on each reply.
     pub fn with_limits(mut self, limits: ReplyLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// The same client closing connections idle longer than `timeout` instead of reusing them
+    /// (default [`DEFAULT_IDLE_TIMEOUT`]): shorter than any idle timeout on the way to the server.
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
         self
     }
 
@@ -490,11 +506,11 @@ impl RedisClient {
     }
 
     async fn pipeline_unbounded(&self, commands: &[Command]) -> Result<Vec<Value>, RespError> {
-        let idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .pop();
+        let idle = {
+            let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            idle.retain(|c| c.idle_since.elapsed() < self.idle_timeout);
+            idle.pop()
+        };
         let mut connection = match idle {
             Some(connection) => connection,
             None => self.connect().await?,
@@ -505,6 +521,7 @@ impl RedisClient {
         for _ in commands {
             replies.push(connection.read(&self.limits).await?);
         }
+        connection.idle_since = Instant::now();
         let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if idle.len() < MAX_IDLE {
             idle.push(connection);
@@ -534,7 +551,10 @@ impl RedisClient {
                 })?)
             }
         };
-        let mut connection = Connection { io: BufStream::new(io) };
+        let mut connection = Connection {
+            io: BufStream::new(io),
+            idle_since: Instant::now(),
+        };
         let mut setup = Vec::new();
         if let Some(password) = &url.password {
             let mut auth = Command::new("AUTH");

@@ -72,6 +72,14 @@ return 0
 
 const SCRIPTS: [&str; 3] = [CLAIM, COMPLETE, RELEASE];
 
+/// `SCRIPT LOAD` of each of [`SCRIPTS`], in their order.
+fn script_loads() -> Vec<Command> {
+    SCRIPTS
+        .iter()
+        .map(|source| Command::new("SCRIPT").arg("LOAD").arg(source))
+        .collect()
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Script {
     Claim = 0,
@@ -235,23 +243,12 @@ impl RedisPersistence {
         let started = Instant::now();
         let eval = call("EVAL", SCRIPTS[script as usize]);
         let Some(shas) = self.shas.get() else {
-            let mut commands: Vec<Command> = SCRIPTS
-                .iter()
-                .map(|source| Command::new("SCRIPT").arg("LOAD").arg(source))
-                .collect();
+            let mut commands = script_loads();
             commands.push(eval);
             let mut replies = self.client.pipeline(&commands, timeout).await?;
             let result = replies.pop().unwrap_or(Value::Nil);
-            let shas: Vec<String> = replies
-                .into_iter()
-                .filter_map(|reply| match reply {
-                    Value::Bulk(sha) => String::from_utf8(sha).ok(),
-                    _ => None,
-                })
-                .collect();
-            if let Ok(shas) = <[String; 3]>::try_from(shas) {
-                let _ = self.shas.set(shas);
-            }
+            // A refused load leaves the digests unknown: the next call loads them again.
+            let _ = self.remember_shas(replies);
             return Ok(result);
         };
         let reply = self
@@ -268,6 +265,27 @@ impl RedisPersistence {
             }
             other => Ok(other),
         }
+    }
+
+    /// Keeps the scripts' digests from the replies to [`script_loads`], when all three came;
+    /// else the first refusal.
+    fn remember_shas(&self, replies: Vec<Value>) -> Result<(), PersistenceError> {
+        let mut shas = Vec::with_capacity(SCRIPTS.len());
+        for reply in replies {
+            match reply {
+                Value::Bulk(sha) => shas.extend(String::from_utf8(sha).ok()),
+                Value::Error { code, message } => {
+                    return Err(PersistenceError::Unavailable(format!(
+                        "Redis refused SCRIPT LOAD ({code}): {message}"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        let shas = <[String; 3]>::try_from(shas)
+            .map_err(|_| PersistenceError::Unavailable("Redis did not return the scripts' digests".into()))?;
+        let _ = self.shas.set(shas);
+        Ok(())
     }
 
     /// One command of an operator (no invocation deadline): bounded by `operation_max`.
@@ -386,6 +404,17 @@ fn unexpected(script: &str, value: &Value) -> PersistenceError {
 
 impl Persistence for RedisPersistence {
     type Write = RedisWrite;
+
+    /// Connects (TCP, TLS, AUTH, SELECT) and loads the scripts in one round trip, so the first
+    /// claim finds an open connection and sends EVALSHA alone.
+    async fn warm_up(&self, within: Duration) -> Result<(), PersistenceError> {
+        let replies = self
+            .client
+            .pipeline(&script_loads(), within)
+            .await
+            .map_err(|err| PersistenceError::Unavailable(err.to_string()))?;
+        self.remember_shas(replies)
+    }
 
     async fn claim(&self, record: &IdempotencyRecord, now_ms: u64) -> Result<ClaimOutcome, PersistenceError> {
         let key = self.key(&record.key_hash);

@@ -67,6 +67,30 @@ impl OrdersService {
         }
     }
 
+    /// Opens, during init, the connections the first request needs (see
+    /// [`oncely::Idempotency::warm_up`], bounded by `IDEMPOTENCY_WARM_UP_MS`): the table's, which
+    /// holds the orders and, by default, their records; with Redis, Redis' too, both at once.
+    /// Failures are logged and the first request connects again.
+    pub async fn warm_up(&self) {
+        match self {
+            OrdersService::DynamoDb(api) => {
+                let _ = api.idempotency().warm_up().await;
+            }
+            OrdersService::Redis(api) => {
+                let within = api.idempotency().config().warm_up;
+                let orders = async {
+                    if within.is_zero() {
+                        return;
+                    }
+                    if let Err(err) = oncely::dynamodb::open_connection(api.client(), api.table(), within).await {
+                        tracing::warn!(error = %err, "warm-up of the orders table failed: the first request connects");
+                    }
+                };
+                let _ = tokio::join!(api.idempotency().warm_up(), orders);
+            }
+        }
+    }
+
     /// Creates the orders of an SQS batch before `deadline_ms` (see [`imports`]).
     pub async fn import(&self, event: &oncely::sqs::SqsEvent, deadline_ms: u64) -> oncely::sqs::SqsBatchResponse {
         match self {

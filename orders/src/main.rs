@@ -36,6 +36,8 @@ async fn main() -> Result<(), Error> {
             std::process::exit(2);
         }
     };
+    // During init, with the init phase's CPU: the first request finds its connections open.
+    api.warm_up().await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let api = api.clone();
         async move { dispatch(api, event).await }

@@ -6,7 +6,8 @@
 //! clients for an emulator ([`sdk_config`], [`dynamodb_client`], [`recorded_client!`]), a
 //! fault-injecting proxy in front of DynamoDB or moto ([`FaultProxy`]) with names for the AWS
 //! operations it sees ([`classify_aws`], [`is_mutating`]), a TCP proxy that can be cut for real
-//! ([`TcpProxy`], in front of `redis-server`), and temporary directories ([`temp_dir`]).
+//! ([`TcpProxy`], in front of `redis-server`), a TLS-terminating proxy with a CA of its own
+//! ([`TlsProxy`], so clients talk TLS to an emulator as to AWS), and temporary directories ([`temp_dir`]).
 //!
 //! A crate of its own rather than a `testkit` feature of `emulators`: `emulators` is a normal
 //! dependency of the deployer binary with a single dependency of its own, while the kit needs the
@@ -22,6 +23,7 @@ mod emulator;
 mod fault_proxy;
 pub mod table;
 mod tcp_proxy;
+mod tls_proxy;
 
 pub use aws_ops::{classify_aws, is_mutating, is_read};
 pub use calls::Calls;
@@ -30,6 +32,7 @@ pub use emulator::{Moto, dynamodb_local, moto, redis_server, redis_url};
 pub use fault_proxy::{Classify, ErrorReply, Fault, FaultProxy, Observe, Policy, RequestView, Times};
 pub use tcp_proxy::TcpProxy;
 pub use tempfile::TempDir;
+pub use tls_proxy::{Certificates, TlsProxy};
 
 /// A fresh directory under the system's temp dir, removed with everything in it when dropped.
 pub fn temp_dir() -> TempDir {

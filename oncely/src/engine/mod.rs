@@ -190,6 +190,39 @@ impl<P: Persistence> Idempotency<P> {
         &self.persistence
     }
 
+    /// Opens the store's connection ahead of the first request, within
+    /// [`IdempotencyConfig::warm_up`] (skipped when zero), and logs how it went. Call it in the
+    /// function's `main` before the runtime starts: Lambda gives init a burst of CPU, while the
+    /// first invocation would pay DNS, TCP and the TLS handshake on the function's slice of it.
+    /// An error leaves nothing broken (the first request connects again); the caller may go on.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), oncely::ConfigError> {
+    /// let idempotency = oncely::Idempotency::from_env()?;
+    /// let _ = idempotency.warm_up().await; // logged either way
+    /// # Ok(()) }
+    /// ```
+    pub async fn warm_up(&self) -> Result<(), PersistenceError> {
+        let within = self.config.warm_up;
+        if within.is_zero() {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let result = match tokio::time::timeout(within, self.persistence.warm_up(within)).await {
+            Ok(result) => result,
+            Err(_) => Err(PersistenceError::Unavailable(format!(
+                "no answer within the warm-up's {} ms",
+                within.as_millis()
+            ))),
+        };
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        match &result {
+            Ok(()) => tracing::info!(elapsed_ms, "warm-up: the store's connection is open"),
+            Err(err) => tracing::warn!(elapsed_ms, error = %err, "warm-up failed: the first request connects"),
+        }
+        result
+    }
+
     /// Runs `execute` at most once for the record `hash`: replays a completed record with the
     /// same `fingerprint`, answers one in flight or of another payload, else claims it, runs,
     /// and completes or releases.

@@ -284,7 +284,25 @@ async fn a_crash_between_the_effect_and_the_completion_answers_with_the_effect<P
     assert_eq!(response.body().as_ref(), b"payment 1");
 }
 
+/// A warm-up succeeds, writes nothing, and the store then works as before.
+async fn a_warm_up_opens_the_store_and_writes_nothing<P: Effects>(idem: Arc<Idempotency<P>>) {
+    idem.warm_up().await.expect("the warm-up");
+    let now = now_ms();
+    let hash = fresh_hash();
+    assert_eq!(idem.persistence().read(&hash).await.unwrap(), None, "nothing written");
+    let ours = record(&hash, "a", now);
+    assert_eq!(
+        idem.persistence().claim(&ours, now).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
+    idem.persistence()
+        .complete(&completed(ours.clone()), vec![])
+        .await
+        .unwrap();
+}
+
 crate::contract!(
+    a_warm_up_opens_the_store_and_writes_nothing,
     claim_answers_the_live_record_in_the_same_call,
     a_retried_call_recognises_its_own_earlier_attempt,
     dead_and_expired_records_are_claimed_again,
@@ -325,4 +343,14 @@ async fn redis_scripts_are_sent_again_after_the_server_forgets_them() {
         store.claim(&theirs, now).await.unwrap(),
         ClaimOutcome::Existing(r) if r.status == Status::Completed
     ));
+}
+
+/// DynamoDB only: a warm-up on a table that does not exist says so, by the service's own code.
+#[tokio::test]
+async fn a_warm_up_on_a_missing_table_names_the_error() {
+    let endpoint = testkit::dynamodb_local().endpoint();
+    let store = oncely::DynamoDbPersistence::new(client(&endpoint, None), "no-such-table", TTL_ATTRIBUTE);
+    let err = store.warm_up(Duration::from_secs(5)).await.unwrap_err();
+    assert!(matches!(err, PersistenceError::Unavailable(_)), "{err:?}");
+    assert!(err.to_string().contains("ResourceNotFoundException"), "{err}");
 }

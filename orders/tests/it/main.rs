@@ -10,3 +10,4 @@ mod imports;
 mod orders_api;
 mod redis_hostile;
 mod redis_orders;
+mod warm_up;

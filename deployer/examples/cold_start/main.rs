@@ -5,6 +5,12 @@
 //! (a PATH may be a deployment zip, a bare binary, or a `.mjs`/`.js` script run by `node`, whose
 //! size is then its folder's, `node_modules` included). Binaries take turns, run by run, so
 //! machine load hits them alike. Prints a table; it measures, it never asserts.
+//!
+//! With `--first-request [--requests N]`, it times instead the first response after a cold start
+//! against a warm request, over TLS, with and without the store connection opened during init
+//! (`first_request.rs`).
+
+mod first_request;
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -40,8 +46,10 @@ async fn start_once(start: &Start) -> anyhow::Result<(Duration, u64)> {
         ("AWS_DEFAULT_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "local"),
         ("AWS_SECRET_ACCESS_KEY", "local"),
-        // Never contacted: the measurement ends before the first invocation.
+        // Never contacted: the measurement ends before the first invocation, and the store's
+        // warm-up is off (this is the process's own start; `--first-request` times the warm-up).
         ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9"),
+        ("IDEMPOTENCY_WARM_UP_MS", "0"),
         ("TABLE_NAME", "orders"),
         ("TZ", ":UTC"),
     ];
@@ -141,6 +149,8 @@ fn median<T: Ord + Copy>(mut values: Vec<T>) -> T {
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1).peekable();
     let mut runs = 15;
+    let mut first_request = false;
+    let mut requests = 20;
     let mut targets = Vec::new();
     while let Some(arg) = args.next() {
         if arg == "--runs" {
@@ -149,14 +159,25 @@ async fn main() -> anyhow::Result<()> {
                 .context("--runs needs a number")?
                 .parse()
                 .context("--runs")?;
+        } else if arg == "--requests" {
+            requests = args
+                .next()
+                .context("--requests needs a number")?
+                .parse()
+                .context("--requests")?;
+        } else if arg == "--first-request" {
+            first_request = true;
         } else {
             let (label, path) = arg.split_once('=').context("arguments are LABEL=PATH")?;
             let (binary, size) = binary_for(Path::new(path))?;
             targets.push((label.to_string(), binary, size));
         }
     }
-    if targets.is_empty() || runs == 0 {
-        bail!("usage: cold_start [--runs N] LABEL=PATH [LABEL=PATH ...]");
+    if targets.is_empty() || runs == 0 || requests == 0 {
+        bail!("usage: cold_start [--runs N] [--first-request [--requests N]] LABEL=PATH [LABEL=PATH ...]");
+    }
+    if first_request {
+        return first_request::measure(&targets, runs, requests).await;
     }
     let mut times = vec![Vec::new(); targets.len()];
     let mut rss = vec![Vec::new(); targets.len()];
