@@ -1,5 +1,5 @@
 //! The deployer's own timings against moto (run by `scripts/bench-deployer`): a fresh `up`, a no-op
-//! `up`, `up --zip` with no change, `plan` and `down`, each run 3 times, printed as a table of the
+//! `up`, `up --zip` with no change, `plan` and `down --delete-data`, each run 3 times, printed as a table of the
 //! median wall time and the AWS calls (all, and mutating) a recording proxy in front of moto saw.
 //!
 //! Usage: `bench [DEPLOYER]` from the workspace root; DEPLOYER defaults to the `deployer` binary
@@ -150,7 +150,10 @@ fn measure(b: &Bench) -> Vec<(&'static str, Vec<Sample>)> {
     let zip = zip.to_str().expect("a UTF-8 path");
     let noop_zip: Vec<Sample> = (0..RUNS).map(|_| b.run(&apps[0], &["up", "--zip", zip])).collect();
     let plan: Vec<Sample> = (0..RUNS).map(|_| b.run(&apps[0], &["plan"])).collect();
-    let down: Vec<Sample> = apps.iter().map(|app| b.run(app, &["down", "--yes"])).collect();
+    let down: Vec<Sample> = apps
+        .iter()
+        .map(|app| b.run(app, &["down", "--yes", "--delete-data"]))
+        .collect();
     vec![
         ("up (fresh stack)", fresh),
         ("up (no change)", noop),

@@ -204,7 +204,8 @@ pub struct DownArgs {
     /// Do not ask for confirmation (needed when there is no terminal to ask on).
     #[arg(long, short)]
     pub yes: bool,
-    /// Also delete a table that still holds orders.
+    /// Also delete a table that still holds orders or has deletion protection on (turned off
+    /// first), and a user pool that still has users.
     #[arg(long)]
     pub delete_data: bool,
 }

@@ -317,11 +317,18 @@ pub fn deletable(stack: &Stack, live: &LiveStack) -> Vec<String> {
             .filter(|q| stack.owns(&q.tags))
             .map(|q| format!("queue {} (with the messages it holds)", q.name)),
     );
-    if live.table.as_ref().is_some_and(|t| stack.owns(&t.tags)) {
-        out.push(format!(
-            "table {} (kept if it holds orders, unless --delete-data)",
-            stack.table_name()
-        ));
+    if let Some(t) = live.table.as_ref().filter(|t| stack.owns(&t.tags)) {
+        out.push(if t.deletion_protection {
+            format!(
+                "table {} (deletion protection on: kept, unless --delete-data, which turns the protection off)",
+                stack.table_name()
+            )
+        } else {
+            format!(
+                "table {} (kept if it holds orders, unless --delete-data)",
+                stack.table_name()
+            )
+        });
     }
     out
 }
@@ -361,7 +368,9 @@ pub async fn down(ctx: &Context, stack: &Stack, live: &LiveStack, delete_data: b
     report
         .warnings
         .extend(report.changes.iter().filter_map(|c| match &c.note {
-            Some(note @ Note::KeptWithData { .. }) => Some(format!("{} {} {note}", c.resource, c.name)),
+            Some(note @ (Note::KeptWithData { .. } | Note::KeptProtected)) => {
+                Some(format!("{} {} {note}", c.resource, c.name))
+            }
             Some(note @ Note::KeptWithUsers) if c.resource == ResourceKind::UserPool => {
                 Some(format!("{} {} {note}", c.resource, c.name))
             }
@@ -425,6 +434,11 @@ mod tests {
                 ttl_status: "ENABLED".into(),
                 ttl_attribute: Some(c.table.ttl_attribute.clone()),
                 tags: tags.clone(),
+                capacity: None,
+                point_in_time_recovery: c.table.point_in_time_recovery,
+                earliest_restore: None,
+                deletion_protection: c.table.deletion_protection,
+                kms_key: c.table.kms_key.clone(),
             }),
             log_group: Some(log_group::Live {
                 retention_days: Some(c.function.log_retention_days),

@@ -85,6 +85,8 @@ pub enum Note {
     KeyMismatch { key: String },
     /// `down` kept a table that still holds orders.
     KeptWithData { items: u64, orders: u64 },
+    /// `down` kept a table whose deletion protection is on (no `--delete-data`).
+    KeptProtected,
     /// `down` deleted a table holding this many items.
     ItemsDeleted { items: u64 },
     /// A route the config no longer lists.
@@ -124,6 +126,10 @@ impl fmt::Display for Note {
             Note::KeptWithData { items, orders } => write!(
                 f,
                 "kept: it still holds {items} items ({orders} orders); pass --delete-data to delete it with its data"
+            ),
+            Note::KeptProtected => f.write_str(
+                "kept: deletion protection is on; `down --delete-data` turns it off and deletes the table with \
+                its data (or set table.deletion_protection: false and run `up` first)",
             ),
             Note::ItemsDeleted { items } => write!(f, "{items} items deleted"),
             Note::NoLongerInConfig => f.write_str("no longer in the config"),

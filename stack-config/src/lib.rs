@@ -173,6 +173,29 @@ pub struct AlarmSettings {
 pub struct TableSettings {
     /// The attribute DynamoDB's TTL reads to expire records.
     pub ttl_attribute: String,
+    /// Point-in-time recovery on.
+    pub point_in_time_recovery: bool,
+    /// Deletion protection on.
+    pub deletion_protection: bool,
+    /// The customer managed KMS key (ARN) that encrypts it; `None`: the AWS owned key.
+    pub kms_key: Option<String>,
+    /// How it is billed.
+    pub billing: Billing,
+}
+
+/// How the table is billed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "mode")]
+pub enum Billing {
+    /// Pay per request.
+    OnDemand,
+    /// Provisioned read and write capacity units.
+    Provisioned {
+        /// Read capacity units.
+        read: i64,
+        /// Write capacity units.
+        write: i64,
+    },
 }
 
 /// `function:`: the Lambda function.
@@ -417,6 +440,8 @@ mod tests {
     fn defaults_cover_everything_but_app_and_stage() {
         let c = Config::parse("app: shop\nstage: prod\n").unwrap();
         assert_eq!(c.table.ttl_attribute, "expiration");
+        assert!(c.table.point_in_time_recovery && c.table.deletion_protection);
+        assert_eq!((c.table.kms_key.as_deref(), c.table.billing), (None, Billing::OnDemand));
         assert_eq!(c.function.timeout_s, 15);
         assert_eq!(c.function.architecture, Architecture::X86_64);
         assert_eq!(c.idempotency.expires_after_s, 86_400);
@@ -436,6 +461,55 @@ mod tests {
         assert_eq!(
             missing.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(),
             vec!["app", "stage"]
+        );
+    }
+
+    #[test]
+    fn the_table_settings_are_read_and_checked_with_positions() {
+        let key = "arn:aws:kms:eu-west-1:123456789012:key/0b6a1c2d-1111-2222-3333-444455556666";
+        let yaml = format!(
+            "app: a\nstage: b\ntable:\n  point_in_time_recovery: false\n  deletion_protection: false\n  \
+             kms_key: {key}\n  billing_mode: provisioned\n  read_capacity: 10\n  write_capacity: 4\n"
+        );
+        let t = Config::parse(&yaml).unwrap().table;
+        assert!(!t.point_in_time_recovery && !t.deletion_protection);
+        assert_eq!(t.kms_key.as_deref(), Some(key));
+        assert_eq!(t.billing, Billing::Provisioned { read: 10, write: 4 });
+
+        let p = Config::parse(
+            "app: a\nstage: b\ntable:\n  kms_key: alias/orders\n  billing_mode: provisioned\n  read_capacity: 0\n",
+        )
+        .unwrap_err();
+        let found: Vec<(&str, Option<usize>)> = p.iter().map(|p| (p.path.as_str(), p.line)).collect();
+        assert_eq!(
+            found,
+            vec![
+                ("table.kms_key", Some(4)),
+                ("table.read_capacity", Some(6)),
+                ("table.write_capacity", Some(3)),
+            ]
+        );
+        assert!(p[0].message.contains("not a KMS key ARN"), "{}", p[0].message);
+        assert!(p[1].message.contains("out of range: use 1..40000"), "{}", p[1].message);
+        assert!(
+            p[2].message.contains("required with `billing_mode: provisioned`"),
+            "{}",
+            p[2].message
+        );
+
+        let p = Config::parse("app: a\nstage: b\ntable:\n  read_capacity: 5\n  billing_mode: reserved\n").unwrap_err();
+        assert_eq!(p[0].path, "table.billing_mode");
+        assert!(
+            p[0].message.contains("\"reserved\" is not a billing mode"),
+            "{}",
+            p[0].message
+        );
+        let p = Config::parse("app: a\nstage: b\ntable:\n  read_capacity: 5\n").unwrap_err();
+        assert_eq!((p[0].path.as_str(), p[0].line), ("table.read_capacity", Some(4)));
+        assert!(
+            p[0].message.contains("only for `billing_mode: provisioned`"),
+            "{}",
+            p[0].message
         );
     }
 

@@ -77,6 +77,17 @@ pub(super) const LOCAL_CONCURRENCY: IntSpec = IntSpec {
 };
 /// `api.throttle.rate`: default and inclusive range, requests per second.
 pub(super) const THROTTLE_RATE: (f64, f64, f64) = (50.0, 0.0, 10_000.0);
+/// The table's billing modes, by their config names; the first is the default.
+pub(super) const BILLING_MODES: &[&str] = &["on_demand", "provisioned"];
+/// A provisioned table's read or write capacity units (DynamoDB's default account quota per
+/// table is 40,000).
+pub(super) const CAPACITY: IntSpec = IntSpec {
+    default: 5,
+    min: 1,
+    max: 40_000,
+};
+/// A KMS key ARN: `arn:PARTITION:kms:REGION:ACCOUNT:key/ID`.
+pub(super) const KMS_KEY_ARN_PATTERN: &str = "^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$";
 /// The architectures Lambda runs, by their config names.
 pub(super) const ARCHITECTURES: &[&str] = &["x86_64", "arm64"];
 /// The record stores, by their config names; the first is the default.
@@ -165,6 +176,26 @@ pub(super) struct RawTable {
     /// The attribute DynamoDB's TTL reads (epoch seconds); not `id`, the table's key.
     #[schemars(length(min = 1, max = 255), extend("default" = "expiration"))]
     pub(super) ttl_attribute: Option<String>,
+    /// Point-in-time recovery: the table can be restored to any second of the last 35 days.
+    #[schemars(extend("default" = true))]
+    pub(super) point_in_time_recovery: Option<bool>,
+    /// Deletion protection: DynamoDB refuses to delete the table while it is on; `down` turns it
+    /// off only with `--delete-data`.
+    #[schemars(extend("default" = true))]
+    pub(super) deletion_protection: Option<bool>,
+    /// Encryption at rest with this customer managed KMS key (its key ARN); without it, the AWS
+    /// owned key. The function's role may use exactly this key.
+    #[schemars(pattern(KMS_KEY_ARN_PATTERN))]
+    pub(super) kms_key: Option<String>,
+    /// `on_demand` (pay per request) or `provisioned` (with `read_capacity` and `write_capacity`).
+    #[schemars(extend("enum" = BILLING_MODES, "default" = BILLING_MODES[0]))]
+    pub(super) billing_mode: Option<String>,
+    /// Read capacity units, with `billing_mode: provisioned`.
+    #[schemars(range(min = CAPACITY.min, max = CAPACITY.max))]
+    pub(super) read_capacity: Option<i64>,
+    /// Write capacity units, with `billing_mode: provisioned`.
+    #[schemars(range(min = CAPACITY.min, max = CAPACITY.max))]
+    pub(super) write_capacity: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -6,13 +6,14 @@ use std::path::PathBuf;
 
 use super::locate::Locator;
 use super::raw::{
-    APP_MAX, ARCHITECTURES, EXPIRES_AFTER_S, IntSpec, KEEP_VERSIONS, LOCAL_CACHE_ITEMS, LOCAL_CONCURRENCY,
-    LOG_RETENTION_DAYS, MEMORY_MB, RawAlarms, RawConfig, RawFunction, RawIdempotency, STAGE_MAX, TIMEOUT_S,
+    APP_MAX, ARCHITECTURES, BILLING_MODES, CAPACITY, EXPIRES_AFTER_S, IntSpec, KEEP_VERSIONS, LOCAL_CACHE_ITEMS,
+    LOCAL_CONCURRENCY, LOG_RETENTION_DAYS, MEMORY_MB, RawAlarms, RawConfig, RawFunction, RawIdempotency, RawTable,
+    STAGE_MAX, TIMEOUT_S,
 };
 use super::schema::known_fields;
 use super::{
-    AlarmSettings, Architecture, Config, FrontendSettings, FunctionSettings, IdempotencySettings, LocalSettings,
-    Problem, TableSettings,
+    AlarmSettings, Architecture, Billing, Config, FrontendSettings, FunctionSettings, IdempotencySettings,
+    LocalSettings, Problem, TableSettings,
 };
 
 /// A serde_yaml error (syntax or type) as a [`Problem`], its position apart from its message.
@@ -185,6 +186,26 @@ pub const RESERVED_ENV: &[&str] = &[
     "ONCELY_REDIS_URL_ENV",
 ];
 
+/// `arn:PARTITION:kms:REGION:ACCOUNT:key/ID`, as the schema's `KMS_KEY_ARN_PATTERN` says.
+fn is_kms_key_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [arn_, partition, service, region, account, resource] = parts[..] else {
+        return false;
+    };
+    let id = resource.strip_prefix("key/").unwrap_or("");
+    arn_ == "arn"
+        && partition.starts_with("aws")
+        && service == "kms"
+        && !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && !id.is_empty()
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
 /// A variable name Lambda accepts: a letter, then letters, digits and _ (2 characters at least).
 pub(super) fn is_env_name(name: &str) -> bool {
     name.len() >= 2
@@ -268,13 +289,7 @@ impl Validator {
             }
         }
 
-        let ttl_attribute = raw.table.ttl_attribute.unwrap_or_else(|| "expiration".into());
-        if ttl_attribute.is_empty() || ttl_attribute.len() > 255 || ttl_attribute == "id" {
-            self.problem(
-                "table.ttl_attribute",
-                "must be 1..255 characters and not `id` (the table's key)",
-            );
-        }
+        let table = self.table(raw.table);
 
         let function = self.function(raw.function);
         let idempotency = self.idempotency(raw.idempotency, &function.environment);
@@ -303,7 +318,7 @@ impl Validator {
             app,
             stage,
             region: raw.region,
-            table: TableSettings { ttl_attribute },
+            table,
             function,
             idempotency,
             api,
@@ -313,6 +328,71 @@ impl Validator {
             },
             alarms,
             queues,
+        }
+    }
+
+    fn table(&mut self, t: RawTable) -> TableSettings {
+        let ttl_attribute = t.ttl_attribute.unwrap_or_else(|| "expiration".into());
+        if ttl_attribute.is_empty() || ttl_attribute.len() > 255 || ttl_attribute == "id" {
+            self.problem(
+                "table.ttl_attribute",
+                "must be 1..255 characters and not `id` (the table's key)",
+            );
+        }
+        if let Some(key) = &t.kms_key
+            && !is_kms_key_arn(key)
+        {
+            self.problem(
+                "table.kms_key",
+                format!(
+                    "{key:?} is not a KMS key ARN: use arn:aws:kms:REGION:ACCOUNT:key/KEY-ID (an alias cannot \
+                     scope the role's permission)"
+                ),
+            );
+        }
+        let billing = match t.billing_mode.as_deref().unwrap_or(BILLING_MODES[0]) {
+            "on_demand" => {
+                for (path, value) in [
+                    ("table.read_capacity", t.read_capacity),
+                    ("table.write_capacity", t.write_capacity),
+                ] {
+                    if value.is_some() {
+                        self.problem(path, "is only for `billing_mode: provisioned`");
+                    }
+                }
+                Billing::OnDemand
+            }
+            "provisioned" => {
+                let mut units = |path: &str, value: Option<i64>| {
+                    if value.is_none() {
+                        self.problem(
+                            path,
+                            format!(
+                                "is required with `billing_mode: provisioned`: {}..{} capacity units",
+                                CAPACITY.min, CAPACITY.max
+                            ),
+                        );
+                    }
+                    self.int(path, value, CAPACITY, " capacity units")
+                };
+                let read = units("table.read_capacity", t.read_capacity);
+                let write = units("table.write_capacity", t.write_capacity);
+                Billing::Provisioned { read, write }
+            }
+            other => {
+                self.problem(
+                    "table.billing_mode",
+                    format!("{other:?} is not a billing mode: use on_demand or provisioned"),
+                );
+                Billing::OnDemand
+            }
+        };
+        TableSettings {
+            ttl_attribute,
+            point_in_time_recovery: t.point_in_time_recovery.unwrap_or(true),
+            deletion_protection: t.deletion_protection.unwrap_or(true),
+            kms_key: t.kms_key,
+            billing,
         }
     }
 

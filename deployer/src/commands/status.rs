@@ -1,5 +1,6 @@
 //! `status`: what is live, read from AWS without building: the endpoint, the version the alias
-//! `live` points at (its CodeSha256 and date), the kept versions, the table's item count and TTL,
+//! `live` points at (its CodeSha256 and date), the kept versions, the table's item count, TTL and
+//! protection (point-in-time recovery with its earliest restore time, deletion protection),
 //! whether the stack differs from the config (`plan --skip-build`'s summary) and the alarms' states.
 
 use std::fmt;
@@ -17,7 +18,7 @@ use crate::resources::alarm::{self, AlarmState};
 use crate::resources::version::VersionLive;
 use crate::stack::Stack;
 
-/// The table's size and TTL.
+/// The table's size, TTL and protection.
 #[derive(Debug, Clone, Serialize)]
 pub struct TableStatus {
     pub name: String,
@@ -25,6 +26,10 @@ pub struct TableStatus {
     pub items: i64,
     pub ttl_status: String,
     pub ttl_attribute: Option<String>,
+    pub point_in_time_recovery: bool,
+    /// The earliest time point-in-time recovery can restore to (RFC 3339).
+    pub earliest_restore: Option<String>,
+    pub deletion_protection: bool,
 }
 
 /// The result of `status`.
@@ -71,14 +76,26 @@ impl fmt::Display for Status {
             if kept.is_empty() { none.clone() } else { kept.join(", ") }
         )?;
         match &self.table {
-            Some(t) => writeln!(
-                f,
-                "table:    {} ({} items, TTL {}{})",
-                t.name,
-                t.items,
-                t.ttl_status,
-                t.ttl_attribute.as_ref().map(|a| format!(" on {a}")).unwrap_or_default()
-            )?,
+            Some(t) => {
+                writeln!(
+                    f,
+                    "table:    {} ({} items, TTL {}{})",
+                    t.name,
+                    t.items,
+                    t.ttl_status,
+                    t.ttl_attribute.as_ref().map(|a| format!(" on {a}")).unwrap_or_default()
+                )?;
+                let recovery = match (&t.earliest_restore, t.point_in_time_recovery) {
+                    (Some(at), true) => format!("on, earliest restore {at}"),
+                    (None, true) => "on".to_string(),
+                    (_, false) => "off".to_string(),
+                };
+                let protection = if t.deletion_protection { "on" } else { "off" };
+                writeln!(
+                    f,
+                    "          point-in-time recovery {recovery}; deletion protection {protection}"
+                )?;
+            }
             None => writeln!(f, "table:    (none)")?,
         }
         if self.differs {
@@ -138,6 +155,9 @@ pub async fn run(config: &Config, progress: &Progress) -> anyhow::Result<Status>
             items: items.unwrap_or(0),
             ttl_status: t.ttl_status.clone(),
             ttl_attribute: t.ttl_attribute.clone(),
+            point_in_time_recovery: t.point_in_time_recovery,
+            earliest_restore: t.earliest_restore.clone(),
+            deletion_protection: t.deletion_protection,
         }),
         differs: report.has_changes(),
         plan: report.summary(),

@@ -25,7 +25,7 @@ use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use oncely_local::{gateway, hosts, limits, metrics, pool, routes, throttle};
 
-use crate::config::{Architecture, Config};
+use crate::config::{Architecture, Billing, Config, TableSettings};
 use crate::context::Context;
 use crate::package::{self, BuildOptions};
 use crate::progress::Progress;
@@ -265,12 +265,23 @@ async fn start_dynamodb(
     Ok((Some(emulator), url))
 }
 
-/// The stack's table in the DynamoDB at `dynamodb_endpoint`, made with the same code as `up`.
+/// The stack's table in the DynamoDB at `dynamodb_endpoint`, made with the same code as `up`:
+/// its key and TTL as deployed; point-in-time recovery, deletion protection, a KMS key and
+/// provisioned capacity are AWS's and left out (a local table is thrown away with its emulator,
+/// and DynamoDB Local has no continuous backups).
 async fn ensure_table(config: &Config, dynamodb_endpoint: &str, progress: &Progress) -> anyhow::Result<Stack> {
     let region = local_region(config);
     let sdk = local_sdk(&region, dynamodb_endpoint).load().await;
     let ctx = Context::from_sdk_config(&sdk, region, LOCAL_ACCOUNT.to_string(), progress.clone());
-    let stack = Stack::new(config, &ctx);
+    let mut config = config.clone();
+    config.table = TableSettings {
+        point_in_time_recovery: false,
+        deletion_protection: false,
+        kms_key: None,
+        billing: Billing::OnDemand,
+        ..config.table
+    };
+    let stack = Stack::new(&config, &ctx);
     let live = table::read(&ctx, &stack).await.with_context(|| {
         format!(
             "DynamoDB at {dynamodb_endpoint} is not reachable (check the URL, \

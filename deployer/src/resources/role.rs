@@ -1,6 +1,6 @@
 //! The function's IAM role: trusted by Lambda only, with one inline least-privilege policy (the
-//! DynamoDB item actions the handler uses on its table, and writing to its log group). Any other
-//! policy found on our role is removed.
+//! DynamoDB item actions the handler uses on its table, its KMS key when it has one, and writing
+//! to its log group). Any other policy found on our role is removed.
 
 use std::collections::BTreeMap;
 
@@ -59,6 +59,15 @@ pub fn access_policy(stack: &Stack) -> Value {
             "Resource": format!("{}:*", stack.log_group_arn())
         }),
     ];
+    if let Some(key) = &stack.config.table.kms_key {
+        // The table's customer managed key: what reading and writing its items takes, on that key.
+        statements.push(json!({
+            "Sid": "TableKey",
+            "Effect": "Allow",
+            "Action": KMS_ACTIONS,
+            "Resource": key
+        }));
+    }
     if !stack.config.queues.is_empty() {
         // What the event source mappings read and delete with the function's role.
         let queues: Vec<String> = stack
@@ -87,6 +96,16 @@ pub fn access_policy(stack: &Stack) -> Value {
     }
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
+
+/// The KMS actions reading and writing a table encrypted with a customer managed key takes (as
+/// the AWS CDK's `grantReadWriteData` grants them on the table's key).
+pub const KMS_ACTIONS: &[&str] = &[
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey*",
+    "kms:ReEncrypt*",
+];
 
 /// The SQS actions an event source mapping takes with the function's role (as
 /// AWSLambdaSQSQueueExecutionRole grants them, on the stack's queues only).

@@ -1,14 +1,19 @@
-//! The DynamoDB table: on-demand, hash key `id` (S), TTL on the configured attribute. Holds the
-//! idempotency records and the orders.
+//! The DynamoDB table: hash key `id` (S), TTL on the configured attribute, billed on demand or
+//! provisioned, with point-in-time recovery, deletion protection and encryption at rest (the AWS
+//! owned key or a customer managed KMS key) as the config says. Holds the idempotency records and
+//! the orders.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::client::Waiters;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, Tag,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, PointInTimeRecoverySpecification,
+    PointInTimeRecoveryStatus, ProvisionedThroughput, ScalarAttributeType, SseSpecification, SseStatus, SseType, Tag,
     TimeToLiveSpecification, TimeToLiveStatus,
 };
+use oncely_config::Billing;
 
 use crate::context::Context;
 use crate::error::{DeployError, Result, aws, is_not_found};
@@ -29,6 +34,35 @@ pub struct Live {
     pub ttl_status: String,
     pub ttl_attribute: Option<String>,
     pub tags: BTreeMap<String, String>,
+    /// Read and write capacity units, when provisioned.
+    pub capacity: Option<(i64, i64)>,
+    /// Point-in-time recovery, and the earliest time it can restore to (RFC 3339).
+    pub point_in_time_recovery: bool,
+    pub earliest_restore: Option<String>,
+    pub deletion_protection: bool,
+    /// The KMS key that encrypts it, when not the AWS owned key.
+    pub kms_key: Option<String>,
+}
+
+/// The table's billing as `diff` shows it.
+fn billing_mode(billing: Billing) -> &'static str {
+    match billing {
+        Billing::OnDemand => "PAY_PER_REQUEST",
+        Billing::Provisioned { .. } => "PROVISIONED",
+    }
+}
+
+fn capacity_text((read, write): (i64, i64)) -> String {
+    format!("read {read}, write {write}")
+}
+
+fn on_off(on: bool) -> String {
+    if on { "on" } else { "off" }.to_string()
+}
+
+/// The encryption at rest as `diff` shows it.
+fn encryption_text(kms_key: Option<&String>) -> String {
+    kms_key.map_or_else(|| "AWS owned key".to_string(), |k| format!("KMS key {k}"))
 }
 
 pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
@@ -69,7 +103,28 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
         })
         .collect::<Vec<_>>()
         .join(", ");
+    let capacity = (billing_mode == "PROVISIONED").then(|| {
+        use aws_sdk_dynamodb::types::ProvisionedThroughputDescription as Throughput;
+        let p = t.provisioned_throughput();
+        (
+            p.and_then(Throughput::read_capacity_units).unwrap_or(0),
+            p.and_then(Throughput::write_capacity_units).unwrap_or(0),
+        )
+    });
+    let deletion_protection = t.deletion_protection_enabled().unwrap_or(false);
+    let kms_key = t
+        .sse_description()
+        .filter(|d| {
+            d.sse_type() == Some(&SseType::Kms)
+                && matches!(
+                    d.status(),
+                    Some(SseStatus::Enabled | SseStatus::Enabling | SseStatus::Updating)
+                )
+        })
+        .and_then(|d| d.kms_master_key_arn())
+        .map(str::to_string);
     let (ttl_status, ttl_attribute) = read_ttl(ctx, name).await?;
+    let (point_in_time_recovery, earliest_restore) = read_recovery(ctx, name).await?;
     let tags = ctx
         .dynamodb
         .list_tags_of_resource()
@@ -88,7 +143,32 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
         ttl_status,
         ttl_attribute,
         tags,
+        capacity,
+        point_in_time_recovery,
+        earliest_restore,
+        deletion_protection,
+        kms_key,
     }))
+}
+
+/// Whether point-in-time recovery is on, and its earliest restore time.
+async fn read_recovery(ctx: &Context, name: &str) -> Result<(bool, Option<String>)> {
+    let out = match ctx.dynamodb.describe_continuous_backups().table_name(name).send().await {
+        Ok(out) => out,
+        // DynamoDB Local (`up --local`) has no continuous backups: none is on.
+        Err(e) if e.as_service_error().and_then(ProvideErrorMetadata::code) == Some("UnknownOperationException") => {
+            return Ok((false, None));
+        }
+        Err(e) => return Err(aws("DescribeContinuousBackups", format!("table {name}"), e)),
+    };
+    let pitr = out
+        .continuous_backups_description()
+        .and_then(|d| d.point_in_time_recovery_description());
+    let on = pitr.and_then(|p| p.point_in_time_recovery_status()) == Some(&PointInTimeRecoveryStatus::Enabled);
+    let earliest = pitr
+        .and_then(|p| p.earliest_restorable_date_time())
+        .and_then(|t| t.fmt(aws_sdk_dynamodb::primitives::DateTimeFormat::DateTime).ok());
+    Ok((on, earliest.filter(|_| on)))
 }
 
 /// The table's TTL status (DISABLED when never set) and attribute.
@@ -115,18 +195,24 @@ fn ttl_on(live: &Live) -> Option<String> {
 /// What `up` would do to the table.
 pub fn diff(stack: &Stack, live: Option<&Live>) -> Change {
     let name = stack.table_name();
-    let want_ttl = stack.config.table.ttl_attribute.clone();
+    let t = &stack.config.table;
+    let want_ttl = t.ttl_attribute.clone();
+    let want_capacity = match t.billing {
+        Billing::OnDemand => None,
+        Billing::Provisioned { read, write } => Some(capacity_text((read, write))),
+    };
     let Some(live) = live else {
-        return Change::create(
-            KIND,
-            name,
-            vec![
-                ("billing_mode", "PAY_PER_REQUEST".into()),
-                ("key", "id:S".into()),
-                ("ttl_attribute", want_ttl),
-                ("tags", super::fmt_tags(&stack.tags())),
-            ],
-        );
+        let mut attrs = vec![("billing_mode", billing_mode(t.billing).to_string())];
+        attrs.extend(want_capacity.map(|c| ("capacity", c)));
+        attrs.extend([
+            ("key", "id:S".into()),
+            ("ttl_attribute", want_ttl),
+            ("point_in_time_recovery", on_off(t.point_in_time_recovery)),
+            ("deletion_protection", on_off(t.deletion_protection)),
+            ("encryption", encryption_text(t.kms_key.as_ref())),
+            ("tags", super::fmt_tags(&stack.tags())),
+        ]);
+        return Change::create(KIND, name, attrs);
     };
     if !stack.owns(&live.tags) {
         return Change::new(KIND, name, Action::Foreign);
@@ -136,9 +222,33 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Change {
         &mut d,
         "billing_mode",
         Some(&live.billing_mode),
-        Some(&"PAY_PER_REQUEST".to_string()),
+        Some(&billing_mode(t.billing).to_string()),
+    );
+    diff_attr(
+        &mut d,
+        "capacity",
+        live.capacity.map(capacity_text).as_ref(),
+        want_capacity.as_ref(),
     );
     diff_attr(&mut d, "ttl_attribute", ttl_on(live).as_ref(), Some(&want_ttl));
+    diff_attr(
+        &mut d,
+        "point_in_time_recovery",
+        Some(&on_off(live.point_in_time_recovery)),
+        Some(&on_off(t.point_in_time_recovery)),
+    );
+    diff_attr(
+        &mut d,
+        "deletion_protection",
+        Some(&on_off(live.deletion_protection)),
+        Some(&on_off(t.deletion_protection)),
+    );
+    diff_attr(
+        &mut d,
+        "encryption",
+        Some(&encryption_text(live.kms_key.as_ref())),
+        Some(&encryption_text(t.kms_key.as_ref())),
+    );
     let mut change = Change::compare(KIND, name, d);
     if live.key != "id:S" {
         change = change.with_note(Note::KeyMismatch { key: live.key.clone() });
@@ -171,27 +281,52 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, change: &C
                 .map(|(k, v)| Tag::builder().key(k).value(v).build())
                 .collect::<std::result::Result<_, _>>()
                 .map_err(build_err)?;
+            let t = &stack.config.table;
             ctx.dynamodb
                 .create_table()
                 .table_name(name)
-                .billing_mode(BillingMode::PayPerRequest)
+                .billing_mode(sdk_billing_mode(t.billing))
+                .set_provisioned_throughput(throughput(t.billing)?)
                 .attribute_definitions(attr.map_err(build_err)?)
                 .key_schema(key("id").map_err(build_err)?)
+                .deletion_protection_enabled(t.deletion_protection)
+                .set_sse_specification(t.kms_key.as_ref().map(|k| sse(Some(k))))
                 .set_tags(Some(tags))
                 .send()
                 .await
                 .map_err(|e| aws("CreateTable", format!("table {name}"), e))?;
             wait_active(ctx, name).await?;
             step.done("created");
-            ensure_ttl(ctx, stack, None).await
+            ensure_ttl(ctx, stack, None).await?;
+            if t.point_in_time_recovery {
+                set_recovery(ctx, name, true).await?;
+            }
+            Ok(())
         }
         Action::Update => {
-            if change.touches("billing_mode") {
-                let step = ctx.progress.step(format!("switching table {name} to on-demand"));
+            let t = &stack.config.table;
+            if change.touches("billing_mode") || change.touches("capacity") {
+                let step = ctx.progress.step(format!("setting table {name}'s billing"));
                 ctx.dynamodb
                     .update_table()
                     .table_name(name)
-                    .billing_mode(BillingMode::PayPerRequest)
+                    .billing_mode(sdk_billing_mode(t.billing))
+                    .set_provisioned_throughput(throughput(t.billing)?)
+                    .send()
+                    .await
+                    .map_err(|e| aws("UpdateTable", format!("table {name}"), e))?;
+                wait_active(ctx, name).await?;
+                step.done("updated");
+            }
+            if change.touches("deletion_protection") {
+                set_deletion_protection(ctx, name, t.deletion_protection).await?;
+            }
+            if change.touches("encryption") {
+                let step = ctx.progress.step(format!("setting table {name}'s encryption key"));
+                ctx.dynamodb
+                    .update_table()
+                    .table_name(name)
+                    .sse_specification(sse(t.kms_key.as_ref()))
                     .send()
                     .await
                     .map_err(|e| aws("UpdateTable", format!("table {name}"), e))?;
@@ -201,10 +336,79 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, change: &C
             if change.touches("ttl_attribute") {
                 ensure_ttl(ctx, stack, live).await?;
             }
+            if change.touches("point_in_time_recovery") {
+                set_recovery(ctx, name, t.point_in_time_recovery).await?;
+            }
             Ok(())
         }
         _ => Ok(()),
     }
+}
+
+fn sdk_billing_mode(billing: Billing) -> BillingMode {
+    match billing {
+        Billing::OnDemand => BillingMode::PayPerRequest,
+        Billing::Provisioned { .. } => BillingMode::Provisioned,
+    }
+}
+
+fn throughput(billing: Billing) -> Result<Option<ProvisionedThroughput>> {
+    match billing {
+        Billing::OnDemand => Ok(None),
+        Billing::Provisioned { read, write } => ProvisionedThroughput::builder()
+            .read_capacity_units(read)
+            .write_capacity_units(write)
+            .build()
+            .map(Some)
+            .map_err(build_err),
+    }
+}
+
+/// Encryption with `kms_key`, or with the AWS owned key.
+fn sse(kms_key: Option<&String>) -> SseSpecification {
+    match kms_key {
+        Some(key) => SseSpecification::builder()
+            .enabled(true)
+            .sse_type(SseType::Kms)
+            .kms_master_key_id(key)
+            .build(),
+        None => SseSpecification::builder().enabled(false).build(),
+    }
+}
+
+async fn set_deletion_protection(ctx: &Context, name: &str, on: bool) -> Result<()> {
+    let step = ctx
+        .progress
+        .step(format!("turning deletion protection {} on table {name}", on_off(on)));
+    ctx.dynamodb
+        .update_table()
+        .table_name(name)
+        .deletion_protection_enabled(on)
+        .send()
+        .await
+        .map_err(|e| aws("UpdateTable", format!("table {name}"), e))?;
+    wait_active(ctx, name).await?;
+    step.done("updated");
+    Ok(())
+}
+
+async fn set_recovery(ctx: &Context, name: &str, on: bool) -> Result<()> {
+    let step = ctx
+        .progress
+        .step(format!("turning point-in-time recovery {} on table {name}", on_off(on)));
+    let spec = PointInTimeRecoverySpecification::builder()
+        .point_in_time_recovery_enabled(on)
+        .build()
+        .map_err(build_err)?;
+    ctx.dynamodb
+        .update_continuous_backups()
+        .table_name(name)
+        .point_in_time_recovery_specification(spec)
+        .send()
+        .await
+        .map_err(|e| aws("UpdateContinuousBackups", format!("table {name}"), e))?;
+    step.done("updated");
+    Ok(())
 }
 
 fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> DeployError {
@@ -318,6 +522,14 @@ pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>, delete_d
     let (items, orders) = count_items(ctx, name).await?;
     if orders > 0 && !delete_data {
         return Ok(Change::new(KIND, name, Action::Unchanged).with_note(Note::KeptWithData { items, orders }));
+    }
+    let protected = live.is_some_and(|l| l.deletion_protection);
+    if protected && !delete_data {
+        return Ok(Change::new(KIND, name, Action::Unchanged).with_note(Note::KeptProtected));
+    }
+    if protected {
+        // `--delete-data` is the say-so to turn it off (`down` printed that it would).
+        set_deletion_protection(ctx, name, false).await?;
     }
     let step = ctx.progress.step(format!("deleting table {name}"));
     match ctx.dynamodb.delete_table().table_name(name).send().await {

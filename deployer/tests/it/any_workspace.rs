@@ -131,7 +131,8 @@ async fn a_new_workspace_is_served_locally_and_deployed() {
     assert!(endpoint.contains("execute-api"), "{report:#}");
     let again = run(&["up"]);
     assert_eq!(counts(&again), (0, 0, 0), "{again:#}");
-    let down = run(&["down", "--yes"]);
+    // The table is protected by default: --delete-data removes it too.
+    let down = run(&["down", "--yes", "--delete-data"]);
     assert!(down["delete"].as_u64().unwrap() >= 8, "{down:#}");
     // Nothing of the stack is left: a plan would create it all again.
     let plan = run(&["plan"]);

@@ -307,7 +307,6 @@ async fn down_keeps_a_pool_with_users_unless_delete_data() {
             format!("log group /aws/lambda/{name}"),
             format!("role policy {name}-access"),
             format!("role {name}"),
-            format!("table {name}"),
         ],
         "{report:#}"
     );
@@ -320,6 +319,7 @@ async fn down_keeps_a_pool_with_users_unless_delete_data() {
             .map(|c| c["note"].as_str().unwrap_or_default().to_string())
             .unwrap()
     };
+    assert!(note("table").contains("deletion protection is on"), "{report:#}");
     assert!(note("user pool").contains("still has users"), "{report:#}");
     assert!(note("user pool client").contains("still has users"), "{report:#}");
     assert!(
@@ -339,7 +339,11 @@ async fn down_keeps_a_pool_with_users_unless_delete_data() {
     let report = w.json(&["down", "--yes", "--delete-data"]);
     assert_eq!(
         rows(&report, "delete"),
-        [format!("user pool client {name}"), format!("user pool {name}")]
+        [
+            format!("user pool client {name}"),
+            format!("user pool {name}"),
+            format!("table {name}"),
+        ]
     );
     assert!(pools(&ctx, &name).await.is_empty());
     let again = w.run(&["down", "--yes"]);

@@ -180,6 +180,13 @@ async fn assert_converged(w: &World, zip: &Path, k: usize) {
     );
     let tags = table_tags(&ctx, t.table_arn().unwrap()).await;
     assert!(tags_ok(&tags, app), "k={k}: table tags {tags:?}");
+    // Protected by default: deletion protection and point-in-time recovery on.
+    assert_eq!(
+        t.deletion_protection_enabled(),
+        Some(true),
+        "k={k}: deletion protection"
+    );
+    assert!(table_recovery(&ctx, &name).await, "k={k}: point-in-time recovery");
 
     // Log group: exactly one, retention, tags.
     let groups = ctx.logs.describe_log_groups().send().await.unwrap();
@@ -460,7 +467,7 @@ async fn up_killed_after_any_write_converges_when_run_again_and_down_leaves_noth
         run_killed(&w, &recorder, &up, k).await;
         w.json(&up);
         assert_converged(&w, &zip, k).await;
-        w.json(&["down", "--yes"]);
+        w.json(&["down", "--yes", "--delete-data"]);
         assert_empty(&w, k).await;
         println!(
             "k={k:>2}: killed after {}, up again converged, down left nothing",
@@ -493,35 +500,44 @@ async fn item_count(w: &World) -> usize {
     scan.items().len()
 }
 
-/// For each delete k of a clean `down` (of a stack whose table holds orders when `orders`):
-/// `down` SIGKILLed right after it, then run again. Without orders nothing is left. With orders,
-/// `down` keeps the table with every item whatever the interruption (no data lost), removes the
+/// For each write k of a clean `down` (of a stack whose table holds orders when `orders`):
+/// `down` SIGKILLed right after it, then run again. Without orders, `down --delete-data` turns
+/// the table's deletion protection off, deletes it and leaves nothing. With orders, `down` keeps
+/// the (protected) table with every item whatever the interruption (no data lost), removes the
 /// rest, and `down --delete-data` then leaves nothing.
 async fn down_killed_after_each_delete(orders: usize) {
+    let down: &[&str] = if orders > 0 {
+        &["down", "--yes"]
+    } else {
+        &["down", "--yes", "--delete-data"]
+    };
     let deletes = {
         let (mut w, _) = World::deployed(APP);
         assert_one_of_each_by_tag(&w, 0).await;
+        put_orders(&w, orders).await;
         let (_proxy, recorder) = recording_proxy(&mut w).await;
-        w.json(&["down", "--yes"]);
-        assert_empty(&w, 0).await;
+        w.json(down);
+        if orders == 0 {
+            assert_empty(&w, 0).await;
+        }
         std::mem::take(&mut recorder.lock().unwrap().mutating)
     };
     let n = deletes.len();
     println!("a clean down sends {n} mutating calls: {deletes:?}");
     assert!(n >= 5, "{deletes:?}");
-    let down = ["down", "--yes"];
+    assert_eq!(
+        deletes.iter().any(|d| d == "UpdateTable" || d == "DeleteTable"),
+        orders == 0,
+        "the table is unprotected and deleted only without orders: {deletes:?}"
+    );
     let mut tried = 0;
     for k in 1..=n {
-        // The table is the last to go: with orders, `down` never gets to delete it.
-        if orders > 0 && deletes[k - 1] == "DeleteTable" {
-            continue;
-        }
         tried += 1;
         let (mut w, _) = World::deployed(APP);
         put_orders(&w, orders).await;
         let (_proxy, recorder) = recording_proxy(&mut w).await;
-        run_killed(&w, &recorder, &down, k).await;
-        let report = w.json(&down);
+        run_killed(&w, &recorder, down, k).await;
+        let report = w.json(down);
         if orders > 0 {
             assert_eq!(item_count(&w).await, 2 * orders, "k={k}: items lost");
             let kept = report["warnings"].as_array().unwrap();
@@ -580,7 +596,7 @@ async fn up_failed_at_each_write_converges(kind: &str, throttle: bool) {
         proxy.clear();
         w.json(&up);
         assert_converged(&w, &zip, k).await;
-        w.json(&["down", "--yes"]);
+        w.json(&["down", "--yes", "--delete-data"]);
         assert_empty(&w, k).await;
         println!("k={k:>2}: {operation} answered {kind} (x{sent}), up failed, up again converged");
     }
@@ -693,6 +709,7 @@ async fn a_seeded_campaign_of_repeated_interruptions_converges() {
         "DeleteLogGroup".into(),
         "DeleteRolePolicy".into(),
         "DeleteRole".into(),
+        "UpdateTable".into(),
         "DeleteTable".into(),
     ]
     .into();
@@ -708,7 +725,7 @@ async fn a_seeded_campaign_of_repeated_interruptions_converges() {
         story.extend(interrupted_runs(&w, (&proxy, &recorder), &up, writes.clone(), runs, &mut rng).await);
         w.json(&up);
         assert_converged(&w, &zip, round as usize).await;
-        let down = ["down", "--yes"];
+        let down = ["down", "--yes", "--delete-data"];
         let runs = rng.usize(1..=2);
         story.extend(interrupted_runs(&w, (&proxy, &recorder), &down, deletes.clone(), runs, &mut rng).await);
         points += story.len();
@@ -826,5 +843,77 @@ async fn up_with_queues_killed_after_each_queue_write_converges_when_run_again()
         let mappings = ctx.lambda.list_event_source_mappings().send().await.unwrap();
         assert!(mappings.event_source_mappings().is_empty(), "k={k}: {mappings:?}");
         assert_empty(&w, k).await;
+    }
+}
+
+/// `up` with every table setting (a KMS key, provisioned capacity, recovery and protection on)
+/// killed right after each write to the table or the role's policy converges when run again: one
+/// table with every setting, the key in the role's policy, a plan with nothing to do; and
+/// `down --delete-data` (protection off, then the table) leaves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn up_with_table_settings_killed_after_each_table_write_converges_when_run_again() {
+    const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1d2c3b4a-0000-4000-8000-00000000abcd";
+    let with_settings = |w: &World| {
+        let yaml = config_yaml(&w.app, &w.env_file());
+        w.write_config(&format!(
+            "{yaml}table:\n  kms_key: {KEY}\n  billing_mode: provisioned\n  read_capacity: 3\n  write_capacity: 2\n"
+        ));
+    };
+    let writes = {
+        let mut w = World::new(APP);
+        with_settings(&w);
+        let zip = w.zip("v1");
+        let (_proxy, recorder) = recording_proxy(&mut w).await;
+        w.json(&["up", "--zip", zip.to_str().unwrap()]);
+        std::mem::take(&mut recorder.lock().unwrap().mutating)
+    };
+    let points: Vec<usize> = writes
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| {
+            [
+                "CreateTable",
+                "UpdateTimeToLive",
+                "UpdateContinuousBackups",
+                "PutRolePolicy",
+            ]
+            .contains(&op.as_str())
+        })
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(points.len(), 4, "the table's and the policy's writes: {writes:?}");
+    for k in points {
+        let mut w = World::new(APP);
+        with_settings(&w);
+        let zip = w.zip("v1");
+        let (_proxy, recorder) = recording_proxy(&mut w).await;
+        let up = ["up", "--zip", zip.to_str().unwrap()];
+        run_killed(&w, &recorder, &up, k).await;
+        w.json(&up);
+        let plan = w.json(&["plan", "--zip", zip.to_str().unwrap()]);
+        assert_eq!(counts(&plan), (0, 0, 0), "k={k} ({}): {plan:#}", writes[k - 1]);
+        let ctx = w.ctx();
+        let t = ctx.dynamodb.describe_table().table_name(w.name()).send().await.unwrap();
+        let t = t.table().unwrap();
+        assert_eq!(t.deletion_protection_enabled(), Some(true), "k={k}");
+        assert_eq!(
+            t.sse_description().and_then(|d| d.kms_master_key_arn()),
+            Some(KEY),
+            "k={k}"
+        );
+        let capacity = t.provisioned_throughput().unwrap();
+        assert_eq!(
+            (capacity.read_capacity_units(), capacity.write_capacity_units()),
+            (Some(3), Some(2)),
+            "k={k}"
+        );
+        let policy = role_policy(&ctx, &w.name()).await;
+        assert!(policy.to_string().contains(KEY), "k={k}: {policy:#}");
+        w.json(&["down", "--yes", "--delete-data"]);
+        assert_empty(&w, k).await;
+        println!(
+            "k={k:>2}: killed after {}, up again converged, down left nothing",
+            writes[k - 1]
+        );
     }
 }

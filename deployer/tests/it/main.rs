@@ -20,4 +20,5 @@ mod noop_up;
 mod package;
 mod properties;
 mod queues;
+mod table_settings;
 mod versions;

@@ -236,6 +236,22 @@ pub async fn table_ttl(ctx: &Context, name: &str) -> (String, Option<String>) {
     )
 }
 
+/// Whether the table's point-in-time recovery is on.
+pub async fn table_recovery(ctx: &Context, name: &str) -> bool {
+    let backups = ctx
+        .dynamodb
+        .describe_continuous_backups()
+        .table_name(name)
+        .send()
+        .await
+        .unwrap();
+    let status = backups
+        .continuous_backups_description()
+        .and_then(|d| d.point_in_time_recovery_description())
+        .and_then(|p| p.point_in_time_recovery_status());
+    status == Some(&aws_sdk_dynamodb::types::PointInTimeRecoveryStatus::Enabled)
+}
+
 /// The table's tags.
 pub async fn table_tags(ctx: &Context, arn: &str) -> BTreeMap<String, String> {
     ctx.dynamodb
