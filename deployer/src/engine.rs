@@ -9,7 +9,7 @@ use crate::package::Artifact;
 use crate::report::{Action, Change, Command, Note, Report, ResourceKind};
 use crate::resources::function::Backoff;
 use crate::resources::{
-    alarm, auth, authorizer, event_source, function, http_api, log_group, queue, role, table, user_pool,
+    alarm, auth, authorizer, concurrency, event_source, function, http_api, log_group, queue, role, table, user_pool,
     user_pool_client, version,
 };
 use crate::stack::Stack;
@@ -124,6 +124,8 @@ pub fn diff(stack: &Stack, live: &LiveStack, code: Option<&Artifact>) -> Vec<Cha
     let function = function::diff(stack, live.function.as_ref(), code);
     let function_changes = matches!(function.action, Action::Create | Action::Update);
     out.push(function);
+    let reserved = live.function.as_ref().map(|f| f.reserved_concurrency);
+    out.extend(concurrency::diff(stack, reserved));
     out.extend(version::diff(stack, live.versions.as_ref(), function_changes));
     out.extend(event_source::diff(stack, &live.event_sources));
     out.extend(auth::diff_cognito(
@@ -225,6 +227,9 @@ pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff)
     role::apply(ctx, stack, &rows(&role::KINDS)).await?;
     if let Some(c) = find(ResourceKind::Function) {
         function::apply(ctx, stack, live.function.as_ref(), &c, code, backoff).await?;
+    }
+    if let Some(c) = find(ResourceKind::Concurrency) {
+        concurrency::apply(ctx, stack, &c).await?;
     }
     version::apply(
         ctx,
@@ -465,6 +470,7 @@ mod tests {
                 handler: "bootstrap".into(),
                 architecture: "x86_64".into(),
                 tags: tags.clone(),
+                reserved_concurrency: c.function.reserved_concurrency,
             }),
             permission: vec![serde_json::json!({
                 "Sid": stack.permission_sid(),

@@ -15,6 +15,8 @@ pub enum ResourceKind {
     RolePolicy,
     ManagedPolicy,
     Function,
+    /// The function's reserved concurrency (`function.reserved_concurrency`).
+    Concurrency,
     Permission,
     HttpApi,
     Integration,
@@ -44,6 +46,7 @@ impl ResourceKind {
             ResourceKind::RolePolicy => "role policy",
             ResourceKind::ManagedPolicy => "managed policy",
             ResourceKind::Function => "function",
+            ResourceKind::Concurrency => "function concurrency",
             ResourceKind::Permission => "permission",
             ResourceKind::HttpApi => "http api",
             ResourceKind::Integration => "integration",

@@ -217,6 +217,8 @@ pub struct FunctionSettings {
     pub vpc: Option<VpcSettings>,
     /// Published versions kept (the newest ones); older ones no alias points to are deleted.
     pub keep_versions: u32,
+    /// Concurrent executions reserved (and capped) for the function; `None`: the account's pool.
+    pub reserved_concurrency: Option<i32>,
 }
 
 /// `function.vpc`: where the function's network interfaces go.
@@ -511,6 +513,20 @@ mod tests {
             "{}",
             p[0].message
         );
+    }
+
+    #[test]
+    fn reserved_concurrency_is_optional_and_at_least_one() {
+        let c = Config::parse("app: a\nstage: b\n").unwrap();
+        assert_eq!(c.function.reserved_concurrency, None);
+        let c = Config::parse("app: a\nstage: b\nfunction:\n  reserved_concurrency: 50\n").unwrap();
+        assert_eq!(c.function.reserved_concurrency, Some(50));
+        let p = Config::parse("app: a\nstage: b\nfunction:\n  reserved_concurrency: 0\n").unwrap_err();
+        assert_eq!(
+            (p[0].path.as_str(), p[0].line),
+            ("function.reserved_concurrency", Some(4))
+        );
+        assert!(p[0].message.contains("0 would stop the function"), "{}", p[0].message);
     }
 
     #[test]

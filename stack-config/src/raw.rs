@@ -77,6 +77,9 @@ pub(super) const LOCAL_CONCURRENCY: IntSpec = IntSpec {
 };
 /// `api.throttle.rate`: default and inclusive range, requests per second.
 pub(super) const THROTTLE_RATE: (f64, f64, f64) = (50.0, 0.0, 10_000.0);
+/// `function.reserved_concurrency`'s range: at least one execution (0 would stop the function);
+/// the account's own limit (1,000 by default, raised on request) is AWS's to enforce.
+pub(super) const RESERVED_CONCURRENCY_MAX: (i64, i64) = (1, 1_000_000);
 /// The table's billing modes, by their config names; the first is the default.
 pub(super) const BILLING_MODES: &[&str] = &["on_demand", "provisioned"];
 /// A provisioned table's read or write capacity units (DynamoDB's default account quota per
@@ -225,6 +228,10 @@ pub(super) struct RawFunction {
     /// alias points to are deleted by `up`. `rollback` can go back to any kept version.
     #[schemars(range(min = KEEP_VERSIONS.min, max = KEEP_VERSIONS.max), extend("default" = KEEP_VERSIONS.default))]
     pub(super) keep_versions: Option<i64>,
+    /// Concurrent executions reserved for the function, and its cap: a burst cannot starve the
+    /// account's other functions nor run past this many (default: none, the account's pool).
+    #[schemars(range(min = RESERVED_CONCURRENCY_MAX.0, max = RESERVED_CONCURRENCY_MAX.1))]
+    pub(super) reserved_concurrency: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use super::locate::Locator;
 use super::raw::{
     APP_MAX, ARCHITECTURES, BILLING_MODES, CAPACITY, EXPIRES_AFTER_S, IntSpec, KEEP_VERSIONS, LOCAL_CACHE_ITEMS,
-    LOCAL_CONCURRENCY, LOG_RETENTION_DAYS, MEMORY_MB, RawAlarms, RawConfig, RawFunction, RawIdempotency, RawTable,
-    STAGE_MAX, TIMEOUT_S,
+    LOCAL_CONCURRENCY, LOG_RETENTION_DAYS, MEMORY_MB, RESERVED_CONCURRENCY_MAX, RawAlarms, RawConfig, RawFunction,
+    RawIdempotency, RawTable, STAGE_MAX, TIMEOUT_S,
 };
 use super::schema::known_fields;
 use super::{
@@ -452,6 +452,19 @@ impl Validator {
         }
         let vpc = self.vpc(f.vpc);
         let keep_versions = self.int("function.keep_versions", f.keep_versions, KEEP_VERSIONS, " versions");
+        let (least, most) = RESERVED_CONCURRENCY_MAX;
+        let reserved_concurrency = f.reserved_concurrency.map(|n| {
+            if !(least..=most).contains(&n) {
+                self.problem(
+                    "function.reserved_concurrency",
+                    format!(
+                        "{n} is out of range: use {least}..{most} executions (0 would stop the function; \
+                         leave it out for the account's shared pool)"
+                    ),
+                );
+            }
+            n.clamp(least, most) as i32
+        });
         let environment = f.environment.unwrap_or_default();
         for name in environment.keys() {
             let path = format!("function.environment.{name}");
@@ -477,6 +490,7 @@ impl Validator {
             environment,
             vpc,
             keep_versions: keep_versions as u32,
+            reserved_concurrency,
         }
     }
 

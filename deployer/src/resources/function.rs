@@ -64,6 +64,8 @@ pub struct Live {
     pub handler: String,
     pub architecture: String,
     pub tags: BTreeMap<String, String>,
+    /// Its reserved concurrency (`concurrency.rs`), when it has one.
+    pub reserved_concurrency: Option<i32>,
 }
 
 pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
@@ -101,6 +103,9 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
             .tags()
             .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
+        reserved_concurrency: out
+            .concurrency()
+            .and_then(aws_sdk_lambda::types::Concurrency::reserved_concurrent_executions),
     }))
 }
 

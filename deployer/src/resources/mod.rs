@@ -5,6 +5,7 @@
 pub mod alarm;
 pub mod auth;
 pub mod authorizer;
+pub mod concurrency;
 pub mod event_source;
 pub mod function;
 pub mod function_settings;

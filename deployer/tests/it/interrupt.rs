@@ -846,15 +846,17 @@ async fn up_with_queues_killed_after_each_queue_write_converges_when_run_again()
     }
 }
 
-/// `up` with every table setting (a KMS key, provisioned capacity, recovery and protection on)
-/// killed right after each write to the table or the role's policy converges when run again: one
-/// table with every setting, the key in the role's policy, a plan with nothing to do; and
-/// `down --delete-data` (protection off, then the table) leaves nothing.
+/// `up` with every production setting (a KMS key, provisioned capacity, recovery and protection
+/// on, reserved concurrency) killed right after each write to the table, the role's policy or the
+/// function's concurrency converges when run again: one table with every setting, the key in the
+/// role's policy, the reservation, a plan with nothing to do; and `down --delete-data`
+/// (protection off, then the table) leaves nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn up_with_table_settings_killed_after_each_table_write_converges_when_run_again() {
+async fn up_with_production_settings_killed_after_each_of_their_writes_converges_when_run_again() {
     const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1d2c3b4a-0000-4000-8000-00000000abcd";
     let with_settings = |w: &World| {
-        let yaml = config_yaml(&w.app, &w.env_file());
+        let yaml = config_yaml(&w.app, &w.env_file())
+            .replace("  package: orders\n", "  package: orders\n  reserved_concurrency: 5\n");
         w.write_config(&format!(
             "{yaml}table:\n  kms_key: {KEY}\n  billing_mode: provisioned\n  read_capacity: 3\n  write_capacity: 2\n"
         ));
@@ -878,10 +880,15 @@ async fn up_with_table_settings_killed_after_each_table_write_converges_when_run
                 "PutRolePolicy",
             ]
             .contains(&op.as_str())
+                || op.ends_with("/concurrency")
         })
         .map(|(i, _)| i + 1)
         .collect();
-    assert_eq!(points.len(), 4, "the table's and the policy's writes: {writes:?}");
+    assert_eq!(
+        points.len(),
+        5,
+        "the table's, the policy's and the concurrency's writes: {writes:?}"
+    );
     for k in points {
         let mut w = World::new(APP);
         with_settings(&w);
@@ -909,6 +916,14 @@ async fn up_with_table_settings_killed_after_each_table_write_converges_when_run
         );
         let policy = role_policy(&ctx, &w.name()).await;
         assert!(policy.to_string().contains(KEY), "k={k}: {policy:#}");
+        let concurrency = ctx
+            .lambda
+            .get_function_concurrency()
+            .function_name(w.name())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(concurrency.reserved_concurrent_executions(), Some(5), "k={k}");
         w.json(&["down", "--yes", "--delete-data"]);
         assert_empty(&w, k).await;
         println!(

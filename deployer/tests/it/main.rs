@@ -18,7 +18,7 @@ mod local_redis;
 mod logs;
 mod noop_up;
 mod package;
+mod production_settings;
 mod properties;
 mod queues;
-mod table_settings;
 mod versions;

@@ -1,8 +1,9 @@
-//! The table's production settings on moto: point-in-time recovery, deletion protection, a
-//! customer managed KMS key with the role's permission on it alone, provisioned capacity. A stack
-//! with every setting converges, a second `up` makes no write, changing one setting updates only
-//! it, `status` shows the recovery window, `down` keeps a protected table and says how to remove
-//! it, and `down --delete-data` turns the protection off and leaves nothing.
+//! Production settings on moto. The table: point-in-time recovery, deletion protection, a customer
+//! managed KMS key with the role's permission on it alone, provisioned capacity; a stack with
+//! every setting converges, a second `up` makes no write, changing one setting updates only it,
+//! `status` shows the recovery window, `down` keeps a protected table and says how to remove it,
+//! and `down --delete-data` turns the protection off and leaves nothing. The function's reserved
+//! concurrency: set, changed, drift put back and removed, each alone, publishing no version.
 
 use crate::support;
 
@@ -227,4 +228,75 @@ async fn the_defaults_protect_the_table() {
         "no KMS permission without a key: {policy:#}"
     );
     assert_eq!(counts(&w.json(&["up", "--zip", zip.to_str().unwrap()])), (0, 0, 0));
+}
+
+/// The function's reserved concurrency as Lambda reports it.
+async fn reserved(w: &World) -> Option<i32> {
+    let out = w
+        .ctx()
+        .lambda
+        .get_function_concurrency()
+        .function_name(w.name())
+        .send()
+        .await
+        .unwrap();
+    out.reserved_concurrent_executions()
+}
+
+#[tokio::test]
+async fn reserved_concurrency_is_set_changed_put_back_and_removed_alone() {
+    let w = World::new("reserved");
+    let with_reserved = |n: Option<i32>| {
+        let yaml = config_yaml(&w.app, &w.env_file());
+        let line = n.map(|n| format!("  reserved_concurrency: {n}\n")).unwrap_or_default();
+        w.write_config(&yaml.replace("  package: orders\n", &format!("  package: orders\n{line}")));
+    };
+    with_reserved(Some(5));
+    let zip = w.zip("v1");
+    let zip = zip.to_str().unwrap();
+    let report = w.json(&["up", "--zip", zip]);
+    assert!(
+        rows(&report, "create").contains(&"function concurrency reserved-test".to_string()),
+        "{report:#}"
+    );
+    assert_eq!(reserved(&w).await, Some(5));
+    assert_eq!(counts(&w.json(&["up", "--zip", zip])), (0, 0, 0));
+
+    with_reserved(Some(7));
+    let plan = w.json(&["plan", "--zip", zip]);
+    assert_eq!(
+        planned(&plan),
+        ["update function concurrency reserved_concurrency"],
+        "alone, no version published: {plan:#}"
+    );
+    w.json(&["up", "--zip", zip]);
+    assert_eq!(reserved(&w).await, Some(7));
+
+    // Drift put back.
+    w.ctx()
+        .lambda
+        .put_function_concurrency()
+        .function_name(w.name())
+        .reserved_concurrent_executions(9)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        planned(&w.json(&["plan", "--zip", zip])),
+        ["update function concurrency reserved_concurrency"]
+    );
+    w.json(&["up", "--zip", zip]);
+    assert_eq!(reserved(&w).await, Some(7));
+
+    // Removed from the config: the reservation goes, the function stays.
+    with_reserved(None);
+    let plan = w.json(&["plan", "--zip", zip]);
+    assert_eq!(
+        planned(&plan),
+        ["update function concurrency reserved_concurrency"],
+        "{plan:#}"
+    );
+    w.json(&["up", "--zip", zip]);
+    assert_eq!(reserved(&w).await, None);
+    assert_eq!(counts(&w.json(&["plan", "--zip", zip])), (0, 0, 0));
 }
