@@ -1,7 +1,8 @@
 //! `status`: what is live, read from AWS without building: the endpoint, the version the alias
-//! `live` points at (its CodeSha256 and date), the kept versions, the table's item count, TTL and
-//! protection (point-in-time recovery with its earliest restore time, deletion protection),
-//! whether the stack differs from the config (`plan --skip-build`'s summary) and the alarms' states.
+//! `live` points at (its CodeSha256 and date), the kept versions, the function's reserved
+//! concurrency, the table's item count, TTL and protection (point-in-time recovery with its
+//! earliest restore time, deletion protection), whether the stack differs from the config
+//! (`plan --skip-build`'s summary) and the alarms' states.
 
 use std::fmt;
 
@@ -44,6 +45,8 @@ pub struct Status {
     pub live: Option<VersionLive>,
     /// The published versions kept, oldest first.
     pub versions: Vec<VersionLive>,
+    /// The function's reserved concurrency, when it has one.
+    pub reserved_concurrency: Option<i32>,
     pub table: Option<TableStatus>,
     /// Whether `up` would change anything (the code is not compared: nothing is built).
     pub differs: bool,
@@ -75,6 +78,9 @@ impl fmt::Display for Status {
             "versions: {}",
             if kept.is_empty() { none.clone() } else { kept.join(", ") }
         )?;
+        if let Some(n) = self.reserved_concurrency {
+            writeln!(f, "reserved: {n} concurrent executions")?;
+        }
         match &self.table {
             Some(t) => {
                 writeln!(
@@ -150,6 +156,7 @@ pub async fn run(config: &Config, progress: &Progress) -> anyhow::Result<Status>
             .map(|a| a.endpoint.clone()),
         live: alias,
         versions: versions.published.clone(),
+        reserved_concurrency: live.function.as_ref().and_then(|f| f.reserved_concurrency),
         table: live.table.as_ref().map(|t| TableStatus {
             name: stack.table_name().to_string(),
             items: items.unwrap_or(0),

@@ -916,14 +916,7 @@ async fn up_with_production_settings_killed_after_each_of_their_writes_converges
         );
         let policy = role_policy(&ctx, &w.name()).await;
         assert!(policy.to_string().contains(KEY), "k={k}: {policy:#}");
-        let concurrency = ctx
-            .lambda
-            .get_function_concurrency()
-            .function_name(w.name())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(concurrency.reserved_concurrent_executions(), Some(5), "k={k}");
+        assert_eq!(reserved_concurrency(&ctx, &w.name()).await, Some(5), "k={k}");
         w.json(&["down", "--yes", "--delete-data"]);
         assert_empty(&w, k).await;
         println!(

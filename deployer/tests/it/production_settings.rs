@@ -230,19 +230,6 @@ async fn the_defaults_protect_the_table() {
     assert_eq!(counts(&w.json(&["up", "--zip", zip.to_str().unwrap()])), (0, 0, 0));
 }
 
-/// The function's reserved concurrency as Lambda reports it.
-async fn reserved(w: &World) -> Option<i32> {
-    let out = w
-        .ctx()
-        .lambda
-        .get_function_concurrency()
-        .function_name(w.name())
-        .send()
-        .await
-        .unwrap();
-    out.reserved_concurrent_executions()
-}
-
 #[tokio::test]
 async fn reserved_concurrency_is_set_changed_put_back_and_removed_alone() {
     let w = World::new("reserved");
@@ -259,7 +246,8 @@ async fn reserved_concurrency_is_set_changed_put_back_and_removed_alone() {
         rows(&report, "create").contains(&"function concurrency reserved-test".to_string()),
         "{report:#}"
     );
-    assert_eq!(reserved(&w).await, Some(5));
+    assert_eq!(reserved_concurrency(&w.ctx(), &w.name()).await, Some(5));
+    assert_eq!(w.json(&["status"])["reserved_concurrency"], 5);
     assert_eq!(counts(&w.json(&["up", "--zip", zip])), (0, 0, 0));
 
     with_reserved(Some(7));
@@ -270,7 +258,7 @@ async fn reserved_concurrency_is_set_changed_put_back_and_removed_alone() {
         "alone, no version published: {plan:#}"
     );
     w.json(&["up", "--zip", zip]);
-    assert_eq!(reserved(&w).await, Some(7));
+    assert_eq!(reserved_concurrency(&w.ctx(), &w.name()).await, Some(7));
 
     // Drift put back.
     w.ctx()
@@ -286,7 +274,7 @@ async fn reserved_concurrency_is_set_changed_put_back_and_removed_alone() {
         ["update function concurrency reserved_concurrency"]
     );
     w.json(&["up", "--zip", zip]);
-    assert_eq!(reserved(&w).await, Some(7));
+    assert_eq!(reserved_concurrency(&w.ctx(), &w.name()).await, Some(7));
 
     // Removed from the config: the reservation goes, the function stays.
     with_reserved(None);
@@ -297,6 +285,6 @@ async fn reserved_concurrency_is_set_changed_put_back_and_removed_alone() {
         "{plan:#}"
     );
     w.json(&["up", "--zip", zip]);
-    assert_eq!(reserved(&w).await, None);
+    assert_eq!(reserved_concurrency(&w.ctx(), &w.name()).await, None);
     assert_eq!(counts(&w.json(&["plan", "--zip", zip])), (0, 0, 0));
 }

@@ -252,6 +252,18 @@ pub async fn table_recovery(ctx: &Context, name: &str) -> bool {
     status == Some(&aws_sdk_dynamodb::types::PointInTimeRecoveryStatus::Enabled)
 }
 
+/// The function's reserved concurrency as Lambda reports it.
+pub async fn reserved_concurrency(ctx: &Context, name: &str) -> Option<i32> {
+    let out = ctx
+        .lambda
+        .get_function_concurrency()
+        .function_name(name)
+        .send()
+        .await
+        .unwrap();
+    out.reserved_concurrent_executions()
+}
+
 /// The table's tags.
 pub async fn table_tags(ctx: &Context, arn: &str) -> BTreeMap<String, String> {
     ctx.dynamodb
