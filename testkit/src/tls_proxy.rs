@@ -94,8 +94,11 @@ impl Default for Certificates {
 }
 
 impl TlsProxy {
-    /// Starts a proxy to `upstream` (`host:port`) on a free loopback port, with new certificates.
+    /// Starts a proxy to `upstream` (`host:port`, or an endpoint such as `http://host:port`) on a
+    /// free loopback port, with new certificates.
     pub async fn start(upstream: &str) -> TlsProxy {
+        let upstream = upstream.split_once("://").map_or(upstream, |(_, rest)| rest);
+        let upstream = upstream.trim_end_matches('/');
         let certs = Certificates::new();
         let dir = crate::temp_dir();
         certs.write_to(dir.path());
@@ -145,6 +148,11 @@ impl TlsProxy {
     /// `https://127.0.0.1:PORT`.
     pub fn https_url(&self) -> String {
         format!("https://{}", self.addr)
+    }
+
+    /// Its address (`127.0.0.1:PORT`), for a URL of another scheme (`rediss://`).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// A PEM file holding only its CA certificate (for `SSL_CERT_FILE`).

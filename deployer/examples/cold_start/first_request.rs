@@ -7,14 +7,12 @@
 //! warm request). Modes take turns, run by run. Prints a table with the goal; asserts nothing.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use oncely_local::runtime_api::{self, Call, NextInvocation};
+use oncely_local::runtime_api::{Call, NextInvocation};
 use testkit::TlsProxy;
 use testkit::table::{TTL_ATTRIBUTE, Table};
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{Start, median};
@@ -33,7 +31,7 @@ struct Store {
 impl Store {
     async fn start() -> anyhow::Result<Store> {
         let table = Table::new().await;
-        let tls = TlsProxy::start(table.endpoint.trim_start_matches("http://")).await;
+        let tls = TlsProxy::start(&table.endpoint).await;
         let dir = testkit::temp_dir();
         let bundle = dir.path().join("bundle.pem");
         // The platform's roots (what Lambda's image has), then the proxy's CA.
@@ -106,33 +104,19 @@ impl Environment {
 }
 
 async fn run_once(start: &Start, store: &Store, warm_up: bool, warm: usize) -> anyhow::Result<Run> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let api = listener.local_addr()?.to_string();
-    let (tx, calls) = mpsc::channel(4);
-    let server = tokio::spawn(runtime_api::serve(listener, tx));
+    let (api, calls, server) = crate::serve_runtime_api().await?;
     let endpoint = store.tls.https_url();
-    let mut command = tokio::process::Command::new(&start.program);
+    let mut command = start.command(&api);
     command
-        .args(&start.args)
-        .env_clear()
         .envs([
-            ("AWS_LAMBDA_RUNTIME_API", api.as_str()),
-            ("AWS_LAMBDA_FUNCTION_NAME", "cold-start"),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
-            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
             ("AWS_REGION", testkit::REGION),
             ("AWS_ACCESS_KEY_ID", testkit::TEST_KEY_ID),
             ("AWS_SECRET_ACCESS_KEY", "test"),
             ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
             ("TABLE_NAME", store.table.name.as_str()),
             ("IDEMPOTENCY_TTL_ATTRIBUTE", TTL_ATTRIBUTE),
-            ("TZ", ":UTC"),
         ])
-        .env("SSL_CERT_FILE", &store.bundle)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
+        .env("SSL_CERT_FILE", &store.bundle);
     if !warm_up {
         command.env("IDEMPOTENCY_WARM_UP_MS", "0");
     }

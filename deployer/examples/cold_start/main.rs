@@ -28,40 +28,57 @@ struct Start {
     args: Vec<PathBuf>,
 }
 
+impl Start {
+    /// The command that starts it as Lambda would, against the Runtime API at `api`: an empty
+    /// environment but Lambda's own variables, output discarded; the caller adds the store's.
+    fn command(&self, api: &str) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(&self.program);
+        command
+            .args(&self.args)
+            .env_clear()
+            .envs([
+                ("AWS_LAMBDA_RUNTIME_API", api),
+                ("AWS_LAMBDA_FUNCTION_NAME", "cold-start"),
+                ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+                ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+                ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/cold-start"),
+                ("AWS_LAMBDA_LOG_STREAM_NAME", "cold-start"),
+                ("TZ", ":UTC"),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        command
+    }
+}
+
+/// A local Runtime API for one process: its address, the calls it receives, its server task.
+async fn serve_runtime_api() -> anyhow::Result<(String, mpsc::Receiver<Call>, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let api = listener.local_addr()?.to_string();
+    let (tx, calls) = mpsc::channel(4);
+    Ok((api, calls, tokio::spawn(runtime_api::serve(listener, tx))))
+}
+
 /// One start: time to the first `next` and the peak RSS (VmHWM) then, in KiB.
 async fn start_once(start: &Start) -> anyhow::Result<(Duration, u64)> {
     let binary = start.program.as_path();
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let api = listener.local_addr()?.to_string();
-    let (tx, mut rx) = mpsc::channel(4);
-    let server = tokio::spawn(runtime_api::serve(listener, tx));
-    let env = [
-        ("AWS_LAMBDA_RUNTIME_API", api.as_str()),
-        ("AWS_LAMBDA_FUNCTION_NAME", "cold-start"),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-        ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/cold-start"),
-        ("AWS_LAMBDA_LOG_STREAM_NAME", "cold-start"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "local"),
-        ("AWS_SECRET_ACCESS_KEY", "local"),
-        // Never contacted: the measurement ends before the first invocation, and the store's
-        // warm-up is off (this is the process's own start; `--first-request` times the warm-up).
-        ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9"),
-        ("IDEMPOTENCY_WARM_UP_MS", "0"),
-        ("TABLE_NAME", "orders"),
-        ("TZ", ":UTC"),
-    ];
+    let (api, mut rx, server) = serve_runtime_api().await?;
     let started = Instant::now();
-    let mut child = tokio::process::Command::new(binary)
-        .args(&start.args)
-        .env_clear()
-        .envs(env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
+    let mut child = start
+        .command(&api)
+        .envs([
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "local"),
+            ("AWS_SECRET_ACCESS_KEY", "local"),
+            // Never contacted: the measurement ends before the first invocation, and the store's
+            // warm-up is off (this is the process's own start; `--first-request` times the warm-up).
+            ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9"),
+            ("IDEMPOTENCY_WARM_UP_MS", "0"),
+            ("TABLE_NAME", "orders"),
+        ])
         .spawn()
         .with_context(|| format!("spawning {}", binary.display()))?;
     let call = tokio::time::timeout(Duration::from_secs(10), rx.recv())

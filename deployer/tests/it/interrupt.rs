@@ -9,7 +9,7 @@ use crate::support;
 
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
@@ -124,6 +124,40 @@ async fn run_killed(w: &World, recorder: &Arc<Mutex<Recorder>>, args: &[&str], k
         killed,
         "{args:?} was to be killed after mutating call {k}, it ended {status} after {writes:?}"
     );
+}
+
+/// The mutating calls of a clean `up` of a fresh stack whose config `configure` writes.
+async fn clean_writes(configure: impl Fn(&World)) -> Vec<String> {
+    let mut w = World::new(APP);
+    configure(&w);
+    let zip = w.zip("v1");
+    let (_proxy, recorder) = recording_proxy(&mut w).await;
+    w.json(&["up", "--zip", zip.to_str().unwrap()]);
+    std::mem::take(&mut recorder.lock().unwrap().mutating)
+}
+
+/// The 1-based positions in `writes` of the calls `pick` chooses.
+fn points(writes: &[String], pick: impl Fn(&str) -> bool) -> Vec<usize> {
+    writes
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| pick(op))
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
+/// A fresh stack whose config `configure` writes: `up` SIGKILLed right after its `k`-th mutating
+/// call, then run again to the end. Returns the world, its zip and the recording proxy the
+/// world's deployer goes through (keep it alive while the world is used).
+async fn killed_then_run_again(configure: impl Fn(&World), k: usize) -> (World, PathBuf, FaultProxy) {
+    let mut w = World::new(APP);
+    configure(&w);
+    let zip = w.zip("v1");
+    let (proxy, recorder) = recording_proxy(&mut w).await;
+    let up = ["up", "--zip", zip.to_str().unwrap()];
+    run_killed(&w, &recorder, &up, k).await;
+    w.json(&up);
+    (w, zip, proxy)
 }
 
 /// Runs `args` with the kill armed after the `k`-th mutating call; returns whether it was killed
@@ -460,12 +494,7 @@ async fn up_killed_after_any_write_converges_when_run_again_and_down_leaves_noth
     let n = writes.len();
     println!("a clean up sends {n} mutating calls: {writes:?}");
     for k in 1..=n {
-        let mut w = World::new(APP);
-        let zip = w.zip("v1");
-        let (_proxy, recorder) = recording_proxy(&mut w).await;
-        let up = ["up", "--zip", zip.to_str().unwrap()];
-        run_killed(&w, &recorder, &up, k).await;
-        w.json(&up);
+        let (w, zip, _proxy) = killed_then_run_again(|_| {}, k).await;
         assert_converged(&w, &zip, k).await;
         w.json(&["down", "--yes", "--delete-data"]);
         assert_empty(&w, k).await;
@@ -756,13 +785,7 @@ async fn up_with_cognito_auth_killed_after_any_write_converges_when_run_again() 
     let n = writes.len();
     println!("a clean up with Cognito auth sends {n} mutating calls: {writes:?}");
     for k in 1..=n {
-        let mut w = World::new(APP);
-        w.set_auth(AUTH_COGNITO);
-        let zip = w.zip("v1");
-        let (_proxy, recorder) = recording_proxy(&mut w).await;
-        let up = ["up", "--zip", zip.to_str().unwrap()];
-        run_killed(&w, &recorder, &up, k).await;
-        w.json(&up);
+        let (w, zip, _proxy) = killed_then_run_again(|w| w.set_auth(AUTH_COGNITO), k).await;
         assert_converged(&w, &zip, k).await;
         support::auth::assert_cognito_converged(&w, k).await;
         let plan = w.json(&["plan", "--zip", zip.to_str().unwrap()]);
@@ -792,29 +815,13 @@ async fn up_with_queues_killed_after_each_queue_write_converges_when_run_again()
             "{yaml}queues:\n  - name: jobs\n  - {{ name: mail, batch_size: 2 }}\n"
         ));
     };
-    let writes = {
-        let mut w = World::new(APP);
-        with_queues(&w);
-        let zip = w.zip("v1");
-        let (_proxy, recorder) = recording_proxy(&mut w).await;
-        w.json(&["up", "--zip", zip.to_str().unwrap()]);
-        std::mem::take(&mut recorder.lock().unwrap().mutating)
-    };
-    let points: Vec<usize> = writes
-        .iter()
-        .enumerate()
-        .filter(|(_, op)| op.contains("Queue") || op.contains("event-source-mappings") || *op == "PutRolePolicy")
-        .map(|(i, _)| i + 1)
-        .collect();
+    let writes = clean_writes(with_queues).await;
+    let points = points(&writes, |op| {
+        op.contains("Queue") || op.contains("event-source-mappings") || op == "PutRolePolicy"
+    });
     assert!(points.len() >= 7, "the queues' writes: {writes:?}");
     for k in points {
-        let mut w = World::new(APP);
-        with_queues(&w);
-        let zip = w.zip("v1");
-        let (_proxy, recorder) = recording_proxy(&mut w).await;
-        let up = ["up", "--zip", zip.to_str().unwrap()];
-        run_killed(&w, &recorder, &up, k).await;
-        w.json(&up);
+        let (w, zip, _proxy) = killed_then_run_again(with_queues, k).await;
         let plan = w.json(&["plan", "--zip", zip.to_str().unwrap()]);
         assert_eq!(counts(&plan), (0, 0, 0), "k={k} ({}): {plan:#}", writes[k - 1]);
         let ctx = w.ctx();
@@ -861,42 +868,24 @@ async fn up_with_production_settings_killed_after_each_of_their_writes_converges
             "{yaml}table:\n  kms_key: {KEY}\n  billing_mode: provisioned\n  read_capacity: 3\n  write_capacity: 2\n"
         ));
     };
-    let writes = {
-        let mut w = World::new(APP);
-        with_settings(&w);
-        let zip = w.zip("v1");
-        let (_proxy, recorder) = recording_proxy(&mut w).await;
-        w.json(&["up", "--zip", zip.to_str().unwrap()]);
-        std::mem::take(&mut recorder.lock().unwrap().mutating)
-    };
-    let points: Vec<usize> = writes
-        .iter()
-        .enumerate()
-        .filter(|(_, op)| {
-            [
-                "CreateTable",
-                "UpdateTimeToLive",
-                "UpdateContinuousBackups",
-                "PutRolePolicy",
-            ]
-            .contains(&op.as_str())
-                || op.ends_with("/concurrency")
-        })
-        .map(|(i, _)| i + 1)
-        .collect();
+    let writes = clean_writes(with_settings).await;
+    let points = points(&writes, |op| {
+        [
+            "CreateTable",
+            "UpdateTimeToLive",
+            "UpdateContinuousBackups",
+            "PutRolePolicy",
+        ]
+        .contains(&op)
+            || op.ends_with("/concurrency")
+    });
     assert_eq!(
         points.len(),
         5,
         "the table's, the policy's and the concurrency's writes: {writes:?}"
     );
     for k in points {
-        let mut w = World::new(APP);
-        with_settings(&w);
-        let zip = w.zip("v1");
-        let (_proxy, recorder) = recording_proxy(&mut w).await;
-        let up = ["up", "--zip", zip.to_str().unwrap()];
-        run_killed(&w, &recorder, &up, k).await;
-        w.json(&up);
+        let (w, zip, _proxy) = killed_then_run_again(with_settings, k).await;
         let plan = w.json(&["plan", "--zip", zip.to_str().unwrap()]);
         assert_eq!(counts(&plan), (0, 0, 0), "k={k} ({}): {plan:#}", writes[k - 1]);
         let ctx = w.ctx();

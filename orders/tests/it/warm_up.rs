@@ -106,14 +106,10 @@ async fn recording_proxy(upstream: &str) -> (FaultProxy, Arc<Mutex<Vec<String>>>
     (proxy, seen)
 }
 
-fn host_port(url: &str) -> &str {
-    url.trim_start_matches("http://")
-}
-
 async fn first_request_over_tls(warm_up_ms: &str) -> (usize, Vec<String>, usize, serde_json::Value, String) {
     let table = Table::new().await;
     let (proxy, seen) = recording_proxy(&table.endpoint).await;
-    let tls = TlsProxy::start(host_port(&proxy.endpoint())).await;
+    let tls = TlsProxy::start(&proxy.endpoint()).await;
     let (endpoint, ca) = (tls.https_url(), tls.ca_file());
     let mut env = Environment::start(&[
         ("TABLE_NAME", table.name.as_str()),
@@ -156,9 +152,8 @@ async fn without_warm_up_the_first_request_opens_the_connection() {
 async fn redis_over_tls_and_the_orders_table_are_both_opened_during_init() {
     let table = Table::new().await;
     let (proxy, seen) = recording_proxy(&table.endpoint).await;
-    let redis = testkit::redis_url();
-    let tls = TlsProxy::start(redis.trim_start_matches("redis://").trim_end_matches('/')).await;
-    let url = format!("rediss://{}", tls.https_url().trim_start_matches("https://"));
+    let tls = TlsProxy::start(&format!("127.0.0.1:{}", testkit::redis_server().port())).await;
+    let url = format!("rediss://{}", tls.addr());
     let (endpoint, ca) = (proxy.endpoint(), tls.ca_file());
     let mut env = Environment::start(&[
         ("TABLE_NAME", table.name.as_str()),
