@@ -122,7 +122,7 @@ pub fn diff(stack: &Stack, live: &LiveStack, code: Option<&Artifact>) -> Vec<Cha
     out.extend(queue::diff(stack, &live.queues));
     out.extend(role::diff(stack, live.role.as_ref()));
     let function = function::diff(stack, live.function.as_ref(), code);
-    let function_changes = matches!(function.action, Action::Create | Action::Update);
+    let function_changes = function::changes_version(&function);
     out.push(function);
     let reserved = live.function.as_ref().map(|f| f.reserved_concurrency);
     out.extend(concurrency::diff(stack, reserved));
@@ -221,10 +221,10 @@ pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff)
         table::apply(ctx, stack, live.table.as_ref(), &c).await?;
     }
     if let Some(c) = find(ResourceKind::LogGroup) {
-        log_group::apply(ctx, stack, &c).await?;
+        log_group::apply(ctx, stack, live.log_group.as_ref(), &c).await?;
     }
     queue::apply(ctx, stack, &live.queues, &report.changes).await?;
-    role::apply(ctx, stack, &rows(&role::KINDS)).await?;
+    role::apply(ctx, stack, live.role.as_ref(), &rows(&role::KINDS)).await?;
     if let Some(c) = find(ResourceKind::Function) {
         function::apply(ctx, stack, live.function.as_ref(), &c, code, backoff).await?;
     }
@@ -263,7 +263,7 @@ pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff)
     // The permission's source ARN needs the API id, known only now for a new API.
     let permission = function::diff_permission(stack, Some(&api_id), &live.permission);
     function::apply_permission(ctx, stack, &api_id, &permission, live.permission.len()).await?;
-    alarm::apply(ctx, stack, &rows(&[ResourceKind::Alarm])).await?;
+    alarm::apply(ctx, stack, &live.alarms, &rows(&[ResourceKind::Alarm])).await?;
     report.endpoint = Some(endpoint);
     report.applied = true;
     Ok(report)
@@ -470,6 +470,7 @@ mod tests {
                 handler: "bootstrap".into(),
                 architecture: "x86_64".into(),
                 tags: tags.clone(),
+                tracing: "PassThrough".into(),
                 reserved_concurrency: c.function.reserved_concurrency,
             }),
             permission: vec![serde_json::json!({
@@ -568,7 +569,9 @@ mod tests {
         for c in &changes {
             match c.resource {
                 ResourceKind::Table => table::apply(&ctx, &stack, live.table.as_ref(), c).await.unwrap(),
-                ResourceKind::LogGroup => log_group::apply(&ctx, &stack, c).await.unwrap(),
+                ResourceKind::LogGroup => log_group::apply(&ctx, &stack, live.log_group.as_ref(), c)
+                    .await
+                    .unwrap(),
                 ResourceKind::Function => {
                     function::apply(&ctx, &stack, live.function.as_ref(), c, &code, Backoff::default())
                         .await
@@ -578,11 +581,11 @@ mod tests {
                 _ => {}
             }
         }
-        role::apply(&ctx, &stack, &changes).await.unwrap();
+        role::apply(&ctx, &stack, live.role.as_ref(), &changes).await.unwrap();
         version::apply(&ctx, &stack, live.versions.as_ref(), &changes)
             .await
             .unwrap();
-        alarm::apply(&ctx, &stack, &changes).await.unwrap();
+        alarm::apply(&ctx, &stack, &live.alarms, &changes).await.unwrap();
         let api_rows: Vec<Change> = changes
             .iter()
             .filter(|c| http_api::KINDS.contains(&c.resource))
@@ -627,6 +630,47 @@ mod tests {
         );
         let d = report.changes.iter().find(|c| c.action == Action::Delete).unwrap();
         assert_eq!((d.resource, d.name.as_str()), (ResourceKind::Route, "GET /legacy"));
+    }
+
+    #[test]
+    fn new_tags_touch_only_the_tags_of_every_tagged_row_and_publish_no_version() {
+        let (_ctx, plain, code) = shipped_stack();
+        let mut live = converged(&plain, &code);
+        // A tag someone added by hand goes; AWS's own stays.
+        let function = live.function.as_mut().unwrap();
+        function.tags.insert("added-by".into(), "hand".into());
+        function.tags.insert("aws:cloudformation:stack-name".into(), "x".into());
+        let mut stack = plain.clone();
+        stack.config.tags = BTreeMap::from([("team".to_string(), "payments".to_string())]);
+        let report = Report::new(Command::Plan, diff(&stack, &live, Some(&code)));
+        let updated: Vec<(ResourceKind, Vec<&str>)> = report
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::Unchanged)
+            .map(|c| (c.resource, c.attributes.iter().map(|a| a.attribute.as_str()).collect()))
+            .collect();
+        let tags_only = |kind| (kind, vec!["tags"]);
+        assert_eq!(
+            updated,
+            [
+                tags_only(ResourceKind::Table),
+                tags_only(ResourceKind::LogGroup),
+                tags_only(ResourceKind::Role),
+                tags_only(ResourceKind::Function),
+                tags_only(ResourceKind::HttpApi),
+                tags_only(ResourceKind::Alarm),
+                tags_only(ResourceKind::Alarm),
+                tags_only(ResourceKind::Alarm),
+            ]
+        );
+        let f = &live.function.as_ref().unwrap().tags;
+        let delta = crate::resources::Retag::new(&stack, f);
+        assert_eq!(delta.set, BTreeMap::from([("team".into(), "payments".into())]));
+        assert_eq!(delta.remove, ["added-by"]);
+        // Without the hand-made tag, the function is unchanged: `aws:` tags are not ours to remove.
+        live.function.as_mut().unwrap().tags.remove("added-by");
+        let rows = diff(&plain, &live, Some(&code));
+        assert!(rows.iter().all(|c| c.action == Action::Unchanged), "{rows:#?}");
     }
 
     #[test]

@@ -37,8 +37,8 @@ impl Stack {
         }
     }
 
-    /// The tags every taggable resource carries.
-    pub fn tags(&self) -> BTreeMap<String, String> {
+    /// Oncely's own tags: they mark a resource as this stack's.
+    pub fn own_tags(&self) -> BTreeMap<String, String> {
         BTreeMap::from([
             (TAG_MANAGED_BY.to_string(), "oncely".to_string()),
             (TAG_APP.to_string(), self.config.app.clone()),
@@ -46,9 +46,17 @@ impl Stack {
         ])
     }
 
-    /// Whether live tags mark a resource as ours (extra tags are fine).
+    /// The tags every taggable resource carries: the config's `tags:` and Oncely's own (which the
+    /// config cannot name).
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        let mut tags = self.config.tags.clone();
+        tags.extend(self.own_tags());
+        tags
+    }
+
+    /// Whether live tags mark a resource as ours (Oncely's own tags; others are fine).
     pub fn owns(&self, tags: &BTreeMap<String, String>) -> bool {
-        self.tags().iter().all(|(k, v)| tags.get(k) == Some(v))
+        self.own_tags().iter().all(|(k, v)| tags.get(k) == Some(v))
     }
 
     pub fn table_name(&self) -> &str {

@@ -1,4 +1,4 @@
-//! Structured logs: JSON lines with request id, key hash and outcome, never the raw key
+//! Structured logs: JSON lines with request id, X-Ray trace id, key hash and outcome, never the raw key
 //! (its own test binary, so the scoped subscriber sees every event).
 
 use lambda_http::{Body, Response};
@@ -29,7 +29,7 @@ impl std::io::Write for Captured {
 }
 
 #[tokio::test]
-async fn logs_are_json_with_request_id_key_hash_and_outcome_but_never_the_key() {
+async fn logs_are_json_with_request_and_trace_ids_key_hash_and_outcome_but_never_the_key() {
     // The in-memory store has the same semantics; this binary has one test, so one thread logs.
     let idem = Idempotency::new(IdempotencyConfig::default(), InMemoryPersistence::new());
     let captured = Captured::default();
@@ -42,7 +42,8 @@ async fn logs_are_json_with_request_id_key_hash_and_outcome_but_never_the_key() 
 
     let key = "super-secret-client-key";
     let request = post(Some(key), BODY);
-    let request_id = lambda_http::RequestExt::lambda_context(&request).request_id;
+    let context = lambda_http::RequestExt::lambda_context(&request);
+    let (request_id, trace_id) = (context.request_id, context.xray_trace_id.unwrap());
     idem.handle(
         &request,
         "/orders",
@@ -82,5 +83,13 @@ async fn logs_are_json_with_request_id_key_hash_and_outcome_but_never_the_key() 
         lines
             .iter()
             .any(|l| l["fields"]["request_id"] == request_id.as_str() && l["fields"]["outcome"] == "executed")
+    );
+    // The X-Ray trace rides along, so a slow request's log line leads to its trace.
+    assert!(trace_id.starts_with("Root=1-"), "{trace_id}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["trace_id"] == trace_id.as_str() && l["fields"]["outcome"] == "executed"),
+        "{text}"
     );
 }

@@ -23,6 +23,7 @@ mod raw;
 mod route_key;
 mod schema;
 mod store;
+mod tags;
 mod validate;
 mod vpc;
 
@@ -144,6 +145,8 @@ pub struct Config {
     pub alarms: AlarmSettings,
     /// `queues:`: the SQS queues the function reads (empty: none).
     pub queues: Vec<QueueSettings>,
+    /// `tags:`: the user's tags on every resource, next to Oncely's own (empty: none).
+    pub tags: BTreeMap<String, String>,
 }
 
 /// One entry of `queues:`: an SQS queue read by the function in batches, and its dead-letter queue.
@@ -219,6 +222,28 @@ pub struct FunctionSettings {
     pub keep_versions: u32,
     /// Concurrent executions reserved (and capped) for the function; `None`: the account's pool.
     pub reserved_concurrency: Option<i32>,
+    /// AWS X-Ray tracing.
+    pub tracing: Tracing,
+}
+
+/// `function.tracing`: how the function takes part in AWS X-Ray traces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tracing {
+    /// Traces only requests that arrive sampled (Lambda's default).
+    PassThrough,
+    /// Samples and traces requests itself.
+    Active,
+}
+
+impl Tracing {
+    /// Lambda's name for it (`TracingConfig.Mode`).
+    pub fn lambda_name(self) -> &'static str {
+        match self {
+            Tracing::PassThrough => "PassThrough",
+            Tracing::Active => "Active",
+        }
+    }
 }
 
 /// `function.vpc`: where the function's network interfaces go.
@@ -527,6 +552,17 @@ mod tests {
             ("function.reserved_concurrency", Some(4))
         );
         assert!(p[0].message.contains("0 would stop the function"), "{}", p[0].message);
+    }
+
+    #[test]
+    fn tracing_defaults_to_pass_through_and_names_a_wrong_mode() {
+        let c = Config::parse("app: a\nstage: b\n").unwrap();
+        assert_eq!(c.function.tracing, Tracing::PassThrough);
+        let c = Config::parse("app: a\nstage: b\nfunction:\n  tracing: active\n").unwrap();
+        assert_eq!(c.function.tracing.lambda_name(), "Active");
+        let p = Config::parse("app: a\nstage: b\nfunction:\n  tracing: on\n").unwrap_err();
+        assert_eq!((p[0].path.as_str(), p[0].line), ("function.tracing", Some(4)));
+        assert!(p[0].message.contains("use active or pass_through"), "{}", p[0].message);
     }
 
     #[test]

@@ -80,6 +80,8 @@ pub(super) const THROTTLE_RATE: (f64, f64, f64) = (50.0, 0.0, 10_000.0);
 /// `function.reserved_concurrency`'s range: at least one execution (0 would stop the function);
 /// the account's own limit (1,000 by default, raised on request) is AWS's to enforce.
 pub(super) const RESERVED_CONCURRENCY_MAX: (i64, i64) = (1, 1_000_000);
+/// The function's X-Ray tracing modes, by their config names; the first is the default (Lambda's).
+pub(super) const TRACING_MODES: &[&str] = &["pass_through", "active"];
 /// The table's billing modes, by their config names; the first is the default.
 pub(super) const BILLING_MODES: &[&str] = &["on_demand", "provisioned"];
 /// A provisioned table's read or write capacity units (DynamoDB's default account quota per
@@ -100,6 +102,12 @@ pub(super) const DEFAULT_REDIS_URL_ENV: &str = "ONCELY_REDIS_URL";
 /// Lambda's limits on a function's VPC config.
 pub(super) const VPC_SUBNETS_MAX: usize = 16;
 pub(super) const VPC_SECURITY_GROUPS_MAX: usize = 5;
+/// The most user tags: AWS allows 50 per resource; Oncely's own take 3, and the rest is left
+/// for tags others add (a tag policy, a backup plan).
+pub(super) const TAGS_MAX: usize = 40;
+/// A tag key's and a tag value's longest length, in characters (AWS's limits).
+pub(super) const TAG_KEY_MAX: usize = 128;
+pub(super) const TAG_VALUE_MAX: usize = 256;
 /// The name parts: `app` 1..32 and `stage` 1..16 characters of a-z, 0-9 and - (not at either end).
 pub(super) const APP_MAX: usize = 32;
 pub(super) const STAGE_MAX: usize = 16;
@@ -142,6 +150,29 @@ pub(super) struct RawConfig {
     pub(super) alarms: RawAlarms,
     /// SQS queues the function reads in batches, each with a dead-letter queue (default none).
     pub(super) queues: Option<Vec<RawQueue>>,
+    /// Tags put on every resource of the stack next to Oncely's own (`managed-by`, `oncely:app`,
+    /// `oncely:stage`, which they cannot override), for cost allocation and policies. `up` keeps
+    /// each resource's tags exactly these and Oncely's (AWS's own `aws:` tags aside).
+    #[schemars(extend("maxProperties" = TAGS_MAX))]
+    pub(super) tags: Option<BTreeMap<String, TagValue>>,
+}
+
+/// A tag's value as written: text, or a number or boolean written without quotes (taken as its
+/// text, `cost-center: 4711` is "4711"); anything else is a problem validation names.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub(super) struct TagValue(pub(super) serde_yaml::Value);
+
+impl JsonSchema for TagValue {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TagValue".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": ["string", "number", "boolean"] })
+    }
 }
 
 /// One SQS queue whose messages the function receives in batches (partial batch failures on),
@@ -232,6 +263,10 @@ pub(super) struct RawFunction {
     /// account's other functions nor run past this many (default: none, the account's pool).
     #[schemars(range(min = RESERVED_CONCURRENCY_MAX.0, max = RESERVED_CONCURRENCY_MAX.1))]
     pub(super) reserved_concurrency: Option<i64>,
+    /// AWS X-Ray tracing: `active` samples and traces requests (the role may send traces),
+    /// `pass_through` traces only requests that arrive with a sampled trace header.
+    #[schemars(extend("enum" = TRACING_MODES, "default" = TRACING_MODES[0]))]
+    pub(super) tracing: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -111,11 +111,13 @@ mod tests {
                 "queues",
                 "region",
                 "stage",
-                "table"
+                "table",
+                "tags"
             ])
         );
         assert_eq!(sorted("api.auth.cognito"), Some(vec![]));
         assert_eq!(known_fields("function.environment"), None);
+        assert_eq!(known_fields("tags"), None);
         assert_eq!(known_fields("app"), None);
         assert_eq!(known_fields("no.such.path"), None);
     }

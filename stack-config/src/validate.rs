@@ -8,12 +8,12 @@ use super::locate::Locator;
 use super::raw::{
     APP_MAX, ARCHITECTURES, BILLING_MODES, CAPACITY, EXPIRES_AFTER_S, IntSpec, KEEP_VERSIONS, LOCAL_CACHE_ITEMS,
     LOCAL_CONCURRENCY, LOG_RETENTION_DAYS, MEMORY_MB, RESERVED_CONCURRENCY_MAX, RawAlarms, RawConfig, RawFunction,
-    RawIdempotency, RawTable, STAGE_MAX, TIMEOUT_S,
+    RawIdempotency, RawTable, STAGE_MAX, TIMEOUT_S, TRACING_MODES,
 };
 use super::schema::known_fields;
 use super::{
     AlarmSettings, Architecture, Billing, Config, FrontendSettings, FunctionSettings, IdempotencySettings,
-    LocalSettings, Problem, TableSettings,
+    LocalSettings, Problem, TableSettings, Tracing,
 };
 
 /// A serde_yaml error (syntax or type) as a [`Problem`], its position apart from its message.
@@ -313,6 +313,7 @@ impl Validator {
 
         let alarms = self.alarms(raw.alarms);
         let queues = self.queues(raw.queues, function.timeout_s);
+        let tags = self.tags(raw.tags);
 
         Config {
             app,
@@ -328,6 +329,7 @@ impl Validator {
             },
             alarms,
             queues,
+            tags,
         }
     }
 
@@ -465,6 +467,17 @@ impl Validator {
             }
             n.clamp(least, most) as i32
         });
+        let tracing = match f.tracing.as_deref().unwrap_or(TRACING_MODES[0]) {
+            "pass_through" => Tracing::PassThrough,
+            "active" => Tracing::Active,
+            other => {
+                self.problem(
+                    "function.tracing",
+                    format!("{other:?} is not a tracing mode: use active or pass_through"),
+                );
+                Tracing::PassThrough
+            }
+        };
         let environment = f.environment.unwrap_or_default();
         for name in environment.keys() {
             let path = format!("function.environment.{name}");
@@ -491,6 +504,7 @@ impl Validator {
             vpc,
             keep_versions: keep_versions as u32,
             reserved_concurrency,
+            tracing,
         }
     }
 

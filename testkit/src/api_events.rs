@@ -27,6 +27,14 @@ pub fn request(event: &serde_json::Value) -> Request {
 pub fn request_with_deadline(event: &serde_json::Value, remaining_ms: u64) -> Request {
     let mut context = Context::default();
     context.request_id = uuid::Uuid::new_v4().to_string();
+    // As Lambda passes it: `Root=1-{time}-{24 hex}` with the parent segment and the sampling.
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    context.xray_trace_id = Some(format!(
+        "Root=1-{:08x}-{};Parent={};Sampled=1",
+        now_ms() / 1000,
+        &id[..24],
+        &id[16..32]
+    ));
     context.deadline = now_ms() + remaining_ms;
     lambda_http::request::from_str(&event.to_string())
         .expect("a valid API Gateway v2 event")

@@ -206,6 +206,7 @@ pub fn diff(stack: &Stack, live: &[Live]) -> Vec<Change> {
                 for (k, v) in &want {
                     diff_attr(&mut d, k, l.settings.get(k), Some(v));
                 }
+                super::diff_tags(&mut d, stack, &l.tags);
                 out.push(Change::compare(KIND, name, d));
             }
             (Some(_), false) => out.push(Change::new(KIND, name, Action::Delete).with_note(Note::AlarmsDisabled)),
@@ -215,8 +216,9 @@ pub fn diff(stack: &Stack, live: &[Live]) -> Vec<Change> {
 }
 
 /// Puts the alarms that rows create or update (PutMetricAlarm replaces an alarm whole, so a
-/// retried put is harmless), and deletes those the rows delete.
-pub async fn apply(ctx: &Context, stack: &Stack, changes: &[Change]) -> Result<()> {
+/// retried put is harmless; it ignores the tags of an alarm that exists, which TagResource and
+/// UntagResource change), and deletes those the rows delete.
+pub async fn apply(ctx: &Context, stack: &Stack, live: &[Live], changes: &[Change]) -> Result<()> {
     let rows: Vec<&Change> = changes.iter().filter(|c| c.resource == KIND).collect();
     for c in rows
         .iter()
@@ -225,7 +227,12 @@ pub async fn apply(ctx: &Context, stack: &Stack, changes: &[Change]) -> Result<(
         let Some(spec) = SPECS.iter().find(|s| stack.alarm_name(s.suffix) == c.name) else {
             continue;
         };
-        put(ctx, stack, spec, c.action).await?;
+        if c.action == Action::Create || c.attributes.iter().any(|a| a.attribute != "tags") {
+            put(ctx, stack, spec, c.action).await?;
+        }
+        if let Some(l) = live.iter().find(|l| l.name == c.name).filter(|_| c.touches("tags")) {
+            retag(ctx, stack, l).await?;
+        }
     }
     let doomed: Vec<String> = rows
         .iter()
@@ -244,11 +251,7 @@ async fn put(ctx: &Context, stack: &Stack, spec: &Spec, action: Action) -> Resul
     };
     let step = ctx.progress.step(format!("{verb} alarm {name}"));
     let actions = &stack.config.alarms.actions;
-    let tags: Vec<Tag> = stack
-        .tags()
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
+    let tags = cloudwatch_tags(stack.tags());
     let dimension = Dimension::builder()
         .name("FunctionName")
         .value(stack.function_name())
@@ -275,6 +278,41 @@ async fn put(ctx: &Context, stack: &Stack, spec: &Spec, action: Action) -> Resul
         .map_err(|e| aws("PutMetricAlarm", format!("alarm {name}"), e))?;
     step.done(if action == Action::Create { "created" } else { "updated" });
     Ok(())
+}
+
+/// Makes an alarm's tags the stack's: TagResource for those missing or different, UntagResource
+/// for the rest (each repeatable).
+async fn retag(ctx: &Context, stack: &Stack, live: &Live) -> Result<()> {
+    let delta = super::Retag::new(stack, &live.tags);
+    let step = ctx
+        .progress
+        .step(format!("tagging alarm {} ({})", live.name, delta.summary()));
+    if !delta.remove.is_empty() {
+        ctx.cloudwatch
+            .untag_resource()
+            .resource_arn(&live.arn)
+            .set_tag_keys(Some(delta.remove))
+            .send()
+            .await
+            .map_err(|e| aws("UntagResource", format!("alarm {}", live.name), e))?;
+    }
+    if !delta.set.is_empty() {
+        ctx.cloudwatch
+            .tag_resource()
+            .resource_arn(&live.arn)
+            .set_tags(Some(cloudwatch_tags(delta.set)))
+            .send()
+            .await
+            .map_err(|e| aws("TagResource", format!("alarm {}", live.name), e))?;
+    }
+    step.done("tagged");
+    Ok(())
+}
+
+fn cloudwatch_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
+    tags.into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 /// DeleteAlarms for `names` (none: no call); alarms already gone are success.

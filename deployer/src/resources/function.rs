@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_lambda::client::Waiters;
 use aws_sdk_lambda::operation::create_function::CreateFunctionError;
 use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, Runtime};
+use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, Runtime, TracingConfig, TracingMode};
 use serde_json::Value;
 
 use crate::context::Context;
@@ -64,6 +64,8 @@ pub struct Live {
     pub handler: String,
     pub architecture: String,
     pub tags: BTreeMap<String, String>,
+    /// X-Ray tracing, as Lambda names it (`PassThrough`, `Active`).
+    pub tracing: String,
     /// Its reserved concurrency (`concurrency.rs`), when it has one.
     pub reserved_concurrency: Option<i32>,
 }
@@ -99,6 +101,11 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
             .first()
             .map(|a| a.as_str().to_string())
             .unwrap_or_else(|| "x86_64".into()),
+        tracing: c
+            .tracing_config()
+            .and_then(|t| t.mode())
+            .map_or("PassThrough", TracingMode::as_str)
+            .to_string(),
         tags: out
             .tags()
             .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -123,6 +130,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>, code: Option<&Artifact>) -> Chan
             ("memory_size", f.memory_mb.to_string()),
             ("timeout", f.timeout_s.to_string()),
             ("role", stack.role_arn()),
+            ("tracing", f.tracing.lambda_name().to_string()),
             ("code_sha256", code_sha),
         ];
         if f.vpc.is_some() {
@@ -130,6 +138,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>, code: Option<&Artifact>) -> Chan
         }
         let env_attrs = env_attrs(stack, &env);
         attrs.extend(env_attrs.iter().map(|(k, v)| (k.as_str(), v.clone())));
+        attrs.push(("tags", super::fmt_tags(&stack.tags())));
         return Change::create(KIND, name, attrs);
     };
     if !stack.owns(&live.tags) {
@@ -147,6 +156,12 @@ pub fn diff(stack: &Stack, live: Option<&Live>, code: Option<&Artifact>) -> Chan
     diff_attr(&mut d, "memory_size", Some(&live.memory_size), Some(&f.memory_mb));
     diff_attr(&mut d, "timeout", Some(&live.timeout), Some(&f.timeout_s));
     diff_attr(&mut d, "role", Some(&live.role), Some(&stack.role_arn()));
+    diff_attr(
+        &mut d,
+        "tracing",
+        Some(&live.tracing),
+        Some(&f.tracing.lambda_name().to_string()),
+    );
     if let Some(code) = code {
         diff_attr(&mut d, "code_sha256", Some(&live.code_sha256), Some(&code.sha256));
     }
@@ -159,6 +174,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>, code: Option<&Artifact>) -> Chan
         );
     }
     env_diffs(stack, &live.environment, &env, &mut d);
+    super::diff_tags(&mut d, stack, &live.tags);
     Change::compare(KIND, name, d)
 }
 
@@ -170,6 +186,7 @@ const CONFIG_ATTRS: &[&str] = &[
     "role",
     "environment",
     "vpc",
+    "tracing",
 ];
 
 /// Creates the function, or sends only what differs: a configuration update, a code update, or
@@ -210,6 +227,7 @@ pub async fn apply(
                             .build(),
                     )
                     .vpc_config(vpc_config(stack))
+                    .tracing_config(tracing_config(stack))
                     .send()
                     .await
                     .map_err(|e| aws("UpdateFunctionConfiguration", format!("function {name}"), e))?;
@@ -232,10 +250,58 @@ pub async fn apply(
                 wait_updated(ctx, name).await?;
                 step.done("uploaded");
             }
+            if change.touches("tags") {
+                retag(ctx, stack, live).await?;
+            }
             Ok(live.arn.clone())
         }
         _ => Ok(live.map(|l| l.arn.clone()).unwrap_or_else(|| stack.function_arn())),
     }
+}
+
+fn tracing_config(stack: &Stack) -> TracingConfig {
+    let mode = TracingMode::from(stack.config.function.tracing.lambda_name());
+    TracingConfig::builder().mode(mode).build()
+}
+
+/// Whether `change` alters what a published version freezes (code or configuration): tags are
+/// the function's, not its versions', so a change of tags alone publishes nothing.
+pub fn changes_version(change: &Change) -> bool {
+    match change.action {
+        Action::Create => true,
+        Action::Update => change.attributes.iter().any(|a| a.attribute != "tags"),
+        _ => false,
+    }
+}
+
+/// Makes the function's tags the stack's: TagResource for those missing or different,
+/// UntagResource for the rest (each repeatable).
+async fn retag(ctx: &Context, stack: &Stack, live: &Live) -> Result<()> {
+    let name = stack.function_name();
+    let delta = super::Retag::new(stack, &live.tags);
+    let step = ctx
+        .progress
+        .step(format!("tagging function {name} ({})", delta.summary()));
+    if !delta.remove.is_empty() {
+        ctx.lambda
+            .untag_resource()
+            .resource(&live.arn)
+            .set_tag_keys(Some(delta.remove))
+            .send()
+            .await
+            .map_err(|e| aws("UntagResource", format!("function {name}"), e))?;
+    }
+    if !delta.set.is_empty() {
+        ctx.lambda
+            .tag_resource()
+            .resource(&live.arn)
+            .set_tags(Some(delta.set.into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| aws("TagResource", format!("function {name}"), e))?;
+    }
+    step.done("tagged");
+    Ok(())
 }
 
 /// CreateFunction, retried while IAM has not propagated the new role yet. Lambda reports that as
@@ -266,6 +332,7 @@ pub async fn create(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Back
                     .build(),
             )
             .set_vpc_config(f.vpc.is_some().then(|| vpc_config(stack)))
+            .tracing_config(tracing_config(stack))
             .set_tags(Some(stack.tags().into_iter().collect()))
             .description(format!("oncely {} ({}/{})", name, stack.config.app, stack.config.stage))
             .send()

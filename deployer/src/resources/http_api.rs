@@ -232,6 +232,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>, authorizer_id: Option<&str>) -> 
     }
     let mut d = Vec::new();
     diff_attr(&mut d, "cors", live.cors.as_ref(), want_cors.as_ref());
+    super::diff_tags(&mut d, stack, &live.tags);
     let (integration, target) = integration_row(stack, live);
     let mut out = vec![Change::compare(KIND, name, d), integration];
     out.extend(route::diff(stack, &live.routes, &target, authorizer_id));
@@ -410,7 +411,44 @@ async fn apply_api(
         }
         step.done("updated");
     }
+    if change.is_some_and(|c| c.touches("tags")) {
+        retag(ctx, stack, live).await?;
+    }
     Ok((live.api_id.clone(), live.endpoint.clone()))
+}
+
+/// Makes the API's tags the stack's: TagResource for those missing or different, UntagResource
+/// for the rest (each repeatable). The `$default` stage keeps the tags it was created with.
+async fn retag(ctx: &Context, stack: &Stack, live: &Live) -> Result<()> {
+    let name = stack.api_name();
+    let arn = format!(
+        "arn:{}:apigateway:{}::/apis/{}",
+        stack.partition, stack.region, live.api_id
+    );
+    let delta = super::Retag::new(stack, &live.tags);
+    let step = ctx
+        .progress
+        .step(format!("tagging HTTP API {name} ({})", delta.summary()));
+    if !delta.remove.is_empty() {
+        ctx.apigw
+            .untag_resource()
+            .resource_arn(&arn)
+            .set_tag_keys(Some(delta.remove))
+            .send()
+            .await
+            .map_err(|e| aws("UntagResource", format!("http api {name}"), e))?;
+    }
+    if !delta.set.is_empty() {
+        ctx.apigw
+            .tag_resource()
+            .resource_arn(&arn)
+            .set_tags(Some(delta.set.into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| aws("TagResource", format!("http api {name}"), e))?;
+    }
+    step.done("tagged");
+    Ok(())
 }
 
 /// The AWS_PROXY integration to the function: creates it, or updates it. Returns its id.

@@ -68,10 +68,11 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Change {
     }
     let mut d = Vec::new();
     diff_attr(&mut d, "retention_days", live.retention_days.as_ref(), Some(&want));
+    super::diff_tags(&mut d, stack, &live.tags);
     Change::compare(KIND, name, d)
 }
 
-pub async fn apply(ctx: &Context, stack: &Stack, change: &Change) -> Result<()> {
+pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, change: &Change) -> Result<()> {
     let name = stack.log_group_name();
     let retention = stack.config.function.log_retention_days;
     if change.action == Action::Create {
@@ -115,6 +116,39 @@ pub async fn apply(ctx: &Context, stack: &Stack, change: &Change) -> Result<()> 
             .map_err(|e| aws("PutRetentionPolicy", format!("log group {name}"), e))?;
         step.done("set");
     }
+    if let Some(live) = live.filter(|_| change.touches("tags")) {
+        retag(ctx, stack, live).await?;
+    }
+    Ok(())
+}
+
+/// Makes the group's tags the stack's: TagResource for those missing or different, UntagResource
+/// for the rest (each repeatable).
+async fn retag(ctx: &Context, stack: &Stack, live: &Live) -> Result<()> {
+    let name = stack.log_group_name();
+    let delta = super::Retag::new(stack, &live.tags);
+    let step = ctx
+        .progress
+        .step(format!("tagging log group {name} ({})", delta.summary()));
+    if !delta.remove.is_empty() {
+        ctx.logs
+            .untag_resource()
+            .resource_arn(stack.log_group_arn())
+            .set_tag_keys(Some(delta.remove))
+            .send()
+            .await
+            .map_err(|e| aws("UntagResource", format!("log group {name}"), e))?;
+    }
+    if !delta.set.is_empty() {
+        ctx.logs
+            .tag_resource()
+            .resource_arn(stack.log_group_arn())
+            .set_tags(Some(delta.set.into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| aws("TagResource", format!("log group {name}"), e))?;
+    }
+    step.done("tagged");
     Ok(())
 }
 

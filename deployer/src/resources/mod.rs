@@ -22,7 +22,7 @@ pub mod version;
 use std::collections::BTreeMap;
 
 use crate::context::Context;
-use crate::report::{Action, Change, Note, ResourceKind};
+use crate::report::{Action, AttrDiff, Change, Note, ResourceKind, diff_attr};
 use crate::stack::Stack;
 
 /// What the common start of every `destroy` found: a resource of this stack, to delete, or the
@@ -60,4 +60,51 @@ pub fn fmt_tags(tags: &BTreeMap<String, String>) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// AWS's own tags (`aws:cloudformation:...`): nobody else may set or remove them.
+fn is_aws_tag(key: &str) -> bool {
+    key.len() >= 4 && key[..4].eq_ignore_ascii_case("aws:")
+}
+
+/// How a resource's live tags become the stack's: the tags to set (missing or with another value)
+/// and the keys to remove (every tag the stack does not name, AWS's own `aws:` tags aside).
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Retag {
+    pub set: BTreeMap<String, String>,
+    pub remove: Vec<String>,
+}
+
+impl Retag {
+    pub(crate) fn new(stack: &Stack, live: &BTreeMap<String, String>) -> Retag {
+        let want = stack.tags();
+        Retag {
+            set: want
+                .iter()
+                .filter(|(k, v)| live.get(*k) != Some(v))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            remove: live
+                .keys()
+                .filter(|k| !want.contains_key(*k) && !is_aws_tag(k))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// What the progress line says: `+2 -1`.
+    pub(crate) fn summary(&self) -> String {
+        format!("+{} -{}", self.set.len(), self.remove.len())
+    }
+}
+
+/// The `tags` attribute of a resource's row, when its live tags (AWS's own aside) are not exactly
+/// the stack's.
+pub(crate) fn diff_tags(d: &mut Vec<AttrDiff>, stack: &Stack, live: &BTreeMap<String, String>) {
+    let managed: BTreeMap<String, String> = live
+        .iter()
+        .filter(|(k, _)| !is_aws_tag(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    diff_attr(d, "tags", Some(&fmt_tags(&managed)), Some(&fmt_tags(&stack.tags())));
 }

@@ -165,6 +165,7 @@ pub fn diff(stack: &Stack, live: &[Live]) -> Vec<Change> {
                 for (k, v) in &want.settings {
                     diff_attr(&mut d, k, l.settings.get(k), Some(v));
                 }
+                super::diff_tags(&mut d, stack, &l.tags);
                 out.push(Change::compare(KIND, &want.name, d));
             }
         }
@@ -212,22 +213,56 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: &[Live], changes: &[Chang
                 step.done("created");
             }
             Action::Update => {
-                let Some(url) = live.iter().find(|l| l.name == want.name).map(|l| l.url.clone()) else {
+                let Some(l) = live.iter().find(|l| l.name == want.name) else {
                     continue;
                 };
-                let step = ctx.progress.step(format!("updating queue {}", want.name));
-                ctx.sqs
-                    .set_queue_attributes()
-                    .queue_url(url)
-                    .set_attributes(Some(attributes.into_iter().collect()))
-                    .send()
-                    .await
-                    .map_err(|e| aws("SetQueueAttributes", format!("queue {}", want.name), e))?;
-                step.done("updated");
+                if !attributes.is_empty() {
+                    let step = ctx.progress.step(format!("updating queue {}", want.name));
+                    ctx.sqs
+                        .set_queue_attributes()
+                        .queue_url(&l.url)
+                        .set_attributes(Some(attributes.into_iter().collect()))
+                        .send()
+                        .await
+                        .map_err(|e| aws("SetQueueAttributes", format!("queue {}", want.name), e))?;
+                    step.done("updated");
+                }
+                if change.touches("tags") {
+                    retag(ctx, stack, l).await?;
+                }
             }
             _ => {}
         }
     }
+    Ok(())
+}
+
+/// Makes a queue's tags the stack's: TagQueue for those missing or different, UntagQueue for the
+/// rest (each repeatable).
+async fn retag(ctx: &Context, stack: &Stack, live: &Live) -> Result<()> {
+    let delta = super::Retag::new(stack, &live.tags);
+    let step = ctx
+        .progress
+        .step(format!("tagging queue {} ({})", live.name, delta.summary()));
+    if !delta.remove.is_empty() {
+        ctx.sqs
+            .untag_queue()
+            .queue_url(&live.url)
+            .set_tag_keys(Some(delta.remove))
+            .send()
+            .await
+            .map_err(|e| aws("UntagQueue", format!("queue {}", live.name), e))?;
+    }
+    if !delta.set.is_empty() {
+        ctx.sqs
+            .tag_queue()
+            .queue_url(&live.url)
+            .set_tags(Some(delta.set.into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| aws("TagQueue", format!("queue {}", live.name), e))?;
+    }
+    step.done("tagged");
     Ok(())
 }
 

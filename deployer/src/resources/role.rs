@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use crate::config::Tracing;
 use crate::context::Context;
 use crate::error::{Result, aws, is_not_found};
 use crate::report::{Action, AttrDiff, Change, Note, ResourceKind};
@@ -91,6 +92,16 @@ pub fn access_policy(stack: &Stack) -> Value {
             "Sid": "FunctionNetworkInterfaces",
             "Effect": "Allow",
             "Action": ENI_ACTIONS,
+            "Resource": "*"
+        }));
+    }
+    if stack.config.function.tracing == Tracing::Active {
+        // What Lambda sends traces with, as AWSXRayDaemonWriteAccess grants it: X-Ray has no
+        // resource-level permissions for these, so "*" is the narrowest resource.
+        statements.push(json!({
+            "Sid": "Traces",
+            "Effect": "Allow",
+            "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
             "Resource": "*"
         }));
     }
@@ -250,6 +261,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
             to: Some(compact(&trust_policy())),
         });
     }
+    super::diff_tags(&mut d, stack, &live.tags);
     out.push(Change::compare(KIND, name, d));
     let want = access_policy(stack);
     match live.inline.get(&policy) {
@@ -278,18 +290,48 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Vec<Change> {
     out
 }
 
-pub async fn apply(ctx: &Context, stack: &Stack, changes: &[Change]) -> Result<()> {
+fn iam_tags(tags: BTreeMap<String, String>) -> Result<Vec<aws_sdk_iam::types::Tag>> {
+    tags.into_iter()
+        .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| crate::error::DeployError::Other(format!("building an IAM tag: {e}")))
+}
+
+/// Makes the role's tags the stack's: TagRole for those missing or different, UntagRole for the
+/// rest (each repeatable).
+async fn retag(ctx: &Context, stack: &Stack, live: &Live) -> Result<()> {
+    let name = stack.role_name();
+    let delta = super::Retag::new(stack, &live.tags);
+    let step = ctx.progress.step(format!("tagging role {name} ({})", delta.summary()));
+    if !delta.remove.is_empty() {
+        ctx.iam
+            .untag_role()
+            .role_name(name)
+            .set_tag_keys(Some(delta.remove))
+            .send()
+            .await
+            .map_err(|e| aws("UntagRole", format!("role {name}"), e))?;
+    }
+    if !delta.set.is_empty() {
+        ctx.iam
+            .tag_role()
+            .role_name(name)
+            .set_tags(Some(iam_tags(delta.set)?))
+            .send()
+            .await
+            .map_err(|e| aws("TagRole", format!("role {name}"), e))?;
+    }
+    step.done("tagged");
+    Ok(())
+}
+
+pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, changes: &[Change]) -> Result<()> {
     let name = stack.role_name();
     for change in changes {
         match (change.resource, change.action) {
             (KIND, Action::Create) => {
                 let step = ctx.progress.step(format!("creating role {name}"));
-                let tags = stack
-                    .tags()
-                    .into_iter()
-                    .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build())
-                    .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(|e| crate::error::DeployError::Other(format!("building an IAM tag: {e}")))?;
+                let tags = iam_tags(stack.tags())?;
                 ctx.iam
                     .create_role()
                     .role_name(name)
@@ -302,15 +344,20 @@ pub async fn apply(ctx: &Context, stack: &Stack, changes: &[Change]) -> Result<(
                 step.done("created");
             }
             (KIND, Action::Update) => {
-                let step = ctx.progress.step(format!("updating the trust policy of role {name}"));
-                ctx.iam
-                    .update_assume_role_policy()
-                    .role_name(name)
-                    .policy_document(compact(&trust_policy()))
-                    .send()
-                    .await
-                    .map_err(|e| aws("UpdateAssumeRolePolicy", format!("role {name}"), e))?;
-                step.done("updated");
+                if change.touches("trust_policy") {
+                    let step = ctx.progress.step(format!("updating the trust policy of role {name}"));
+                    ctx.iam
+                        .update_assume_role_policy()
+                        .role_name(name)
+                        .policy_document(compact(&trust_policy()))
+                        .send()
+                        .await
+                        .map_err(|e| aws("UpdateAssumeRolePolicy", format!("role {name}"), e))?;
+                    step.done("updated");
+                }
+                if let Some(live) = live.filter(|_| change.touches("tags")) {
+                    retag(ctx, stack, live).await?;
+                }
             }
             (POLICY_KIND, Action::Create | Action::Update) => {
                 let step = ctx

@@ -249,6 +249,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Change {
         Some(&encryption_text(live.kms_key.as_ref())),
         Some(&encryption_text(t.kms_key.as_ref())),
     );
+    super::diff_tags(&mut d, stack, &live.tags);
     let mut change = Change::compare(KIND, name, d);
     if live.key != "id:S" {
         change = change.with_note(Note::KeyMismatch { key: live.key.clone() });
@@ -275,12 +276,7 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, change: &C
                 .attribute_name("id")
                 .attribute_type(ScalarAttributeType::S)
                 .build();
-            let tags: Vec<Tag> = stack
-                .tags()
-                .into_iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect::<std::result::Result<_, _>>()
-                .map_err(build_err)?;
+            let tags = dynamodb_tags(stack.tags())?;
             let t = &stack.config.table;
             ctx.dynamodb
                 .create_table()
@@ -339,10 +335,53 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, change: &C
             if change.touches("point_in_time_recovery") {
                 set_recovery(ctx, name, t.point_in_time_recovery).await?;
             }
+            if let Some(live) = live.filter(|_| change.touches("tags")) {
+                retag(ctx, stack, live).await?;
+            }
             Ok(())
         }
         _ => Ok(()),
     }
+}
+
+/// Makes the table's tags the stack's: UntagResource for those the stack does not name and those
+/// whose value changes, then TagResource for those missing or different (each repeatable). A
+/// changed value is untagged first because moto's TagResource appends a second tag with the same
+/// key instead of replacing it; removing it first gives the same tags there and on AWS.
+async fn retag(ctx: &Context, stack: &Stack, live: &Live) -> Result<()> {
+    let name = stack.table_name();
+    let mut delta = super::Retag::new(stack, &live.tags);
+    delta
+        .remove
+        .extend(delta.set.keys().filter(|k| live.tags.contains_key(*k)).cloned());
+    let step = ctx.progress.step(format!("tagging table {name} ({})", delta.summary()));
+    if !delta.remove.is_empty() {
+        ctx.dynamodb
+            .untag_resource()
+            .resource_arn(&live.arn)
+            .set_tag_keys(Some(delta.remove))
+            .send()
+            .await
+            .map_err(|e| aws("UntagResource", format!("table {name}"), e))?;
+    }
+    if !delta.set.is_empty() {
+        ctx.dynamodb
+            .tag_resource()
+            .resource_arn(&live.arn)
+            .set_tags(Some(dynamodb_tags(delta.set)?))
+            .send()
+            .await
+            .map_err(|e| aws("TagResource", format!("table {name}"), e))?;
+    }
+    step.done("tagged");
+    Ok(())
+}
+
+fn dynamodb_tags(tags: BTreeMap<String, String>) -> Result<Vec<Tag>> {
+    tags.into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(build_err)
 }
 
 fn sdk_billing_mode(billing: Billing) -> BillingMode {

@@ -135,6 +135,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>) -> Change {
         Some(&live.auto_verified_attributes.join(",")),
         Some(&want_verified().join(",")),
     );
+    super::diff_tags(&mut d, stack, &live.tags);
     let mut change = Change::compare(KIND, name, d);
     if live.username_attributes != want_username() {
         change = change.with_note(Note::UsernameMismatch {
@@ -168,13 +169,14 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, change: &C
             Ok(id.to_string())
         }
         (Some(live), Action::Update) => {
-            // UpdateUserPool resets what it is not given: send every setting we own, tags too.
+            // UpdateUserPool resets what it is not given: send every setting we own, and the
+            // tags exactly as the stack has them (one write for both).
             let step = ctx.progress.step(format!("updating Cognito user pool {name}"));
             ctx.cognito
                 .update_user_pool()
                 .user_pool_id(&live.id)
                 .auto_verified_attributes(VerifiedAttributeType::Email)
-                .set_user_pool_tags(Some(live.tags.clone().into_iter().chain(stack.tags()).collect()))
+                .set_user_pool_tags(Some(stack.tags().into_iter().collect()))
                 .send()
                 .await
                 .map_err(|e| aws("UpdateUserPool", format!("user pool {name}"), e))?;

@@ -78,8 +78,12 @@ fn version_live(c: &FunctionConfiguration) -> VersionLive {
         .first()
         .map(aws_sdk_lambda::types::Architecture::as_str)
         .unwrap_or("x86_64");
+    let tracing = c
+        .tracing_config()
+        .and_then(|t| t.mode())
+        .map_or("PassThrough", aws_sdk_lambda::types::TracingMode::as_str);
     let fingerprint = format!(
-        "{}|{}|{}|{:?}|{:?}|{}|{architecture}|{env:?}",
+        "{}|{}|{}|{:?}|{:?}|{}|{architecture}|{tracing}|{env:?}",
         c.code_sha256().unwrap_or_default(),
         c.runtime()
             .map(aws_sdk_lambda::types::Runtime::as_str)

@@ -854,16 +854,18 @@ async fn up_with_queues_killed_after_each_queue_write_converges_when_run_again()
 }
 
 /// `up` with every production setting (a KMS key, provisioned capacity, recovery and protection
-/// on, reserved concurrency) killed right after each write to the table, the role's policy or the
-/// function's concurrency converges when run again: one table with every setting, the key in the
-/// role's policy, the reservation, a plan with nothing to do; and `down --delete-data`
-/// (protection off, then the table) leaves nothing.
+/// on, reserved concurrency, active tracing) killed right after each write to the table, the role's
+/// policy or the function's concurrency converges when run again: one table with every setting,
+/// the key and X-Ray in the role's policy, the reservation, the tracing, a plan with nothing to
+/// do; and `down --delete-data` (protection off, then the table) leaves nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn up_with_production_settings_killed_after_each_of_their_writes_converges_when_run_again() {
     const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1d2c3b4a-0000-4000-8000-00000000abcd";
     let with_settings = |w: &World| {
-        let yaml = config_yaml(&w.app, &w.env_file())
-            .replace("  package: orders\n", "  package: orders\n  reserved_concurrency: 5\n");
+        let yaml = config_yaml(&w.app, &w.env_file()).replace(
+            "  package: orders\n",
+            "  package: orders\n  reserved_concurrency: 5\n  tracing: active\n",
+        );
         w.write_config(&format!(
             "{yaml}table:\n  kms_key: {KEY}\n  billing_mode: provisioned\n  read_capacity: 3\n  write_capacity: 2\n"
         ));
@@ -906,11 +908,66 @@ async fn up_with_production_settings_killed_after_each_of_their_writes_converges
         let policy = role_policy(&ctx, &w.name()).await;
         assert!(policy.to_string().contains(KEY), "k={k}: {policy:#}");
         assert_eq!(reserved_concurrency(&ctx, &w.name()).await, Some(5), "k={k}");
+        let f = function_configuration(&ctx, &w.name()).await;
+        let tracing = f
+            .tracing_config()
+            .and_then(|t| t.mode())
+            .map(|m| m.as_str().to_string());
+        assert_eq!(tracing.as_deref(), Some("Active"), "k={k}");
+        assert!(
+            policy.to_string().contains("xray:PutTraceSegments"),
+            "k={k}: {policy:#}"
+        );
         w.json(&["down", "--yes", "--delete-data"]);
         assert_empty(&w, k).await;
         println!(
             "k={k:>2}: killed after {}, up again converged, down left nothing",
             writes[k - 1]
         );
+    }
+}
+
+/// A deployed stack (Cognito auth, a queue) retagged, with `up` SIGKILLed right after each write a
+/// retag makes (an untag and a tag per resource, the user pool's update), then run again: every
+/// resource carries exactly the new tags and a plan has nothing to do. The stack goes back and
+/// forth between two tag sets, each change removing one tag and setting two, so every retag makes
+/// the same writes in the same order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn retagging_killed_after_each_tag_write_converges_when_run_again() {
+    use crate::tags::{TAGGED, assert_tagged, with_tags};
+    let sets = [
+        (
+            "  team: payments\n  cost-center: 4711\n",
+            [("team", "payments"), ("cost-center", "4711")],
+        ),
+        (
+            "  team: platform\n  owner: ops\n",
+            [("team", "platform"), ("owner", "ops")],
+        ),
+    ];
+    let mut w = World::new(APP);
+    with_tags(&w, sets[0].0);
+    let zip = w.zip("v1");
+    let zip = zip.to_str().unwrap().to_string();
+    let up = ["up", "--zip", zip.as_str()];
+    w.json(&up);
+    let (_proxy, recorder) = recording_proxy(&mut w).await;
+    with_tags(&w, sets[1].0);
+    w.json(&up);
+    let writes = std::mem::take(&mut recorder.lock().unwrap().mutating);
+    // An untag and a tag per resource; the user pool's tags go with its one update.
+    assert_eq!(writes.len(), 2 * (TAGGED - 1) + 1, "{writes:#?}");
+    let mut current = 1;
+    for k in 1..=writes.len() {
+        let next = 1 - current;
+        with_tags(&w, sets[next].0);
+        run_killed(&w, &recorder, &up, k).await;
+        w.json(&up);
+        let want = expected_tags(&w.app, &sets[next].1);
+        assert_tagged(&w, &want, &format!("k={k} ({})", writes[k - 1])).await;
+        let plan = w.json(&["plan", "--zip", zip.as_str()]);
+        assert_eq!(counts(&plan), (0, 0, 0), "k={k}: {plan:#}");
+        println!("k={k:>2}: killed after {}, up again converged", writes[k - 1]);
+        current = next;
     }
 }

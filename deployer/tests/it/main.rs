@@ -21,4 +21,5 @@ mod package;
 mod production_settings;
 mod properties;
 mod queues;
+mod tags;
 mod versions;

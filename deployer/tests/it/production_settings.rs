@@ -72,31 +72,6 @@ async fn table_state(w: &World) -> State {
     }
 }
 
-/// The rows `plan` would change, with their attributes.
-fn planned(report: &serde_json::Value) -> Vec<String> {
-    report["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] != "unchanged")
-        .map(|c| {
-            let attrs: Vec<String> = c["attributes"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .iter()
-                .map(|a| a["attribute"].as_str().unwrap().to_string())
-                .collect();
-            format!(
-                "{} {} {}",
-                c["action"].as_str().unwrap(),
-                c["resource"].as_str().unwrap(),
-                attrs.join(",")
-            )
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn every_table_setting_converges_changes_alone_and_a_protected_table_outlives_down() {
     let w = World::new("tables");
@@ -287,4 +262,67 @@ async fn reserved_concurrency_is_set_changed_put_back_and_removed_alone() {
     w.json(&["up", "--zip", zip]);
     assert_eq!(reserved_concurrency(&w.ctx(), &w.name()).await, None);
     assert_eq!(counts(&w.json(&["plan", "--zip", zip])), (0, 0, 0));
+}
+
+/// `function.tracing: active`: the function is created tracing and the role may send traces (only
+/// then); a second `up` makes no write. Going back to `pass_through` plans the function's tracing
+/// and the role's policy alone (with the version it freezes). moto applies TracingConfig only at
+/// CreateFunction, so the update itself cannot be seen to land here.
+#[tokio::test]
+async fn active_tracing_is_created_with_the_role_permission_and_a_change_plans_only_it() {
+    let w = World::new("traced");
+    let with_tracing = |line: &str| {
+        let yaml = config_yaml(&w.app, &w.env_file());
+        w.write_config(&yaml.replace("  package: orders\n", &format!("  package: orders\n{line}")));
+    };
+    with_tracing("  tracing: active\n");
+    let zip = w.zip("v1");
+    let zip = zip.to_str().unwrap();
+    w.json(&["up", "--zip", zip]);
+    let ctx = w.ctx();
+    let f = function_configuration(&ctx, &w.name()).await;
+    assert_eq!(
+        f.tracing_config()
+            .and_then(|t| t.mode())
+            .map(aws_sdk_lambda::types::TracingMode::as_str),
+        Some("Active")
+    );
+    let traces = |policy: &serde_json::Value| {
+        policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "Traces")
+            .cloned()
+    };
+    let statement = traces(&role_policy(&ctx, &w.name()).await).expect("the role may send traces");
+    assert_eq!(
+        statement["Action"],
+        serde_json::json!(["xray:PutTraceSegments", "xray:PutTelemetryRecords"])
+    );
+    assert_eq!(counts(&w.json(&["up", "--zip", zip])), (0, 0, 0));
+
+    with_tracing("");
+    let plan = w.json(&["plan", "--zip", zip]);
+    let rows = planned(&plan);
+    assert!(rows.contains(&"update role policy document".to_string()), "{rows:#?}");
+    assert!(rows.contains(&"update function tracing".to_string()), "{rows:#?}");
+    assert!(
+        rows.iter()
+            .all(|r| r.contains("tracing") || r.contains("policy") || r.contains("version") || r.contains("alias")),
+        "only tracing, the policy and the version it freezes: {rows:#?}"
+    );
+    let document = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["resource"] == "role policy")
+        .unwrap()["attributes"][0]["to"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        !document.contains("xray:"),
+        "pass_through needs no X-Ray permission: {document}"
+    );
 }

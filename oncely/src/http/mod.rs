@@ -74,8 +74,10 @@ impl<P: Persistence> Idempotency<P> {
         match Caller::from_request(request) {
             Ok(caller) => self.handle_as(&caller, request, route, validate, execute).await,
             Err(err) => {
+                let ids = ids(request);
                 tracing::info!(
-                    request_id = %request_id(request),
+                    request_id = %ids.request,
+                    trace_id = ids.trace.as_deref(),
                     outcome = "rejected",
                     reason = %err,
                     "caller refused",
@@ -109,7 +111,7 @@ impl<P: Persistence> Idempotency<P> {
         F: FnOnce(T) -> Fut,
         Fut: Future<Output = Result<Completion<Response<Body>, P::Write>, HandlerError>>,
     {
-        let request_id = request_id(request);
+        let ids = ids(request);
         let started_ms = now_ms();
         let deadline_ms = self.deadline_ms(request, started_ms);
 
@@ -117,7 +119,8 @@ impl<P: Persistence> Idempotency<P> {
             Ok(key) => key,
             Err(err) => {
                 tracing::info!(
-                    request_id = %request_id,
+                    request_id = %ids.request,
+                    trace_id = ids.trace.as_deref(),
                     outcome = "rejected",
                     reason = %err,
                     "idempotency key refused",
@@ -132,14 +135,15 @@ impl<P: Persistence> Idempotency<P> {
         let body = request.body().as_ref();
         if let Some(stored) = self.cache.replay_if_sent(&hash, body, started_ms) {
             let (response, outcome) = answer(Ok(self.replayed(stored, true)));
-            log_request(&request_id, &hash, caller, outcome, &response);
+            log_request(&ids, &hash, caller, outcome, &response);
             return (response, outcome);
         }
         let fingerprint = match checked_fingerprint(body) {
             Ok(fingerprint) => fingerprint,
             Err(lossy) => {
                 tracing::info!(
-                    request_id = %request_id,
+                    request_id = %ids.request,
+                    trace_id = ids.trace.as_deref(),
                     outcome = "rejected",
                     reason = %lossy,
                     "request body has no exact fingerprint",
@@ -151,7 +155,8 @@ impl<P: Persistence> Idempotency<P> {
             Ok(input) => input,
             Err(problem) => {
                 tracing::info!(
-                    request_id = %request_id,
+                    request_id = %ids.request,
+                    trace_id = ids.trace.as_deref(),
                     outcome = "rejected",
                     status = problem.status,
                     "request refused before any claim",
@@ -166,7 +171,7 @@ impl<P: Persistence> Idempotency<P> {
         if matches!(outcome, Outcome::Executed | Outcome::Replayed { .. }) {
             self.cache.remember_sent(&hash, body);
         }
-        log_request(&request_id, &hash, caller, outcome, &response);
+        log_request(&ids, &hash, caller, outcome, &response);
         (response, outcome)
     }
 
@@ -247,9 +252,10 @@ pub fn replay(stored: &StoredResponse) -> Response<Body> {
 }
 
 /// The log line of a request that reached the engine.
-fn log_request(request_id: &str, hash: &str, caller: &Caller, outcome: Outcome, response: &Response<Body>) {
+fn log_request(ids: &Ids, hash: &str, caller: &Caller, outcome: Outcome, response: &Response<Body>) {
     tracing::info!(
-        request_id = %request_id,
+        request_id = %ids.request,
+        trace_id = ids.trace.as_deref(),
         key_hash = %hash,
         caller = caller.kind(),
         outcome = outcome.as_str(),
@@ -259,12 +265,20 @@ fn log_request(request_id: &str, hash: &str, caller: &Caller, outcome: Outcome, 
     );
 }
 
-/// The Lambda request id, empty outside Lambda.
-fn request_id(request: &Request) -> String {
-    request
-        .lambda_context_ref()
-        .map(|c| c.request_id.clone())
-        .unwrap_or_default()
+/// What ties a log line to its invocation: Lambda's request id (empty outside Lambda) and the
+/// X-Ray trace header (its `Root=...` trace id, parent and sampling; a line without a trace has no
+/// `trace_id` field).
+struct Ids {
+    request: String,
+    trace: Option<String>,
+}
+
+fn ids(request: &Request) -> Ids {
+    let context = request.lambda_context_ref();
+    Ids {
+        request: context.map(|c| c.request_id.clone()).unwrap_or_default(),
+        trace: context.and_then(|c| c.xray_trace_id.clone()),
+    }
 }
 
 #[cfg(test)]

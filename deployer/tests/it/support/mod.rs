@@ -296,6 +296,31 @@ pub fn rows(report: &serde_json::Value, action: &str) -> Vec<String> {
         .collect()
 }
 
+/// The rows a report changes: `action resource attribute,attribute`.
+pub fn planned(report: &serde_json::Value) -> Vec<String> {
+    report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "unchanged")
+        .map(|c| {
+            let attrs: Vec<String> = c["attributes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|a| a["attribute"].as_str().unwrap().to_string())
+                .collect();
+            format!(
+                "{} {} {}",
+                c["action"].as_str().unwrap(),
+                c["resource"].as_str().unwrap(),
+                attrs.join(",")
+            )
+        })
+        .collect()
+}
+
 /// The attribute names of one row.
 pub fn attrs(report: &serde_json::Value, resource: &str) -> Vec<String> {
     report["changes"]
@@ -319,4 +344,112 @@ pub async fn role_policy(ctx: &Context, name: &str) -> serde_json::Value {
         .await
         .unwrap();
     deployer::resources::role::decode_document(doc.policy_document())
+}
+
+/// The tags of every tagged resource of the stack that exists, by `kind name`: the table, the log
+/// group, the role, the function, the HTTP API, the alarms, the queues and the user pool, each read
+/// with its own service's call.
+pub async fn stack_tags(w: &World) -> BTreeMap<String, BTreeMap<String, String>> {
+    let ctx = w.ctx();
+    let name = w.name();
+    let pairs = |tags: Option<&std::collections::HashMap<String, String>>| -> BTreeMap<String, String> {
+        tags.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    };
+    let mut out = BTreeMap::new();
+    if let Ok(t) = ctx.dynamodb.describe_table().table_name(&name).send().await {
+        let arn = t.table().and_then(|t| t.table_arn()).unwrap().to_string();
+        out.insert(format!("table {name}"), table_tags(&ctx, &arn).await);
+    }
+    let group = format!("/aws/lambda/{name}");
+    let group_arn = format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}");
+    // moto keeps a deleted group's tags: the group must be listed first.
+    let groups = ctx
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(&group)
+        .send()
+        .await
+        .unwrap();
+    if groups
+        .log_groups()
+        .iter()
+        .any(|g| g.log_group_name() == Some(group.as_str()))
+    {
+        let t = ctx
+            .logs
+            .list_tags_for_resource()
+            .resource_arn(group_arn)
+            .send()
+            .await
+            .unwrap();
+        out.insert(format!("log group {group}"), pairs(t.tags()));
+    }
+    if let Ok(t) = ctx.iam.list_role_tags().role_name(&name).send().await {
+        let tags = t.tags().iter().map(|t| (t.key().to_string(), t.value().to_string()));
+        out.insert(format!("role {name}"), tags.collect());
+    }
+    if let Ok(f) = ctx.lambda.get_function().function_name(&name).send().await {
+        out.insert(format!("function {name}"), pairs(f.tags()));
+    }
+    for api in ctx.apigw.get_apis().send().await.unwrap().items() {
+        if api.name() == Some(name.as_str()) {
+            out.insert(format!("http api {name}"), pairs(api.tags()));
+        }
+    }
+    let alarms = ctx
+        .cloudwatch
+        .describe_alarms()
+        .alarm_name_prefix(&name)
+        .send()
+        .await
+        .unwrap();
+    for alarm in alarms.metric_alarms() {
+        let arn = alarm.alarm_arn().unwrap();
+        let t = ctx
+            .cloudwatch
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        let tags = t.tags().iter().map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        });
+        out.insert(format!("alarm {}", alarm.alarm_name().unwrap()), tags.collect());
+    }
+    let queues = ctx.sqs.list_queues().queue_name_prefix(&name).send().await.unwrap();
+    for url in queues.queue_urls() {
+        let t = ctx.sqs.list_queue_tags().queue_url(url).send().await.unwrap();
+        out.insert(format!("queue {}", url.rsplit('/').next().unwrap()), pairs(t.tags()));
+    }
+    let pools = ctx.cognito.list_user_pools().max_results(60).send().await.unwrap();
+    for pool in pools.user_pools() {
+        if pool.name() == Some(name.as_str()) {
+            let p = ctx
+                .cognito
+                .describe_user_pool()
+                .user_pool_id(pool.id().unwrap())
+                .send()
+                .await
+                .unwrap();
+            out.insert(
+                format!("user pool {name}"),
+                pairs(p.user_pool().unwrap().user_pool_tags()),
+            );
+        }
+    }
+    out
+}
+
+/// Oncely's own tags of the app's stage `test`, and `user`'s.
+pub fn expected_tags(app: &str, user: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut tags: BTreeMap<String, String> = user.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    tags.insert("managed-by".into(), "oncely".into());
+    tags.insert("oncely:app".into(), app.into());
+    tags.insert("oncely:stage".into(), "test".into());
+    tags
 }
