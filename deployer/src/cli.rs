@@ -15,6 +15,8 @@ const AFTER_HELP: &str = "Examples:
   cargo run -- up --output json     the result as JSON
   cargo run -- down --yes           delete the stack (keeps a table holding orders)
   cargo run -- status               what is live, and whether it differs from the config
+  cargo run -- up --stage pr-123    a stack of its own, per developer or pull request
+  cargo run -- stages               this app's stages in the account and region
   cargo run -- rollback             point `live` back at the previous version
   cargo run -- package              build and zip the function only
   cargo run -- token --sub alice    a token for the running `up --local` stack (api.auth: cognito)
@@ -54,6 +56,10 @@ pub struct Global {
         value_name = "PATH"
     )]
     pub config: PathBuf,
+    /// Work on this stage instead of the config's `stage` (a stack per developer or pull request:
+    /// `up --stage pr-123`); names, tags, outputs and the endpoint written for the page follow it.
+    #[arg(long, global = true, env = "ONCELY_STAGE", value_name = "NAME")]
+    pub stage: Option<String>,
     /// How to print the result.
     #[arg(long, short, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -94,6 +100,9 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Show what is live: endpoint, version, kept versions, table, drift from the config, alarms.
     Status,
+    /// List this app's stages that exist in the account and region (found by their tags), each
+    /// with its endpoint, live version and last update.
+    Stages,
     /// Write a new workspace: one idempotent function on the `oncely` crate, its stack config, a README.
     New(NewArgs),
 }

@@ -18,6 +18,8 @@ pub struct Context {
     pub sts: aws_sdk_sts::Client,
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
     pub sqs: aws_sdk_sqs::Client,
+    /// The Resource Groups Tagging API (`stages` finds resources by their tags).
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub progress: Progress,
     pub region: String,
     pub account: String,
@@ -66,6 +68,7 @@ impl Context {
             sts: aws_sdk_sts::Client::new(sdk),
             cognito: aws_sdk_cognitoidentityprovider::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
+            tagging: aws_sdk_resourcegroupstagging::Client::new(sdk),
             progress,
             region,
             account,

@@ -22,7 +22,6 @@ pub mod terminal;
 use serde::Serialize;
 
 use crate::cli::{Cli, Command, Output};
-use crate::config::Config;
 use crate::progress::Progress;
 
 /// Runs one command.
@@ -31,7 +30,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let output = cli.global.output;
     // Read only by the commands that need it (`schema` and `completions` do not).
     let path = cli.global.config;
-    let load_config = || Config::load(&path);
+    let stage = cli.global.stage;
+    let load_config = || commands::load_config(&path, stage.as_deref());
     match cli.command {
         Command::Package => print(output, &commands::package::run(&load_config()?, &progress)?),
         Command::Plan(args) => print(output, &commands::plan::run(&load_config()?, &args, &progress).await?),
@@ -51,6 +51,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             &commands::rollback::run(&load_config()?, &args, &progress).await?,
         ),
         Command::Status => print(output, &commands::status::run(&load_config()?, &progress).await?),
+        Command::Stages => print(output, &commands::stages::run(&load_config()?, &progress).await?),
         Command::New(args) => print(output, &commands::new::run(&args, &progress)?),
     }
 }

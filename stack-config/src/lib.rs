@@ -401,6 +401,22 @@ impl Config {
         })
     }
 
+    /// The same config for another stage (`--stage`, `ONCELY_STAGE`): the name is checked as the
+    /// config's own `stage` is, with the same message.
+    ///
+    /// ```
+    /// let config = oncely_config::Config::parse("app: shop\nstage: dev\n").unwrap();
+    /// assert_eq!(config.clone().with_stage("pr-123").unwrap().name(), "shop-pr-123");
+    /// assert!(config.with_stage("PR_123").unwrap_err().contains("not a valid name"));
+    /// ```
+    pub fn with_stage(mut self, stage: &str) -> Result<Config, String> {
+        if let Some(problem) = validate::name_problem(stage, raw::STAGE_MAX) {
+            return Err(problem);
+        }
+        self.stage = stage.to_string();
+        Ok(self)
+    }
+
     /// Parses and validates YAML text; on failure returns every problem found.
     pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
         if let Some(problem) = validate::text_problem(text) {

@@ -213,6 +213,21 @@ pub(super) fn is_env_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// What is wrong with a name part (`app`, `stage`): 1..`max` characters of a-z, 0-9 and -, not
+/// at either end; `None` when it is right.
+pub(super) fn name_problem(value: &str, max: usize) -> Option<String> {
+    let ok = !value.is_empty()
+        && value.len() <= max
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !value.starts_with('-')
+        && !value.ends_with('-');
+    (!ok).then(|| {
+        format!("{value:?} is not a valid name: use 1..{max} characters of a-z, 0-9 and - (not at either end)")
+    })
+}
+
 /// Validates the raw config: the [`Config`], or every problem found.
 pub(super) fn validate(raw: RawConfig, locator: Locator) -> Result<Config, Vec<Problem>> {
     let mut v = Validator {
@@ -248,18 +263,8 @@ impl Validator {
             self.problem(path, format!("is required: 1..{max} characters of a-z, 0-9 and -"));
             return String::new();
         };
-        let ok = !value.is_empty()
-            && value.len() <= max
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !value.starts_with('-')
-            && !value.ends_with('-');
-        if !ok {
-            self.problem(
-                path,
-                format!("{value:?} is not a valid name: use 1..{max} characters of a-z, 0-9 and - (not at either end)"),
-            );
+        if let Some(message) = name_problem(&value, max) {
+            self.problem(path, message);
         }
         value
     }

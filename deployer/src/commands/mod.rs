@@ -2,6 +2,8 @@
 //! it builds its inputs, connects, runs the engine or the local stack, and gives a failure the
 //! context a person needs to act on it. `lib.rs` only dispatches.
 
+use std::path::Path;
+
 use anyhow::Context as _;
 
 use crate::config::Config;
@@ -18,6 +20,7 @@ pub mod package;
 pub mod plan;
 pub mod rollback;
 pub mod schema;
+pub mod stages;
 pub mod status;
 pub mod sync_endpoint;
 pub mod token;
@@ -30,4 +33,16 @@ async fn connect(config: &Config, progress: &Progress) -> anyhow::Result<(Contex
         .context("connecting to AWS")?;
     let stack = Stack::new(config, &ctx);
     Ok((ctx, stack))
+}
+
+/// The config at `path`, for `stage` when one is given (`--stage`, `ONCELY_STAGE`) instead of its
+/// own: the name is checked as the config's `stage` is, with the same message.
+pub fn load_config(path: &Path, stage: Option<&str>) -> anyhow::Result<Config> {
+    let config = Config::load(path)?;
+    match stage {
+        Some(stage) => config
+            .with_stage(stage)
+            .map_err(|problem| anyhow::anyhow!("--stage: {problem}")),
+        None => Ok(config),
+    }
 }

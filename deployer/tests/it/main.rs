@@ -21,5 +21,6 @@ mod package;
 mod production_settings;
 mod properties;
 mod queues;
+mod stages;
 mod tags;
 mod versions;

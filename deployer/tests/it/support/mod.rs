@@ -185,6 +185,7 @@ impl World {
             sts: testkit::recorded_client!(aws_sdk_sts, &sdk, &calls),
             cognito: testkit::recorded_client!(aws_sdk_cognitoidentityprovider, &sdk, &calls),
             sqs: testkit::recorded_client!(aws_sdk_sqs, &sdk, &calls),
+            tagging: testkit::recorded_client!(aws_sdk_resourcegroupstagging, &sdk, &calls),
             progress: Progress::silent(),
             region: REGION.into(),
             account: ACCOUNT.into(),
@@ -350,8 +351,13 @@ pub async fn role_policy(ctx: &Context, name: &str) -> serde_json::Value {
 /// group, the role, the function, the HTTP API, the alarms, the queues and the user pool, each read
 /// with its own service's call.
 pub async fn stack_tags(w: &World) -> BTreeMap<String, BTreeMap<String, String>> {
+    stack_tags_of(w, &w.name()).await
+}
+
+/// [`stack_tags`] of the stack named `name` (another stage's).
+pub async fn stack_tags_of(w: &World, name: &str) -> BTreeMap<String, BTreeMap<String, String>> {
     let ctx = w.ctx();
-    let name = w.name();
+    let name = name.to_string();
     let pairs = |tags: Option<&std::collections::HashMap<String, String>>| -> BTreeMap<String, String> {
         tags.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default()
