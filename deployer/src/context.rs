@@ -18,6 +18,9 @@ pub struct Context {
     pub sts: aws_sdk_sts::Client,
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
     pub sqs: aws_sdk_sqs::Client,
+    /// The function's secrets: looked up, never read.
+    pub ssm: aws_sdk_ssm::Client,
+    pub secretsmanager: aws_sdk_secretsmanager::Client,
     /// The Resource Groups Tagging API (`stages` finds resources by their tags).
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub progress: Progress,
@@ -69,6 +72,8 @@ impl Context {
             cognito: aws_sdk_cognitoidentityprovider::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
             tagging: aws_sdk_resourcegroupstagging::Client::new(sdk),
+            ssm: aws_sdk_ssm::Client::new(sdk),
+            secretsmanager: aws_sdk_secretsmanager::Client::new(sdk),
             progress,
             region,
             account,

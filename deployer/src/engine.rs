@@ -9,8 +9,8 @@ use crate::package::Artifact;
 use crate::report::{Action, Change, Command, Note, Report, ResourceKind};
 use crate::resources::function::Backoff;
 use crate::resources::{
-    alarm, auth, authorizer, concurrency, event_source, function, http_api, log_group, queue, role, table, user_pool,
-    user_pool_client, version,
+    alarm, auth, authorizer, concurrency, event_source, function, http_api, log_group, queue, role, secrets, table,
+    user_pool, user_pool_client, version,
 };
 use crate::stack::Stack;
 
@@ -36,6 +36,8 @@ pub struct LiveStack {
     pub queues: Vec<queue::Live>,
     /// The event source mappings from our queues to the function.
     pub event_sources: Vec<event_source::Live>,
+    /// The secrets the function reads, as looked up (never created or deleted here).
+    pub secrets: Vec<secrets::SecretLive>,
 }
 
 impl LiveStack {
@@ -77,6 +79,7 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<LiveStack> {
         versions,
         alarms,
         (queues, event_sources),
+        secrets,
     ) = tokio::try_join!(
         table::read(ctx, stack),
         log_group::read(ctx, stack),
@@ -88,6 +91,7 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<LiveStack> {
         version::read(ctx, stack),
         alarm::read(ctx, stack),
         queues_and_mappings,
+        secrets::read(ctx, stack),
     )?;
     step.done("read");
     Ok(LiveStack {
@@ -104,6 +108,7 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<LiveStack> {
         alarms,
         queues,
         event_sources,
+        secrets,
     })
 }
 
@@ -181,7 +186,10 @@ fn foreign_warnings(report: &Report, what: &str) -> Vec<String> {
 /// `plan`: what `up` would do; changes nothing.
 pub async fn plan(ctx: &Context, stack: &Stack, code: Option<&Artifact>) -> Result<Report> {
     let live = read(ctx, stack).await?;
+    secrets::check(stack, &live.secrets)?;
+    let stack = &stack.with_secrets(&live.secrets);
     let mut report = Report::new(Command::Plan, diff(stack, &live, code));
+    report.secrets = live.secrets.clone();
     report.warnings = foreign_warnings(&report, "exists without oncely's tags: `up` will refuse to adopt it");
     report.endpoint = live
         .api
@@ -194,9 +202,12 @@ pub async fn plan(ctx: &Context, stack: &Stack, code: Option<&Artifact>) -> Resu
 /// `up`: plan, then converge; makes no mutating call when nothing differs.
 pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff) -> Result<Report> {
     let live = read(ctx, stack).await?;
+    secrets::check(stack, &live.secrets)?;
+    let stack = &stack.with_secrets(&live.secrets);
     let changes = diff(stack, &live, Some(code));
     check_adoptable(stack, &changes)?;
     let mut report = Report::new(Command::Up, changes);
+    report.secrets = live.secrets.clone();
     report.function_name = Some(stack.function_name().to_string());
     report.table_name = Some(stack.table_name().to_string());
     if !report.has_changes() {
@@ -548,6 +559,7 @@ mod tests {
                 .collect(),
             queues: vec![],
             event_sources: vec![],
+            secrets: vec![],
         }
     }
 

@@ -15,7 +15,6 @@ pub mod package;
 pub mod progress;
 pub mod report;
 pub mod resources;
-pub mod secret;
 pub mod stack;
 pub mod terminal;
 

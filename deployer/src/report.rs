@@ -313,6 +313,9 @@ pub struct Report {
     pub auth: Option<AuthOutputs>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The secrets the function reads during init: references and whether they exist, never values.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<crate::resources::secrets::SecretLive>,
     /// Whether changes were actually made (false for `plan` and for a no-op `up`).
     pub applied: bool,
 }
@@ -332,6 +335,7 @@ impl Report {
             table_name: None,
             auth: None,
             warnings: Vec::new(),
+            secrets: Vec::new(),
             applied: false,
         }
     }
@@ -402,6 +406,9 @@ impl fmt::Display for Report {
         }
         if let Some(a) = &self.auth {
             write!(f, "{a}")?;
+        }
+        for s in &self.secrets {
+            writeln!(f, "secret:   {s}")?;
         }
         Ok(())
     }

@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{Config, Store};
+use oncely::secret_ref::{SECRETS_VAR, format_list};
+
+use crate::config::{Config, SecretSource, Store};
 use crate::context::Context;
-use crate::secret::Secret;
+use crate::resources::secrets::SecretLive;
 
 pub const TAG_MANAGED_BY: &str = "managed-by";
 pub const TAG_APP: &str = "oncely:app";
@@ -21,8 +23,9 @@ pub struct Stack {
     pub region: String,
     pub account: String,
     pub partition: String,
-    /// With `store: redis`: the Redis URL from the environment of this run (`None` if unset).
-    pub redis_url: Option<Secret>,
+    /// The ARNs of the secrets the function reads, by service, once looked up
+    /// ([`Stack::with_secrets`]); the role may read exactly these.
+    pub secret_arns: Vec<(SecretSource, String)>,
 }
 
 impl Stack {
@@ -33,7 +36,7 @@ impl Stack {
             region: ctx.region.clone(),
             account: ctx.account.clone(),
             partition: ctx.partition().to_string(),
-            redis_url: config.idempotency.store.redis_url_env().and_then(Secret::from_env),
+            secret_arns: Vec::new(),
         }
     }
 
@@ -174,18 +177,37 @@ impl Stack {
             env.insert("IDEMPOTENCY_KEY_PREFIX".into(), prefix.clone());
         }
         env.extend(c.function.environment.clone());
-        if let Store::Redis { url_env } = &c.idempotency.store {
+        if let Store::Redis { url_env, .. } = &c.idempotency.store {
             env.insert("ONCELY_STORE".into(), "redis".into());
             env.insert("ONCELY_REDIS_URL_ENV".into(), url_env.clone());
-            if let Some(url) = &self.redis_url {
-                env.insert(url_env.clone(), url.expose().to_string());
-            }
+        }
+        // The secrets by reference only: the function reads their values during init.
+        let secrets = c.secrets();
+        if !secrets.is_empty() {
+            env.insert(
+                SECRETS_VAR.into(),
+                format_list(secrets.iter().map(|(var, r)| (var.as_str(), r))),
+            );
         }
         env
     }
 
-    /// The function variable whose value is a secret (shown only as a fingerprint), if any.
-    pub fn secret_env(&self) -> Option<&str> {
-        self.config.idempotency.store.redis_url_env()
+    /// The stack with the ARNs of the secrets that exist, as looked up (`secrets::read`).
+    pub fn with_secrets(&self, live: &[SecretLive]) -> Stack {
+        let mut stack = self.clone();
+        stack.secret_arns = live
+            .iter()
+            .filter_map(|s| s.arn.clone().map(|arn| (s.reference.source, arn)))
+            .collect();
+        stack
+    }
+
+    /// The ARN of the SSM parameter `name` (`/a/b` or `a`).
+    pub fn parameter_arn(&self, name: &str) -> String {
+        let name = name.strip_prefix('/').unwrap_or(name);
+        format!(
+            "arn:{}:ssm:{}:{}:parameter/{name}",
+            self.partition, self.region, self.account
+        )
     }
 }

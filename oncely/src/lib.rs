@@ -110,10 +110,15 @@ pub mod redis_client;
 pub mod redis_persistence;
 #[cfg(feature = "dynamodb")]
 pub mod sdk;
+pub mod secret_ref;
+#[cfg(feature = "secrets")]
+pub mod secrets;
 #[cfg(feature = "sqs")]
 pub mod sqs;
 #[cfg(all(feature = "dynamodb", feature = "redis"))]
 pub mod store;
+#[cfg(feature = "redis")]
+mod tls;
 
 pub use caller::{Caller, CallerError};
 pub use config::{ConfigError, IdempotencyConfig, KeySource, Settings};

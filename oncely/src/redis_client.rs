@@ -436,13 +436,7 @@ impl std::fmt::Debug for RedisClient {
 impl RedisClient {
     /// A client for `url`; `rediss://` trusts the platform's root certificates.
     pub fn new(url: RedisUrl) -> Self {
-        let tls = url.tls.then(|| {
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-            tls_connector(roots)
-        });
+        let tls = url.tls.then(|| tls_connector(crate::tls::native_roots()));
         RedisClient {
             url,
             tls,
@@ -579,13 +573,7 @@ impl RedisClient {
 }
 
 fn tls_connector(roots: rustls::RootCertStore) -> tokio_rustls::TlsConnector {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
+    tokio_rustls::TlsConnector::from(Arc::new(crate::tls::client_config(roots)))
 }
 
 #[cfg(test)]

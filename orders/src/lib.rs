@@ -25,6 +25,9 @@ pub enum StartError {
     /// The store selection (`ONCELY_STORE` and the Redis URL).
     #[error(transparent)]
     Store(#[from] oncely::StoreError),
+    /// A secret of `ONCELY_SECRETS` could not be read.
+    #[error(transparent)]
+    Secrets(#[from] oncely::secrets::SecretError),
     /// `ORDERS_SIMULATED_WORK_MAX_MS` is not a number of milliseconds from 0 to 900000.
     #[error("ORDERS_SIMULATED_WORK_MAX_MS={0:?} is invalid: a whole number of milliseconds from 0 (off) to 900000")]
     SimulatedWork(String),
@@ -102,9 +105,13 @@ impl OrdersService {
 
 /// Builds the orders API from the environment (`TABLE_NAME`, `IDEMPOTENCY_*`, `ONCELY_STORE` and
 /// the Redis URL, [`SIMULATED_WORK_VAR`]) and Lambda's AWS variables ([`oncely::sdk::dynamodb_client_from_env`];
-/// `AWS_ENDPOINT_URL_DYNAMODB` points it at DynamoDB Local).
+/// `AWS_ENDPOINT_URL_DYNAMODB` points it at DynamoDB Local). The secrets `ONCELY_SECRETS` names
+/// (the Redis URL of a deployed stack) are read first, from SSM or Secrets Manager
+/// ([`oncely::secrets`]); a variable they name is taken from them, never from the environment.
 pub async fn orders_api_from_env() -> Result<OrdersService, StartError> {
-    let lookup = |name: &str| std::env::var(name).ok();
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let secrets = oncely::secrets::SecretsClient::from_env().read_listed(env).await?;
+    let lookup = |name: &str| secrets.get(name).map(str::to_string).or_else(|| env(name));
     let settings = Settings::from_lookup(lookup)?;
     let store = StoreSettings::from_lookup(lookup)?;
     let simulated_work_max = simulated_work_max(lookup)?;

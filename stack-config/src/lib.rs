@@ -32,6 +32,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use locate::Locator;
+pub use oncely::secret_ref::{SecretRef, SecretSource};
 pub use raw::LOG_RETENTION_DAYS;
 use raw::RawConfig;
 pub use route_key::{Method, RouteKey, RouteKeyError, Segment};
@@ -224,6 +225,8 @@ pub struct FunctionSettings {
     pub reserved_concurrency: Option<i32>,
     /// AWS X-Ray tracing.
     pub tracing: Tracing,
+    /// `function.secrets`: the secrets the function reads during init, by variable name.
+    pub secrets: BTreeMap<String, SecretRef>,
 }
 
 /// `function.tracing`: how the function takes part in AWS X-Ray traces.
@@ -276,10 +279,13 @@ pub struct IdempotencySettings {
 pub enum Store {
     /// The stack's table: the record completes in one transaction with the order.
     Dynamodb,
-    /// A Redis or Valkey server; the function reads its URL from the variable `url_env`.
+    /// A Redis or Valkey server: `up --local` reads its URL from the variable `url_env`, a
+    /// deployed function from the secret `url_secret` (as the variable `url_env`).
     Redis {
         /// The name of the variable holding the URL.
         url_env: String,
+        /// Where a deployed function reads the URL (`None`: the stack runs only locally).
+        url_secret: Option<SecretRef>,
     },
 }
 
@@ -288,7 +294,7 @@ impl Store {
     pub fn redis_url_env(&self) -> Option<&str> {
         match self {
             Store::Dynamodb => None,
-            Store::Redis { url_env } => Some(url_env),
+            Store::Redis { url_env, .. } => Some(url_env),
         }
     }
 }
@@ -399,6 +405,20 @@ impl Config {
             file: path.to_path_buf(),
             problems,
         })
+    }
+
+    /// Every secret a deployed function reads, by variable: `function.secrets` and the Redis URL's
+    /// `idempotency.redis.url_secret` (as `url_env`).
+    pub fn secrets(&self) -> BTreeMap<String, SecretRef> {
+        let mut all = self.function.secrets.clone();
+        if let Store::Redis {
+            url_env,
+            url_secret: Some(reference),
+        } = &self.idempotency.store
+        {
+            all.insert(url_env.clone(), reference.clone());
+        }
+        all
     }
 
     /// The same config for another stage (`--stage`, `ONCELY_STAGE`): the name is checked as the
@@ -579,6 +599,44 @@ mod tests {
         let p = Config::parse("app: a\nstage: b\nfunction:\n  tracing: on\n").unwrap_err();
         assert_eq!((p[0].path.as_str(), p[0].line), ("function.tracing", Some(4)));
         assert!(p[0].message.contains("use active or pass_through"), "{}", p[0].message);
+    }
+
+    #[test]
+    fn secrets_are_references_by_variable_and_the_redis_url_joins_them() {
+        let c = Config::parse(
+            "app: a\nstage: b\nfunction:\n  secrets: { STRIPE_KEY: \"secretsmanager:a/stripe\" }\n\
+             idempotency: { store: redis, redis: { url_secret: \"ssm:/a/b/redis-url\" } }\n",
+        )
+        .unwrap();
+        let all: Vec<String> = c.secrets().iter().map(|(var, r)| format!("{var}={r}")).collect();
+        assert_eq!(
+            all,
+            [
+                "ONCELY_REDIS_URL=ssm:/a/b/redis-url",
+                "STRIPE_KEY=secretsmanager:a/stripe"
+            ]
+        );
+        let p = test_problems(
+            "function:\n  environment: { TOKEN: x }\n  secrets:\n    TOKEN: \"ssm:/t\"\n    ONCELY_SECRETS: \"ssm:/s\"\n    \
+             ONCELY_REDIS_URL: \"ssm:/r\"\n    BAD: \"vault:x\"\n\
+             idempotency: { store: redis, redis: { url_secret: \"ssm:no/leading/slash\" } }\n",
+        );
+        let paths: Vec<&str> = p.iter().map(|(path, _)| path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "function.secrets.BAD",
+                "function.secrets.ONCELY_SECRETS",
+                "function.secrets.TOKEN",
+                "idempotency.redis.url_secret",
+                "function.secrets.ONCELY_REDIS_URL",
+            ],
+            "{p:?}"
+        );
+        assert!(p[0].1.contains("not a secret reference"), "{p:?}");
+        assert!(p[2].1.contains("also in `function.environment`"), "{p:?}");
+        assert!(p[3].1.contains("not an SSM parameter name"), "{p:?}");
+        assert!(p[4].1.contains("idempotency.redis.url_secret"), "{p:?}");
     }
 
     #[test]

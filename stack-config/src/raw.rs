@@ -80,6 +80,8 @@ pub(super) const THROTTLE_RATE: (f64, f64, f64) = (50.0, 0.0, 10_000.0);
 /// `function.reserved_concurrency`'s range: at least one execution (0 would stop the function);
 /// the account's own limit (1,000 by default, raised on request) is AWS's to enforce.
 pub(super) const RESERVED_CONCURRENCY_MAX: (i64, i64) = (1, 1_000_000);
+/// A secret reference: `ssm:` and a parameter name, or `secretsmanager:` and a secret name.
+pub(super) const SECRET_REF_PATTERN: &str = "^(ssm:[A-Za-z0-9_./-]+|secretsmanager:[A-Za-z0-9/_+=.@-]+)$";
 /// The function's X-Ray tracing modes, by their config names; the first is the default (Lambda's).
 pub(super) const TRACING_MODES: &[&str] = &["pass_through", "active"];
 /// The table's billing modes, by their config names; the first is the default.
@@ -267,6 +269,11 @@ pub(super) struct RawFunction {
     /// `pass_through` traces only requests that arrive with a sampled trace header.
     #[schemars(extend("enum" = TRACING_MODES, "default" = TRACING_MODES[0]))]
     pub(super) tracing: Option<String>,
+    /// Secrets the function reads during init, by the variable its code asks for: `NAME:
+    /// ssm:/path/name` (a SecureString parameter) or `NAME: secretsmanager:name`. The role may read
+    /// exactly these; the values are never in the config nor in the function's environment.
+    /// `up --local` takes each from the variable of the same name in its own environment.
+    pub(super) secrets: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -316,10 +323,15 @@ pub(super) struct RawIdempotency {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Redis")]
 pub(super) struct RawRedis {
-    /// The environment variable holding the Redis URL (`redis://` or `rediss://`, with user,
-    /// password and db): `up` reads it from its own environment and the function from the same name.
+    /// The variable that holds the Redis URL (`redis://` or `rediss://`, with user, password and
+    /// db) for `up --local`, read from its environment.
     #[schemars(length(min = 2), extend("default" = DEFAULT_REDIS_URL_ENV))]
     pub(super) url_env: Option<String>,
+    /// Where a deployed function reads the Redis URL during init: `ssm:/path/name` (a
+    /// SecureString parameter) or `secretsmanager:name`. Required to deploy `store: redis`; the URL
+    /// is never in the config nor in the function's environment.
+    #[schemars(pattern(SECRET_REF_PATTERN))]
+    pub(super) url_secret: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use super::Store;
 use super::raw::{DEFAULT_REDIS_URL_ENV, RawIdempotency, STORES};
 use super::validate::{RESERVED_ENV, Validator, is_env_name};
+use super::{SecretRef, Store};
 
 impl Validator {
     /// `store` and `redis`; `environment` is `function.environment`, whose names the Redis URL's
@@ -49,7 +49,12 @@ impl Validator {
                         ),
                     );
                 }
-                Store::Redis { url_env }
+                let url_secret = i.redis.as_ref().and_then(|r| r.url_secret.as_deref()).and_then(|text| {
+                    text.parse::<SecretRef>()
+                        .map_err(|e| self.problem("idempotency.redis.url_secret", e.to_string()))
+                        .ok()
+                });
+                Store::Redis { url_env, url_secret }
             }
             other => {
                 self.problem(

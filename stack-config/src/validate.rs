@@ -13,7 +13,7 @@ use super::raw::{
 use super::schema::known_fields;
 use super::{
     AlarmSettings, Architecture, Billing, Config, FrontendSettings, FunctionSettings, IdempotencySettings,
-    LocalSettings, Problem, TableSettings, Tracing,
+    LocalSettings, Problem, SecretRef, TableSettings, Tracing,
 };
 
 /// A serde_yaml error (syntax or type) as a [`Problem`], its position apart from its message.
@@ -158,6 +158,7 @@ fn closest<'a>(key: &str, candidates: &[&'a str]) -> Option<&'a str> {
 
 /// Names Lambda reserves or the deployer sets itself.
 pub const RESERVED_ENV: &[&str] = &[
+    "ONCELY_SECRETS",
     "_HANDLER",
     "_X_AMZN_TRACE_ID",
     "AWS_DEFAULT_REGION",
@@ -298,6 +299,14 @@ impl Validator {
 
         let function = self.function(raw.function);
         let idempotency = self.idempotency(raw.idempotency, &function.environment);
+        if let Some(var) = idempotency.store.redis_url_env()
+            && function.secrets.contains_key(var)
+        {
+            self.problem(
+                &format!("function.secrets.{var}"),
+                format!("{var} holds the Redis URL: name its secret in `idempotency.redis.url_secret`"),
+            );
+        }
         let api = self.api(raw.api, &idempotency.header);
 
         let frontend = raw.frontend.map(|f| {
@@ -484,6 +493,7 @@ impl Validator {
             }
         };
         let environment = f.environment.unwrap_or_default();
+        let secrets = self.secrets(f.secrets, &environment);
         for name in environment.keys() {
             let path = format!("function.environment.{name}");
             let valid = is_env_name(name);
@@ -510,7 +520,44 @@ impl Validator {
             keep_versions: keep_versions as u32,
             reserved_concurrency,
             tracing,
+            secrets,
         }
+    }
+
+    /// `function.secrets`: valid variable names, not reserved nor in `function.environment`, each
+    /// naming a reference that parses.
+    fn secrets(
+        &mut self,
+        secrets: Option<BTreeMap<String, String>>,
+        environment: &BTreeMap<String, String>,
+    ) -> BTreeMap<String, SecretRef> {
+        let mut out = BTreeMap::new();
+        for (name, text) in secrets.unwrap_or_default() {
+            let path = format!("function.secrets.{name}");
+            if !is_env_name(&name) {
+                self.problem(
+                    &path,
+                    format!("{name:?} is not a valid variable name: start with a letter, then letters, digits and _"),
+                );
+            } else if RESERVED_ENV.contains(&name.as_str()) {
+                self.problem(
+                    &path,
+                    format!("{name} is reserved (set by Lambda or by the deployer); choose another name"),
+                );
+            } else if environment.contains_key(&name) {
+                self.problem(
+                    &path,
+                    format!("{name} is also in `function.environment`: a secret's value never is; remove it there"),
+                );
+            }
+            match text.parse::<SecretRef>() {
+                Ok(reference) => {
+                    out.insert(name, reference);
+                }
+                Err(e) => self.problem(&path, e.to_string()),
+            }
+        }
+        out
     }
 
     fn idempotency(&mut self, i: RawIdempotency, environment: &BTreeMap<String, String>) -> IdempotencySettings {

@@ -2,7 +2,8 @@
 //! `live` points at (its CodeSha256 and date), the kept versions, the function's reserved
 //! concurrency, the table's item count, TTL and protection (point-in-time recovery with its
 //! earliest restore time, deletion protection), whether the stack differs from the config
-//! (`plan --skip-build`'s summary) and the alarms' states.
+//! (`plan --skip-build`'s summary), the alarms' states and the secrets the function reads (each
+//! reference and whether it exists, never a value).
 
 use std::fmt;
 
@@ -16,6 +17,7 @@ use crate::error::{aws, is_not_found};
 use crate::progress::Progress;
 use crate::report::{Action, Change, Command, Report};
 use crate::resources::alarm::{self, AlarmState};
+use crate::resources::secrets::SecretLive;
 use crate::resources::version::VersionLive;
 use crate::stack::Stack;
 
@@ -54,6 +56,8 @@ pub struct Status {
     pub plan: String,
     pub changes: Vec<Change>,
     pub alarms: Vec<AlarmState>,
+    /// The secrets the function reads: references and whether they exist, never values.
+    pub secrets: Vec<SecretLive>,
 }
 
 impl fmt::Display for Status {
@@ -118,6 +122,9 @@ impl fmt::Display for Status {
         for a in &self.alarms {
             writeln!(f, "alarm:    {} {}", a.name, a.state)?;
         }
+        for s in &self.secrets {
+            writeln!(f, "secret:   {s}")?;
+        }
         Ok(())
     }
 }
@@ -142,6 +149,7 @@ pub async fn run(config: &Config, progress: &Progress) -> anyhow::Result<Status>
     let stack = Stack::new(config, &ctx);
     let (live, items) = tokio::try_join!(engine::read(&ctx, &stack), item_count(&ctx, &stack))
         .with_context(|| format!("reading stack {}", stack.name))?;
+    let stack = stack.with_secrets(&live.secrets);
     let report = Report::new(Command::Plan, engine::diff(&stack, &live, None));
     let versions = live.versions.clone().unwrap_or_default();
     let alias = versions.alias.as_deref().and_then(|a| versions.find(a)).cloned();
@@ -175,5 +183,6 @@ pub async fn run(config: &Config, progress: &Progress) -> anyhow::Result<Status>
             .cloned()
             .collect(),
         alarms: alarm::states(&stack, &live.alarms),
+        secrets: live.secrets.clone(),
     })
 }

@@ -5,7 +5,7 @@ use anyhow::{Context as _, bail};
 
 use super::connect;
 use crate::cli::UpArgs;
-use crate::config::Config;
+use crate::config::{Config, Store};
 use crate::engine;
 use crate::frontend_env;
 use crate::package::{self, Artifact};
@@ -14,7 +14,7 @@ use crate::report::Report;
 
 /// `up`: converges the stack, then writes its endpoint for the frontend.
 pub async fn run(config: &Config, args: &UpArgs, progress: &Progress) -> anyhow::Result<Report> {
-    check_redis_url(config)?;
+    check_redis_secret(config)?;
     // Build first: a failed build leaves nothing half-created.
     let code = match &args.zip {
         Some(zip) => Artifact::from_zip(zip)?,
@@ -38,23 +38,22 @@ pub async fn run(config: &Config, args: &UpArgs, progress: &Progress) -> anyhow:
     Ok(report)
 }
 
-/// With `store: redis`, `up` sends the function the Redis URL from its own environment: refuses to
-/// start without a usable one (before building or writing anything), and never prints it.
-fn check_redis_url(config: &Config) -> anyhow::Result<()> {
-    let Some(name) = config.idempotency.store.redis_url_env() else {
-        return Ok(());
-    };
-    let Some(url) = crate::secret::Secret::from_env(name) else {
+/// With `store: redis`, a deployed function reads the Redis URL from a secret: `up` and `plan`
+/// refuse to run without one named (before building or reading anything).
+pub fn check_redis_secret(config: &Config) -> anyhow::Result<()> {
+    if let Store::Redis {
+        url_env,
+        url_secret: None,
+    } = &config.idempotency.store
+    {
         bail!(
-            "`idempotency.store` is redis, but {name} is not set: export {name}=rediss://user:password@host:port/db \
-             (the URL of your Redis or Valkey) before `up`; the function reads it from the variable of the same name, \
-             and the deployer never prints it"
+            "`idempotency.store` is redis, but `idempotency.redis.url_secret` is not set: a deployed function reads \
+             the Redis URL during init from SSM Parameter Store or Secrets Manager, never from its environment. \
+             Store it (`aws ssm put-parameter --type SecureString --name /{app}/{stage}/redis-url --value ...`) and \
+             name it: `url_secret: ssm:/{app}/{stage}/redis-url` (`up --local` keeps reading {url_env})",
+            app = config.app,
+            stage = config.stage,
         );
-    };
-    oncely::RedisUrl::parse(url.expose()).with_context(|| {
-        format!(
-            "{name} is not a Redis URL: use redis://host:port or rediss://user:password@host:port/db (not shown here)"
-        )
-    })?;
+    }
     Ok(())
 }

@@ -23,6 +23,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
+use oncely::secret_ref::SECRETS_VAR;
 use oncely_local::{gateway, hosts, limits, metrics, pool, routes, throttle};
 
 use crate::config::{Architecture, Billing, Config, TableSettings};
@@ -106,9 +107,32 @@ pub fn function_environment(stack: &Stack, dynamodb_endpoint: &str, task_root: &
     env
 }
 
+/// `function.secrets` as `up --local` gives them: each from the variable of the same name in this
+/// shell (the deployed function reads its reference instead); a missing one is an error that
+/// names the variable and the reference, before anything starts.
+fn local_secrets(config: &Config) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut missing = Vec::new();
+    for (var, reference) in &config.function.secrets {
+        match std::env::var(var).ok().filter(|v| !v.is_empty()) {
+            Some(value) => out.push((var.clone(), value)),
+            None => missing.push(format!("{var} (deployed: {reference})")),
+        }
+    }
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "`up --local` takes each of `function.secrets` from this shell's variable of the same name; not set: {} \
+             (export them first; they never go into the config)",
+            missing.join(", ")
+        );
+    }
+    Ok(out)
+}
+
 /// Runs the local stack in the foreground until Ctrl-C (SIGINT) or SIGTERM.
 pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> anyhow::Result<()> {
     let limits = limits::Limits::from_env()?;
+    let secrets = local_secrets(config)?;
     let listener = gateway::bind(opts.port)?;
     let port = listener.local_addr()?.port();
     let endpoint = format!("http://127.0.0.1:{port}");
@@ -136,12 +160,13 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
     // The execution environments.
     let task_root = binary.parent().map(|d| d.display().to_string()).unwrap_or_default();
     let mut env = function_environment(&stack, &dynamodb_endpoint, &task_root);
-    // The store chosen here, whatever the config deploys (a deployed Redis URL from this shell
-    // never reaches the local environments).
-    for name in redis_store::STORE_VARIABLES.into_iter().chain(stack.secret_env()) {
+    // The store chosen here, whatever the config deploys; the secrets from this shell, not from
+    // their references (which name places in an AWS account).
+    for name in redis_store::STORE_VARIABLES.into_iter().chain([SECRETS_VAR]) {
         env.remove(name);
     }
     env.extend(redis.iter().flat_map(redis_store::RedisStore::environment));
+    env.extend(secrets);
     let metrics = Arc::new(metrics::LocalMetrics::default());
     let spec = pool::Spec {
         metrics: metrics.clone(),

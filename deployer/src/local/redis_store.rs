@@ -114,6 +114,7 @@ mod tests {
     fn the_command_line_wins_over_the_config() {
         let redis = crate::config::Store::Redis {
             url_env: "CACHE_URL".into(),
+            url_secret: None,
         };
         assert_eq!(resolve(None, None).unwrap(), None);
         assert_eq!(chosen(None, &redis), LocalStore::Redis);

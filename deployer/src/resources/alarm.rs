@@ -283,30 +283,30 @@ async fn put(ctx: &Context, stack: &Stack, spec: &Spec, action: Action) -> Resul
 /// Makes an alarm's tags the stack's: TagResource for those missing or different, UntagResource
 /// for the rest (each repeatable).
 async fn retag(ctx: &Context, stack: &Stack, live: &Live) -> Result<()> {
-    let delta = super::Retag::new(stack, &live.tags);
-    let step = ctx
-        .progress
-        .step(format!("tagging alarm {} ({})", live.name, delta.summary()));
-    if !delta.remove.is_empty() {
-        ctx.cloudwatch
+    let what = format!("alarm {}", live.name);
+    let untag = |keys| async {
+        let call = ctx
+            .cloudwatch
             .untag_resource()
             .resource_arn(&live.arn)
-            .set_tag_keys(Some(delta.remove))
-            .send()
+            .set_tag_keys(Some(keys));
+        call.send()
             .await
-            .map_err(|e| aws("UntagResource", format!("alarm {}", live.name), e))?;
-    }
-    if !delta.set.is_empty() {
-        ctx.cloudwatch
+            .map(drop)
+            .map_err(|e| aws("UntagResource", what.clone(), e))
+    };
+    let tag = |tags| async {
+        let call = ctx
+            .cloudwatch
             .tag_resource()
             .resource_arn(&live.arn)
-            .set_tags(Some(cloudwatch_tags(delta.set)))
-            .send()
+            .set_tags(Some(cloudwatch_tags(tags)));
+        call.send()
             .await
-            .map_err(|e| aws("TagResource", format!("alarm {}", live.name), e))?;
-    }
-    step.done("tagged");
-    Ok(())
+            .map(drop)
+            .map_err(|e| aws("TagResource", what.clone(), e))
+    };
+    super::send_retag(ctx, &what, super::Retag::new(stack, &live.tags), untag, tag).await
 }
 
 fn cloudwatch_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
@@ -367,7 +367,7 @@ mod tests {
             region: "eu-west-1".into(),
             account: "111122223333".into(),
             partition: "aws".into(),
-            redis_url: None,
+            secret_arns: vec![],
         }
     }
 

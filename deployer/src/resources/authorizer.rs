@@ -311,7 +311,7 @@ mod tests {
             region: "eu-west-1".into(),
             account: "111122223333".into(),
             partition: "aws".into(),
-            redis_url: None,
+            secret_arns: vec![],
         }
     }
 

@@ -136,7 +136,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>, code: Option<&Artifact>) -> Chan
         if f.vpc.is_some() {
             attrs.push(("vpc", show_vpc(wanted_vpc(stack).as_ref())));
         }
-        let env_attrs = env_attrs(stack, &env);
+        let env_attrs = env_attrs(&env);
         attrs.extend(env_attrs.iter().map(|(k, v)| (k.as_str(), v.clone())));
         attrs.push(("tags", super::fmt_tags(&stack.tags())));
         return Change::create(KIND, name, attrs);
@@ -173,7 +173,7 @@ pub fn diff(stack: &Stack, live: Option<&Live>, code: Option<&Artifact>) -> Chan
             Some(&show_vpc(wanted_vpc(stack).as_ref())),
         );
     }
-    env_diffs(stack, &live.environment, &env, &mut d);
+    env_diffs(&live.environment, &env, &mut d);
     super::diff_tags(&mut d, stack, &live.tags);
     Change::compare(KIND, name, d)
 }
@@ -277,31 +277,26 @@ pub fn changes_version(change: &Change) -> bool {
 /// Makes the function's tags the stack's: TagResource for those missing or different,
 /// UntagResource for the rest (each repeatable).
 async fn retag(ctx: &Context, stack: &Stack, live: &Live) -> Result<()> {
-    let name = stack.function_name();
-    let delta = super::Retag::new(stack, &live.tags);
-    let step = ctx
-        .progress
-        .step(format!("tagging function {name} ({})", delta.summary()));
-    if !delta.remove.is_empty() {
-        ctx.lambda
-            .untag_resource()
-            .resource(&live.arn)
-            .set_tag_keys(Some(delta.remove))
-            .send()
+    let what = format!("function {}", stack.function_name());
+    let untag = |keys| async {
+        let call = ctx.lambda.untag_resource().resource(&live.arn).set_tag_keys(Some(keys));
+        call.send()
             .await
-            .map_err(|e| aws("UntagResource", format!("function {name}"), e))?;
-    }
-    if !delta.set.is_empty() {
-        ctx.lambda
+            .map(drop)
+            .map_err(|e| aws("UntagResource", what.clone(), e))
+    };
+    let tag = |tags: BTreeMap<String, String>| async {
+        let call = ctx
+            .lambda
             .tag_resource()
             .resource(&live.arn)
-            .set_tags(Some(delta.set.into_iter().collect()))
-            .send()
+            .set_tags(Some(tags.into_iter().collect()));
+        call.send()
             .await
-            .map_err(|e| aws("TagResource", format!("function {name}"), e))?;
-    }
-    step.done("tagged");
-    Ok(())
+            .map(drop)
+            .map_err(|e| aws("TagResource", what.clone(), e))
+    };
+    super::send_retag(ctx, &what, super::Retag::new(stack, &live.tags), untag, tag).await
 }
 
 /// CreateFunction, retried while IAM has not propagated the new role yet. Lambda reports that as

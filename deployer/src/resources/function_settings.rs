@@ -1,5 +1,5 @@
 //! Parts of the function's configuration with their own rules: the VPC config (sent, read back
-//! and shown) and the environment, whose secret variable a plan shows only as a fingerprint.
+//! and shown) and the environment.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -7,7 +7,6 @@ use aws_sdk_lambda::types::{FunctionConfiguration, VpcConfig};
 
 use crate::config::VpcSettings;
 use crate::report::{AttrDiff, diff_attr};
-use crate::secret::fingerprint;
 use crate::stack::Stack;
 
 /// What UpdateFunctionConfiguration sends: the config's subnets and groups, or empty lists, which
@@ -57,37 +56,18 @@ pub fn wanted_vpc(stack: &Stack) -> Option<VpcSettings> {
     })
 }
 
-/// A variable's value as a plan shows it.
-pub fn shown_env(stack: &Stack, name: &str, value: &str) -> String {
-    if stack.secret_env() == Some(name) {
-        fingerprint(value)
-    } else {
-        value.to_string()
-    }
-}
-
-/// The `environment.NAME` attributes of a new function.
-pub fn env_attrs(stack: &Stack, env: &BTreeMap<String, String>) -> Vec<(String, String)> {
+/// The `environment.NAME` attributes of a new function (no value is secret: secrets are read by
+/// the function, and only their references are in its environment).
+pub fn env_attrs(env: &BTreeMap<String, String>) -> Vec<(String, String)> {
     env.iter()
-        .map(|(k, v)| (format!("environment.{k}"), shown_env(stack, k, v)))
+        .map(|(k, v)| (format!("environment.{k}"), v.clone()))
         .collect()
 }
 
-/// Differences between the live and wanted variables. The secret is compared only when this run
-/// has it (`plan` without it cannot tell; `up` refuses to run without it).
-pub fn env_diffs(
-    stack: &Stack,
-    live: &BTreeMap<String, String>,
-    want: &BTreeMap<String, String>,
-    d: &mut Vec<AttrDiff>,
-) {
+/// Differences between the live and wanted variables.
+pub fn env_diffs(live: &BTreeMap<String, String>, want: &BTreeMap<String, String>, d: &mut Vec<AttrDiff>) {
     let keys: BTreeSet<&String> = live.keys().chain(want.keys()).collect();
     for k in keys {
-        if stack.secret_env() == Some(k.as_str()) && stack.redis_url.is_none() {
-            continue;
-        }
-        let from = live.get(k).map(|v| shown_env(stack, k, v));
-        let to = want.get(k).map(|v| shown_env(stack, k, v));
-        diff_attr(d, &format!("environment.{k}"), from.as_ref(), to.as_ref());
+        diff_attr(d, &format!("environment.{k}"), live.get(k), want.get(k));
     }
 }

@@ -420,35 +420,30 @@ async fn apply_api(
 /// Makes the API's tags the stack's: TagResource for those missing or different, UntagResource
 /// for the rest (each repeatable). The `$default` stage keeps the tags it was created with.
 async fn retag(ctx: &Context, stack: &Stack, live: &Live) -> Result<()> {
-    let name = stack.api_name();
     let arn = format!(
         "arn:{}:apigateway:{}::/apis/{}",
         stack.partition, stack.region, live.api_id
     );
-    let delta = super::Retag::new(stack, &live.tags);
-    let step = ctx
-        .progress
-        .step(format!("tagging HTTP API {name} ({})", delta.summary()));
-    if !delta.remove.is_empty() {
-        ctx.apigw
-            .untag_resource()
-            .resource_arn(&arn)
-            .set_tag_keys(Some(delta.remove))
-            .send()
+    let what = format!("HTTP API {}", stack.api_name());
+    let untag = |keys| async {
+        let call = ctx.apigw.untag_resource().resource_arn(&arn).set_tag_keys(Some(keys));
+        call.send()
             .await
-            .map_err(|e| aws("UntagResource", format!("http api {name}"), e))?;
-    }
-    if !delta.set.is_empty() {
-        ctx.apigw
+            .map(drop)
+            .map_err(|e| aws("UntagResource", what.clone(), e))
+    };
+    let tag = |tags: BTreeMap<String, String>| async {
+        let call = ctx
+            .apigw
             .tag_resource()
             .resource_arn(&arn)
-            .set_tags(Some(delta.set.into_iter().collect()))
-            .send()
+            .set_tags(Some(tags.into_iter().collect()));
+        call.send()
             .await
-            .map_err(|e| aws("TagResource", format!("http api {name}"), e))?;
-    }
-    step.done("tagged");
-    Ok(())
+            .map(drop)
+            .map_err(|e| aws("TagResource", what.clone(), e))
+    };
+    super::send_retag(ctx, &what, super::Retag::new(stack, &live.tags), untag, tag).await
 }
 
 /// The AWS_PROXY integration to the function: creates it, or updates it. Returns its id.

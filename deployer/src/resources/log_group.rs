@@ -125,31 +125,27 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, change: &C
 /// Makes the group's tags the stack's: TagResource for those missing or different, UntagResource
 /// for the rest (each repeatable).
 async fn retag(ctx: &Context, stack: &Stack, live: &Live) -> Result<()> {
-    let name = stack.log_group_name();
-    let delta = super::Retag::new(stack, &live.tags);
-    let step = ctx
-        .progress
-        .step(format!("tagging log group {name} ({})", delta.summary()));
-    if !delta.remove.is_empty() {
-        ctx.logs
-            .untag_resource()
-            .resource_arn(stack.log_group_arn())
-            .set_tag_keys(Some(delta.remove))
-            .send()
+    let arn = stack.log_group_arn();
+    let what = format!("log group {}", stack.log_group_name());
+    let untag = |keys| async {
+        let call = ctx.logs.untag_resource().resource_arn(&arn).set_tag_keys(Some(keys));
+        call.send()
             .await
-            .map_err(|e| aws("UntagResource", format!("log group {name}"), e))?;
-    }
-    if !delta.set.is_empty() {
-        ctx.logs
+            .map(drop)
+            .map_err(|e| aws("UntagResource", what.clone(), e))
+    };
+    let tag = |tags: BTreeMap<String, String>| async {
+        let call = ctx
+            .logs
             .tag_resource()
-            .resource_arn(stack.log_group_arn())
-            .set_tags(Some(delta.set.into_iter().collect()))
-            .send()
+            .resource_arn(&arn)
+            .set_tags(Some(tags.into_iter().collect()));
+        call.send()
             .await
-            .map_err(|e| aws("TagResource", format!("log group {name}"), e))?;
-    }
-    step.done("tagged");
-    Ok(())
+            .map(drop)
+            .map_err(|e| aws("TagResource", what.clone(), e))
+    };
+    super::send_retag(ctx, &what, super::Retag::new(stack, &live.tags), untag, tag).await
 }
 
 pub async fn destroy(ctx: &Context, stack: &Stack, live: Option<&Live>) -> Result<Change> {

@@ -14,6 +14,7 @@ pub mod log_group;
 pub mod queue;
 pub mod role;
 pub mod route;
+pub mod secrets;
 pub mod table;
 pub mod user_pool;
 pub mod user_pool_client;
@@ -22,6 +23,7 @@ pub mod version;
 use std::collections::BTreeMap;
 
 use crate::context::Context;
+use crate::error::Result;
 use crate::report::{Action, AttrDiff, Change, Note, ResourceKind, diff_attr};
 use crate::stack::Stack;
 
@@ -96,6 +98,26 @@ impl Retag {
     pub(crate) fn summary(&self) -> String {
         format!("+{} -{}", self.set.len(), self.remove.len())
     }
+}
+
+/// Sends a [`Retag`] for the resource `what` (`table a-b`): `untag` with the keys to remove, then
+/// `tag` with the tags to set, each only when it has something to send; one progress step.
+pub(crate) async fn send_retag<U, UF, T, TF>(ctx: &Context, what: &str, delta: Retag, untag: U, tag: T) -> Result<()>
+where
+    U: FnOnce(Vec<String>) -> UF,
+    UF: std::future::Future<Output = Result<()>>,
+    T: FnOnce(BTreeMap<String, String>) -> TF,
+    TF: std::future::Future<Output = Result<()>>,
+{
+    let step = ctx.progress.step(format!("tagging {what} ({})", delta.summary()));
+    if !delta.remove.is_empty() {
+        untag(delta.remove).await?;
+    }
+    if !delta.set.is_empty() {
+        tag(delta.set).await?;
+    }
+    step.done("tagged");
+    Ok(())
 }
 
 /// The `tags` attribute of a resource's row, when its live tags (AWS's own aside) are not exactly

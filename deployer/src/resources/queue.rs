@@ -240,30 +240,26 @@ pub async fn apply(ctx: &Context, stack: &Stack, live: &[Live], changes: &[Chang
 /// Makes a queue's tags the stack's: TagQueue for those missing or different, UntagQueue for the
 /// rest (each repeatable).
 async fn retag(ctx: &Context, stack: &Stack, live: &Live) -> Result<()> {
-    let delta = super::Retag::new(stack, &live.tags);
-    let step = ctx
-        .progress
-        .step(format!("tagging queue {} ({})", live.name, delta.summary()));
-    if !delta.remove.is_empty() {
-        ctx.sqs
-            .untag_queue()
-            .queue_url(&live.url)
-            .set_tag_keys(Some(delta.remove))
-            .send()
+    let what = format!("queue {}", live.name);
+    let untag = |keys| async {
+        let call = ctx.sqs.untag_queue().queue_url(&live.url).set_tag_keys(Some(keys));
+        call.send()
             .await
-            .map_err(|e| aws("UntagQueue", format!("queue {}", live.name), e))?;
-    }
-    if !delta.set.is_empty() {
-        ctx.sqs
+            .map(drop)
+            .map_err(|e| aws("UntagQueue", what.clone(), e))
+    };
+    let tag = |tags: BTreeMap<String, String>| async {
+        let call = ctx
+            .sqs
             .tag_queue()
             .queue_url(&live.url)
-            .set_tags(Some(delta.set.into_iter().collect()))
-            .send()
+            .set_tags(Some(tags.into_iter().collect()));
+        call.send()
             .await
-            .map_err(|e| aws("TagQueue", format!("queue {}", live.name), e))?;
-    }
-    step.done("tagged");
-    Ok(())
+            .map(drop)
+            .map_err(|e| aws("TagQueue", what.clone(), e))
+    };
+    super::send_retag(ctx, &what, super::Retag::new(stack, &live.tags), untag, tag).await
 }
 
 fn attribute(key: &str) -> QueueAttributeName {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::config::Tracing;
+use crate::config::{SecretSource, Tracing};
 use crate::context::Context;
 use crate::error::{Result, aws, is_not_found};
 use crate::report::{Action, AttrDiff, Change, Note, ResourceKind};
@@ -94,6 +94,25 @@ pub fn access_policy(stack: &Stack) -> Value {
             "Action": ENI_ACTIONS,
             "Resource": "*"
         }));
+    }
+    // The secrets the function reads during init: exactly their ARNs, per service.
+    for (source, sid, action) in [
+        (SecretSource::Ssm, "SecretParameters", "ssm:GetParameter"),
+        (
+            SecretSource::SecretsManager,
+            "SecretValues",
+            "secretsmanager:GetSecretValue",
+        ),
+    ] {
+        let arns: Vec<&String> = stack
+            .secret_arns
+            .iter()
+            .filter(|(s, _)| *s == source)
+            .map(|(_, arn)| arn)
+            .collect();
+        if !arns.is_empty() {
+            statements.push(json!({ "Sid": sid, "Effect": "Allow", "Action": [action], "Resource": arns }));
+        }
     }
     if stack.config.function.tracing == Tracing::Active {
         // What Lambda sends traces with, as AWSXRayDaemonWriteAccess grants it: X-Ray has no
@@ -301,28 +320,19 @@ fn iam_tags(tags: BTreeMap<String, String>) -> Result<Vec<aws_sdk_iam::types::Ta
 /// rest (each repeatable).
 async fn retag(ctx: &Context, stack: &Stack, live: &Live) -> Result<()> {
     let name = stack.role_name();
-    let delta = super::Retag::new(stack, &live.tags);
-    let step = ctx.progress.step(format!("tagging role {name} ({})", delta.summary()));
-    if !delta.remove.is_empty() {
-        ctx.iam
-            .untag_role()
-            .role_name(name)
-            .set_tag_keys(Some(delta.remove))
-            .send()
+    let what = format!("role {name}");
+    let untag = |keys| async {
+        let call = ctx.iam.untag_role().role_name(name).set_tag_keys(Some(keys));
+        call.send()
             .await
-            .map_err(|e| aws("UntagRole", format!("role {name}"), e))?;
-    }
-    if !delta.set.is_empty() {
-        ctx.iam
-            .tag_role()
-            .role_name(name)
-            .set_tags(Some(iam_tags(delta.set)?))
-            .send()
-            .await
-            .map_err(|e| aws("TagRole", format!("role {name}"), e))?;
-    }
-    step.done("tagged");
-    Ok(())
+            .map(drop)
+            .map_err(|e| aws("UntagRole", what.clone(), e))
+    };
+    let tag = |tags| async {
+        let call = ctx.iam.tag_role().role_name(name).set_tags(Some(iam_tags(tags)?));
+        call.send().await.map(drop).map_err(|e| aws("TagRole", what.clone(), e))
+    };
+    super::send_retag(ctx, &what, super::Retag::new(stack, &live.tags), untag, tag).await
 }
 
 pub async fn apply(ctx: &Context, stack: &Stack, live: Option<&Live>, changes: &[Change]) -> Result<()> {

@@ -354,27 +354,30 @@ async fn retag(ctx: &Context, stack: &Stack, live: &Live) -> Result<()> {
     delta
         .remove
         .extend(delta.set.keys().filter(|k| live.tags.contains_key(*k)).cloned());
-    let step = ctx.progress.step(format!("tagging table {name} ({})", delta.summary()));
-    if !delta.remove.is_empty() {
-        ctx.dynamodb
+    let what = format!("table {name}");
+    let untag = |keys| async {
+        let call = ctx
+            .dynamodb
             .untag_resource()
             .resource_arn(&live.arn)
-            .set_tag_keys(Some(delta.remove))
-            .send()
+            .set_tag_keys(Some(keys));
+        call.send()
             .await
-            .map_err(|e| aws("UntagResource", format!("table {name}"), e))?;
-    }
-    if !delta.set.is_empty() {
-        ctx.dynamodb
+            .map(drop)
+            .map_err(|e| aws("UntagResource", what.clone(), e))
+    };
+    let tag = |tags| async {
+        let call = ctx
+            .dynamodb
             .tag_resource()
             .resource_arn(&live.arn)
-            .set_tags(Some(dynamodb_tags(delta.set)?))
-            .send()
+            .set_tags(Some(dynamodb_tags(tags)?));
+        call.send()
             .await
-            .map_err(|e| aws("TagResource", format!("table {name}"), e))?;
-    }
-    step.done("tagged");
-    Ok(())
+            .map(drop)
+            .map_err(|e| aws("TagResource", what.clone(), e))
+    };
+    super::send_retag(ctx, &what, delta, untag, tag).await
 }
 
 fn dynamodb_tags(tags: BTreeMap<String, String>) -> Result<Vec<Tag>> {

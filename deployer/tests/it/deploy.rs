@@ -638,53 +638,63 @@ fn missing_credentials_are_one_clear_sentence() {
     );
 }
 
-/// `store: redis` in a VPC: the function gets the store's variables and the URL from the
-/// environment of `up` (never printed: plans show a fingerprint), its VPC config, and its role
-/// exactly the network interface permissions Lambda needs; leaving the VPC takes them away.
+/// `store: redis` in a VPC: the Redis URL lives in an SSM SecureString and the function reads it
+/// during init; its environment holds only the reference, the role may read exactly that
+/// parameter (and a Secrets Manager secret of `function.secrets`, by its full ARN), and the
+/// network interface permissions Lambda needs; a missing or unencrypted secret stops `up` before
+/// anything is created; leaving the VPC takes the ENI permissions away.
 #[tokio::test]
-async fn a_redis_store_in_a_vpc_gets_its_url_unprinted_and_the_eni_permissions() {
+async fn a_redis_store_in_a_vpc_reads_its_url_from_a_secret_the_role_may_read_alone() {
     let w = World::new("redis");
     let base = std::fs::read_to_string(w.config_path()).unwrap();
     let vpc = "  vpc: { subnet_ids: [subnet-0123456789abcdef0, subnet-0fedcba9876543210], \
                security_group_ids: [sg-0a1b2c3d4e5f60718] }\n";
-    let with_vpc =
-        base.replace("  timeout_s: 15\n", &format!("  timeout_s: 15\n{vpc}")) + "idempotency:\n  store: redis\n";
-    w.write_config(&with_vpc);
+    let with_vpc = base.replace("  timeout_s: 15\n", &format!("  timeout_s: 15\n{vpc}"));
     let zip = w.zip("v1");
     let zip = zip.to_str().unwrap();
-    let run = |url: Option<&str>, args: &[&str]| {
-        let mut cmd = w.command(args);
-        cmd.env_remove("ONCELY_REDIS_URL");
-        if let Some(url) = url {
-            cmd.env("ONCELY_REDIS_URL", url);
-        }
-        cmd.output().unwrap()
-    };
-    let json_of = |out: &std::process::Output| -> serde_json::Value {
-        assert!(out.status.success(), "{}", stderr(out));
-        serde_json::from_slice(&out.stdout).unwrap()
+    let ctx = w.ctx();
+    let sdk = w.sdk_config();
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    let url = "rediss://app:s3cret-pass@cache.internal:6380/0";
+    let up_fails = |why: &str| {
+        let out = w.run(&["up", "--zip", zip]);
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(err.contains(why), "{err}");
+        assert!(!err.contains("s3cret-pass"), "{err}");
     };
 
-    // Without the URL: one sentence naming the variable, and nothing created.
-    let out = run(None, &["up", "--zip", zip]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("ONCELY_REDIS_URL is not set"), "{}", stderr(&out));
-    let out = run(Some("http://cache:6379"), &["up", "--zip", zip]);
-    assert!(
-        stderr(&out).contains("not a Redis URL") && !stderr(&out).contains("cache:6379"),
-        "{}",
-        stderr(&out)
-    );
-    let ctx = w.ctx();
+    // No secret named: one sentence saying how, and nothing created.
+    w.write_config(&format!("{with_vpc}idempotency:\n  store: redis\n"));
+    up_fails("`idempotency.redis.url_secret` is not set");
+    let parameter = "/redis/test/redis-url";
+    let redis = format!("idempotency:\n  store: redis\n  redis: {{ url_secret: \"ssm:{parameter}\" }}\n");
+    w.write_config(&format!("{with_vpc}{redis}"));
+    up_fails("ssm:/redis/test/redis-url (for ONCELY_REDIS_URL) does not exist in us-east-1");
+    // Stored unencrypted: refused too.
+    let put = |kind: aws_sdk_ssm::types::ParameterType| {
+        ssm.put_parameter()
+            .name(parameter)
+            .value(url)
+            .r#type(kind)
+            .overwrite(true)
+            .send()
+    };
+    put(aws_sdk_ssm::types::ParameterType::String).await.unwrap();
+    up_fails("is a String parameter");
     assert!(ctx.lambda.get_function().function_name(w.name()).send().await.is_err());
 
-    let url = "rediss://app:s3cret-pass@cache.internal:6380/0";
-    let out = run(Some(url), &["up", "--zip", zip, "--output", "json"]);
+    put(aws_sdk_ssm::types::ParameterType::SecureString).await.unwrap();
+    let out = w.run(&["up", "--zip", zip, "--output", "json"]);
     let shown = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{shown}");
     assert!(!shown.contains("s3cret-pass"), "the URL was printed:\n{shown}");
-    let report = json_of(&out);
-    assert!(shown.contains("(secret, sha256 "), "{shown}");
-    assert!(rows(&report, "create").contains(&format!("function {}", w.name())));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["secrets"][0]["reference"], "ssm:/redis/test/redis-url",
+        "{report:#}"
+    );
+    assert_eq!(report["secrets"][0]["kind"], "SecureString", "{report:#}");
     let c = function_configuration(&ctx, &w.name()).await;
     let env = c.environment().unwrap().variables().unwrap();
     assert_eq!(env.get("ONCELY_STORE").map(String::as_str), Some("redis"));
@@ -692,59 +702,79 @@ async fn a_redis_store_in_a_vpc_gets_its_url_unprinted_and_the_eni_permissions()
         env.get("ONCELY_REDIS_URL_ENV").map(String::as_str),
         Some("ONCELY_REDIS_URL")
     );
-    assert_eq!(env.get("ONCELY_REDIS_URL").map(String::as_str), Some(url));
+    assert_eq!(
+        env.get("ONCELY_SECRETS").map(String::as_str),
+        Some("ONCELY_REDIS_URL=ssm:/redis/test/redis-url")
+    );
+    assert!(
+        !env.contains_key("ONCELY_REDIS_URL"),
+        "the URL is not in the environment"
+    );
+    assert!(!format!("{env:?}").contains("s3cret-pass"));
     let v = c.vpc_config().unwrap();
     assert_eq!(v.subnet_ids(), ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]);
     assert_eq!(v.security_group_ids(), ["sg-0a1b2c3d4e5f60718"]);
-    let eni = |doc: &serde_json::Value| {
+    let statement = |doc: &serde_json::Value, sid: &str| {
         doc["Statement"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|s| s["Sid"] == "FunctionNetworkInterfaces")
+            .find(|s| s["Sid"] == sid)
             .cloned()
     };
     let policy = role_policy(&ctx, &w.name()).await;
-    let statement = eni(&policy).expect("the ENI statement");
-    assert_eq!(statement["Resource"], "*");
-    assert_eq!(statement["Action"], json!(deployer::resources::role::ENI_ACTIONS));
+    let eni = statement(&policy, "FunctionNetworkInterfaces").expect("the ENI statement");
+    assert_eq!(eni["Resource"], "*");
+    assert_eq!(eni["Action"], json!(deployer::resources::role::ENI_ACTIONS));
+    let parameters = statement(&policy, "SecretParameters").expect("the parameter statement");
+    assert_eq!(parameters["Action"], json!(["ssm:GetParameter"]));
+    assert_eq!(
+        parameters["Resource"],
+        json!(["arn:aws:ssm:us-east-1:123456789012:parameter/redis/test/redis-url"])
+    );
+    assert_eq!(counts(&w.json(&["up", "--zip", zip])), (0, 0, 0));
+    let text = stdout(&w.run(&["plan", "--zip", zip]));
+    assert!(
+        text.contains("secret:   ONCELY_REDIS_URL <- ssm:/redis/test/redis-url (SecureString)"),
+        "{text}"
+    );
 
-    // Same URL: nothing to do. Another password: one masked change of that variable.
-    assert!(
-        rows(
-            &json_of(&run(Some(url), &["up", "--zip", zip, "--output", "json"])),
-            "update"
-        )
-        .is_empty()
+    // A secret of the function's own, in Secrets Manager: missing first, then read by its full ARN.
+    let with_secret = with_vpc.replace(
+        "    GREETING: hello\n",
+        "    GREETING: hello\n  secrets:\n    STRIPE_KEY: secretsmanager:redis/stripe\n",
     );
-    let rotated = "rediss://app:n3w-pass@cache.internal:6380/0";
-    let plan = run(Some(rotated), &["plan", "--zip", zip, "--output", "json"]);
-    let shown = format!("{}{}", stdout(&plan), stderr(&plan));
-    assert!(!shown.contains("s3cret-pass") && !shown.contains("n3w-pass"), "{shown}");
-    assert_eq!(attrs(&json_of(&plan), "function"), ["environment.ONCELY_REDIS_URL"]);
-    // A plan without the URL cannot compare it, and says nothing about it.
-    assert!(
-        attrs(
-            &json_of(&run(None, &["plan", "--zip", zip, "--output", "json"])),
-            "function"
-        )
-        .is_empty()
-    );
-    json_of(&run(Some(rotated), &["up", "--zip", zip, "--output", "json"]));
+    w.write_config(&format!("{with_secret}{redis}"));
+    up_fails("secretsmanager:redis/stripe (for STRIPE_KEY) does not exist in us-east-1");
+    let created = aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name("redis/stripe")
+        .secret_string("sk_live_abc")
+        .send()
+        .await
+        .unwrap();
+    let report = w.json(&["up", "--zip", zip]);
+    assert!(!report.to_string().contains("sk_live_abc"));
     let c = function_configuration(&ctx, &w.name()).await;
     assert_eq!(
         c.environment()
             .unwrap()
             .variables()
             .unwrap()
-            .get("ONCELY_REDIS_URL")
+            .get("ONCELY_SECRETS")
             .map(String::as_str),
-        Some(rotated)
+        Some("ONCELY_REDIS_URL=ssm:/redis/test/redis-url,STRIPE_KEY=secretsmanager:redis/stripe")
     );
+    let values = statement(&role_policy(&ctx, &w.name()).await, "SecretValues").expect("the secret statement");
+    assert_eq!(values["Action"], json!(["secretsmanager:GetSecretValue"]));
+    assert_eq!(values["Resource"], json!([created.arn().unwrap()]));
+    let status = w.json(&["status"]);
+    assert_eq!(status["secrets"].as_array().unwrap().len(), 2, "{status:#}");
+    assert_eq!(status["secrets"][1]["arn"], created.arn().unwrap(), "{status:#}");
 
     // Out of the VPC: empty VPC config, and the ENI permissions go.
-    w.write_config(&with_vpc.replace(vpc, ""));
-    let report = json_of(&run(Some(rotated), &["up", "--zip", zip, "--output", "json"]));
+    w.write_config(&format!("{}{redis}", with_secret.replace(vpc, "")));
+    let report = w.json(&["up", "--zip", zip]);
     assert_eq!(attrs(&report, "function"), ["vpc"]);
     let c = function_configuration(&ctx, &w.name()).await;
     assert!(
@@ -752,5 +782,24 @@ async fn a_redis_store_in_a_vpc_gets_its_url_unprinted_and_the_eni_permissions()
         "{:?}",
         c.vpc_config()
     );
-    assert!(eni(&role_policy(&ctx, &w.name()).await).is_none());
+    assert!(statement(&role_policy(&ctx, &w.name()).await, "FunctionNetworkInterfaces").is_none());
+}
+
+/// `up --local` takes `function.secrets` from its own shell: a missing one is named with its
+/// deployed reference before anything starts.
+#[test]
+fn up_local_names_a_secret_missing_from_its_shell() {
+    let w = World::new("localsecret");
+    let base = std::fs::read_to_string(w.config_path()).unwrap();
+    w.write_config(&base.replace(
+        "    GREETING: hello\n",
+        "    GREETING: hello\n  secrets:\n    STRIPE_KEY: secretsmanager:shop/stripe\n",
+    ));
+    let out = w.command(&["up", "--local"]).env_remove("STRIPE_KEY").output().unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("not set: STRIPE_KEY (deployed: secretsmanager:shop/stripe)"),
+        "{err}"
+    );
 }

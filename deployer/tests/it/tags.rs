@@ -33,18 +33,6 @@ pub async fn assert_tagged(w: &World, want: &std::collections::BTreeMap<String, 
     }
 }
 
-async fn versions(w: &World) -> usize {
-    let out = w
-        .ctx()
-        .lambda
-        .list_versions_by_function()
-        .function_name(w.name())
-        .send()
-        .await
-        .unwrap();
-    out.versions().len()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn user_tags_reach_every_resource_and_a_change_retags_each_in_place() {
     let w = World::new("tagged");

@@ -8,36 +8,6 @@ use std::collections::BTreeMap;
 
 use support::*;
 
-/// The published versions (oldest first) and the version `live` points to.
-async fn versions(w: &World) -> (Vec<String>, Option<String>) {
-    let ctx = w.ctx();
-    let list = ctx
-        .lambda
-        .list_versions_by_function()
-        .function_name(w.name())
-        .send()
-        .await
-        .unwrap();
-    let mut published: Vec<String> = list
-        .versions()
-        .iter()
-        .filter_map(|v| v.version())
-        .filter(|v| *v != "$LATEST")
-        .map(str::to_string)
-        .collect();
-    published.sort_by_key(|v| v.parse::<u64>().unwrap());
-    let alias = ctx
-        .lambda
-        .get_alias()
-        .function_name(w.name())
-        .name("live")
-        .send()
-        .await
-        .ok()
-        .and_then(|a| a.function_version().map(str::to_string));
-    (published, alias)
-}
-
 fn keep_two(w: &World) {
     let yaml = config_yaml(&w.app, &w.env_file()).replace("function:\n", "function:\n  keep_versions: 2\n");
     w.write_config(&yaml);

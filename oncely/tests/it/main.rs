@@ -8,5 +8,6 @@ mod library;
 mod operations;
 mod properties;
 mod redis_tls;
+mod secrets;
 mod sqs;
 mod stores;

@@ -2,7 +2,8 @@
 //! invocation, and the first request reuses them: DynamoDB Local and `redis-server` behind the
 //! kit's TLS proxy (the process trusts its CA through `SSL_CERT_FILE`), the Lambda Runtime API of
 //! the local stack, the handshakes counted by the proxy. `IDEMPOTENCY_WARM_UP_MS=0` is the
-//! before; a store out of reach delays the start by the bound only.
+//! before; a store out of reach delays the start by the bound only. A deployed stack's Redis URL
+//! comes from SSM Parameter Store (moto) during init, never from the environment.
 
 use super::common::*;
 use oncely_local::runtime_api::{self, Call, NextInvocation};
@@ -197,4 +198,66 @@ async fn a_store_out_of_reach_costs_the_start_the_bound_and_nothing_else() {
             "{endpoint}: {logs}"
         );
     }
+}
+
+/// A deployed stack's Redis URL: read from an SSM SecureString (moto) during init, named in
+/// `ONCELY_SECRETS`, absent from the environment; the store works with it. A missing parameter
+/// stops the start with its reference and the service's code.
+#[tokio::test]
+async fn the_redis_url_is_read_from_ssm_during_init() {
+    let table = Table::new().await;
+    let moto = testkit::moto();
+    let sdk = testkit::sdk_config(&moto.endpoint(), testkit::TEST_KEY_ID);
+    let url = format!("redis://127.0.0.1:{}", testkit::redis_server().port());
+    aws_sdk_ssm::Client::new(&sdk)
+        .put_parameter()
+        .name("/orders/test/redis-url")
+        .value(&url)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    let vars = |reference: &str| {
+        vec![
+            ("TABLE_NAME".to_string(), table.name.clone()),
+            ("AWS_ENDPOINT_URL_DYNAMODB".to_string(), table.endpoint.clone()),
+            ("AWS_ENDPOINT_URL_SSM".to_string(), moto.endpoint()),
+            ("ONCELY_STORE".to_string(), "redis".to_string()),
+            ("ONCELY_SECRETS".to_string(), format!("ONCELY_REDIS_URL={reference}")),
+        ]
+    };
+    let found = vars("ssm:/orders/test/redis-url");
+    let found: Vec<(&str, &str)> = found.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut env = Environment::start(&found).await;
+    let next = env.ready().await;
+    let response = env
+        .invoke(
+            next,
+            post_event(Some("secret-redis-1"), r#"{"item":"tea","quantity":1}"#),
+        )
+        .await;
+    assert_eq!(response["statusCode"], 201, "{response}");
+    let logs = env.logs().await;
+    assert!(logs.contains("warm-up: the store's connection is open"), "{logs}");
+    assert!(!logs.contains(&url), "the URL is never logged: {logs}");
+
+    let missing = vars("ssm:/orders/test/nothing");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+        .env_clear()
+        .envs(missing)
+        .envs([
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:1"),
+            ("AWS_REGION", testkit::REGION),
+            ("AWS_ACCESS_KEY_ID", testkit::TEST_KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ssm:/orders/test/nothing does not exist (ParameterNotFound)"),
+        "{stderr}"
+    );
 }

@@ -186,6 +186,8 @@ impl World {
             cognito: testkit::recorded_client!(aws_sdk_cognitoidentityprovider, &sdk, &calls),
             sqs: testkit::recorded_client!(aws_sdk_sqs, &sdk, &calls),
             tagging: testkit::recorded_client!(aws_sdk_resourcegroupstagging, &sdk, &calls),
+            ssm: testkit::recorded_client!(aws_sdk_ssm, &sdk, &calls),
+            secretsmanager: testkit::recorded_client!(aws_sdk_secretsmanager, &sdk, &calls),
             progress: Progress::silent(),
             region: REGION.into(),
             account: ACCOUNT.into(),
@@ -458,4 +460,34 @@ pub fn expected_tags(app: &str, user: &[(&str, &str)]) -> BTreeMap<String, Strin
     tags.insert("oncely:app".into(), app.into());
     tags.insert("oncely:stage".into(), "test".into());
     tags
+}
+
+/// The published versions (oldest first) and the version `live` points to.
+pub async fn versions(w: &World) -> (Vec<String>, Option<String>) {
+    let ctx = w.ctx();
+    let list = ctx
+        .lambda
+        .list_versions_by_function()
+        .function_name(w.name())
+        .send()
+        .await
+        .unwrap();
+    let mut published: Vec<String> = list
+        .versions()
+        .iter()
+        .filter_map(|v| v.version())
+        .filter(|v| *v != "$LATEST")
+        .map(str::to_string)
+        .collect();
+    published.sort_by_key(|v| v.parse::<u64>().unwrap());
+    let alias = ctx
+        .lambda
+        .get_alias()
+        .function_name(w.name())
+        .name("live")
+        .send()
+        .await
+        .ok()
+        .and_then(|a| a.function_version().map(str::to_string));
+    (published, alias)
 }
