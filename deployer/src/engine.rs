@@ -187,7 +187,7 @@ fn foreign_warnings(report: &Report, what: &str) -> Vec<String> {
 pub async fn plan(ctx: &Context, stack: &Stack, code: Option<&Artifact>) -> Result<Report> {
     let live = read(ctx, stack).await?;
     secrets::check(stack, &live.secrets)?;
-    let stack = &stack.with_secrets(&live.secrets);
+    let stack = &stack.with_secret_arns(secrets::arns(&live.secrets));
     let mut report = Report::new(Command::Plan, diff(stack, &live, code));
     report.secrets = live.secrets.clone();
     report.warnings = foreign_warnings(&report, "exists without oncely's tags: `up` will refuse to adopt it");
@@ -203,7 +203,7 @@ pub async fn plan(ctx: &Context, stack: &Stack, code: Option<&Artifact>) -> Resu
 pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff) -> Result<Report> {
     let live = read(ctx, stack).await?;
     secrets::check(stack, &live.secrets)?;
-    let stack = &stack.with_secrets(&live.secrets);
+    let stack = &stack.with_secret_arns(secrets::arns(&live.secrets));
     let changes = diff(stack, &live, Some(code));
     check_adoptable(stack, &changes)?;
     let mut report = Report::new(Command::Up, changes);

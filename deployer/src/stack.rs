@@ -7,7 +7,6 @@ use oncely::secret_ref::{SECRETS_VAR, format_list};
 
 use crate::config::{Config, SecretSource, Store};
 use crate::context::Context;
-use crate::resources::secrets::SecretLive;
 
 pub const TAG_MANAGED_BY: &str = "managed-by";
 pub const TAG_APP: &str = "oncely:app";
@@ -24,7 +23,7 @@ pub struct Stack {
     pub account: String,
     pub partition: String,
     /// The ARNs of the secrets the function reads, by service, once looked up
-    /// ([`Stack::with_secrets`]); the role may read exactly these.
+    /// ([`Stack::with_secret_arns`]); the role may read exactly these.
     pub secret_arns: Vec<(SecretSource, String)>,
 }
 
@@ -192,13 +191,10 @@ impl Stack {
         env
     }
 
-    /// The stack with the ARNs of the secrets that exist, as looked up (`secrets::read`).
-    pub fn with_secrets(&self, live: &[SecretLive]) -> Stack {
+    /// The stack with the ARNs of the secrets that exist, as looked up (`secrets::arns`).
+    pub fn with_secret_arns(&self, arns: Vec<(SecretSource, String)>) -> Stack {
         let mut stack = self.clone();
-        stack.secret_arns = live
-            .iter()
-            .filter_map(|s| s.arn.clone().map(|arn| (s.reference.source, arn)))
-            .collect();
+        stack.secret_arns = arns;
         stack
     }
 

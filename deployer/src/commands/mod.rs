@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use crate::config::Config;
+use crate::config::{Config, Store};
 use crate::context::Context;
 use crate::progress::Progress;
 use crate::stack::Stack;
@@ -45,4 +45,24 @@ pub fn load_config(path: &Path, stage: Option<&str>) -> anyhow::Result<Config> {
             .map_err(|problem| anyhow::anyhow!("--stage: {problem}")),
         None => Ok(config),
     }
+}
+
+/// With `store: redis`, a deployed function reads the Redis URL from a secret: `up` and `plan`
+/// refuse to run without one named (before building or reading anything).
+fn check_redis_secret(config: &Config) -> anyhow::Result<()> {
+    if let Store::Redis {
+        url_env,
+        url_secret: None,
+    } = &config.idempotency.store
+    {
+        anyhow::bail!(
+            "`idempotency.store` is redis, but `idempotency.redis.url_secret` is not set: a deployed function reads \
+             the Redis URL during init from SSM Parameter Store or Secrets Manager, never from its environment. \
+             Store it (`aws ssm put-parameter --type SecureString --name /{app}/{stage}/redis-url --value ...`) and \
+             name it: `url_secret: ssm:/{app}/{stage}/redis-url` (`up --local` keeps reading {url_env})",
+            app = config.app,
+            stage = config.stage,
+        );
+    }
+    Ok(())
 }

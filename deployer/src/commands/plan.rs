@@ -12,7 +12,7 @@ use crate::report::Report;
 
 /// `plan`: what `up` would change.
 pub async fn run(config: &Config, args: &PlanArgs, progress: &Progress) -> anyhow::Result<Report> {
-    super::up::check_redis_secret(config)?;
+    super::check_redis_secret(config)?;
     let code = match (&args.zip, args.skip_build) {
         (Some(zip), _) => Some(Artifact::from_zip(zip)?),
         (None, true) => None,

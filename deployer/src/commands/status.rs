@@ -149,7 +149,7 @@ pub async fn run(config: &Config, progress: &Progress) -> anyhow::Result<Status>
     let stack = Stack::new(config, &ctx);
     let (live, items) = tokio::try_join!(engine::read(&ctx, &stack), item_count(&ctx, &stack))
         .with_context(|| format!("reading stack {}", stack.name))?;
-    let stack = stack.with_secrets(&live.secrets);
+    let stack = stack.with_secret_arns(crate::resources::secrets::arns(&live.secrets));
     let report = Report::new(Command::Plan, engine::diff(&stack, &live, None));
     let versions = live.versions.clone().unwrap_or_default();
     let alias = versions.alias.as_deref().and_then(|a| versions.find(a)).cloned();

@@ -1,11 +1,11 @@
 //! `up [--zip ZIP]`: builds the function, converges the stack, and writes its endpoint for the
 //! frontend. (`up --local` is `local.rs`.)
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 
 use super::connect;
 use crate::cli::UpArgs;
-use crate::config::{Config, Store};
+use crate::config::Config;
 use crate::engine;
 use crate::frontend_env;
 use crate::package::{self, Artifact};
@@ -14,7 +14,7 @@ use crate::report::Report;
 
 /// `up`: converges the stack, then writes its endpoint for the frontend.
 pub async fn run(config: &Config, args: &UpArgs, progress: &Progress) -> anyhow::Result<Report> {
-    check_redis_secret(config)?;
+    super::check_redis_secret(config)?;
     // Build first: a failed build leaves nothing half-created.
     let code = match &args.zip {
         Some(zip) => Artifact::from_zip(zip)?,
@@ -36,24 +36,4 @@ pub async fn run(config: &Config, args: &UpArgs, progress: &Progress) -> anyhow:
         frontend_env::write_auth_to_frontend(config, auth, progress)?;
     }
     Ok(report)
-}
-
-/// With `store: redis`, a deployed function reads the Redis URL from a secret: `up` and `plan`
-/// refuse to run without one named (before building or reading anything).
-pub fn check_redis_secret(config: &Config) -> anyhow::Result<()> {
-    if let Store::Redis {
-        url_env,
-        url_secret: None,
-    } = &config.idempotency.store
-    {
-        bail!(
-            "`idempotency.store` is redis, but `idempotency.redis.url_secret` is not set: a deployed function reads \
-             the Redis URL during init from SSM Parameter Store or Secrets Manager, never from its environment. \
-             Store it (`aws ssm put-parameter --type SecureString --name /{app}/{stage}/redis-url --value ...`) and \
-             name it: `url_secret: ssm:/{app}/{stage}/redis-url` (`up --local` keeps reading {url_env})",
-            app = config.app,
-            stage = config.stage,
-        );
-    }
-    Ok(())
 }

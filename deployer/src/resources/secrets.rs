@@ -83,6 +83,13 @@ async fn secret(ctx: &Context, name: &str) -> Result<(Option<String>, Option<Str
     }
 }
 
+/// The ARNs of the secrets that exist, by service: what the role may read.
+pub fn arns(live: &[SecretLive]) -> Vec<(SecretSource, String)> {
+    live.iter()
+        .filter_map(|s| s.arn.clone().map(|arn| (s.reference.source, arn)))
+        .collect()
+}
+
 /// Every secret exists and a parameter is a SecureString; else what is wrong and how to fix it,
 /// before anything is changed.
 pub fn check(stack: &Stack, live: &[SecretLive]) -> Result<()> {
