@@ -104,6 +104,8 @@ pub mod record;
 pub mod dynamodb;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(any(feature = "dynamodb", feature = "secrets"))]
+mod lambda_env;
 #[cfg(feature = "redis")]
 pub mod redis_client;
 #[cfg(feature = "redis")]

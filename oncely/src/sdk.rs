@@ -7,12 +7,10 @@
 //! `AWS_SESSION_TOKEN`, and `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`) for DynamoDB Local.
 //! The HTTPS client is rustls on ring with the platform's root certificates.
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
+use crate::lambda_env::{self, var};
 
 /// A DynamoDB client configured from the environment (see the module docs). Missing credentials
 /// or region are not an error here: like the SDK's own chain, requests then fail and say why.
@@ -23,14 +21,13 @@ pub fn dynamodb_client_from_env() -> aws_sdk_dynamodb::Client {
     let mut config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .http_client(http);
-    if let Some(region) = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")) {
+    if let Some(region) = lambda_env::region(&var) {
         config = config.region(Region::new(region));
     }
-    if let (Some(id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
-        let credentials = Credentials::new(id, secret, var("AWS_SESSION_TOKEN"), None, "Environment");
+    if let Some(credentials) = lambda_env::credentials(&var) {
         config = config.credentials_provider(credentials);
     }
-    if let Some(url) = var("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| var("AWS_ENDPOINT_URL")) {
+    if let Some(url) = lambda_env::endpoint(&var, "DYNAMODB") {
         config = config.endpoint_url(url);
     }
     aws_sdk_dynamodb::Client::from_conf(config.build())

@@ -26,6 +26,7 @@ use aws_smithy_types::body::SdkBody;
 use http_body_util::{BodyExt, Limited};
 use std::sync::{Arc, OnceLock};
 
+use crate::lambda_env;
 use crate::secret_ref::{SECRETS_VAR, SecretRef, SecretRefError, SecretSource, parse_list};
 
 /// The most bytes one reply may have: a Secrets Manager value is at most 64 KiB, a parameter 8 KiB.
@@ -127,10 +128,6 @@ pub enum SecretError {
     },
 }
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
 /// Reads secrets with signed calls (see the module docs).
 #[derive(Clone)]
 pub struct SecretsClient {
@@ -154,28 +151,17 @@ impl fmt::Debug for SecretsClient {
 impl SecretsClient {
     /// A client configured from the environment (see the module docs).
     pub fn from_env() -> Self {
-        Self::from_lookup(var)
+        Self::from_lookup(lambda_env::var)
     }
 
     /// A client configured through `lookup` (the environment, or a stand-in for tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let credentials = match (lookup("AWS_ACCESS_KEY_ID"), lookup("AWS_SECRET_ACCESS_KEY")) {
-            (Some(id), Some(secret)) => Some(Credentials::new(
-                id,
-                secret,
-                lookup("AWS_SESSION_TOKEN"),
-                None,
-                "Environment",
-            )),
-            _ => None,
-        };
-        let any = lookup("AWS_ENDPOINT_URL");
         SecretsClient {
             http: Arc::default(),
-            region: lookup("AWS_REGION").or_else(|| lookup("AWS_DEFAULT_REGION")),
-            credentials,
-            ssm_endpoint: lookup("AWS_ENDPOINT_URL_SSM").or_else(|| any.clone()),
-            secretsmanager_endpoint: lookup("AWS_ENDPOINT_URL_SECRETS_MANAGER").or(any),
+            region: lambda_env::region(&lookup),
+            credentials: lambda_env::credentials(&lookup),
+            ssm_endpoint: lambda_env::endpoint(&lookup, "SSM"),
+            secretsmanager_endpoint: lambda_env::endpoint(&lookup, "SECRETS_MANAGER"),
         }
     }
 
@@ -239,16 +225,11 @@ impl SecretsClient {
             Some(url) => format!("{}/", url.trim_end_matches('/')),
             None => format!("https://{service}.{region}.amazonaws.com/"),
         };
-        let body = body.to_string();
-        let request =
-            signed(&uri, target, body, service, region, credentials).map_err(|detail| SecretError::Transport {
-                reference: reference.clone(),
-                detail,
-            })?;
         let transport = |detail: String| SecretError::Transport {
             reference: reference.clone(),
             detail,
         };
+        let request = signed(&uri, target, body.to_string(), service, region, credentials).map_err(transport)?;
         let response = self
             .connector()
             .call(request)

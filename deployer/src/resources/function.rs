@@ -16,7 +16,7 @@ use crate::package::Artifact;
 use crate::report::{Action, AttrDiff, Change, Note, ResourceKind, diff_attr};
 use crate::stack::Stack;
 
-use super::function_settings::{env_attrs, env_diffs, live_vpc, show_vpc, vpc_config, wanted_vpc};
+use super::function_settings::{env_attrs, env_diffs, live_tracing, live_vpc, show_vpc, vpc_config, wanted_vpc};
 
 const KIND: ResourceKind = ResourceKind::Function;
 const PERMISSION_KIND: ResourceKind = ResourceKind::Permission;
@@ -101,11 +101,7 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<Option<Live>> {
             .first()
             .map(|a| a.as_str().to_string())
             .unwrap_or_else(|| "x86_64".into()),
-        tracing: c
-            .tracing_config()
-            .and_then(|t| t.mode())
-            .map_or("PassThrough", TracingMode::as_str)
-            .to_string(),
+        tracing: live_tracing(c).to_string(),
         tags: out
             .tags()
             .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())

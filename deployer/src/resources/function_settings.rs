@@ -35,6 +35,13 @@ pub fn live_vpc(c: &FunctionConfiguration) -> Option<VpcSettings> {
     })
 }
 
+/// The function's X-Ray tracing mode as Lambda names it (`PassThrough` when it reports none).
+pub fn live_tracing(c: &FunctionConfiguration) -> &str {
+    c.tracing_config()
+        .and_then(|t| t.mode())
+        .map_or("PassThrough", aws_sdk_lambda::types::TracingMode::as_str)
+}
+
 /// How a plan shows a VPC setting.
 pub fn show_vpc(vpc: Option<&VpcSettings>) -> String {
     match vpc {

@@ -78,10 +78,7 @@ fn version_live(c: &FunctionConfiguration) -> VersionLive {
         .first()
         .map(aws_sdk_lambda::types::Architecture::as_str)
         .unwrap_or("x86_64");
-    let tracing = c
-        .tracing_config()
-        .and_then(|t| t.mode())
-        .map_or("PassThrough", aws_sdk_lambda::types::TracingMode::as_str);
+    let tracing = super::function_settings::live_tracing(c);
     let fingerprint = format!(
         "{}|{}|{}|{:?}|{:?}|{}|{architecture}|{tracing}|{env:?}",
         c.code_sha256().unwrap_or_default(),
