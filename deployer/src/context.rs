@@ -21,6 +21,9 @@ pub struct Context {
     /// The function's secrets: looked up, never read.
     pub ssm: aws_sdk_ssm::Client,
     pub secretsmanager: aws_sdk_secretsmanager::Client,
+    /// `api.domain`: certificates looked up, alias records in the hosted zone.
+    pub acm: aws_sdk_acm::Client,
+    pub route53: aws_sdk_route53::Client,
     /// The Resource Groups Tagging API (`stages` finds resources by their tags).
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub progress: Progress,
@@ -72,6 +75,8 @@ impl Context {
             cognito: aws_sdk_cognitoidentityprovider::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
             tagging: aws_sdk_resourcegroupstagging::Client::new(sdk),
+            acm: aws_sdk_acm::Client::new(sdk),
+            route53: aws_sdk_route53::Client::new(sdk),
             ssm: aws_sdk_ssm::Client::new(sdk),
             secretsmanager: aws_sdk_secretsmanager::Client::new(sdk),
             progress,

@@ -9,8 +9,8 @@ use crate::package::Artifact;
 use crate::report::{Action, Change, Command, Note, Report, ResourceKind};
 use crate::resources::function::Backoff;
 use crate::resources::{
-    alarm, auth, authorizer, concurrency, event_source, function, http_api, log_group, queue, role, secrets, table,
-    user_pool, user_pool_client, version,
+    alarm, auth, authorizer, certificate, concurrency, dns_record, domain, event_source, function, http_api, log_group,
+    queue, role, secrets, table, user_pool, user_pool_client, version,
 };
 use crate::stack::Stack;
 
@@ -38,6 +38,12 @@ pub struct LiveStack {
     pub event_sources: Vec<event_source::Live>,
     /// The secrets the function reads, as looked up (never created or deleted here).
     pub secrets: Vec<secrets::SecretLive>,
+    /// `api.domain`: the domain names that are the config's or ours, with their mappings.
+    pub domains: Vec<domain::Live>,
+    /// The config's hosted zone and the alias records that concern the stack.
+    pub records: dns_record::Records,
+    /// The certificate `up` would give the domain name (`None` without `api.domain`).
+    pub certificate: Option<certificate::Certificate>,
 }
 
 impl LiveStack {
@@ -50,6 +56,7 @@ impl LiveStack {
             && self.user_pool.is_none()
             && self.alarms.is_empty()
             && self.queues.is_empty()
+            && self.domains.is_empty()
     }
 }
 
@@ -62,6 +69,11 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<LiveStack> {
         let queues = queue::read(ctx, stack).await?;
         let mappings = event_source::read(ctx, stack, &queues).await?;
         Ok::<_, DeployError>((queues, mappings))
+    };
+    let domains_and_records = async {
+        let domains = domain::read(ctx, stack).await?;
+        let records = dns_record::read(ctx, stack, &domains).await?;
+        Ok::<_, DeployError>((domains, records))
     };
     let api_and_authorizers = async {
         let api = http_api::read(ctx, stack).await?;
@@ -80,6 +92,8 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<LiveStack> {
         alarms,
         (queues, event_sources),
         secrets,
+        (domains, records),
+        certificate,
     ) = tokio::try_join!(
         table::read(ctx, stack),
         log_group::read(ctx, stack),
@@ -92,6 +106,8 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<LiveStack> {
         alarm::read(ctx, stack),
         queues_and_mappings,
         secrets::read(ctx, stack),
+        domains_and_records,
+        certificate::read(ctx, stack),
     )?;
     step.done("read");
     Ok(LiveStack {
@@ -109,6 +125,9 @@ pub async fn read(ctx: &Context, stack: &Stack) -> Result<LiveStack> {
         queues,
         event_sources,
         secrets,
+        domains,
+        records,
+        certificate,
     })
 }
 
@@ -156,8 +175,37 @@ pub fn diff(stack: &Stack, live: &LiveStack, code: Option<&Artifact>) -> Vec<Cha
         .filter(|a| stack.owns(&a.tags))
         .map(|a| a.api_id.as_str());
     out.push(function::diff_permission(stack, owned_api, &live.permission));
+    let certificate = live.certificate.as_ref().and_then(|c| c.arn.as_deref());
+    out.extend(domain::diff(stack, &live.domains, certificate, owned_api));
+    let target = domain::wanted(stack, &live.domains).and_then(|d| d.target.as_ref());
+    out.extend(dns_record::diff(stack, &live.domains, &live.records, target));
     out.extend(alarm::diff(stack, &live.alarms));
     out
+}
+
+/// Everything `plan` and `up` need that the deployer does not make is there (the secrets, the
+/// domain's certificate and hosted zone); else what is missing, before any change.
+fn check_prerequisites(stack: &Stack, live: &LiveStack) -> Result<()> {
+    secrets::check(stack, &live.secrets)?;
+    certificate::check(live.certificate.as_ref())?;
+    dns_record::check(stack, &live.records)
+}
+
+/// The URL the API is reached at: its own domain's when the config names one (that exists, or
+/// that `up` just made), else API Gateway's.
+fn public_endpoint(stack: &Stack, api_endpoint: Option<String>, domain_exists: bool) -> Option<String> {
+    match stack.config.domain_name() {
+        Some(name) if domain_exists => Some(format!("https://{name}")),
+        _ => api_endpoint,
+    }
+}
+
+/// The URL of the stack as it is live: the config's domain when it exists and is ours, else the
+/// endpoint of our HTTP API (`None`: not deployed).
+pub fn live_endpoint(stack: &Stack, api: Option<&http_api::Live>, domains: &[domain::Live]) -> Option<String> {
+    let api_endpoint = api.filter(|a| stack.owns(&a.tags)).map(|a| a.endpoint.clone());
+    let domain_ours = api_endpoint.is_some() && domain::wanted(stack, domains).is_some_and(|d| stack.owns(&d.tags));
+    public_endpoint(stack, api_endpoint, domain_ours)
 }
 
 /// Refuses to touch a stack where a resource with our name is not ours.
@@ -186,23 +234,28 @@ fn foreign_warnings(report: &Report, what: &str) -> Vec<String> {
 /// `plan`: what `up` would do; changes nothing.
 pub async fn plan(ctx: &Context, stack: &Stack, code: Option<&Artifact>) -> Result<Report> {
     let live = read(ctx, stack).await?;
-    secrets::check(stack, &live.secrets)?;
+    check_prerequisites(stack, &live)?;
     let stack = &stack.with_secret_arns(secrets::arns(&live.secrets));
     let mut report = Report::new(Command::Plan, diff(stack, &live, code));
     report.secrets = live.secrets.clone();
     report.warnings = foreign_warnings(&report, "exists without oncely's tags: `up` will refuse to adopt it");
-    report.endpoint = live
-        .api
-        .as_ref()
-        .filter(|a| stack.owns(&a.tags))
-        .map(|a| a.endpoint.clone());
+    report.endpoint = live_endpoint(stack, live.api.as_ref(), &live.domains);
+    report.domain_target = domain_target(stack, &live);
     Ok(report)
+}
+
+/// Where the config's domain name must point, for people whose DNS is not in Route 53 (none
+/// with a hosted zone: the records are made).
+fn domain_target(stack: &Stack, live: &LiveStack) -> Option<String> {
+    domain::wanted(stack, &live.domains)
+        .and_then(|d| d.target.as_ref())
+        .map(|t| t.dns_name.clone())
 }
 
 /// `up`: plan, then converge; makes no mutating call when nothing differs.
 pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff) -> Result<Report> {
     let live = read(ctx, stack).await?;
-    secrets::check(stack, &live.secrets)?;
+    check_prerequisites(stack, &live)?;
     let stack = &stack.with_secret_arns(secrets::arns(&live.secrets));
     let changes = diff(stack, &live, Some(code));
     check_adoptable(stack, &changes)?;
@@ -212,7 +265,8 @@ pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff)
     report.table_name = Some(stack.table_name().to_string());
     if !report.has_changes() {
         ctx.progress.info("everything is up to date: no changes made");
-        report.endpoint = live.api.as_ref().map(|a| a.endpoint.clone());
+        report.endpoint = live_endpoint(stack, live.api.as_ref(), &live.domains);
+        report.domain_target = domain_target(stack, &live);
         report.auth = auth::live_target(stack, live.user_pool.as_ref(), live.user_pool_client.as_ref())
             .map(|w| auth::outputs(stack, &w, live.user_pool.as_ref().map(|p| p.id.as_str())));
         return Ok(report);
@@ -274,8 +328,16 @@ pub async fn up(ctx: &Context, stack: &Stack, code: &Artifact, backoff: Backoff)
     // The permission's source ARN needs the API id, known only now for a new API.
     let permission = function::diff_permission(stack, Some(&api_id), &live.permission);
     function::apply_permission(ctx, stack, &api_id, &permission, live.permission.len()).await?;
+    let certificate = live.certificate.as_ref().and_then(|c| c.arn.as_deref());
+    let target = domain::apply(ctx, stack, &live.domains, &report.changes, certificate, &api_id).await?;
+    if let Some(target) = &target {
+        dns_record::apply(ctx, stack, &live.records, &report.changes, target).await?;
+    }
+    dns_record::remove(ctx, stack, &live.domains, &live.records).await?;
+    domain::destroy(ctx, stack, &live.domains, stack.config.domain_name().as_deref()).await?;
     alarm::apply(ctx, stack, &live.alarms, &rows(&[ResourceKind::Alarm])).await?;
-    report.endpoint = Some(endpoint);
+    report.endpoint = public_endpoint(stack, Some(endpoint), target.is_some());
+    report.domain_target = target.map(|t| t.dns_name);
     report.applied = true;
     Ok(report)
 }
@@ -288,6 +350,16 @@ pub fn deletable(stack: &Stack, live: &LiveStack) -> Vec<String> {
         .filter(|a| stack.owns(&a.tags))
         .map(|a| format!("alarm {}", a.name))
         .collect();
+    out.extend(
+        dns_record::ours(stack, &live.domains, &live.records)
+            .map(|r| format!("alias record {} {} in hosted zone {}", r.name, r.record_type, r.zone)),
+    );
+    out.extend(
+        live.domains
+            .iter()
+            .filter(|d| stack.owns(&d.tags))
+            .map(|d| format!("domain name {} with its API mappings", d.name)),
+    );
     if let Some(a) = live.api.as_ref().filter(|a| stack.owns(&a.tags)) {
         out.push(format!(
             "HTTP API {} ({}) with its routes, integration and stage",
@@ -353,6 +425,9 @@ pub fn deletable(stack: &Stack, live: &LiveStack) -> Vec<String> {
 pub async fn down(ctx: &Context, stack: &Stack, live: &LiveStack, delete_data: bool) -> Result<Report> {
     let mut changes = event_source::destroy(ctx, &live.event_sources).await?;
     changes.extend(alarm::destroy(ctx, stack, &live.alarms).await?);
+    // The domain's records, then its mapping and itself, before the API they lead to.
+    changes.extend(dns_record::destroy(ctx, stack, &live.domains, &live.records, None).await?);
+    changes.extend(domain::destroy(ctx, stack, &live.domains, None).await?);
     let api = http_api::destroy(ctx, stack, live.api.as_ref()).await?;
     let api_deleted = api.action == Action::Delete;
     changes.push(api);
@@ -560,6 +635,9 @@ mod tests {
             queues: vec![],
             event_sources: vec![],
             secrets: vec![],
+            domains: vec![],
+            records: Default::default(),
+            certificate: None,
         }
     }
 
@@ -701,6 +779,146 @@ mod tests {
         assert!(
             Config::parse(reserved).is_err(),
             "the deployer's variable cannot be set by hand"
+        );
+    }
+
+    /// The shipped stack with `api.domain` in zone `Z1`, and the live state of it converged.
+    fn with_domain() -> (Stack, LiveStack, Artifact) {
+        let (ctx, plain, code) = shipped_stack();
+        let yaml = include_str!("../../config/stack.yaml").replace(
+            "api:\n",
+            "api:\n  domain: { name: \"{stage}.api.example.com\", hosted_zone_id: Z1 }\n",
+        );
+        let stack = Stack::new(&Config::parse(&yaml).unwrap(), &ctx);
+        let mut live = converged(&plain, &code);
+        let name = stack.config.domain_name().unwrap();
+        let target = domain::Target {
+            dns_name: "d-abc.execute-api.eu-west-1.amazonaws.com".into(),
+            hosted_zone_id: "ZLY8HYME6SFDD".into(),
+        };
+        live.domains = vec![domain::Live {
+            name: name.clone(),
+            certificate_arn: Some("arn:aws:acm:eu-west-1:111122223333:certificate/c".into()),
+            endpoint_type: Some("REGIONAL".into()),
+            security_policy: Some("TLS_1_2".into()),
+            target: Some(target.clone()),
+            tags: domain::tags(&stack),
+            mappings: vec![domain::MappingLive {
+                id: "m1".into(),
+                api_id: "abc123".into(),
+                stage: "$default".into(),
+                key: String::new(),
+            }],
+        }];
+        let record = |t: &str| dns_record::Live {
+            zone: "Z1".into(),
+            name: name.clone(),
+            record_type: t.into(),
+            alias: Some(target.clone()),
+            set: aws_sdk_route53::types::ResourceRecordSet::builder()
+                .name(&name)
+                .r#type(t.into())
+                .build()
+                .unwrap(),
+        };
+        live.records = dns_record::Records {
+            zone: Some(("Z1".into(), Some("example.com".into()))),
+            records: vec![record("A"), record("AAAA")],
+        };
+        live.certificate = Some(certificate::Certificate {
+            arn: Some("arn:aws:acm:eu-west-1:111122223333:certificate/c".into()),
+            found: true,
+            problem: None,
+        });
+        (stack, live, code)
+    }
+
+    #[tokio::test]
+    async fn a_converged_domain_diffs_unchanged_and_its_apply_sends_nothing() {
+        let (stack, live, code) = with_domain();
+        let changes = diff(&stack, &live, Some(&code));
+        let changed: Vec<&Change> = changes.iter().filter(|c| c.action != Action::Unchanged).collect();
+        assert!(changed.is_empty(), "{changed:#?}");
+        let kinds = |k| changes.iter().filter(|c| c.resource == k).count();
+        assert_eq!(
+            (
+                kinds(ResourceKind::DomainName),
+                kinds(ResourceKind::ApiMapping),
+                kinds(ResourceKind::DnsRecord)
+            ),
+            (1, 1, 2)
+        );
+        // Every call would fail against the closed port.
+        let ctx = unreachable_ctx();
+        let cert = live.certificate.as_ref().and_then(|c| c.arn.as_deref());
+        let target = domain::apply(&ctx, &stack, &live.domains, &changes, cert, "abc123")
+            .await
+            .unwrap()
+            .unwrap();
+        dns_record::apply(&ctx, &stack, &live.records, &changes, &target)
+            .await
+            .unwrap();
+        dns_record::remove(&ctx, &stack, &live.domains, &live.records)
+            .await
+            .unwrap();
+        let kept = stack.config.domain_name();
+        assert!(
+            domain::destroy(&ctx, &stack, &live.domains, kept.as_deref())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            live_endpoint(&stack, live.api.as_ref(), &live.domains).as_deref(),
+            Some("https://dev.api.example.com")
+        );
+    }
+
+    #[test]
+    fn someone_else_s_record_or_domain_is_refused_and_a_dropped_domain_is_deleted() {
+        let (stack, mut live, code) = with_domain();
+        // A record pointing elsewhere is not ours: `up` refuses to touch the stack.
+        let other = domain::Target {
+            dns_name: "d111.cloudfront.net".into(),
+            hosted_zone_id: "Z2FDTNDATAQYW2".into(),
+        };
+        live.records.records[0].alias = Some(other);
+        let changes = diff(&stack, &live, Some(&code));
+        let foreign: Vec<String> = changes
+            .iter()
+            .filter(|c| c.action == Action::Foreign)
+            .map(|c| format!("{} {}", c.resource, c.name))
+            .collect();
+        assert_eq!(foreign, ["dns record dev.api.example.com A in Z1"]);
+        assert!(check_adoptable(&stack, &changes).is_err());
+
+        // Without `api.domain`, ours goes: both records, the mapping and the domain name.
+        let (stack, live, code) = with_domain();
+        let mut plain = stack.clone();
+        plain.config.api.domain = None;
+        let deleted: Vec<String> = diff(&plain, &live, Some(&code))
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .map(|c| format!("{} {}", c.resource, c.name))
+            .collect();
+        assert_eq!(
+            deleted,
+            [
+                "api mapping dev.api.example.com/ -> abc123 $default (m1)",
+                "domain name dev.api.example.com",
+                "dns record dev.api.example.com A in Z1",
+                "dns record dev.api.example.com AAAA in Z1",
+            ]
+        );
+
+        // A domain name of that name without our tags (another stack's) is refused.
+        let (stack, mut live, code) = with_domain();
+        live.domains[0].tags = BTreeMap::from([("oncely:stage".to_string(), "other".to_string())]);
+        let changes = diff(&stack, &live, Some(&code));
+        assert!(
+            changes
+                .iter()
+                .any(|c| c.resource == ResourceKind::DomainName && c.action == Action::Foreign)
         );
     }
 }

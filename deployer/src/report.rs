@@ -35,6 +35,12 @@ pub enum ResourceKind {
     Queue,
     /// The Lambda event source mapping that feeds a queue to the alias `live`.
     EventSource,
+    /// The API's custom domain name (`api.domain`).
+    DomainName,
+    /// The mapping of the custom domain name to the API's `$default` stage.
+    ApiMapping,
+    /// A Route 53 alias record (A or AAAA) of the custom domain name.
+    DnsRecord,
 }
 
 impl ResourceKind {
@@ -60,6 +66,9 @@ impl ResourceKind {
             ResourceKind::Alarm => "alarm",
             ResourceKind::Queue => "queue",
             ResourceKind::EventSource => "event source mapping",
+            ResourceKind::DomainName => "domain name",
+            ResourceKind::ApiMapping => "api mapping",
+            ResourceKind::DnsRecord => "dns record",
         }
     }
 }
@@ -304,6 +313,9 @@ pub struct Report {
     pub changes: Vec<Change>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// API Gateway's name for the custom domain: where its DNS name points (`api.domain`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain_target: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub function_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -331,6 +343,7 @@ impl Report {
             unchanged: count(Action::Unchanged),
             changes,
             endpoint: None,
+            domain_target: None,
             function_name: None,
             table_name: None,
             auth: None,
@@ -397,6 +410,12 @@ impl fmt::Display for Report {
         }
         if let Some(e) = &self.endpoint {
             writeln!(f, "endpoint: {e}")?;
+        }
+        if let Some(t) = &self.domain_target {
+            writeln!(
+                f,
+                "domain target: {t} (the domain's alias records, or a CNAME, point here)"
+            )?;
         }
         if let Some(n) = &self.function_name {
             writeln!(f, "function: {n}")?;

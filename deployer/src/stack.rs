@@ -146,6 +146,11 @@ impl Stack {
         format!("https://cognito-idp.{}.amazonaws.com{suffix}/{pool_id}", self.region)
     }
     /// The Lambda permission's statement id.
+    /// The ARN of the API Gateway domain name `name` (what its tags are set on).
+    pub fn domain_arn(&self, name: &str) -> String {
+        format!("arn:{}:apigateway:{}::/domainnames/{name}", self.partition, self.region)
+    }
+
     pub fn permission_sid(&self) -> String {
         format!("{}-apigateway-invoke", self.name)
     }

@@ -54,6 +54,7 @@ impl Validator {
                 rate,
             },
             auth,
+            domain: a.domain.map(|d| self.domain(d)),
         }
     }
 

@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 mod api;
+mod domain;
 mod locate;
 mod queues;
 mod raw;
@@ -310,6 +311,26 @@ pub struct ApiSettings {
     pub throttle: ThrottleSettings,
     /// `None`: no auth, every route open (as before `api.auth` existed).
     pub auth: Option<AuthSettings>,
+    /// The API's own domain name, when the config gives one.
+    pub domain: Option<DomainSettings>,
+}
+
+/// `api.domain`: a regional custom domain name for the HTTP API.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DomainSettings {
+    /// The name, lowercase, `{stage}` not yet filled in (see [`DomainSettings::name_for`]).
+    pub name: String,
+    /// The ACM certificate to use; `None`: the deployer looks for one.
+    pub certificate_arn: Option<String>,
+    /// The hosted zone that gets the alias records; `None`: no records.
+    pub hosted_zone_id: Option<String>,
+}
+
+impl DomainSettings {
+    /// The name for `stage`: `{stage}` replaced by it.
+    pub fn name_for(&self, stage: &str) -> String {
+        self.name.replace(domain::STAGE_PLACEHOLDER, stage)
+    }
 }
 
 /// `api.auth`: who may call the API.
@@ -388,6 +409,11 @@ impl Config {
     /// `{app}-{stage}`: the name of every resource.
     pub fn name(&self) -> String {
         format!("{}-{}", self.app, self.stage)
+    }
+
+    /// This stage's custom domain name (`api.domain.name` with `{stage}` filled in), if any.
+    pub fn domain_name(&self) -> Option<String> {
+        self.api.domain.as_ref().map(|d| d.name_for(&self.stage))
     }
 
     /// Reads and validates a config file.

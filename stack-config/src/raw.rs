@@ -347,6 +347,24 @@ pub(super) struct RawApi {
     pub(super) throttle: Option<RawThrottle>,
     /// Who may call the API; absent: every route is open.
     pub(super) auth: Option<RawAuth>,
+    /// The API's own domain name; absent: only the `execute-api` URL.
+    pub(super) domain: Option<RawDomain>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Domain")]
+pub(super) struct RawDomain {
+    /// The domain name, such as api.example.com; `{stage}` stands for the stage
+    /// (`{stage}.api.example.com`), so that every stage has its own.
+    #[schemars(required)]
+    pub(super) name: Option<String>,
+    /// An issued ACM certificate in the stack's region covering the name; absent: the deployer
+    /// finds one (exact or wildcard) and says which.
+    pub(super) certificate_arn: Option<String>,
+    /// The Route 53 hosted zone that gets the name's alias records (A and AAAA); absent: no
+    /// records are made (point your DNS at the target `plan` shows).
+    pub(super) hosted_zone_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -197,6 +197,11 @@ struct Rule {
     times: Times,
 }
 
+/// Rewrites the body of a forwarded response, given the request's operation: `Some(body)`
+/// replaces it (the proxy sets its length), `None` keeps it. For what an emulator leaves out of a
+/// reply that the real service gives (see [`crate::api_gateway_domain_targets`]).
+pub type Rewrite = Arc<dyn Fn(&str, &[u8]) -> Option<Vec<u8>> + Send + Sync>;
+
 /// Decides the fault of a request that no rule matches, by its operation (see [`FaultProxy::set_policy`]).
 pub type Policy = Arc<dyn Fn(&str) -> Fault + Send + Sync>;
 
@@ -206,6 +211,7 @@ struct State {
     policy: Option<Policy>,
     counts: HashMap<(String, String), usize>,
     observer: Option<Observe>,
+    rewrite: Option<Rewrite>,
 }
 
 impl State {
@@ -296,6 +302,12 @@ impl FaultProxy {
         self.lock().observer = Some(observe);
     }
 
+    /// Rewrites every forwarded response `rewrite` answers `Some` for, from now on (one at a time:
+    /// a second call replaces the first).
+    pub fn rewrite(&self, rewrite: Rewrite) {
+        self.lock().rewrite = Some(rewrite);
+    }
+
     /// Removes every rule: everything passes from now on (unless a policy is set).
     pub fn clear(&self) {
         self.lock().rules.clear();
@@ -353,6 +365,7 @@ struct Message {
     path: String,
     target: Option<String>,
     close: bool,
+    chunked: bool,
 }
 
 /// Reads one message (request, or response when `response`) from `reader`; `None` at a clean EOF.
@@ -439,6 +452,7 @@ async fn read_message<R: AsyncBufReadExt + Unpin>(reader: &mut R, response: bool
         path,
         target,
         close,
+        chunked,
     }))
 }
 
@@ -480,17 +494,22 @@ async fn serve(client: TcpStream, upstream_addr: String, state: Arc<Mutex<State>
             Fault::Latency(delay) => tokio::time::sleep(delay).await,
             Fault::Pass | Fault::DropResponse => {}
         }
-        let Some(response) = forward(&mut upstream, &upstream_addr, &request.raw).await else {
+        let Some(mut response) = forward(&mut upstream, &upstream_addr, &request.raw).await else {
             return;
         };
         if response.close {
             upstream = None;
         }
-        let observer = state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .observer
-            .clone();
+        let (observer, rewrite) = {
+            let s = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            (s.observer.clone(), s.rewrite.clone())
+        };
+        if let Some(rewrite) = rewrite
+            && !response.chunked
+            && let Some(body) = rewrite(&operation, &response.raw[response.head_len..])
+        {
+            response.raw = with_body(&response.raw[..response.head_len], &body);
+        }
         if let Some(observe) = observer {
             observe(&operation);
         }
@@ -498,6 +517,23 @@ async fn serve(client: TcpStream, upstream_addr: String, state: Arc<Mutex<State>
             return;
         }
     }
+}
+
+/// A response of head `head` (as received) with `body` instead of its own: its length set anew.
+fn with_body(head: &[u8], body: &[u8]) -> Vec<u8> {
+    let head = String::from_utf8_lossy(head);
+    let mut out = String::new();
+    for line in head.split("\r\n").filter(|l| !l.is_empty()) {
+        let name = line.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+        if name != "content-length" && name != "transfer-encoding" {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut raw = out.into_bytes();
+    raw.extend_from_slice(body);
+    raw
 }
 
 /// Sends `request` upstream (connecting first if needed) and reads the whole response.

@@ -19,6 +19,7 @@ pub mod api_events;
 mod aws_ops;
 mod calls;
 mod clients;
+mod domain_targets;
 mod emulator;
 mod fault_proxy;
 pub mod table;
@@ -28,11 +29,12 @@ mod tls_proxy;
 pub use aws_ops::{classify_aws, is_mutating, is_read};
 pub use calls::Calls;
 pub use clients::{REGION, TEST_KEY_ID, closed_endpoint, create_table, dynamodb_client, sdk_config};
+pub use domain_targets::{api_gateway_domain_target, api_gateway_domain_targets};
 pub use emulator::{Moto, dynamodb_local, moto, redis_server, redis_url};
-pub use fault_proxy::{Classify, ErrorReply, Fault, FaultProxy, Observe, Policy, RequestView, Times};
+pub use fault_proxy::{Classify, ErrorReply, Fault, FaultProxy, Observe, Policy, RequestView, Rewrite, Times};
 pub use tcp_proxy::TcpProxy;
 pub use tempfile::TempDir;
-pub use tls_proxy::{Certificates, TlsProxy};
+pub use tls_proxy::{Certificates, TlsProxy, self_signed};
 
 /// A fresh directory under the system's temp dir, removed with everything in it when dropped.
 pub fn temp_dir() -> TempDir {

@@ -42,6 +42,17 @@ pub struct Certificates {
     server_key_der: Vec<u8>,
 }
 
+/// A self-signed certificate for `names` (the first is its subject) and its private key, both
+/// PEM: what a test imports into ACM as an issued certificate.
+pub fn self_signed(names: &[&str]) -> (String, String) {
+    let key = KeyPair::generate().expect("a key");
+    let mut params =
+        CertificateParams::new(names.iter().map(ToString::to_string).collect::<Vec<_>>()).expect("certificate names");
+    params.distinguished_name.push(DnType::CommonName, names[0]);
+    let cert = params.self_signed(&key).expect("a self-signed certificate");
+    (cert.pem(), key.serialize_pem())
+}
+
 impl Certificates {
     /// New keys and certificates.
     pub fn new() -> Certificates {

@@ -157,11 +157,7 @@ pub async fn run(config: &Config, progress: &Progress) -> anyhow::Result<Status>
         stack: stack.name.clone(),
         region: stack.region.clone(),
         deployed: !live.is_empty(),
-        endpoint: live
-            .api
-            .as_ref()
-            .filter(|a| stack.owns(&a.tags))
-            .map(|a| a.endpoint.clone()),
+        endpoint: engine::live_endpoint(&stack, live.api.as_ref(), &live.domains),
         live: alias,
         versions: versions.published.clone(),
         reserved_concurrency: live.function.as_ref().and_then(|f| f.reserved_concurrency),

@@ -20,10 +20,12 @@ pub async fn run(config: &Config, progress: &Progress) -> anyhow::Result<Synced>
         );
     }
     let (ctx, stack) = connect(config, progress).await?;
-    let api = resources::http_api::read(&ctx, &stack)
-        .await
-        .with_context(|| format!("looking up the HTTP API of {}", stack.name))?;
-    let Some(api) = api.filter(|a| stack.owns(&a.tags)) else {
+    let (api, domains) = tokio::try_join!(
+        resources::http_api::read(&ctx, &stack),
+        resources::domain::read(&ctx, &stack)
+    )
+    .with_context(|| format!("looking up the HTTP API of {}", stack.name))?;
+    let Some(endpoint) = crate::engine::live_endpoint(&stack, api.as_ref(), &domains) else {
         bail!(
             "stack {} is not deployed in {} (no HTTP API named {} with oncely's tags): \
             run `cargo run -- up` first, or `cargo run -- up --local` for a local stack",
@@ -33,7 +35,7 @@ pub async fn run(config: &Config, progress: &Progress) -> anyhow::Result<Synced>
         );
     };
     let auth = sync_auth(&ctx, &stack).await?;
-    let mut synced = frontend_env::write_to_frontend(config, &api.endpoint, progress)?
+    let mut synced = frontend_env::write_to_frontend(config, &endpoint, progress)?
         .context("the config's `frontend:` section went missing")?;
     if let Some(auth) = auth {
         frontend_env::write_auth_to_frontend(config, &auth, progress)?;

@@ -5,7 +5,10 @@
 pub mod alarm;
 pub mod auth;
 pub mod authorizer;
+pub mod certificate;
 pub mod concurrency;
+pub mod dns_record;
+pub mod domain;
 pub mod event_source;
 pub mod function;
 pub mod function_settings;
@@ -79,7 +82,11 @@ pub(crate) struct Retag {
 
 impl Retag {
     pub(crate) fn new(stack: &Stack, live: &BTreeMap<String, String>) -> Retag {
-        let want = stack.tags();
+        Retag::toward(&stack.tags(), live)
+    }
+
+    /// The delta from `live` to `want` (a resource whose tags are more than the stack's).
+    pub(crate) fn toward(want: &BTreeMap<String, String>, live: &BTreeMap<String, String>) -> Retag {
         Retag {
             set: want
                 .iter()
@@ -123,10 +130,19 @@ where
 /// The `tags` attribute of a resource's row, when its live tags (AWS's own aside) are not exactly
 /// the stack's.
 pub(crate) fn diff_tags(d: &mut Vec<AttrDiff>, stack: &Stack, live: &BTreeMap<String, String>) {
+    diff_tags_toward(d, &stack.tags(), live);
+}
+
+/// The `tags` attribute of a row whose resource must carry exactly `want` (AWS's own aside).
+pub(crate) fn diff_tags_toward(
+    d: &mut Vec<AttrDiff>,
+    want: &BTreeMap<String, String>,
+    live: &BTreeMap<String, String>,
+) {
     let managed: BTreeMap<String, String> = live
         .iter()
         .filter(|(k, _)| !is_aws_tag(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    diff_attr(d, "tags", Some(&fmt_tags(&managed)), Some(&fmt_tags(&stack.tags())));
+    diff_attr(d, "tags", Some(&fmt_tags(&managed)), Some(&fmt_tags(want)));
 }

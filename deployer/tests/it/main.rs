@@ -7,6 +7,7 @@ mod support;
 mod any_workspace;
 mod auth_deploy;
 mod deploy;
+mod domain;
 mod iam_retry;
 mod interrupt;
 mod limits;

@@ -188,6 +188,8 @@ impl World {
             tagging: testkit::recorded_client!(aws_sdk_resourcegroupstagging, &sdk, &calls),
             ssm: testkit::recorded_client!(aws_sdk_ssm, &sdk, &calls),
             secretsmanager: testkit::recorded_client!(aws_sdk_secretsmanager, &sdk, &calls),
+            acm: testkit::recorded_client!(aws_sdk_acm, &sdk, &calls),
+            route53: testkit::recorded_client!(aws_sdk_route53, &sdk, &calls),
             progress: Progress::silent(),
             region: REGION.into(),
             account: ACCOUNT.into(),
