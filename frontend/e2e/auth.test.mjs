@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
 import { resultsDir, startStack, stopAll } from './harness.mjs';
-import { attempts, fill, ready, settled, watchOrders } from './page.mjs';
+import { assertAccessible, attempts, fill, ready, settled, watchOrders } from './page.mjs';
 
 const run = Date.now().toString(36);
 let stack;
@@ -96,6 +96,7 @@ describe('the page with api.auth against up --local', () => {
     assert.deepEqual(new Set(seen.ids), new Set([a.id, b.id]));
     const inTable = await stack.countOrders(item);
     assert.equal(inTable, 2, `orders for ${item} in DynamoDB`);
+    await assertAccessible(page, 'the signed-in page');
     await page.screenshot({ path: join(resultsDir, 'auth-two-users.png'), fullPage: true });
 
     await page.getByTestId('sign-out').click();

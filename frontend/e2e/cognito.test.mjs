@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
 import { freePort, resultsDir, servePage, stopAll } from './harness.mjs';
 import { cognitoCorsFront, cognitoPool, motoUnavailable, startMoto } from './moto.mjs';
+import { assertAccessible } from './page.mjs';
 
 const EMAIL = 'ada@example.com';
 const PASSWORD = 'Corr3ct-horse!';
@@ -61,6 +62,7 @@ describe('Cognito email + password sign-in in the browser (moto)', { skip }, () 
       await page.getByTestId('auth-error').waitFor();
       assert.match(await page.getByTestId('auth-error').textContent(), /Incorrect email or password/);
       assert.equal(await page.getByTestId('signed-in-as').getAttribute('data-subject'), '');
+      await assertAccessible(page, 'the Cognito sign-in form with its error');
 
       await page.getByTestId('cognito-password').fill(PASSWORD);
       await page.getByTestId('cognito-sign-in').click();

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
 import { resultsDir, startStack, stopAll } from './harness.mjs';
-import { attempts, fill, ready, settled, watchOrders } from './page.mjs';
+import { assertAccessible, attempts, expectedOutcome, fill, lanes, ready, settled, watchOrders } from './page.mjs';
 
 const run = Date.now().toString(36);
 let stack;
@@ -105,6 +105,146 @@ describe('the page against up --local', () => {
     const replayed = (await attempts(s.page)).filter((a) => a.source === 'queue' && a.status === '201');
     assert.equal(replayed.length, 1, 'sent once from the offline queue');
     await assertOneOrder(item, s);
+    await s.context.close();
+  });
+
+  test('the Order panel shows the intent submitted last, not a late answer of an earlier one', async () => {
+    const s = await openPage();
+    // A race that takes its time (the first request works 1.5 s, the rest wait and retry)...
+    await fill(s.page, `e2e-stale-race-${run}`, 1);
+    await s.page.getByTestId('race-count').fill('5');
+    await s.page.getByTestId('work-ms').fill('1500');
+    await s.page.getByTestId('race').click();
+    // ...and while it runs, another order, answered first.
+    await s.page.getByTestId('work-ms').fill('0');
+    const item = `e2e-stale-later-${run}`;
+    await fill(s.page, item, 2);
+    await s.page.getByTestId('submit').click();
+    await s.page.locator('dl.order dd', { hasText: item }).waitFor({ timeout: 30_000 });
+    const later = await s.page.getByTestId('order-id').textContent();
+    await settled(s.page); // the race has ended too
+    assert.ok(s.ids.size === 2, `two orders were made: ${[...s.ids]}`);
+    assert.equal(await s.page.getByTestId('order-id').textContent(), later, 'the race did not take the panel back');
+    assert.ok(await s.page.locator('dl.order dd', { hasText: item }).isVisible());
+    await s.context.close();
+  });
+
+  test('the timeline, the Order panel and the stack numbers tell what happened', async () => {
+    const s = await openPage();
+    const page = s.page;
+    const orderItem = () => page.getByTestId('order-item').textContent();
+    const item = (name) => `e2e-journey-${name}-${run}`;
+
+    // A double click: one intent.
+    await fill(page, item('a'), 1);
+    await page.getByTestId('submit').dblclick();
+    await settled(page);
+    assert.equal(await orderItem(), item('a'));
+
+    // A race of 20: another intent.
+    await fill(page, item('b'), 2);
+    await page.getByTestId('race-count').fill('20');
+    await page.getByTestId('work-ms').fill('300');
+    await page.getByTestId('race').click();
+    await page.getByTestId('message').filter({ hasText: 'Race of 20' }).waitFor({ timeout: 60_000 });
+    await settled(page);
+    assert.equal(await orderItem(), item('b'));
+    await page.getByTestId('work-ms').fill('0');
+
+    // Offline: the panel has no order for the queued intent until the browser is back.
+    await fill(page, item('c'), 3);
+    await s.context.setOffline(true);
+    await page.getByTestId('online').and(page.locator('[data-online=false]')).waitFor();
+    await page.getByTestId('submit').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid=queued]').dataset.count === '1');
+    assert.equal(await page.getByTestId('order-item').count(), 0, 'no order yet for the queued intent');
+    await s.context.setOffline(false);
+    await settled(page);
+    assert.equal(await orderItem(), item('c'));
+
+    // The last key again with another payload: 422, and the panel keeps that key's order.
+    await fill(page, item('d'), 4);
+    await page.getByTestId('reuse-key').click();
+    await page.getByTestId('message').filter({ hasText: '422' }).waitFor({ timeout: 30_000 });
+    assert.equal(await orderItem(), item('c'));
+
+    // The timeline: one lane per key, in order, each mark one attempt row with its outcome.
+    const rows = await attempts(page);
+    const drawn = await lanes(page);
+    const keys = [...new Set(rows.map((r) => r.key))];
+    assert.deepEqual(
+      drawn.map((l) => l.key),
+      keys,
+      'one lane per intent, in the order they appeared',
+    );
+    assert.equal(keys.length, 3, 'the double click, the race, the offline order (reused by the 422)');
+    for (const lane of drawn) {
+      const mine = rows.filter((r) => r.key === lane.key);
+      assert.deepEqual(
+        lane.marks.map((m) => m.n).sort((a, b) => a - b),
+        mine.map((r) => Number(r.n)),
+        `lane ${lane.key}: a mark per attempt`,
+      );
+      for (const m of lane.marks) {
+        const row = mine.find((r) => Number(r.n) === m.n);
+        assert.equal(m.outcome, expectedOutcome(row), `attempt ${m.n}: ${JSON.stringify(row)}`);
+        assert.equal(row.outcome, m.outcome, `the row and the mark of attempt ${m.n} agree`);
+        assert.match(m.label, new RegExp(`^#${m.n}, `), 'each mark has a text alternative');
+      }
+    }
+    const count = (lane, outcome) => lane.marks.filter((m) => m.outcome === outcome).length;
+    const [dbl, raced, offline] = drawn;
+    assert.equal(count(dbl, 'created'), 1, 'the double click: one created');
+    assert.equal(count(raced, 'created'), 1, 'the race: one execution');
+    assert.equal(count(raced, 'replayed'), 19, 'the race: nineteen replays');
+    assert.ok(count(raced, 'conflict') >= 1, 'the race overlapped on the server (409, retried)');
+    assert.ok(count(offline, 'queued') >= 1 && count(offline, 'created') === 1, 'queued, then created');
+    assert.ok(offline.queuedLink, 'the queued mark is joined to the request sent when back online');
+    assert.equal(count(offline, 'mismatch'), 1, 'the reused key with another payload');
+
+    // Hover a mark: its row is shown. Enter on a mark of the first lane: its order in the panel.
+    const first = raced.marks[0].n;
+    await page.locator(`[data-testid=mark][data-n="${first}"]`).hover();
+    await page.locator(`tr[data-n="${first}"][data-selected=true]`).waitFor();
+    assert.match(await page.getByTestId('timeline-detail').textContent(), new RegExp(`^#${first}, `));
+    await page.locator(`[data-testid=mark][data-n="${dbl.marks[0].n}"]`).focus();
+    await page.keyboard.press('Enter');
+    await page.locator(`[data-testid=lane][data-key="${dbl.key}"][data-picked=true]`).waitFor();
+    assert.equal(await orderItem(), item('a'), 'the intent picked in the timeline');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    assert.equal(await orderItem(), item('b'), 'the arrow keys move to the next lane');
+
+    // The stack's numbers are the ones `/_oncely/metrics` reports.
+    const metricsUrl = `${stack.apiUrl.replace(/\/$/, '')}/_oncely/metrics`;
+    const panel = async () =>
+      page
+        .locator('[data-testid=metrics] dd[data-value]')
+        .evaluateAll((dds) => Object.fromEntries(dds.map((d) => [d.dataset.testid.slice(7), Number(d.dataset.value)])));
+    let want;
+    let shown;
+    for (let i = 0; i < 40; i++) {
+      const t = (await (await fetch(metricsUrl)).json()).total;
+      const c = (k) => t.counts[k] ?? 0;
+      want = {
+        requests: t.requests,
+        created: c('Executed'),
+        replayed: c('Replayed') + c('ReplayedFromCache'),
+        conflicts: c('Conflict'),
+        mismatches: c('Mismatch'),
+        failures: c('Failed'),
+        rejected: c('Rejected'),
+      };
+      shown = await panel();
+      if (JSON.stringify(shown) === JSON.stringify(want)) break;
+      await page.waitForTimeout(500);
+    }
+    assert.deepEqual(shown, want, 'the panel shows what the endpoint reports');
+    assert.ok(want.mismatches >= 1 && want.created >= 3 && want.replayed >= 19, JSON.stringify(want));
+    assert.match(await page.getByTestId('metric-latency').textContent(), /^avg \d+\.\d ms, max \d+\.\d ms$/);
+
+    await assertAccessible(page, 'the orders page after a journey');
+    await page.screenshot({ path: join(resultsDir, 'timeline.png'), fullPage: true });
     await s.context.close();
   });
 

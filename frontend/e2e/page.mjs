@@ -52,6 +52,55 @@ export async function settled(page) {
   );
 }
 
+/** The timeline's lanes: each with its key and its marks (`n`, `outcome`) in the order drawn. */
+export async function lanes(page) {
+  return page.getByTestId('lane').evaluateAll((gs) =>
+    gs.map((g) => ({
+      key: g.dataset.key,
+      picked: g.dataset.picked === 'true',
+      marks: [...g.querySelectorAll('[data-testid=mark]')].map((m) => ({
+        n: Number(m.dataset.n),
+        outcome: m.dataset.outcome,
+        label: m.getAttribute('aria-label'),
+      })),
+      queuedLink: g.querySelector('.queued-link') !== null,
+    })),
+  );
+}
+
+/** What an attempt row's outcome must be, from its status, source and replay header alone. */
+export function expectedOutcome(row) {
+  if (row.source === 'cache') return 'cache';
+  if (row.status === 'queued') return 'queued';
+  if (row.status === 'network-error') return 'network-error';
+  const status = Number(row.status);
+  if (status >= 200 && status < 300) {
+    if (row.source === 'shared') return 'shared';
+    return row.replayed === 'true' ? 'replayed' : 'created';
+  }
+  if (status === 409) return 'conflict';
+  if (status === 422) return 'mismatch';
+  return status >= 500 ? 'server-error' : 'client-error';
+}
+
+/**
+ * Runs axe-core (the pinned npm package) on the page and fails on any serious or critical
+ * violation, naming each with the elements it found.
+ */
+export async function assertAccessible(page, what) {
+  const { createRequire } = await import('node:module');
+  const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+  await page.addScriptTag({ path: axePath });
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  const report = bad.map(
+    (v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join('; ')})`,
+  );
+  if (bad.length > 0)
+    throw new Error(`${what}: axe-core found ${bad.length} serious or critical violation(s):\n${report.join('\n')}`);
+  return result.violations.length;
+}
+
 /** The attempt log's rows, as their data attributes. */
 export async function attempts(page) {
   return page

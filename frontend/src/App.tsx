@@ -4,12 +4,16 @@ import { AuthBar } from './AuthBar';
 import {
   canonicalBody,
   createBrowserClient,
-  type AttemptEvent,
+  fingerprint,
   type IdempotencyClient,
   type Intent,
   type KeyMode,
   type SendResult,
 } from './idempotency';
+import { AttemptsTable } from './view/AttemptsTable';
+import { MetricsPanel } from './view/MetricsPanel';
+import { Timeline } from './view/Timeline';
+import { shortKey as short, type LogLine } from './view/attempts';
 
 interface Order {
   id: string;
@@ -18,11 +22,6 @@ interface Order {
   customer?: string | null;
   status: string;
   created_at: string;
-}
-
-interface LogLine extends AttemptEvent {
-  n: number;
-  at: string;
 }
 
 const SIMULATE_HEADER = 'X-Simulate-Work-Ms';
@@ -39,7 +38,12 @@ export function App({ apiUrl, auth = { mode: 'none' } }: { apiUrl: string; auth?
   const [raceCount, setRaceCount] = useState('20');
   const [workMs, setWorkMs] = useState('0');
   const [log, setLog] = useState<LogLine[]>([]);
-  const [order, setOrder] = useState<Order | null>(null);
+  // Every order an answer carried, by its intent's key; the panel shows the focused intent's: the
+  // one the user submitted last, or picked in the timeline (never whichever answer came last).
+  const [orders, setOrders] = useState<Record<string, Order>>({});
+  const [focusKey, setFocusKey] = useState<string | null>(null);
+  const focusRef = useRef<string | null>(null);
+  const [selected, setSelected] = useState<number | null>(null);
   const [message, setMessage] = useState('');
   const [pending, setPending] = useState(0);
   const [queued, setQueued] = useState(0);
@@ -50,17 +54,27 @@ export function App({ apiUrl, auth = { mode: 'none' } }: { apiUrl: string; auth?
   // The current intent: reused (same key) while the payload and mode stay the same.
   const intentRef = useRef<{ payload: string; mode: KeyMode; intent: Promise<Intent> } | null>(null);
 
+  const focus = useCallback((key: string | null) => {
+    focusRef.current = key;
+    setFocusKey(key);
+  }, []);
+
+  // Keeps the order an answer carries; says what happened only for the focused intent.
   const showResult = useCallback((r: SendResult) => {
+    if (r.response && r.status >= 200 && r.status < 300) {
+      try {
+        const order = JSON.parse(r.response.body) as Order;
+        setOrders((o) => ({ ...o, [r.key]: order }));
+      } catch {
+        /* not an order */
+      }
+    }
+    if (r.key !== focusRef.current) return;
     if (r.queued) {
       setMessage(`Queued (key ${short(r.key)}): it will be sent when the browser is back online.`);
       return;
     }
     if (r.response && r.status >= 200 && r.status < 300) {
-      try {
-        setOrder(JSON.parse(r.response.body) as Order);
-      } catch {
-        /* not an order */
-      }
       const how =
         r.source === 'cache'
           ? 'from the client cache (no request sent)'
@@ -101,7 +115,9 @@ export function App({ apiUrl, auth = { mode: 'none' } }: { apiUrl: string; auth?
 
   // What the page shows of a user: cleared in the same render as the user changes.
   const clearView = () => {
-    setOrder(null);
+    setOrders({});
+    focus(null);
+    setSelected(null);
     setLog([]);
     setMessage('');
     setQueued(0);
@@ -123,9 +139,16 @@ export function App({ apiUrl, auth = { mode: 'none' } }: { apiUrl: string; auth?
       onAttempt: (e) => {
         if (created !== liveClient.current) return;
         const n = ++counter.current;
-        setLog((l) => [...l, { ...e, n, at: new Date().toISOString().slice(11, 23) }]);
+        const at = new Date().toISOString().slice(11, 23);
+        setLog((l) => [...l, { ...e, n, at, endMs: performance.now() }]);
       },
-      onQueueResult: (r) => created === liveClient.current && showResult(r),
+      // A queued intent sent now completes what the user submitted earlier: it takes the panel
+      // unless the user has started another intent since.
+      onQueueResult: (r) => {
+        if (created !== liveClient.current) return;
+        if (focusRef.current === null) focus(r.key);
+        showResult(r);
+      },
     }).then(({ client: c, storage: kind }) => {
       if (cancelled) return;
       created = liveClient.current = c;
@@ -140,7 +163,7 @@ export function App({ apiUrl, auth = { mode: 'none' } }: { apiUrl: string; auth?
       created?.close();
       if (liveClient.current === created) liveClient.current = null;
     };
-  }, [apiUrl, needsUser, user, showResult, refreshQueued]);
+  }, [apiUrl, needsUser, user, showResult, refreshQueued, focus]);
 
   const signIn = (tokens: UserTokens) => {
     if (tokens === user) return;
@@ -188,7 +211,12 @@ export function App({ apiUrl, auth = { mode: 'none' } }: { apiUrl: string; auth?
   const submit = async (e?: React.FormEvent) => {
     e?.preventDefault();
     if (!client) return;
-    const r = await track(currentIntent(false).then((i) => client.send(i, { headers: extraHeaders() })));
+    const r = await track(
+      currentIntent(false).then((i) => {
+        focus(i.key);
+        return client.send(i, { headers: extraHeaders() });
+      }),
+    );
     if (client === liveClient.current) showResult(r);
   };
 
@@ -198,6 +226,7 @@ export function App({ apiUrl, auth = { mode: 'none' } }: { apiUrl: string; auth?
     // A new intent (in uuid mode a new key), fired n times at once with the same key, bypassing
     // the client's own cache and in-flight sharing: the server alone has to keep it to one order.
     const intent = await currentIntent(mode === 'uuid');
+    focus(intent.key);
     const results = await track(
       Promise.all(
         Array.from({ length: n }, () =>
@@ -212,6 +241,7 @@ export function App({ apiUrl, auth = { mode: 'none' } }: { apiUrl: string; auth?
     const created = results.filter((r) => r.status === 201 && !r.replayed).length;
     const last = results.find((r) => r.status === 201) ?? results[0];
     showResult(last);
+    if (intent.key !== focusRef.current) return;
     setMessage(
       `Race of ${n}: ${created} created, ${results.filter((r) => r.replayed).length} replayed, ${ids.size} distinct order id(s); statuses ${summary(results.map((r) => r.status))}`,
     );
@@ -219,9 +249,23 @@ export function App({ apiUrl, auth = { mode: 'none' } }: { apiUrl: string; auth?
 
   const newIntent = () => {
     intentRef.current = null;
-    setOrder(null);
+    focus(null);
     setMessage('New intent: the next submit gets a new key.');
   };
+
+  // The last intent's key sent with the form's payload as it is now: the server must refuse it
+  // (422) when the payload changed, and nothing may be answered from the client's cache.
+  const reuseKey = async () => {
+    const last = intentRef.current && (await intentRef.current.intent);
+    if (!client || !last) return;
+    const request = { method: 'POST', path: '/orders', body: body() };
+    const intent: Intent = { key: last.key, mode: last.mode, fingerprint: await fingerprint(request), request };
+    focus(last.key);
+    const r = await track(client.send(intent, { useCache: false, shareInFlight: false, headers: extraHeaders() }));
+    if (client === liveClient.current) showResult(r);
+  };
+
+  const order = focusKey ? (orders[focusKey] ?? null) : null;
 
   return (
     <main>
@@ -290,6 +334,15 @@ export function App({ apiUrl, auth = { mode: 'none' } }: { apiUrl: string; auth?
           <button type="button" data-testid="new-intent" onClick={newIntent}>
             New intent
           </button>
+          <button
+            type="button"
+            data-testid="reuse-key"
+            onClick={reuseKey}
+            disabled={!client}
+            title="Sends the form as it is now with the last intent's key: another payload gets 422"
+          >
+            Reuse the last key
+          </button>
         </div>
         <div className="buttons">
           <label>
@@ -326,14 +379,19 @@ export function App({ apiUrl, auth = { mode: 'none' } }: { apiUrl: string; auth?
         {message}
       </p>
 
-      <section>
-        <h2>Order</h2>
+      <section aria-labelledby="order-title">
+        <h2 id="order-title">Order</h2>
+        {focusKey ? (
+          <p className="meta">
+            intent <code data-testid="order-key">{short(focusKey)}</code>
+          </p>
+        ) : null}
         {order ? (
           <dl className="order">
             <dt>id</dt>
             <dd data-testid="order-id">{order.id}</dd>
             <dt>item</dt>
-            <dd>{order.item}</dd>
+            <dd data-testid="order-item">{order.item}</dd>
             <dt>quantity</dt>
             <dd>{order.quantity}</dd>
             <dt>status</dt>
@@ -342,80 +400,31 @@ export function App({ apiUrl, auth = { mode: 'none' } }: { apiUrl: string; auth?
             <dd>{order.created_at}</dd>
           </dl>
         ) : (
-          <p className="meta">none yet</p>
+          <p className="meta">{focusKey ? 'no order for this intent (yet)' : 'none yet'}</p>
         )}
       </section>
 
-      <section>
-        <h2>
+      <MetricsPanel apiUrl={apiUrl} />
+
+      <section aria-labelledby="attempts-title">
+        <h2 id="attempts-title">
           Attempts{' '}
-          <button type="button" onClick={() => setLog([])}>
+          <button
+            type="button"
+            aria-label="Clear the attempts"
+            onClick={() => {
+              setLog([]);
+              setSelected(null);
+            }}
+          >
             clear
           </button>
         </h2>
-        <table>
-          <thead>
-            <tr>
-              <th>#</th>
-              <th>time</th>
-              <th>key</th>
-              <th>source</th>
-              <th>status</th>
-              <th>replayed</th>
-              <th>latency</th>
-              <th>note</th>
-            </tr>
-          </thead>
-          <tbody data-testid="attempts">
-            {log.map((l) => (
-              <tr
-                key={l.n}
-                data-status={l.status === 0 ? (l.source === 'queue' ? 'queued' : 'network-error') : String(l.status)}
-                data-source={l.source}
-                data-replayed={String(l.replayed)}
-                data-key={l.key}
-                data-latency={l.latencyMs.toFixed(1)}
-                className={`src-${l.source}`}
-              >
-                <td>{l.n}</td>
-                <td>{l.at}</td>
-                <td title={l.key}>
-                  <code>{short(l.key)}</code>
-                </td>
-                <td>{sourceLabel(l.source)}</td>
-                <td>{l.status === 0 ? (l.source === 'queue' ? 'queued' : 'network error') : l.status}</td>
-                <td>{l.replayed ? 'yes' : ''}</td>
-                <td>{l.latencyMs.toFixed(1)} ms</td>
-                <td>
-                  {[
-                    l.attempt > 0 ? `attempt ${l.attempt}` : '',
-                    l.retryInMs !== undefined ? `retry in ${l.retryInMs} ms` : '',
-                    l.note ?? '',
-                  ]
-                    .filter(Boolean)
-                    .join(' · ')}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <Timeline log={log} selected={selected} onSelect={setSelected} focusKey={focusKey} onPickIntent={focus} />
+        <AttemptsTable log={log} selected={selected} />
       </section>
     </main>
   );
-}
-
-function short(key: string) {
-  return key.length > 13 ? `${key.slice(0, 8)}…${key.slice(-4)}` : key;
-}
-
-function sourceLabel(s: string) {
-  return s === 'cache'
-    ? 'client cache'
-    : s === 'queue'
-      ? 'offline queue'
-      : s === 'shared'
-        ? 'shared in-flight'
-        : 'network';
 }
 
 function summary(statuses: number[]) {
