@@ -355,27 +355,9 @@ async fn delete_mapping(ctx: &Context, domain: &str, m: &MappingLive) -> Result<
 
 /// Makes the domain's tags [`tags`]: TagResource / UntagResource on its ARN.
 async fn retag(ctx: &Context, stack: &Stack, live: &Live) -> Result<()> {
-    let arn = stack.domain_arn(&live.name);
     let what = format!("domain name {}", live.name);
-    let untag = |keys| async {
-        let call = ctx.apigw.untag_resource().resource_arn(&arn).set_tag_keys(Some(keys));
-        call.send()
-            .await
-            .map(drop)
-            .map_err(|e| aws("UntagResource", what.clone(), e))
-    };
-    let tag = |tags: BTreeMap<String, String>| async {
-        let call = ctx
-            .apigw
-            .tag_resource()
-            .resource_arn(&arn)
-            .set_tags(Some(tags.into_iter().collect()));
-        call.send()
-            .await
-            .map(drop)
-            .map_err(|e| aws("TagResource", what.clone(), e))
-    };
-    super::send_retag(ctx, &what, super::Retag::toward(&tags(stack), &live.tags), untag, tag).await
+    let delta = super::Retag::toward(&tags(stack), &live.tags);
+    super::http_api::send_retag(ctx, &stack.domain_arn(&live.name), &what, delta).await
 }
 
 /// Deletes the domain names of ours that `keep` does not name (none for `down`), mappings first.

@@ -425,25 +425,30 @@ async fn retag(ctx: &Context, stack: &Stack, live: &Live) -> Result<()> {
         stack.partition, stack.region, live.api_id
     );
     let what = format!("HTTP API {}", stack.api_name());
+    send_retag(ctx, &arn, &what, super::Retag::new(stack, &live.tags)).await
+}
+
+/// Sends `delta` to the API Gateway resource `arn` (an API, a domain name), `what` naming it.
+pub(crate) async fn send_retag(ctx: &Context, arn: &str, what: &str, delta: super::Retag) -> Result<()> {
     let untag = |keys| async {
-        let call = ctx.apigw.untag_resource().resource_arn(&arn).set_tag_keys(Some(keys));
+        let call = ctx.apigw.untag_resource().resource_arn(arn).set_tag_keys(Some(keys));
         call.send()
             .await
             .map(drop)
-            .map_err(|e| aws("UntagResource", what.clone(), e))
+            .map_err(|e| aws("UntagResource", what.to_string(), e))
     };
     let tag = |tags: BTreeMap<String, String>| async {
         let call = ctx
             .apigw
             .tag_resource()
-            .resource_arn(&arn)
+            .resource_arn(arn)
             .set_tags(Some(tags.into_iter().collect()));
         call.send()
             .await
             .map(drop)
-            .map_err(|e| aws("TagResource", what.clone(), e))
+            .map_err(|e| aws("TagResource", what.to_string(), e))
     };
-    super::send_retag(ctx, &what, super::Retag::new(stack, &live.tags), untag, tag).await
+    super::send_retag(ctx, what, delta, untag, tag).await
 }
 
 /// The AWS_PROXY integration to the function: creates it, or updates it. Returns its id.
