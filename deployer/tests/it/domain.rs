@@ -233,8 +233,12 @@ async fn a_custom_domain_converges_is_kept_and_goes_with_down() {
     let plan = w.json(&["plan", "--zip", zip]);
     assert_eq!(attr_to(&plan, "domain name", "certificate_arn"), wildcard, "{plan:#}");
     let exact = import_certificate(&w, &[NAME]).await;
-    let plan = w.json(&["plan", "--zip", zip]);
+    let out = w.run(&["plan", "--zip", zip, "--output", "json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(attr_to(&plan, "domain name", "certificate_arn"), exact, "{plan:#}");
+    // The deployer says which certificate it found.
+    let said = format!("{NAME}: using certificate {exact}, issued in {REGION} and covering it");
+    assert!(stderr(&out).contains(&said), "{}", stderr(&out));
     assert_eq!(attr_to(&plan, "api mapping", "api_id"), "(new)", "{plan:#}");
     let outside = Outside {
         zone: zone.clone(),
