@@ -600,8 +600,9 @@ async fn down_killed_with_orders_in_the_table_keeps_them_and_delete_data_leaves_
     down_killed_after_each_delete(3).await;
 }
 
-/// For each write k of a clean `up`: a fresh stack whose k-th write gets `fault` on every attempt;
-/// `up` fails, then with the fault gone `up` converges and `down` leaves nothing.
+/// For each write k of a clean `up`: a fresh stack whose k-th write gets `fault` on every attempt
+/// (one attempt per call); `up` fails, then with the fault gone `up` converges and `down` leaves
+/// nothing.
 async fn up_failed_at_each_write_converges(kind: &str, throttle: bool) {
     let writes = clean_up_writes().await;
     let n = writes.len();
@@ -617,7 +618,10 @@ async fn up_failed_at_each_write_converges(kind: &str, throttle: bool) {
         }
         proxy.inject(operation, aws_error(operation, throttle), Times::Always);
         let up = ["up", "--zip", zip.to_str().unwrap()];
-        let failed = w.run(&up);
+        // One attempt per call (the SDK's own `AWS_MAX_ATTEMPTS`): the error is persistent, so the
+        // SDK's retries would only add their backoff (about 1.5 s a point); the seeded campaign
+        // below keeps the default retries.
+        let failed = w.command(&up).env("AWS_MAX_ATTEMPTS", "1").output().unwrap();
         assert!(
             !failed.status.success(),
             "k={k}: up succeeded through a {kind} on {operation}"
