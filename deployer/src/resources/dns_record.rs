@@ -266,6 +266,7 @@ pub async fn destroy(
         .filter(|r| keep != Some(&(r.zone.clone(), r.name.clone())) && is_ours(stack, domains, r))
         .collect();
     let mut zones: Vec<&str> = gone.iter().map(|r| r.zone.as_str()).collect();
+    zones.sort_unstable();
     zones.dedup();
     for zone in zones {
         let sets: Vec<&Live> = gone.iter().copied().filter(|r| r.zone == zone).collect();
