@@ -63,6 +63,9 @@ describe('Cognito email + password sign-in in the browser (moto)', { skip }, () 
       assert.match(await page.getByTestId('auth-error').textContent(), /Incorrect email or password/);
       assert.equal(await page.getByTestId('signed-in-as').getAttribute('data-subject'), '');
       await assertAccessible(page, 'the Cognito sign-in form with its error');
+      // No stack answers here: the numbers panel says so, and keeps asking.
+      await page.locator('[data-testid=metrics][data-state=unreachable]').waitFor();
+      assert.match(await page.getByTestId('metrics').textContent(), /not read yet: no answer/);
 
       await page.getByTestId('cognito-password').fill(PASSWORD);
       await page.getByTestId('cognito-sign-in').click();
