@@ -1,3 +1,6 @@
+// The page: the order form and its intents (a key per intent, reused by every retry of it), the
+// Order panel (the focused intent's order), the stack's numbers, and the attempts as a timeline
+// and a table. One idempotency client per signed-in user, on that user's own stores.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { AuthConfig, UserTokens } from './auth';
 import { AuthBar } from './AuthBar';
