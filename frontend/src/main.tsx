@@ -1,3 +1,5 @@
+// The entry point: reads the build's settings (the API URL, how users sign in) and renders the page,
+// or says which setting is bad.
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
