@@ -244,9 +244,7 @@ pub async fn run(config: &Config, opts: LocalOptions, progress: &Progress) -> an
     drop(queues);
     drop(redis);
     drop(auth);
-    if opts.watch {
-        let _ = std::fs::remove_dir_all(&watch_dir);
-    }
+    let _ = std::fs::remove_dir_all(&watch_dir);
     println!("Stopped.");
     Ok(())
 }
@@ -334,8 +332,11 @@ async fn ensure_table(config: &Config, dynamodb_endpoint: &str, progress: &Progr
 /// The function, built for this machine's architecture the way `package` builds it (cargo
 /// zigbuild for AL2023's glibc when installed, else natively): the environments run the binary
 /// that would be shipped, and `package` after `up --local` (or the reverse) builds nothing. With
-/// `watch`, a dev-profile build run from a copy of its own in the returned folder (a rebuild never
-/// touches a running binary). Returns the binary, the build's options and that folder.
+/// `watch`, a dev-profile build. The environments run a copy of the build in this stack's own
+/// folder (returned), taken right after cargo ran: cargo's output path is shared by every
+/// workspace that shares the target directory (a global `CARGO_TARGET_DIR`), so another
+/// workspace's build, or a `--watch` rebuild, never changes the function of a running stack.
+/// Returns the binary, the build's options and that folder.
 async fn build_function(
     config: &Config,
     watch: bool,
@@ -356,15 +357,36 @@ async fn build_function(
         build.profile = "dev";
     }
     let (b, p) = (build.clone(), progress.clone());
-    let (mut binary, _how) = tokio::task::spawn_blocking(move || package::compile(&b, &p))
+    let (binary, _how) = tokio::task::spawn_blocking(move || package::compile(&b, &p))
         .await
         .context("building the function")?
         .with_context(|| format!("building the `{}` crate as bootstrap", config.function.package))?;
-    let watch_dir = build.target_dir.join("watch").join(std::process::id().to_string());
-    if watch {
-        binary = watch::stage_binary(&binary, &watch_dir, 0)?;
+    let stacks = build.target_dir.join("local-stacks");
+    remove_stale_stack_dirs(&stacks);
+    let stack_dir = stacks.join(std::process::id().to_string());
+    let staged = watch::stage_binary(&binary, &stack_dir, 0)?;
+    Ok((staged, build, stack_dir))
+}
+
+/// Removes the folders of local stacks whose process is gone (one killed before it could clean
+/// up); only where `/proc` tells which processes live (Linux), else nothing.
+fn remove_stale_stack_dirs(stacks: &std::path::Path) {
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
     }
-    Ok((binary, build, watch_dir))
+    let Ok(entries) = std::fs::read_dir(stacks) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let gone = name
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+            .is_some_and(|pid| !std::path::Path::new("/proc").join(pid.to_string()).exists());
+        if gone {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 async fn wait_for_stop_signal() -> anyhow::Result<()> {

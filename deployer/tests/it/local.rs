@@ -209,6 +209,16 @@ async fn the_orders_contract_through_the_local_stack_and_ctrl_c_stops_everything
         .to_string();
     let java = pids_with_cmdline(&["-port", &ddb_port]);
     assert!(!java.is_empty(), "DynamoDB Local runs on port {ddb_port}");
+    // The environments run the stack's own copy of the build, not cargo's output path, which
+    // every workspace sharing the target directory writes (another's build must not swap the
+    // function of a running stack); the copy goes with the stack.
+    let own = format!("local-stacks/{}/0/bootstrap", stack.child.id());
+    let exe = std::fs::read_link(format!("/proc/{}/exe", bootstraps[0])).unwrap();
+    assert!(
+        exe.ends_with(&own),
+        "{} is not the stack's own copy ({own})",
+        exe.display()
+    );
     let status = stack.interrupt();
     assert!(
         status.success(),
@@ -228,6 +238,8 @@ async fn the_orders_contract_through_the_local_stack_and_ctrl_c_stops_everything
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(left(), Vec::<i32>::new(), "processes left running after Ctrl-C");
+    let copy = exe.parent().unwrap().parent().unwrap();
+    assert!(!copy.exists(), "{} was left behind", copy.display());
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", ddb_port.parse::<u16>().unwrap())).is_err(),
         "DynamoDB Local still listens"
