@@ -297,6 +297,8 @@ pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, Str
             output: lines[lines.len().saturating_sub(40)..].join("\n"),
         });
     }
+    // The path is shared by every workspace that shares the target directory; cargo links this
+    // package's build there again on every run, fresh or not (the test below holds it to that).
     let binary = binary_path(opts, zig);
     if !binary.is_file() {
         return Err(PackageError::BinaryMissing(binary));
@@ -557,6 +559,65 @@ pub fn max_glibc(path: &Path, elf: &[u8]) -> Result<Option<(u32, u32)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Another workspace's `bootstrap` at cargo's output path (a shared target directory) does not
+    /// pass for this package's: cargo links this package's build there again even when it is fresh.
+    #[test]
+    fn a_bootstrap_another_workspace_left_at_cargos_path_is_not_taken_for_ours() {
+        let dir = testkit::temp_dir();
+        let ws = dir.path().join("tiny");
+        std::fs::create_dir_all(ws.join("src")).unwrap();
+        std::fs::write(
+            ws.join("Cargo.toml"),
+            "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [[bin]]\nname = \"bootstrap\"\npath = \"src/main.rs\"\n\n[workspace]\n",
+        )
+        .unwrap();
+        std::fs::write(ws.join("src/main.rs"), "fn main() { println!(\"tiny\"); }\n").unwrap();
+        let lock = Command::new("cargo")
+            .args(["generate-lockfile", "--offline"])
+            .current_dir(&ws)
+            .status()
+            .unwrap();
+        assert!(lock.success());
+        let arch = if host_arch() == "aarch64" {
+            Architecture::Arm64
+        } else {
+            Architecture::X86_64
+        };
+        let opts = BuildOptions {
+            package: "tiny".into(),
+            architecture: arch,
+            workspace: ws.clone(),
+            target_dir: dir.path().join("target"),
+            out_dir: dir.path().join("out"),
+            zigbuild: Some(false),
+            profile: "dev",
+            workspace_profile: false,
+        };
+        let run = |binary: &Path| {
+            let out = Command::new(binary).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        let (binary, _) = compile(&opts, &Progress::silent()).unwrap();
+        assert_eq!(run(&binary), "tiny");
+        // Another workspace's build, sharing the target directory, puts its own binary there
+        // (cargo replaces the file: ours, a hard link to its own build, stays intact).
+        for (path, text) in [
+            (binary.clone(), "#!/bin/sh\necho other\n"),
+            (binary.with_extension("d"), "other: other.rs\n"),
+        ] {
+            std::fs::remove_file(&path).unwrap();
+            std::fs::write(&path, text).unwrap();
+        }
+        std::fs::set_permissions(&binary, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        assert_eq!(run(&binary), "other");
+        let (again, _) = compile(&opts, &Progress::silent()).unwrap();
+        assert_eq!(again, binary);
+        assert_eq!(run(&again), "tiny", "this package's build, not the other workspace's");
+        let dep_info = std::fs::read_to_string(again.with_extension("d")).unwrap();
+        assert!(dep_info.contains("main.rs"), "{dep_info}");
+    }
 
     #[test]
     fn the_calling_packages_variables_do_not_reach_the_build() {
