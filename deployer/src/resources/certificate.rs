@@ -113,9 +113,18 @@ async fn search(ctx: &Context, stack: &Stack, name: &str) -> Result<Certificate>
             .send()
             .await
             .map_err(|e| aws("ListCertificates", format!("the certificates of {}", stack.region), e))?;
+        // Only a certificate whose listed names may cover `name` is described: the list names
+        // its domain and up to 100 alternative names, and says when there are more.
         arns.extend(
             out.certificate_summary_list()
                 .iter()
+                .filter(|c| {
+                    c.has_additional_subject_alternative_names() == Some(true)
+                        || c.domain_name()
+                            .into_iter()
+                            .chain(c.subject_alternative_name_summaries().iter().map(String::as_str))
+                            .any(|n| covers(n, name))
+                })
                 .filter_map(|c| c.certificate_arn().map(str::to_string)),
         );
         token = out.next_token().map(str::to_string);
@@ -123,7 +132,7 @@ async fn search(ctx: &Context, stack: &Stack, name: &str) -> Result<Certificate>
             break;
         }
     }
-    // The list's own alternative names are cut at 100 per certificate: each is described.
+    // Each candidate is described: its full list of names, and its status now.
     let mut best: Option<(bool, String)> = None;
     for arn in arns {
         let out = ctx

@@ -138,7 +138,19 @@ pub fn ours<'a>(
     domains: &'a [domain::Live],
     records: &'a Records,
 ) -> impl Iterator<Item = &'a Live> + 'a {
-    records.records.iter().filter(move |r| is_ours(stack, domains, r))
+    ours_but(stack, domains, records, None)
+}
+
+/// The records of ours, but those `keep` names (a zone and a name).
+fn ours_but<'a>(
+    stack: &'a Stack,
+    domains: &'a [domain::Live],
+    records: &'a Records,
+    keep: Option<&'a (String, String)>,
+) -> impl Iterator<Item = &'a Live> + 'a {
+    records.records.iter().filter(move |r| {
+        keep.is_none_or(|(zone, name)| r.zone != *zone || r.name != *name) && is_ours(stack, domains, r)
+    })
 }
 
 /// Whether a record is ours: an alias to an API Gateway target, named like a domain name of ours.
@@ -200,10 +212,7 @@ pub fn diff(stack: &Stack, domains: &[domain::Live], records: &Records, target: 
         }
     }
     out.extend(
-        records
-            .records
-            .iter()
-            .filter(|r| want.as_ref() != Some(&(r.zone.clone(), r.name.clone())) && is_ours(stack, domains, r))
+        ours_but(stack, domains, records, want.as_ref())
             .map(|r| Change::new(KIND, r.row_name(), Action::Delete).with_note(Note::NoLongerInConfig)),
     );
     out
@@ -260,11 +269,7 @@ pub async fn destroy(
     keep: Option<&(String, String)>,
 ) -> Result<Vec<Change>> {
     let mut out = Vec::new();
-    let gone: Vec<&Live> = records
-        .records
-        .iter()
-        .filter(|r| keep != Some(&(r.zone.clone(), r.name.clone())) && is_ours(stack, domains, r))
-        .collect();
+    let gone: Vec<&Live> = ours_but(stack, domains, records, keep).collect();
     let mut zones: Vec<&str> = gone.iter().map(|r| r.zone.as_str()).collect();
     zones.sort_unstable();
     zones.dedup();

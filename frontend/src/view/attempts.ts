@@ -88,7 +88,10 @@ export function lanesOf(log: readonly LogLine[]): Lane[] {
 /** How many attempts of each outcome a lane (or any list) holds. */
 export function countOutcomes(lines: readonly LogLine[]): Map<Outcome, number> {
   const m = new Map<Outcome, number>();
-  for (const l of lines) m.set(outcomeOf(l), (m.get(outcomeOf(l)) ?? 0) + 1);
+  for (const l of lines) {
+    const o = outcomeOf(l);
+    m.set(o, (m.get(o) ?? 0) + 1);
+  }
   return m;
 }
 
