@@ -2,6 +2,7 @@
 //! HTTP API) from one YAML file. `main.rs` only parses arguments and calls [`run`].
 
 pub mod build_cache;
+pub mod build_lock;
 pub mod cli;
 pub mod commands;
 /// The stack's config, a crate of its own (`stack-config/`).

@@ -10,6 +10,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use crate::build_cache;
+use crate::build_lock::BuildLock;
 use crate::config::{Architecture, Config};
 use crate::progress::Progress;
 
@@ -220,8 +221,21 @@ fn host_arch() -> &'static str {
     std::env::consts::ARCH
 }
 
-/// Compiles the function as `bootstrap` and returns the binary's path and how it was built.
-pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, String)> {
+/// A finished build: the binary (and its dep-info beside it, `bootstrap.d`) at cargo's output
+/// path, how it was built, and the target directory held ([`BuildLock`]) until this is dropped:
+/// read what you need from the path, then let it go.
+#[derive(Debug)]
+pub struct Built {
+    /// `bootstrap` at cargo's output path.
+    pub binary: PathBuf,
+    /// The command, for people (`cargo zigbuild --profile lambda --target ...`).
+    pub built_with: String,
+    _lock: BuildLock,
+}
+
+/// Compiles the function as `bootstrap`, holding the target directory from before cargo starts
+/// until the returned [`Built`] is dropped.
+pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<Built> {
     let triple = opts.architecture.rust_target();
     let zig = uses_zig(opts);
     let native_arch = match opts.architecture {
@@ -247,6 +261,13 @@ pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, Str
         cmd.args(["build", "--target", triple]);
     }
     let target_dir = build_dir(opts, zig);
+    let lock = BuildLock::acquire(&target_dir, || {
+        progress.info(format!(
+            "waiting for another deployer's build in {} to finish",
+            target_dir.display()
+        ));
+    })
+    .map_err(io(format!("locking {}", target_dir.display())))?;
     if supplies_profile(opts) {
         for (name, value) in SUPPLIED_PROFILE {
             if std::env::var_os(name).is_none() {
@@ -298,13 +319,18 @@ pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<(PathBuf, Str
         });
     }
     // The path is shared by every workspace that shares the target directory; cargo links this
-    // package's build there again on every run, fresh or not (the test below holds it to that).
+    // package's build there again on every run, fresh or not (the test below holds it to that),
+    // and no other deployer's build replaces it while the lock is held.
     let binary = binary_path(opts, zig);
     if !binary.is_file() {
         return Err(PackageError::BinaryMissing(binary));
     }
     step.done("built");
-    Ok((binary, built_with))
+    Ok(Built {
+        binary,
+        built_with,
+        _lock: lock,
+    })
 }
 
 /// Whether the build goes through cargo-zigbuild (forced, or else when it is installed).
@@ -392,7 +418,9 @@ pub fn build(opts: &BuildOptions, progress: &Progress) -> Result<Artifact> {
         });
     }
     let started = std::time::SystemTime::now();
-    let (binary, built_with) = compile(opts, progress)?;
+    // Held to the end: the dep-info the record reads is cargo's shared file too.
+    let built = compile(opts, progress)?;
+    let (binary, built_with) = (built.binary.clone(), built.built_with.clone());
     let bin = std::fs::read(&binary).map_err(io(format!("reading {}", binary.display())))?;
     let glibc = max_glibc(&binary, &bin)?;
     if let Some((major, minor)) = glibc
@@ -599,7 +627,7 @@ mod tests {
             let out = Command::new(binary).output().unwrap();
             String::from_utf8_lossy(&out.stdout).trim().to_string()
         };
-        let (binary, _) = compile(&opts, &Progress::silent()).unwrap();
+        let binary = compile(&opts, &Progress::silent()).unwrap().binary;
         assert_eq!(run(&binary), "tiny");
         // Another workspace's build, sharing the target directory, puts its own binary there
         // (cargo replaces the file: ours, a hard link to its own build, stays intact).
@@ -612,7 +640,7 @@ mod tests {
         }
         std::fs::set_permissions(&binary, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         assert_eq!(run(&binary), "other");
-        let (again, _) = compile(&opts, &Progress::silent()).unwrap();
+        let again = compile(&opts, &Progress::silent()).unwrap().binary;
         assert_eq!(again, binary);
         assert_eq!(run(&again), "tiny", "this package's build, not the other workspace's");
         let dep_info = std::fs::read_to_string(again.with_extension("d")).unwrap();

@@ -364,6 +364,11 @@ pub fn start_dynamodb_local(port: Option<u16>, progress: impl FnOnce(&str)) -> R
     let args = vec![
         format!("-Djava.library.path={}", lib.display()),
         "-Xshare:auto".to_string(),
+        // The client compiler alone: DynamoDB Local serves tests and a local stack, where the
+        // server compiler's work never pays back. Measured on 2 cores: start to first answer
+        // 2.1 s → 1.5 s, and CPU for a start and 600 calls 7.0 s → 3.5 s (13.2 s → 7.7 s for
+        // 6,000), with the same time per call.
+        "-XX:TieredStopAtLevel=1".to_string(),
         "-jar".to_string(),
         jar.display().to_string(),
         "-inMemory".to_string(),
@@ -393,14 +398,23 @@ pub fn moto_python() -> PathBuf {
     which("python3").unwrap_or_else(|| PathBuf::from("python3"))
 }
 
-/// moto's own server (`python -m moto.server`), with one change that alters no answer: the list of
-/// moto's service packages is read once. moto lists its package directory on every request it
-/// routes (to ask whether the host names a service), which was a fifth of its CPU in the deployer's
-/// tests; the directory does not change while the server runs.
+/// moto's own server (`python -m moto.server`), with changes that alter no answer: what moto
+/// works out again on every request it routes is worked out once, and the request log is off.
+/// - The list of moto's service packages: moto lists its package directory to ask whether the host
+///   names a service (a fifth of its CPU in the deployer's tests); it does not change while the
+///   server runs.
+/// - The names of a service's response methods: moto lists every member of the class to ask
+///   whether the action is one (`inspect.getmembers`); a class does not change either.
+/// - werkzeug's line per request on stderr (its errors are still logged).
+///
+/// The last two: moto's CPU for 600 IAM, CloudWatch Logs, DynamoDB and Lambda calls 1.7 s → 1.3 s.
 const MOTO_MAIN: &str = "\
-import functools, sys
-import moto.backends
+import functools, logging, sys
+import moto.backends, moto.core.responses
 moto.backends.list_of_moto_modules = functools.cache(lambda f=moto.backends.list_of_moto_modules: tuple(f()))
+moto.core.responses.method_names_from_class = functools.cache(
+    lambda c, f=moto.core.responses.method_names_from_class: frozenset(f(c)))
+logging.getLogger('werkzeug').setLevel(logging.WARNING)
 from moto.server import main
 sys.argv[0] = 'moto.server'
 main()

@@ -333,9 +333,10 @@ async fn ensure_table(config: &Config, dynamodb_endpoint: &str, progress: &Progr
 /// zigbuild for AL2023's glibc when installed, else natively): the environments run the binary
 /// that would be shipped, and `package` after `up --local` (or the reverse) builds nothing. With
 /// `watch`, a dev-profile build. The environments run a copy of the build in this stack's own
-/// folder (returned), taken right after cargo ran: cargo's output path is shared by every
-/// workspace that shares the target directory (a global `CARGO_TARGET_DIR`), so another
-/// workspace's build, or a `--watch` rebuild, never changes the function of a running stack.
+/// folder (returned), taken before another deployer may build there (see `build_lock`): cargo's
+/// output path is shared by every workspace that shares the target directory (a global
+/// `CARGO_TARGET_DIR`), so another workspace's build, or a `--watch` rebuild, never changes the
+/// function of a running stack.
 /// Returns the binary, the build's options and that folder.
 async fn build_function(
     config: &Config,
@@ -357,14 +358,17 @@ async fn build_function(
         build.profile = "dev";
     }
     let (b, p) = (build.clone(), progress.clone());
-    let (binary, _how) = tokio::task::spawn_blocking(move || package::compile(&b, &p))
+    let built = tokio::task::spawn_blocking(move || package::compile(&b, &p))
         .await
         .context("building the function")?
         .with_context(|| format!("building the `{}` crate as bootstrap", config.function.package))?;
     let stacks = build.target_dir.join("local-stacks");
     remove_stale_stack_dirs(&stacks);
     let stack_dir = stacks.join(std::process::id().to_string());
-    let staged = watch::stage_binary(&binary, &stack_dir, 0)?;
+    // Copied while the build holds the target directory: no other deployer's build replaces
+    // cargo's file in between.
+    let staged = watch::stage_binary(&built.binary, &stack_dir, 0)?;
+    drop(built);
     Ok((staged, build, stack_dir))
 }
 

@@ -167,8 +167,8 @@ pub async fn run(pool: Arc<Pool>, build: BuildOptions, first: Spec, watch_dir: P
         let started = Instant::now();
         let (opts, p) = (build.clone(), progress.clone());
         let built = tokio::task::spawn_blocking(move || package::compile(&opts, &p)).await;
-        let binary = match built {
-            Ok(Ok((binary, _))) => binary,
+        let built = match built {
+            Ok(Ok(built)) => built,
             Ok(Err(e)) => {
                 println!(
                     "Rebuild failed after {:.1}s; the environments keep serving the previous build:\n{e}",
@@ -183,7 +183,10 @@ pub async fn run(pool: Arc<Pool>, build: BuildOptions, first: Spec, watch_dir: P
         };
         let build_time = started.elapsed();
         generation += 1;
-        let staged = match stage_binary(&binary, &watch_dir, generation) {
+        // Copied while the build holds the target directory (dropped right after).
+        let staged = stage_binary(&built.binary, &watch_dir, generation);
+        drop(built);
+        let staged = match staged {
             Ok(b) => b,
             Err(e) => {
                 println!("Cannot stage the new build ({e:#}); the environments keep serving the previous build.");
