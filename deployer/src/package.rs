@@ -589,7 +589,8 @@ mod tests {
     use super::*;
 
     /// Another workspace's `bootstrap` at cargo's output path (a shared target directory) does not
-    /// pass for this package's: cargo links this package's build there again even when it is fresh.
+    /// pass for this package's: cargo links this package's build there again even when it is fresh,
+    /// and the build holds the directory until its binary has been read.
     #[test]
     fn a_bootstrap_another_workspace_left_at_cargos_path_is_not_taken_for_ours() {
         let dir = testkit::temp_dir();
@@ -627,7 +628,16 @@ mod tests {
             let out = Command::new(binary).output().unwrap();
             String::from_utf8_lossy(&out.stdout).trim().to_string()
         };
-        let binary = compile(&opts, &Progress::silent()).unwrap().binary;
+        let built = compile(&opts, &Progress::silent()).unwrap();
+        // The build holds its target directory until what it made has been read.
+        let dir = build_dir(&opts, false);
+        assert!(
+            BuildLock::try_acquire(&dir).unwrap().is_none(),
+            "held while the build is"
+        );
+        let binary = built.binary.clone();
+        drop(built);
+        assert!(BuildLock::try_acquire(&dir).unwrap().is_some(), "let go with the build");
         assert_eq!(run(&binary), "tiny");
         // Another workspace's build, sharing the target directory, puts its own binary there
         // (cargo replaces the file: ours, a hard link to its own build, stays intact).
