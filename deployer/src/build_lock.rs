@@ -31,12 +31,15 @@ impl BuildLock {
     /// Takes the lock of `dir`, waiting while another deployer holds it (`waiting` is called
     /// once, before the wait).
     pub fn acquire(dir: &Path, waiting: impl FnOnce()) -> std::io::Result<BuildLock> {
-        if let Some(lock) = BuildLock::try_acquire(dir)? {
-            return Ok(lock);
-        }
-        waiting();
         let file = open(dir)?;
-        file.lock()?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                waiting();
+                file.lock()?;
+            }
+            Err(TryLockError::Error(e)) => return Err(e),
+        }
         Ok(BuildLock { _file: file })
     }
 

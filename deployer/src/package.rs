@@ -419,8 +419,11 @@ pub fn build(opts: &BuildOptions, progress: &Progress) -> Result<Artifact> {
     }
     let started = std::time::SystemTime::now();
     // Held to the end: the dep-info the record reads is cargo's shared file too.
-    let built = compile(opts, progress)?;
-    let (binary, built_with) = (built.binary.clone(), built.built_with.clone());
+    let Built {
+        binary,
+        built_with,
+        _lock: _held,
+    } = compile(opts, progress)?;
     let bin = std::fs::read(&binary).map_err(io(format!("reading {}", binary.display())))?;
     let glibc = max_glibc(&binary, &bin)?;
     if let Some((major, minor)) = glibc
