@@ -420,19 +420,15 @@ sys.argv[0] = 'moto.server'
 main()
 ";
 
-/// Starts moto's server (all services on one port) on a free loopback port.
+/// Starts moto's server (all services on one port) on a free loopback port. When it does not
+/// start, [`Error::MotoMissing`] says so if the Python cannot import moto's server at all (asked
+/// only then: the import costs a third of a second of CPU, and about 30 servers start in a run of
+/// the tests).
 pub fn start_moto() -> Result<Emulator> {
-    let python = moto_python();
-    let check = Command::new(&python)
-        .args(["-c", "import moto.server, flask"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !matches!(check, Ok(s) if s.success()) {
-        return Err(Error::MotoMissing {
-            python: python.display().to_string(),
-        });
-    }
+    start_moto_with(&moto_python())
+}
+
+fn start_moto_with(python: &Path) -> Result<Emulator> {
     let port = free_port()?;
     let args = vec![
         "-c".into(),
@@ -446,8 +442,21 @@ pub fn start_moto() -> Result<Emulator> {
     // inline), and loading them parses about a thousand documents on every reset of the server,
     // which was most of moto's CPU in the deployer's tests.
     let env = [("MOTO_IAM_LOAD_MANAGED_POLICIES", "false"), ("PYTHONUNBUFFERED", "1")];
-    spawn("moto", port, &python, &args, &env, |addr| {
+    spawn("moto", port, python, &args, &env, |addr| {
         http_answers(addr, "/moto-api/")
+    })
+    .map_err(|error| {
+        let importable = Command::new(python)
+            .args(["-c", "import moto.server, flask"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        match importable {
+            Ok(status) if status.success() => error,
+            _ => Error::MotoMissing {
+                python: python.display().to_string(),
+            },
+        }
     })
 }
 
@@ -541,6 +550,33 @@ mod tests {
             assert!(Instant::now() < deadline, "the emulator's process survived the drop");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    #[test]
+    fn a_python_without_moto_is_named_and_a_failing_server_keeps_its_own_error() {
+        let tmp = testkit::temp_dir();
+        // A "Python" that runs nothing: neither the server nor the import check.
+        let bare = tmp.path().join("python-without-moto");
+        std::fs::write(&bare, "#!/bin/sh\nexit 1\n").unwrap();
+        std::fs::set_permissions(&bare, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let err = start_moto_with(&bare).unwrap_err();
+        assert!(
+            matches!(&err, Error::MotoMissing { python } if python == bare.to_str().unwrap()),
+            "{err}"
+        );
+        // One that imports moto but whose server exits: the exit and its log, not "missing".
+        let failing = tmp.path().join("python-whose-server-exits");
+        std::fs::write(
+            &failing,
+            "#!/bin/sh\n[ \"$2\" = 'import moto.server, flask' ] && exit 0\necho 'address in use' >&2; exit 4\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&failing, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let err = start_moto_with(&failing).unwrap_err();
+        assert!(
+            matches!(&err, Error::Exited { tail, .. } if tail.contains("address in use")),
+            "{err}"
+        );
     }
 
     #[test]

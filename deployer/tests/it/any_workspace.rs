@@ -2,7 +2,8 @@
 //! directory outside this repository, on `oncely` by path, served by `up --local` (201, the
 //! replay, 422) and deployed with `up` and `down` on moto; a name that cannot be a package or an
 //! app is refused with nothing written. (First in the binary's order: its fat-LTO build is the
-//! longest part of any test here, so it starts while the others run.)
+//! longest part of any test here, so it starts while the others run.) The workspace is built where
+//! the last run built it when `deployer new` wrote the same bytes (see [`built_where_it_was`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -61,6 +62,7 @@ async fn a_new_workspace_is_served_locally_and_deployed() {
     let lock = std::fs::read_to_string(ws.join("Cargo.lock")).unwrap();
     assert!(lock.contains("name = \"payments\""), "the lock holds the new package");
     assert!(!lock.contains("name = \"deployer\""), "and not this workspace's");
+    let (ws, _held) = built_where_it_was(&ws);
     let config = ws.join("config/stack.yaml");
     let parsed = deployer::config::Config::load(&config).unwrap();
     assert_eq!(
@@ -138,6 +140,52 @@ async fn a_new_workspace_is_served_locally_and_deployed() {
     let plan = run(&["plan"]);
     assert_eq!(plan["create"], report["create"], "{plan:#}");
     assert_eq!(plan["unchanged"].as_u64(), Some(0), "{plan:#}");
+}
+
+/// Where the workspace `new` wrote is built: a folder outside this repository that stays from run
+/// to run (keyed by the target dir), holding the same files. A file whose bytes are unchanged keeps
+/// the time it was written first, so cargo finds the last run's build of an unchanged workspace
+/// fresh instead of linking it again (a fat-LTO link, most of this test's time); a changed or new
+/// file is written, and anything else there (what a run left) is removed. The returned lock holds
+/// the folder for the test (another checkout's run sharing the target dir waits).
+fn built_where_it_was(new: &Path) -> (PathBuf, std::fs::File) {
+    use std::hash::{Hash, Hasher};
+    let mut key = std::hash::DefaultHasher::new();
+    repo().1.hash(&mut key);
+    let home = std::env::temp_dir().join(format!("oncely-any-workspace-{:016x}", key.finish()));
+    std::fs::create_dir_all(&home).unwrap();
+    let lock = std::fs::File::create(home.join(".lock")).unwrap();
+    lock.lock().unwrap();
+    let kept = home.join("payments");
+    let files = |root: &Path| -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut dirs = vec![root.to_path_buf()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    found.push(path.strip_prefix(root).unwrap().to_path_buf());
+                }
+            }
+        }
+        found
+    };
+    let wanted = files(new);
+    for stale in files(&kept).iter().filter(|f| !wanted.contains(f)) {
+        std::fs::remove_file(kept.join(stale)).unwrap();
+    }
+    for file in &wanted {
+        let bytes = std::fs::read(new.join(file)).unwrap();
+        let at = kept.join(file);
+        if std::fs::read(&at).ok().as_ref() != Some(&bytes) {
+            std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+            std::fs::write(&at, bytes).unwrap();
+        }
+    }
+    assert!(!kept.starts_with(repo().0), "outside this repository");
+    (kept, lock)
 }
 
 #[test]
