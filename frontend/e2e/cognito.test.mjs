@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
-import { freePort, resultsDir, servePage, stopAll } from './harness.mjs';
+import { freePort, pageServer, resultsDir, servePage, stopAll } from './harness.mjs';
 import { cognitoCorsFront, cognitoPool, motoUnavailable, startMoto } from './moto.mjs';
 import { assertAccessible } from './page.mjs';
 
@@ -25,9 +25,9 @@ before(
     moto = await startMoto();
     pool = await cognitoPool(moto.endpoint, { [EMAIL]: PASSWORD });
     front = await cognitoCorsFront(moto.endpoint);
-    const previewPort = await freePort();
-    origin = `http://127.0.0.1:${previewPort}`;
-    browser = await servePage(previewPort, {
+    const page = await pageServer();
+    origin = page.origin;
+    browser = await servePage(page, {
       VITE_API_URL: `http://127.0.0.1:${await freePort()}`, // no API: only signing in is tested here
       VITE_AUTH_MODE: 'cognito',
       VITE_AUTH_ISSUER: pool.issuer,

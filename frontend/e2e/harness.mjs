@@ -1,20 +1,31 @@
-// Starts what the browser tests need and stops it again: `up --local` on a free port with a temp
+// Starts what the browser tests need and stops it again: `up --local` on port 0 (a free one) with a temp
 // config (it starts its own DynamoDB Local and prints its endpoint, which we scan to count orders),
-// the page built with the endpoint `up --local` wrote, `vite preview`, and Debian's Chromium.
+// the page built with the endpoint `up --local` wrote and served from a port held from the start
+// (`pageServer`), and Debian's Chromium.
 //
 // ONCELY_DEPLOYER_BIN=<path to target/debug/deployer> runs that binary instead of `cargo run`
 // (scripts/test sets it, so the browser tests do not build the deployer again).
 // ONCELY_E2E_API_URL=<url> skips `up --local` and uses that API instead (it must allow the
-// preview origin in CORS); orders are then counted from the responses only.
+// page's origin in CORS); orders are then counted from the responses only.
 // ONCELY_E2E_STORE=redis keeps the idempotency records in a local redis-server (`--store redis`).
 // startStack({ auth: true }) sets `api.auth: { cognito: {} }`: `up --local` then runs its local
 // issuer, and the page is built with VITE_AUTH_MODE=local and that issuer (`stack.authIssuer`;
 // null when this deployer has no auth support: it printed no issuer).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+  rmSync,
+} from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const frontendDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,6 +50,7 @@ export const CHROMIUM_ARGS = [
 
 const children = [];
 const tempDirs = [];
+const servers = [];
 
 export function freePort() {
   return new Promise((res, rej) => {
@@ -105,6 +117,7 @@ async function stop(proc, graceMs = 10_000) {
 export async function stopAll() {
   for (const p of children.reverse()) await stop(p);
   children.length = 0;
+  for (const server of servers.splice(0)) await server.close();
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
@@ -171,13 +184,61 @@ function localIssuer(output, envText) {
   return /^Auth: local issuer (\S+)/m.exec(output)?.[1] ?? null;
 }
 
+const CONTENT_TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.map': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.webmanifest': 'application/manifest+json',
+  '.woff2': 'font/woff2',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+/**
+ * A server for the built page on a port of 127.0.0.1 it holds from the start (`origin`): the
+ * origin goes into the stack's CORS settings before the page is built, and a port only found free
+ * then could be taken by another process (the Rust tests run beside these) before a server bound
+ * it. It answers 503 until `serve(dir)`, then a file of `dir`, or `index.html` for any other path.
+ */
+export async function pageServer() {
+  let root = null;
+  const server = createHttpServer((req, res) => {
+    if (!root) return res.writeHead(503).end();
+    let path;
+    try {
+      path = decodeURIComponent(new URL(req.url ?? '/', 'http://page').pathname);
+    } catch {
+      return res.writeHead(400).end();
+    }
+    let file = join(root, normalize(path));
+    if (!file.startsWith(root + sep) || !statSync(file, { throwIfNoEntry: false })?.isFile())
+      file = join(root, 'index.html');
+    res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream' });
+    createReadStream(file).pipe(res);
+  });
+  await new Promise((res, rej) => {
+    server.once('error', rej);
+    server.listen(0, '127.0.0.1', res);
+  });
+  const page = {
+    origin: `http://127.0.0.1:${server.address().port}`,
+    serve: (dir) => (root = resolve(dir)),
+    close: () => new Promise((res) => server.close(() => res())),
+  };
+  servers.push(page);
+  return page;
+}
+
 /**
  * Builds the page with these `VITE_*` settings (Vite reads them from the environment before .env
- * files), serves it with `vite preview` on `http://127.0.0.1:<previewPort>`, and launches Chromium.
+ * files), serves it from `page` (a `pageServer()`), and launches Chromium.
  */
-export async function servePage(previewPort, env) {
+export async function servePage(page, env) {
   mkdirSync(resultsDir, { recursive: true });
-  const origin = `http://127.0.0.1:${previewPort}`;
   const outDir = join(resultsDir, 'dist');
   const build = spawnSync(
     join(frontendDir, 'node_modules', '.bin', 'vite'),
@@ -189,17 +250,8 @@ export async function servePage(previewPort, env) {
     },
   );
   if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}${build.stderr}`);
-  const preview = start('vite-preview', join(frontendDir, 'node_modules', '.bin', 'vite'), [
-    'preview',
-    '--outDir',
-    outDir,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    String(previewPort),
-    '--strictPort',
-  ]);
-  await waitFor('vite preview', preview, 60_000, async () => (await fetch(origin)).ok);
+  page.serve(outDir);
+  await waitFor('the page', null, 10_000, async () => (await fetch(page.origin)).ok);
 
   const { chromium } = await import('playwright-core');
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
@@ -211,8 +263,8 @@ export async function startStack({ auth = false } = {}) {
   if (!existsSync(CHROMIUM))
     throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (scripts/test does this)`);
 
-  const previewPort = await freePort();
-  const origin = `http://127.0.0.1:${previewPort}`;
+  const page = await pageServer();
+  const origin = page.origin;
   let apiUrl = process.env.ONCELY_E2E_API_URL;
   let dynamoEndpoint = null;
   let table = null;
@@ -220,7 +272,6 @@ export async function startStack({ auth = false } = {}) {
   if (auth && apiUrl) throw new Error('the auth browser tests need `up --local` (unset ONCELY_E2E_API_URL)');
 
   if (!apiUrl) {
-    const apiPort = await freePort();
     const tmp = mkdtempSync(join(tmpdir(), 'oncely-e2e-'));
     tempDirs.push(tmp);
     const envFile = join(tmp, 'frontend.env.local');
@@ -249,7 +300,8 @@ export async function startStack({ auth = false } = {}) {
     );
     // ONCELY_E2E_STORE=redis: the idempotency records in a local redis-server (`--store redis`).
     const store = process.env.ONCELY_E2E_STORE ? ['--store', process.env.ONCELY_E2E_STORE] : [];
-    const up = startUpLocal(['--config', config, '--port', String(apiPort), ...store]);
+    // Port 0: `up --local` binds a free port at once and writes its URL into the env file.
+    const up = startUpLocal(['--config', config, '--port', '0', ...store]);
     const startupMs = Number(process.env.ONCELY_E2E_STARTUP_MS ?? 30 * 60_000); // the first run builds bootstrap
     await waitFor('`up --local` to say it is up, write VITE_API_URL and answer', up, startupMs, async () => {
       // "Local stack <name> is up: <url> (routes: ...; DynamoDB: <endpoint>, table <table>). Ctrl-C stops it."
@@ -271,7 +323,7 @@ export async function startStack({ auth = false } = {}) {
   }
 
   // The auth settings are always given, so a developer's frontend/.env.local cannot change the page.
-  const browser = await servePage(previewPort, {
+  const browser = await servePage(page, {
     VITE_API_URL: apiUrl,
     VITE_AUTH_MODE: authIssuer ? 'local' : 'none',
     VITE_AUTH_ISSUER: authIssuer ?? '',

@@ -1,27 +1,15 @@
 // Moto's server for tests (the Python that `ONCELY_PYTHON` names, as the Rust `emulators` crate
-// starts it) on a free 127.0.0.1 port, and plain calls of its Cognito user pool API to set up a
+// starts it) on a 127.0.0.1 port it chooses itself (port 0: none is free only for a moment), and plain calls of its Cognito user pool API to set up a
 // pool, an app client and users. Moto exits when the test process does (its stdin closes). Used by
 // src/auth/cognitoPassword.test.ts (Vitest; types in moto.d.mts) and cognito.test.mjs (browser).
 import { spawn } from 'node:child_process';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 
 /** Why moto cannot run here (no `ONCELY_PYTHON`), or undefined when it can. */
 export function motoUnavailable() {
   return process.env.ONCELY_PYTHON
     ? undefined
     : 'ONCELY_PYTHON is not set (scripts/test sets it to the .venv Python that has moto[server])';
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 // moto.server's `main`, stopped as soon as stdin closes (the test process ended, or `stop()`).
@@ -39,8 +27,8 @@ main(sys.argv[1:])
 export async function startMoto(readyMs = 60_000) {
   const python = process.env.ONCELY_PYTHON;
   if (!python) throw new Error(motoUnavailable());
-  const port = await freePort();
-  const child = spawn(python, ['-c', LAUNCHER, '-H', '127.0.0.1', '-p', String(port)], {
+  // Port 0: moto's server binds a free port itself and names it (" * Running on http://…:PORT").
+  const child = spawn(python, ['-c', LAUNCHER, '-H', '127.0.0.1', '-p', '0'], {
     stdio: ['pipe', 'ignore', 'pipe'],
     env: { ...process.env, PYTHONUNBUFFERED: '1' },
   });
@@ -54,7 +42,7 @@ export async function startMoto(readyMs = 60_000) {
     }),
   );
   child.once('error', (e) => (exited = `could not start ${python}: ${e.message}`));
-  const endpoint = `http://127.0.0.1:${port}/`;
+  let endpoint;
   const stop = async () => {
     child.stdin.end();
     await Promise.race([gone, new Promise((r) => setTimeout(r, 10_000))]);
@@ -64,13 +52,18 @@ export async function startMoto(readyMs = 60_000) {
   for (;;) {
     if (exited) throw new Error(`moto ${exited} before it was ready; its log:\n${log}`);
     try {
+      const port = /Running on http:\/\/127\.0\.0\.1:(\d+)/.exec(log)?.[1];
+      if (!port) throw new Error('no port named yet');
+      endpoint = `http://127.0.0.1:${port}/`;
       const res = await fetch(`${endpoint}moto-api/`, { signal: AbortSignal.timeout(2_000) });
       await res.arrayBuffer();
       return { endpoint, stop };
     } catch {
       if (Date.now() > deadline) {
         await stop();
-        throw new Error(`moto did not answer on ${endpoint} within ${readyMs} ms; its log:\n${log}`);
+        throw new Error(
+          `moto did not answer on ${endpoint ?? 'a port it named'} within ${readyMs} ms; its log:\n${log}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 100));
     }
