@@ -422,8 +422,8 @@ main()
 
 /// Starts moto's server (all services on one port) on a free loopback port. When it does not
 /// start, [`Error::MotoMissing`] says so if the Python cannot import moto's server at all (asked
-/// only then: the import costs a third of a second of CPU, and about 30 servers start in a run of
-/// the tests).
+/// only then: the import costs a third of a second of CPU, and a dozen or more servers start in a
+/// run of the tests).
 pub fn start_moto() -> Result<Emulator> {
     start_moto_with(&moto_python())
 }

@@ -227,7 +227,11 @@ export async function pageServer() {
   const page = {
     origin: `http://127.0.0.1:${server.address().port}`,
     serve: (dir) => (root = resolve(dir)),
-    close: () => new Promise((res) => server.close(() => res())),
+    close: () =>
+      new Promise((res) => {
+        server.close(() => res());
+        server.closeAllConnections(); // a browser's kept-alive ones too
+      }),
   };
   servers.push(page);
   return page;

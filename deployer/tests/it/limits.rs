@@ -73,7 +73,12 @@ async fn the_burst_passes_then_the_throttle_answers_429() {
         .await;
     assert_eq!(status, 429);
     assert_eq!(&body[..], br#"{"message":"Too Many Requests"}"#);
-    assert_eq!(stack.invocations(), 2, "{}", stack.stdout.text());
+    assert_eq!(
+        stack.invocations_after("POST /orders -> 429"),
+        2,
+        "{}",
+        stack.stdout.text()
+    );
     assert_eq!(stack.orders("lim-burst-test").await, Vec::<String>::new());
 }
 
@@ -201,7 +206,12 @@ async fn a_request_queued_past_the_integration_timeout_is_a_503_and_never_runs()
         .request("GET", "/orders/00000000-0000-0000-0000-000000000000", &[], "")
         .await;
     assert_eq!(status, 404);
-    assert_eq!(stack.invocations(), 2, "{}", stack.stdout.text());
+    assert_eq!(
+        stack.invocations_after("GET /orders/00000000-0000-0000-0000-000000000000 -> 404"),
+        2,
+        "{}",
+        stack.stdout.text()
+    );
     assert_eq!(stack.orders("lim-queue-test").await, vec![format!("order#{order}")]);
     let out = stack.stdout.text();
     assert!(out.contains("within the 1500 ms integration timeout"), "{out}");

@@ -284,6 +284,22 @@ impl LocalStack {
     }
 
     /// How many invocations the environments started (their `START RequestId` lines).
+    /// [`LocalStack::invocations`] once the gateway's line for `request` (`"GET /orders/x -> 404"`,
+    /// the start of `[api] METHOD PATH -> STATUS (...)`) has been read: the stack prints an
+    /// invocation's START before the line for its answer, and its output reaches the test through a
+    /// pipe, so a count taken as soon as the answer arrived could miss the last START.
+    pub fn invocations_after(&self, request: &str) -> usize {
+        let line = format!("[api] {request} ");
+        if self
+            .stdout
+            .wait_for(Duration::from_secs(10), |l| l.starts_with(&line))
+            .is_none()
+        {
+            panic!("the stack wrote no `{line}` line:\n{}", self.stdout.text());
+        }
+        self.invocations()
+    }
+
     pub fn invocations(&self) -> usize {
         self.stdout
             .all()
