@@ -254,8 +254,7 @@ export async function servePage(page, env) {
     },
   );
   if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}${build.stderr}`);
-  page.serve(outDir);
-  await waitFor('the page', null, 10_000, async () => (await fetch(page.origin)).ok);
+  page.serve(outDir); // listening since pageServer(): it answers from now on
 
   const { chromium } = await import('playwright-core');
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
