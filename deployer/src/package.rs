@@ -334,7 +334,7 @@ pub fn compile(opts: &BuildOptions, progress: &Progress) -> Result<Built> {
 }
 
 /// Whether the build goes through cargo-zigbuild (forced, or else when it is installed).
-fn uses_zig(opts: &BuildOptions) -> bool {
+pub fn uses_zig(opts: &BuildOptions) -> bool {
     opts.zigbuild
         .unwrap_or_else(|| emulators::which("cargo-zigbuild").is_some())
 }
@@ -483,6 +483,15 @@ pub fn zip_bootstrap(binary: &[u8]) -> zip::result::ZipResult<Vec<u8>> {
     writer.start_file("bootstrap", options)?;
     writer.write_all(binary)?;
     Ok(writer.finish()?.into_inner())
+}
+
+/// The `bootstrap` a zip made by [`zip_bootstrap`] holds (`up --local` runs the packaged binary).
+pub fn unzip_bootstrap(zip: &[u8]) -> zip::result::ZipResult<Vec<u8>> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(zip))?;
+    let mut entry = archive.by_name("bootstrap")?;
+    let mut binary = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
+    std::io::Read::read_to_end(&mut entry, &mut binary)?;
+    Ok(binary)
 }
 
 // ----------------------------------------------------------------------------------------------

@@ -329,14 +329,16 @@ async fn ensure_table(config: &Config, dynamodb_endpoint: &str, progress: &Progr
     Ok(stack)
 }
 
-/// The function, built for this machine's architecture the way `package` builds it (cargo
-/// zigbuild for AL2023's glibc when installed, else natively): the environments run the binary
-/// that would be shipped, and `package` after `up --local` (or the reverse) builds nothing. With
-/// `watch`, a dev-profile build. The environments run a copy of the build in this stack's own
-/// folder (returned), taken before another deployer may build there (see `build_lock`): cargo's
-/// output path is shared by every workspace that shares the target directory (a global
+/// The function, built for this machine's architecture the way `package` builds it: with cargo
+/// zigbuild (AL2023's glibc) it *is* `package`'s build — the zip, reused without running cargo
+/// while nothing the build reads changed (`build_cache`), and the environments run the
+/// `bootstrap` in it, the binary that would be shipped; `package` after `up --local` (or the
+/// reverse) builds nothing. Natively linked (no cargo-zigbuild; the binary may need a newer glibc
+/// than Lambda's, which `package` refuses) and with `watch` (a dev-profile build), cargo runs and
+/// its binary is copied, taken before another deployer may build there (see `build_lock`):
+/// cargo's output path is shared by every workspace that shares the target directory (a global
 /// `CARGO_TARGET_DIR`), so another workspace's build, or a `--watch` rebuild, never changes the
-/// function of a running stack.
+/// function of a running stack. Either way the environments run a copy in this stack's own folder.
 /// Returns the binary, the build's options and that folder.
 async fn build_function(
     config: &Config,
@@ -357,18 +359,29 @@ async fn build_function(
             .info("--watch: building with cargo's dev profile for quick rebuilds (`package` ships the lambda profile)");
         build.profile = "dev";
     }
-    let (b, p) = (build.clone(), progress.clone());
-    let built = tokio::task::spawn_blocking(move || package::compile(&b, &p))
-        .await
-        .context("building the function")?
-        .with_context(|| format!("building the `{}` crate as bootstrap", config.function.package))?;
     let stacks = build.target_dir.join("local-stacks");
-    remove_stale_stack_dirs(&stacks);
     let stack_dir = stacks.join(std::process::id().to_string());
-    // Copied while the build holds the target directory: no other deployer's build replaces
-    // cargo's file in between.
-    let staged = watch::stage_binary(&built.binary, &stack_dir, 0)?;
-    drop(built);
+    let building = || format!("building the `{}` crate as bootstrap", config.function.package);
+    let (b, p) = (build.clone(), progress.clone());
+    let staged = if watch || !package::uses_zig(&build) {
+        let built = tokio::task::spawn_blocking(move || package::compile(&b, &p))
+            .await
+            .context("building the function")?
+            .with_context(building)?;
+        remove_stale_stack_dirs(&stacks);
+        // Copied while the build holds the target directory: no other deployer's build replaces
+        // cargo's file in between.
+        watch::stage_binary(&built.binary, &stack_dir, 0)?
+    } else {
+        let artifact = tokio::task::spawn_blocking(move || package::build(&b, &p))
+            .await
+            .context("building the function")?
+            .with_context(building)?;
+        let binary = package::unzip_bootstrap(&artifact.bytes)
+            .with_context(|| format!("reading bootstrap from {}", artifact.path.display()))?;
+        remove_stale_stack_dirs(&stacks);
+        watch::stage_bytes(&binary, &stack_dir, 0)?
+    };
     Ok((staged, build, stack_dir))
 }
 

@@ -109,6 +109,18 @@ pub fn stage_binary(built: &Path, watch_dir: &Path, generation: u64) -> anyhow::
     Ok(binary)
 }
 
+/// [`stage_binary`] for a binary given as bytes (the one in the package's zip), mode 0755.
+pub fn stage_bytes(binary: &[u8], watch_dir: &Path, generation: u64) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = watch_dir.join(generation.to_string());
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("bootstrap");
+    std::fs::write(&path, binary).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("making {} executable", path.display()))?;
+    Ok(path)
+}
+
 /// `spec` running `binary` (whose directory is the task root).
 pub fn spec_for(spec: &Spec, binary: PathBuf) -> Spec {
     let root = binary.parent().map(|d| d.display().to_string()).unwrap_or_default();

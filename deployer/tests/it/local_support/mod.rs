@@ -17,7 +17,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use testkit::TempDir;
 
-fn workspace_root() -> PathBuf {
+pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("workspace root")
@@ -331,6 +331,16 @@ impl LocalStack {
             .iter()
             .filter(|l| l.starts_with("[env ") && l.contains("bootstrap (pid "))
             .filter_map(|l| l.rsplit("(pid ").next()?.trim_end_matches(')').parse().ok())
+            .collect()
+    }
+
+    /// The binaries the environments started, in order (`[env N] started PATH (pid N)`).
+    pub fn bootstrap_binaries(&self) -> Vec<PathBuf> {
+        self.stdout
+            .all()
+            .iter()
+            .filter(|l| l.starts_with("[env ") && l.contains("bootstrap (pid "))
+            .filter_map(|l| Some(PathBuf::from(l.split_once(" started ")?.1.rsplit_once(" (pid ")?.0)))
             .collect()
     }
 
