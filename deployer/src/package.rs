@@ -489,7 +489,7 @@ pub fn zip_bootstrap(binary: &[u8]) -> zip::result::ZipResult<Vec<u8>> {
 pub fn unzip_bootstrap(zip: &[u8]) -> zip::result::ZipResult<Vec<u8>> {
     let mut archive = zip::ZipArchive::new(Cursor::new(zip))?;
     let mut entry = archive.by_name("bootstrap")?;
-    let mut binary = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
+    let mut binary = Vec::new();
     std::io::Read::read_to_end(&mut entry, &mut binary)?;
     Ok(binary)
 }

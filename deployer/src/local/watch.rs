@@ -102,9 +102,7 @@ pub fn changed(before: &Snapshot, after: &Snapshot) -> Vec<PathBuf> {
 /// Copies a build to its own directory (`generation`), so the environments of one generation
 /// never see the next build's binary, and returns its path.
 pub fn stage_binary(built: &Path, watch_dir: &Path, generation: u64) -> anyhow::Result<PathBuf> {
-    let dir = watch_dir.join(generation.to_string());
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let binary = dir.join("bootstrap");
+    let binary = staged_path(watch_dir, generation)?;
     std::fs::copy(built, &binary).with_context(|| format!("copying {} to {}", built.display(), binary.display()))?;
     Ok(binary)
 }
@@ -112,13 +110,18 @@ pub fn stage_binary(built: &Path, watch_dir: &Path, generation: u64) -> anyhow::
 /// [`stage_binary`] for a binary given as bytes (the one in the package's zip), mode 0755.
 pub fn stage_bytes(binary: &[u8], watch_dir: &Path, generation: u64) -> anyhow::Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt as _;
-    let dir = watch_dir.join(generation.to_string());
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("bootstrap");
+    let path = staged_path(watch_dir, generation)?;
     std::fs::write(&path, binary).with_context(|| format!("writing {}", path.display()))?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
         .with_context(|| format!("making {} executable", path.display()))?;
     Ok(path)
+}
+
+/// `<watch_dir>/<generation>/bootstrap`, its directory created.
+fn staged_path(watch_dir: &Path, generation: u64) -> anyhow::Result<PathBuf> {
+    let dir = watch_dir.join(generation.to_string());
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir.join("bootstrap"))
 }
 
 /// `spec` running `binary` (whose directory is the task root).
