@@ -108,31 +108,30 @@ pub fn record(
     built: (&str, Option<&str>, &str),
 ) {
     let path = record_path(zip);
-    // A stale record must never outlive the zip it described.
-    let _ = std::fs::remove_file(&path);
-    let Some(files) = std::fs::read_to_string(dep_info).ok().and_then(|t| parse_dep_info(&t)) else {
-        return;
-    };
-    let Some((inputs, newest)) = digest(workspace, key, &files) else {
-        return;
-    };
-    if started.checked_sub(SETTLE).is_none_or(|limit| newest >= limit) {
-        return;
-    }
-    let (zip_sha256, glibc, built_with) = built;
-    let record = Record {
-        format: FORMAT.into(),
-        inputs,
-        files,
-        zip_sha256: zip_sha256.into(),
-        glibc: glibc.map(str::to_string),
-        built_with: built_with.into(),
-    };
-    if let Ok(json) = serde_json::to_vec_pretty(&record) {
-        let tmp = path.with_extension("json.tmp");
-        if std::fs::write(&tmp, json).is_ok() {
-            let _ = std::fs::rename(&tmp, &path);
-        }
+    let json = std::fs::read_to_string(dep_info)
+        .ok()
+        .and_then(|t| parse_dep_info(&t))
+        .and_then(|files| Some((digest(workspace, key, &files)?, files)))
+        .filter(|((_, newest), _)| started.checked_sub(SETTLE).is_some_and(|limit| *newest < limit))
+        .and_then(|((inputs, _), files)| {
+            let (zip_sha256, glibc, built_with) = built;
+            serde_json::to_vec_pretty(&Record {
+                format: FORMAT.into(),
+                inputs,
+                files,
+                zip_sha256: zip_sha256.into(),
+                glibc: glibc.map(str::to_string),
+                built_with: built_with.into(),
+            })
+            .ok()
+        });
+    // The new record replaces the old one at once (a reader sees one or the other, never none:
+    // another deployer reading meanwhile does not build again); without one, the old goes, as a
+    // stale record must never outlive the zip it described.
+    let tmp = path.with_extension("json.tmp");
+    let replaced = json.is_some_and(|json| std::fs::write(&tmp, json).is_ok() && std::fs::rename(&tmp, &path).is_ok());
+    if !replaced {
+        let _ = std::fs::remove_file(&path);
     }
 }
 

@@ -436,9 +436,16 @@ pub fn build(opts: &BuildOptions, progress: &Progress) -> Result<Artifact> {
     }
     let zip = zip_bootstrap(&bin).map_err(|e| PackageError::Zip(binary.clone(), e.to_string()))?;
     std::fs::create_dir_all(&opts.out_dir).map_err(io(format!("creating {}", opts.out_dir.display())))?;
-    // The old record goes before the zip changes: a record never describes another zip.
-    let _ = std::fs::remove_file(build_cache::record_path(&path));
-    std::fs::write(&path, &zip).map_err(io(format!("writing {}", path.display())))?;
+    // A zip of the same bytes stays as it is, and so does its record until the new one replaces
+    // it (a deployer reading them meanwhile reuses the package). Otherwise the old record goes
+    // before the zip changes (a record never describes another zip), and the zip is replaced at
+    // once (a reader never sees half of it).
+    if std::fs::read(&path).ok().as_deref() != Some(zip.as_slice()) {
+        let _ = std::fs::remove_file(build_cache::record_path(&path));
+        let tmp = path.with_extension("zip.tmp");
+        std::fs::write(&tmp, &zip).map_err(io(format!("writing {}", tmp.display())))?;
+        std::fs::rename(&tmp, &path).map_err(io(format!("renaming {} to {}", tmp.display(), path.display())))?;
+    }
     let artifact = Artifact {
         path,
         sha256: sha256_b64(&zip),

@@ -283,53 +283,6 @@ pub async fn table_tags(ctx: &Context, arn: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A `cargo` first on `PATH` that logs each run (its arguments, one line) before running the real
-/// one: give a deployer [`CargoLog::path`] as its `PATH`, then read what it ran.
-pub struct CargoLog {
-    pub path: std::ffi::OsString,
-    log: PathBuf,
-    read: usize,
-}
-
-impl CargoLog {
-    /// The shim and its log in `dir`.
-    pub fn new(dir: &Path) -> CargoLog {
-        let real = emulators::which("cargo").expect("cargo on PATH");
-        let shims = dir.join("shims");
-        std::fs::create_dir_all(&shims).unwrap();
-        let log = dir.join("cargo.log");
-        let shim = shims.join("cargo");
-        std::fs::write(
-            &shim,
-            format!(
-                "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
-                log.display(),
-                real.display()
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        let mut path = shims.into_os_string();
-        path.push(":");
-        path.push(std::env::var_os("PATH").unwrap_or_default());
-        CargoLog { path, log, read: 0 }
-    }
-
-    /// The cargo runs logged since the last call.
-    pub fn runs(&mut self) -> Vec<String> {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<String> = text.lines().map(str::to_string).collect();
-        let new = lines[self.read..].to_vec();
-        self.read = lines.len();
-        new
-    }
-}
-
-/// Whether any of `runs` (from [`CargoLog::runs`]) built something.
-pub fn built(runs: &[String]) -> bool {
-    runs.iter().any(|r| r.starts_with("zigbuild") || r.starts_with("build"))
-}
-
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
