@@ -283,7 +283,6 @@ impl LocalStack {
         (parts.status, parts.headers, body)
     }
 
-    /// How many invocations the environments started (their `START RequestId` lines).
     /// [`LocalStack::invocations`] once the gateway's line for `request` (`"GET /orders/x -> 404"`,
     /// the start of `[api] METHOD PATH -> STATUS (...)`) has been read: the stack prints an
     /// invocation's START before the line for its answer, and its output reaches the test through a
@@ -300,6 +299,7 @@ impl LocalStack {
         self.invocations()
     }
 
+    /// How many invocations the environments started (their `START RequestId` lines).
     pub fn invocations(&self) -> usize {
         self.stdout
             .all()
@@ -326,21 +326,30 @@ impl LocalStack {
 
     /// Process ids of the `bootstrap` processes it reported starting.
     pub fn bootstrap_pids(&self) -> Vec<i32> {
-        self.stdout
-            .all()
-            .iter()
-            .filter(|l| l.starts_with("[env ") && l.contains("bootstrap (pid "))
-            .filter_map(|l| l.rsplit("(pid ").next()?.trim_end_matches(')').parse().ok())
+        self.started()
+            .into_iter()
+            .filter_map(|(_, pid)| pid.parse().ok())
             .collect()
     }
 
-    /// The binaries the environments started, in order (`[env N] started PATH (pid N)`).
+    /// The binaries the environments started, in order.
     pub fn bootstrap_binaries(&self) -> Vec<PathBuf> {
+        self.started()
+            .into_iter()
+            .map(|(path, _)| PathBuf::from(path))
+            .collect()
+    }
+
+    /// Each `[env N] started PATH (pid PID)` line as `(PATH, PID)`.
+    fn started(&self) -> Vec<(String, String)> {
         self.stdout
             .all()
             .iter()
             .filter(|l| l.starts_with("[env ") && l.contains("bootstrap (pid "))
-            .filter_map(|l| Some(PathBuf::from(l.split_once(" started ")?.1.rsplit_once(" (pid ")?.0)))
+            .filter_map(|l| {
+                let (path, pid) = l.split_once(" started ")?.1.rsplit_once(" (pid ")?;
+                Some((path.to_string(), pid.trim_end_matches(')').to_string()))
+            })
             .collect()
     }
 
