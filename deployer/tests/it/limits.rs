@@ -102,7 +102,7 @@ async fn head_and_payload_limits_get_api_gateways_answers() {
     assert_eq!(status, 413);
     assert_eq!(&body[..], br#"{"message":"Request Entity Too Large"}"#);
     assert_eq!(header(&headers, "content-type"), Some("application/json"));
-    let invoked = stack.invocations();
+    let invoked = stack.invocations_after(&format!("GET {missing} -> 404"));
     assert_eq!(invoked, 1, "{}", stack.stdout.text());
 
     // Lambda's payload: a 7 MB JSON body is too large as it is; 5 MB of binary is too large once
@@ -128,8 +128,8 @@ async fn head_and_payload_limits_get_api_gateways_answers() {
         "the function answers (no key): {}",
         String::from_utf8_lossy(&body)
     );
-    assert_eq!(stack.invocations(), invoked + 1);
-    let out = stack.stdout.text();
+    assert_eq!(stack.invocations_after("POST /orders -> 400"), invoked + 1);
+    let out = stack.stdout.text_with(|l| l.contains("Lambda refused the invocation"));
     assert!(out.contains("Lambda refused the invocation"), "{out}");
 
     // The HTTP API payload quota.
@@ -213,7 +213,9 @@ async fn a_request_queued_past_the_integration_timeout_is_a_503_and_never_runs()
         stack.stdout.text()
     );
     assert_eq!(stack.orders("lim-queue-test").await, vec![format!("order#{order}")]);
-    let out = stack.stdout.text();
+    let out = stack
+        .stdout
+        .text_with(|l| l.contains("within the 1500 ms integration timeout"));
     assert!(out.contains("within the 1500 ms integration timeout"), "{out}");
 }
 
@@ -312,7 +314,9 @@ async fn connections_over_the_cap_are_closed_and_the_others_keep_working() {
             "an open connection keeps working"
         );
     }
-    let out = stack.stdout.text();
+    let out = stack
+        .stdout
+        .text_with(|l| l.contains("connections are open (the limit)"));
     assert!(out.contains("connections are open (the limit)"), "{out}");
 
     // Closing one frees its slot (the server notices the close shortly after).

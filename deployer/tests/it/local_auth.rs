@@ -278,7 +278,7 @@ async fn cognito_auth_runs_a_local_issuer_and_the_api_checks_its_tokens() {
         body, missing,
         "the 404 for alice's order differs from a missing order's"
     );
-    let log = stack.stdout.text();
+    let log = stack.stdout.text_with(|l| l.starts_with("[api] POST /orders -> 401"));
     assert!(log.lines().any(|l| l.starts_with("[api] POST /orders -> 401")), "{log}");
 
     // Ctrl-C stops the issuer with the stack, and `token` says no stack runs.

@@ -24,6 +24,9 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The most a test waits for a line the stack prints while serving.
+pub const LINE_WAIT: Duration = Duration::from_secs(20);
+
 /// Output lines collected from a pipe, with a condition variable to wait on.
 #[derive(Default)]
 pub struct Lines {
@@ -57,6 +60,14 @@ impl Lines {
 
     pub fn text(&self) -> String {
         self.all().join("\n")
+    }
+
+    /// [`Lines::text`] once a line satisfies `pred`, or after [`LINE_WAIT`] without one. For a line
+    /// the stack prints while it serves a request: it is written before the answer, but read here
+    /// on another thread, which under load trails the answers.
+    pub fn text_with(&self, pred: impl Fn(&str) -> bool) -> String {
+        self.wait_for(LINE_WAIT, pred);
+        self.text()
     }
 
     /// Waits for a line satisfying `pred`; `None` when the stream closed or `limit` passed.
@@ -289,11 +300,7 @@ impl LocalStack {
     /// pipe, so a count taken as soon as the answer arrived could miss the last START.
     pub fn invocations_after(&self, request: &str) -> usize {
         let line = format!("[api] {request} ");
-        if self
-            .stdout
-            .wait_for(Duration::from_secs(10), |l| l.starts_with(&line))
-            .is_none()
-        {
+        if self.stdout.wait_for(LINE_WAIT, |l| l.starts_with(&line)).is_none() {
             panic!("the stack wrote no `{line}` line:\n{}", self.stdout.text());
         }
         self.invocations()
