@@ -108,31 +108,39 @@ pub fn record(
     built: (&str, Option<&str>, &str),
 ) {
     let path = record_path(zip);
-    let json = std::fs::read_to_string(dep_info)
-        .ok()
-        .and_then(|t| parse_dep_info(&t))
-        .and_then(|files| Some((digest(workspace, key, &files)?, files)))
-        .filter(|((_, newest), _)| started.checked_sub(SETTLE).is_some_and(|limit| *newest < limit))
-        .and_then(|((inputs, _), files)| {
-            let (zip_sha256, glibc, built_with) = built;
-            serde_json::to_vec_pretty(&Record {
-                format: FORMAT.into(),
-                inputs,
-                files,
-                zip_sha256: zip_sha256.into(),
-                glibc: glibc.map(str::to_string),
-                built_with: built_with.into(),
-            })
-            .ok()
-        });
     // The new record replaces the old one at once (a reader sees one or the other, never none:
     // another deployer reading meanwhile does not build again); without one, the old goes, as a
     // stale record must never outlive the zip it described.
     let tmp = path.with_extension("json.tmp");
-    let replaced = json.is_some_and(|json| std::fs::write(&tmp, json).is_ok() && std::fs::rename(&tmp, &path).is_ok());
+    let replaced = record_json(dep_info, workspace, key, started, built)
+        .is_some_and(|json| std::fs::write(&tmp, json).is_ok() && std::fs::rename(&tmp, &path).is_ok());
     if !replaced {
         let _ = std::fs::remove_file(&path);
     }
+}
+
+/// The record [`record`] writes, or `None` when there is none to write.
+fn record_json(
+    dep_info: &Path,
+    workspace: &Path,
+    key: &str,
+    started: SystemTime,
+    (zip_sha256, glibc, built_with): (&str, Option<&str>, &str),
+) -> Option<Vec<u8>> {
+    let files = parse_dep_info(&std::fs::read_to_string(dep_info).ok()?)?;
+    let (inputs, newest) = digest(workspace, key, &files)?;
+    if started.checked_sub(SETTLE).is_none_or(|limit| newest >= limit) {
+        return None;
+    }
+    serde_json::to_vec_pretty(&Record {
+        format: FORMAT.into(),
+        inputs,
+        files,
+        zip_sha256: zip_sha256.into(),
+        glibc: glibc.map(str::to_string),
+        built_with: built_with.into(),
+    })
+    .ok()
 }
 
 /// The workspace root and cargo's target directory found without running cargo (`cargo metadata`
