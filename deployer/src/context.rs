@@ -35,7 +35,7 @@ impl Context {
     /// Loads the standard chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...), checks that there
     /// are credentials and a region, and asks STS who we are (the account goes into every ARN).
     pub async fn connect(region: Option<&str>, progress: Progress) -> Result<Context> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(crate::http_client::shared());
         if let Some(r) = region {
             loader = loader.region(Region::new(r.to_string()));
         }

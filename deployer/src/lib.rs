@@ -11,6 +11,7 @@ pub mod context;
 pub mod engine;
 pub mod error;
 pub mod frontend_env;
+pub mod http_client;
 pub mod local;
 pub mod package;
 pub mod progress;

@@ -17,10 +17,13 @@ pub const REGION: &str = "us-east-1";
 /// The access key id of the test clients (letters only: DynamoDB Local wants letters and digits).
 pub const TEST_KEY_ID: &str = "test";
 
-/// An `SdkConfig` for `endpoint` with static credentials under `key_id` in [`REGION`].
+/// An `SdkConfig` for `endpoint` (an emulator's `http://` URL) with static credentials under
+/// `key_id` in [`REGION`]. Its clients share one plain-HTTP client: the SDK's default would build
+/// a TLS connector, reading the platform's root certificates, for each client made from it.
 pub fn sdk_config(endpoint: &str, key_id: &str) -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(

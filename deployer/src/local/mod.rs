@@ -257,6 +257,7 @@ fn local_region(config: &Config) -> String {
 /// The SDK settings of a local emulator at `endpoint`: the stack's region, the local credentials.
 fn local_sdk(region: &str, endpoint: &str) -> aws_config::ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(crate::http_client::shared())
         .region(Region::new(region.to_string()))
         .credentials_provider(Credentials::new(
             LOCAL_ACCESS_KEY_ID,
