@@ -6,10 +6,13 @@
 //! process that started it (a panicking test binary, a killed CLI), so nothing is left running.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod ports;
+pub use ports::free_port;
 
 /// What can go wrong while obtaining or starting an emulator.
 #[derive(Debug, thiserror::Error)]
@@ -128,12 +131,6 @@ impl Drop for Emulator {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (bound, then released for the caller to use).
-pub fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(io("looking for a free port"))?;
-    Ok(listener.local_addr().map_err(io("looking for a free port"))?.port())
-}
-
 /// The first `program` on PATH.
 pub fn which(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -233,8 +230,10 @@ fn spawn(
     }
 }
 
-/// Sends a tiny HTTP request and reports whether any HTTP response came back.
-fn http_answers(addr: SocketAddr, path: &str) -> bool {
+/// Sends a tiny HTTP request and reports whether the answer is `200` (moto's dashboard at
+/// `/moto-api/`): a server that answers something else (a 404 from another server holding the
+/// port before moto binds it) is not taken for the one started.
+fn http_ok(addr: SocketAddr, path: &str) -> bool {
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
         return false;
     };
@@ -243,8 +242,28 @@ fn http_answers(addr: SocketAddr, path: &str) -> bool {
     if stream.write_all(request.as_bytes()).is_err() {
         return false;
     }
-    let mut head = [0u8; 5];
-    stream.read_exact(&mut head).is_ok() && &head == b"HTTP/"
+    // `HTTP/1.1 200`
+    let mut status = [0u8; 12];
+    stream.read_exact(&mut status).is_ok() && status.starts_with(b"HTTP/") && status.ends_with(b" 200")
+}
+
+/// Whether DynamoDB answers on `addr`: its reply to an unsigned request names a DynamoDB error type
+/// (`com.amazonaws.dynamodb.v20120810#MissingAuthenticationToken`). Any HTTP answer would not do:
+/// until the JVM binds its port, another server could hold it, and answer (and DynamoDB Local then
+/// exits, its port taken).
+fn dynamodb_answers(addr: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = format!("GET / HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut reply = Vec::new();
+    let _ = stream.take(64 * 1024).read_to_end(&mut reply);
+    let error_type = b"com.amazonaws.dynamodb.";
+    reply.starts_with(b"HTTP/") && reply.windows(error_type.len()).any(|w| w == error_type)
 }
 
 /// Where this crate installs DynamoDB Local: `~/.cache/oncely/dynamodb-local`.
@@ -377,9 +396,7 @@ pub fn start_dynamodb_local(port: Option<u16>, progress: impl FnOnce(&str)) -> R
         port.to_string(),
     ];
     // DynamoDB Local binds every interface by default; nothing else listens for it but our clients.
-    spawn("DynamoDB Local", port, &java, &args, &[], |addr| {
-        http_answers(addr, "/")
-    })
+    spawn("DynamoDB Local", port, &java, &args, &[], dynamodb_answers)
 }
 
 /// The Python that runs moto: `ONCELY_PYTHON`, else the workspace's `.venv`, else `python3`.
@@ -452,10 +469,7 @@ fn start_moto_with(python: &Path) -> Result<Emulator> {
     // inline), and loading them parses about a thousand documents on every reset of the server,
     // which was most of moto's CPU in the deployer's tests.
     let env = [("MOTO_IAM_LOAD_MANAGED_POLICIES", "false"), ("PYTHONUNBUFFERED", "1")];
-    spawn("moto", port, python, &args, &env, |addr| {
-        http_answers(addr, "/moto-api/")
-    })
-    .map_err(|error| {
+    spawn("moto", port, python, &args, &env, |addr| http_ok(addr, "/moto-api/")).map_err(|error| {
         let importable = Command::new(python)
             .args(["-c", "import moto.server, flask"])
             .stdout(Stdio::null())
@@ -520,13 +534,7 @@ fn redis_answers(addr: SocketAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn free_port_is_bindable() {
-        let port = free_port().unwrap();
-        assert_ne!(port, 0);
-        TcpListener::bind((Ipv4Addr::LOCALHOST, port)).unwrap();
-    }
+    use std::net::TcpListener;
 
     #[test]
     fn finds_the_jar_in_an_npm_layout() {

@@ -16,6 +16,31 @@ fn dynamodb_local_starts_and_stops() {
     assert!(!answers(port), "DynamoDB Local still listens after drop");
 }
 
+/// Another server on the port DynamoDB Local is given (here one answering as a local API does,
+/// `404 {"message":"Not Found"}`, the server that once took a port found free before the JVM bound
+/// it): the start fails with DynamoDB Local's own exit, instead of taking that server for it.
+#[test]
+fn a_port_another_server_holds_is_not_taken_for_dynamodb_local() {
+    use std::io::{Read, Write};
+    let other = std::net::TcpListener::bind(("0.0.0.0", 0)).unwrap();
+    let port = other.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in other.incoming().flatten() {
+            let mut request = [0u8; 1024];
+            let _ = conn.read(&mut request);
+            let body = r#"{"message":"Not Found"}"#;
+            let _ = write!(
+                conn,
+                "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let err = emulators::start_dynamodb_local(Some(port), |line| eprintln!("{line}"))
+        .expect_err("DynamoDB Local cannot bind a port another server holds");
+    assert!(matches!(err, emulators::Error::Exited { .. }), "{err}");
+}
+
 #[test]
 fn moto_starts_and_stops() {
     let moto = emulators::start_moto().expect("moto starts");
