@@ -230,21 +230,25 @@ fn spawn(
     }
 }
 
-/// Sends a tiny HTTP request and reports whether the answer is `200` (moto's dashboard at
-/// `/moto-api/`): a server that answers something else (a 404 from another server holding the
-/// port before moto binds it) is not taken for the one started.
-fn http_ok(addr: SocketAddr, path: &str) -> bool {
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+/// Sends `GET path` over HTTP/1.0 (the server closes after its answer) and returns the connection
+/// to read the answer from, or `None` when nothing accepts or takes the request.
+fn get(addr: SocketAddr, path: &str) -> Option<TcpStream> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
+    stream.write_all(request.as_bytes()).ok()?;
+    Some(stream)
+}
+
+/// Whether `GET path` is answered `200` (moto's dashboard at `/moto-api/`): a server that answers
+/// something else (a 404 from another server holding the port before moto binds it) is not taken
+/// for the one started.
+fn http_ok(addr: SocketAddr, path: &str) -> bool {
     // `HTTP/1.1 200`
     let mut status = [0u8; 12];
-    stream.read_exact(&mut status).is_ok() && status.starts_with(b"HTTP/") && status.ends_with(b" 200")
+    get(addr, path).is_some_and(|mut stream| stream.read_exact(&mut status).is_ok())
+        && status.starts_with(b"HTTP/")
+        && status.ends_with(b" 200")
 }
 
 /// Whether DynamoDB answers on `addr`: its reply to an unsigned request names a DynamoDB error type
@@ -252,14 +256,9 @@ fn http_ok(addr: SocketAddr, path: &str) -> bool {
 /// until the JVM binds its port, another server could hold it, and answer (and DynamoDB Local then
 /// exits, its port taken).
 fn dynamodb_answers(addr: SocketAddr) -> bool {
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+    let Some(stream) = get(addr, "/") else {
         return false;
     };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let request = format!("GET / HTTP/1.0\r\nHost: {addr}\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
     let mut reply = Vec::new();
     let _ = stream.take(64 * 1024).read_to_end(&mut reply);
     let error_type = b"com.amazonaws.dynamodb.";
